@@ -1,0 +1,70 @@
+/**
+ * The portal's endpoints: their stable names (used in logs, metrics and call counts) and their URL paths.
+ * The only place in the server that knows a URL path of the portal.
+ */
+
+export type EndpointName =
+  | 'license.list'
+  | 'license.show'
+  | 'licenseDetail.list'
+  | 'licenseDetail.show'
+  | 'productAssignment.list'
+  | 'productAssignment.show'
+  | 'license.byAssignment.list'
+  | 'license.byAssignment.show'
+  | 'license.generate'
+  | 'licenseDetail.download';
+
+export const ENDPOINT_NAMES: readonly EndpointName[] = [
+  'license.list',
+  'license.show',
+  'licenseDetail.list',
+  'licenseDetail.show',
+  'productAssignment.list',
+  'productAssignment.show',
+  'license.byAssignment.list',
+  'license.byAssignment.show',
+  'license.generate',
+  'licenseDetail.download',
+];
+
+/** The path of an endpoint, with its id; ids are checked positive integers before they reach here. */
+export function endpointPath(endpoint: EndpointName, id?: number): string {
+  switch (endpoint) {
+    case 'license.list':
+      return '/api/license/list';
+    case 'license.show':
+      return `/api/license/show/${requireId(endpoint, id)}`;
+    case 'licenseDetail.list':
+      return '/api/license-detail/list';
+    case 'licenseDetail.show':
+      return `/api/license-detail/show/${requireId(endpoint, id)}`;
+    case 'productAssignment.list':
+      return '/api/product-assignment/list';
+    case 'productAssignment.show':
+      return `/api/product-assignment/show/${requireId(endpoint, id)}`;
+    case 'license.byAssignment.list':
+      return '/api/license/product-assignment/list';
+    case 'license.byAssignment.show':
+      return `/api/license/product-assignment/${requireId(endpoint, id)}`;
+    case 'license.generate':
+      return `/api/license/generate/${requireId(endpoint, id)}`;
+    case 'licenseDetail.download':
+      return `/api/license-detail/download/${requireId(endpoint, id)}`;
+    default:
+      throw new UnreachableCaseError(endpoint);
+  }
+}
+
+function requireId(endpoint: EndpointName, id: number | undefined): number {
+  if (id === undefined || !Number.isSafeInteger(id) || id <= 0) {
+    throw new TypeError(`${endpoint} needs a positive integer id, but got: ${String(id)}`);
+  }
+  return id;
+}
+
+export class UnreachableCaseError extends Error {
+  constructor(value: never) {
+    super(`Unreachable case: ${JSON.stringify(value)}`);
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * The upstream client: one function per portal endpoint, over one undici pool per origin.
+ *
+ * Every call forwards the caller's `Authorization` header unchanged, consumes the whole response body, turns
+ * non-2xx answers into `PortalError`s by the table in `portalErrors.ts`, and validates every 2xx body against the
+ * contract in `wireTypes.ts`, so that nothing above this file sees a wire shape that was not checked.
+ * This function never retries; `generateLicense` is sent as a non-idempotent request, so undici never replays it.
+ */
+import { createHash } from 'node:crypto';
+import { Pool, errors as undiciErrors } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { z } from 'zod';
+import { endpointPath, type EndpointName } from './endpoints';
+import { PortalError, errorFromResponse } from './portalErrors';
+import {
+  groupedLicensesListWire,
+  licenseDetailListWire,
+  licenseDetailWire,
+  licenseListWire,
+  licenseWire,
+  productAssignmentListWire,
+  productAssignmentWire,
+  type GroupedLicensesWire,
+  type LicenseDetailWire,
+  type LicenseFileDownload,
+  type LicenseWire,
+  type ProductAssignmentWire,
+} from './wireTypes';
+
+export interface PortalClientOptions {
+  /** The portal's origin, e.g. `https://customerportal.innovatrics.com`. */
+  origin: string;
+  /** Most sockets open to the portal at once. */
+  connections: number;
+  connectTimeoutMs: number;
+  /** Time from sending a request to the response headers. */
+  headersTimeoutMs: number;
+  /** Most time between two chunks of a response body. */
+  bodyTimeoutMs: number;
+  /** How long an idle keep-alive socket stays open. */
+  keepAliveTimeoutMs: number;
+}
+
+/** One upstream call as it happened, for call counts, logs and metrics. */
+export interface UpstreamCall {
+  endpoint: EndpointName;
+  path: string;
+  /** The HTTP status, or undefined when no answer came. */
+  status: number | undefined;
+  /** Milliseconds since the process's time origin when the call was sent, and how long it took. */
+  startedAt: number;
+  durationMs: number;
+  /** The PortalError code when the call failed. */
+  errorCode?: string;
+}
+
+/** Who a call is made for, and what to tell about it. */
+export interface PortalCaller {
+  /** The caller's own `Authorization` header, forwarded unchanged; undefined sends none (the portal answers 401). */
+  authorization: string | undefined;
+  /** Aborts the call (the operation's deadline, a client that went away). */
+  signal?: AbortSignal;
+  /** Told of every call once it has ended. Must not throw. */
+  onCall?: (call: UpstreamCall) => void;
+}
+
+export interface GenerateLicenseRequest {
+  productAssignmentId: number;
+  hwid: string;
+  expirationDate: string;
+  note?: string | null;
+}
+
+/** What a download answers before its body is read: for streaming the file to a client. */
+export interface LicenseFileStream {
+  status: number;
+  contentType: string;
+  contentDisposition: string | undefined;
+  body: Dispatcher.ResponseData['body'];
+}
+
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+export class PortalClient {
+  readonly origin: string;
+  private readonly pool: Pool;
+
+  constructor(options: PortalClientOptions) {
+    this.origin = new URL(options.origin).origin;
+    this.pool = new Pool(this.origin, {
+      connections: options.connections,
+      connectTimeout: options.connectTimeoutMs,
+      headersTimeout: options.headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs,
+      keepAliveTimeout: options.keepAliveTimeoutMs,
+      pipelining: 1,
+    });
+  }
+
+  listProductAssignments(caller: PortalCaller): Promise<ProductAssignmentWire[]> {
+    return this.getJson(caller, 'productAssignment.list', undefined, productAssignmentListWire);
+  }
+
+  showProductAssignment(caller: PortalCaller, id: number): Promise<ProductAssignmentWire> {
+    return this.getJson(caller, 'productAssignment.show', id, productAssignmentWire);
+  }
+
+  listLicenses(caller: PortalCaller): Promise<LicenseWire[]> {
+    return this.getJson(caller, 'license.list', undefined, licenseListWire);
+  }
+
+  showLicense(caller: PortalCaller, id: number): Promise<LicenseWire> {
+    return this.getJson(caller, 'license.show', id, licenseWire);
+  }
+
+  /** Every assignment of the caller with its licences, also those with none. */
+  listLicensesByAssignment(caller: PortalCaller): Promise<GroupedLicensesWire[]> {
+    return this.getJson(caller, 'license.byAssignment.list', undefined, groupedLicensesListWire);
+  }
+
+  listLicensesOfAssignment(caller: PortalCaller, productAssignmentId: number): Promise<LicenseWire[]> {
+    return this.getJson(caller, 'license.byAssignment.show', productAssignmentId, licenseListWire);
+  }
+
+  listLicenseDetails(caller: PortalCaller): Promise<LicenseDetailWire[]> {
+    return this.getJson(caller, 'licenseDetail.list', undefined, licenseDetailListWire);
+  }
+
+  /** The detail of a licence, by the licence's id. */
+  showLicenseDetail(caller: PortalCaller, licenseId: number): Promise<LicenseDetailWire> {
+    return this.getJson(caller, 'licenseDetail.show', licenseId, licenseDetailWire);
+  }
+
+  /**
+   * Generates a licence: a GET with side effects. Sent once, as a non-idempotent request on a fresh pipeline
+   * slot, never retried. An answer lost after the request was sent is `OUTCOME_UNKNOWN`, never `UNAVAILABLE`.
+   */
+  async generateLicense(caller: PortalCaller, request: GenerateLicenseRequest): Promise<LicenseWire> {
+    const query = new URLSearchParams({ hwid: request.hwid, expiration_date: request.expirationDate });
+    if (request.note !== undefined && request.note !== null) query.set('note', request.note);
+    const path = `${endpointPath('license.generate', request.productAssignmentId)}?${query.toString()}`;
+    return this.call(caller, 'license.generate', path, { idempotent: false }, async (response) => {
+      const text = await readText('license.generate', response, true);
+      return parseBody('license.generate', text, licenseWire, true);
+    });
+  }
+
+  /** Downloads a licence file whole, with the headers that describe it. */
+  async downloadLicenseFile(caller: PortalCaller, licenseId: number): Promise<LicenseFileDownload> {
+    const path = endpointPath('licenseDetail.download', licenseId);
+    return this.call(caller, 'licenseDetail.download', path, { idempotent: true }, async (response) => {
+      const bytes = Buffer.from(await readBytes('licenseDetail.download', response, false));
+      return {
+        licenseId,
+        bytes,
+        contentType: headerValue(response.headers['content-type']) ?? 'application/octet-stream',
+        fileName: fileNameOf(headerValue(response.headers['content-disposition'])) ?? 'iengine.lic',
+      };
+    });
+  }
+
+  /**
+   * Opens a licence file for streaming. On a 2xx answer the caller owns `body` and must consume or destroy it;
+   * any other answer is consumed here and thrown as a PortalError.
+   */
+  async openLicenseFile(caller: PortalCaller, licenseId: number): Promise<LicenseFileStream> {
+    const path = endpointPath('licenseDetail.download', licenseId);
+    return this.call(caller, 'licenseDetail.download', path, { idempotent: true }, async (response) => ({
+      status: response.statusCode,
+      contentType: headerValue(response.headers['content-type']) ?? 'application/octet-stream',
+      contentDisposition: headerValue(response.headers['content-disposition']),
+      body: response.body,
+    }));
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  private getJson<T>(caller: PortalCaller, endpoint: EndpointName, id: number | undefined, schema: z.ZodType<T>): Promise<T> {
+    return this.call(caller, endpoint, endpointPath(endpoint, id), { idempotent: true }, async (response) =>
+      parseBody(endpoint, await readText(endpoint, response, false), schema, false),
+    );
+  }
+
+  /**
+   * Sends one request and hands a 2xx response to `onSuccess`; everything else becomes a PortalError.
+   * The response body is always consumed or destroyed, so no socket is left half-read.
+   */
+  private async call<T>(
+    caller: PortalCaller,
+    endpoint: EndpointName,
+    path: string,
+    options: { idempotent: boolean },
+    onSuccess: (response: Dispatcher.ResponseData) => Promise<T>,
+  ): Promise<T> {
+    const sideEffecting = !options.idempotent;
+    const startedAt = performance.now();
+    let status: number | undefined;
+    try {
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (caller.authorization !== undefined) headers.authorization = caller.authorization;
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.pool.request({ method: 'GET', path, headers, idempotent: options.idempotent, signal: caller.signal });
+      } catch (error) {
+        throw transportError(endpoint, error, sideEffecting);
+      }
+      status = response.statusCode;
+      if (status < 200 || status > 299) {
+        const body = await readText(endpoint, response, sideEffecting, MAX_ERROR_BODY_BYTES);
+        throw errorFromResponse(endpoint, status, body);
+      }
+      let result: T;
+      try {
+        result = await onSuccess(response);
+      } catch (error) {
+        response.body.destroy();
+        throw error;
+      }
+      report(caller, { endpoint, path, status, startedAt, durationMs: performance.now() - startedAt });
+      return result;
+    } catch (error) {
+      const portalError = error instanceof PortalError ? error : transportError(endpoint, error, sideEffecting);
+      report(caller, { endpoint, path, status, startedAt, durationMs: performance.now() - startedAt, errorCode: portalError.code });
+      throw portalError;
+    }
+  }
+}
+
+function report(caller: PortalCaller, call: UpstreamCall): void {
+  try {
+    caller.onCall?.(call);
+  } catch {
+    // An observer must not break the call it observes.
+  }
+}
+
+/** Reads a whole body as bytes, at most `limit` of them (the rest is discarded). */
+async function readBytes(endpoint: EndpointName, response: Dispatcher.ResponseData, sideEffecting: boolean, limit = Infinity): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of response.body) {
+      const buffer = chunk as Buffer;
+      if (length < limit) chunks.push(buffer);
+      length += buffer.length;
+    }
+  } catch (error) {
+    throw transportError(endpoint, error, sideEffecting);
+  }
+  const all = Buffer.concat(chunks);
+  return length > limit ? all.subarray(0, limit) : all;
+}
+
+async function readText(endpoint: EndpointName, response: Dispatcher.ResponseData, sideEffecting: boolean, limit = Infinity): Promise<string> {
+  return Buffer.from(await readBytes(endpoint, response, sideEffecting, limit)).toString('utf8');
+}
+
+/** Parses and validates a 2xx body; a body that does not fit is INVALID_RESPONSE (OUTCOME_UNKNOWN for generate). */
+function parseBody<T>(endpoint: EndpointName, text: string, schema: z.ZodType<T>, sideEffecting: boolean): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw invalidBody(endpoint, 'the body is not JSON', sideEffecting);
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    const where = result.error.issues
+      .slice(0, 3)
+      .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+      .join('; ');
+    throw invalidBody(endpoint, `the body does not fit the contract (${where})`, sideEffecting);
+  }
+  return result.data;
+}
+
+function invalidBody(endpoint: EndpointName, why: string, sideEffecting: boolean): PortalError {
+  if (sideEffecting) {
+    return new PortalError('OUTCOME_UNKNOWN', `The portal's answer could not be read (${why}); a licence may or may not have been generated.`, { endpoint, status: 200 });
+  }
+  return new PortalError('INVALID_RESPONSE', `The portal answered ${endpoint} but ${why}.`, { endpoint, status: 200 });
+}
+
+/**
+ * A failure below HTTP. Whether a side-effecting request could have reached the portal decides between
+ * UNAVAILABLE (it never left: connection refused, connect timeout) and OUTCOME_UNKNOWN (it may have been served).
+ */
+function transportError(endpoint: EndpointName, error: unknown, sideEffecting: boolean): PortalError {
+  if (error instanceof PortalError) return error;
+  const neverSent =
+    error instanceof undiciErrors.ConnectTimeoutError ||
+    (isErrnoError(error) && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(error.code));
+  const timedOut =
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError ||
+    (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'));
+  if (sideEffecting && !neverSent) {
+    return new PortalError(
+      'OUTCOME_UNKNOWN',
+      'The request to generate a licence was sent, but its answer was lost; a licence may or may not have been generated.',
+      { endpoint, cause: error },
+    );
+  }
+  if (timedOut) return new PortalError('TIMEOUT', `The portal did not answer ${endpoint} in time.`, { endpoint, cause: error });
+  return new PortalError('UNAVAILABLE', `The portal could not be reached for ${endpoint}.`, { endpoint, cause: error });
+}
+
+function isErrnoError(error: unknown): error is NodeJS.ErrnoException & { code: string } {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The file name of a `Content-Disposition` header (`filename*=` or `filename=`), if it names one. */
+export function fileNameOf(disposition: string | undefined): string | undefined {
+  if (!disposition) return undefined;
+  const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(disposition);
+  if (extended?.[1]) {
+    try {
+      return decodeURIComponent(extended[1].trim());
+    } catch {
+      // Fall through to the plain parameter.
+    }
+  }
+  const plain = /filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/.exec(disposition);
+  const name = plain?.[1]?.replace(/\\(.)/g, '$1') ?? plain?.[2];
+  return name && name.length > 0 ? name : undefined;
+}
+
+/** Lowercase hex SHA-256 of some bytes. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

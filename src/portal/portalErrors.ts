@@ -1,0 +1,105 @@
+/**
+ * Every failure of a portal call, as one error class with a stable `code` that callers match on.
+ *
+ * This layer knows nothing of GraphQL: `src/graphql/errors.ts` turns these into GraphQL errors. The table that
+ * maps the portal's statuses and plain-text bodies to codes lives here, in `errorFromResponse`, and nowhere else.
+ */
+import type { EndpointName } from './endpoints';
+
+export type PortalErrorCode =
+  /** The portal answered 401: no or wrong credentials. */
+  | 'UNAUTHENTICATED'
+  /** The portal answered 403 "Forbidden" or "You cannot download licenses you don't have!". */
+  | 'FORBIDDEN'
+  /** The portal answered 404 for an id (or an unknown path). */
+  | 'NOT_FOUND'
+  /** The portal refused the input: its "Please provide valid …" 403s and its 400 "Bad Request: …". */
+  | 'INVALID_INPUT'
+  /** The portal did not answer in time; for a read, nothing changed. */
+  | 'TIMEOUT'
+  /** The portal could not be reached, reset the connection, or answered 5xx or 429. */
+  | 'UNAVAILABLE'
+  /** The portal answered 2xx with a body that does not fit the contract, or with a status outside it. */
+  | 'INVALID_RESPONSE'
+  /** A side-effecting call was sent but its answer was lost: it may or may not have taken effect. */
+  | 'OUTCOME_UNKNOWN';
+
+export interface PortalErrorOptions {
+  endpoint: EndpointName;
+  /** The HTTP status the portal answered, when it answered. */
+  status?: number;
+  /** The portal's own words, safe to show a user (never HTML, never longer than a line). */
+  detail?: string;
+  /** The input field to blame, as named in the GraphQL schema (`hwid`, `expirationDate`). */
+  field?: string;
+  cause?: unknown;
+}
+
+export class PortalError extends Error {
+  override readonly name = 'PortalError';
+  readonly code: PortalErrorCode;
+  readonly endpoint: EndpointName;
+  readonly status: number | undefined;
+  readonly detail: string | undefined;
+  readonly field: string | undefined;
+
+  constructor(code: PortalErrorCode, message: string, options: PortalErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.endpoint = options.endpoint;
+    this.status = options.status;
+    this.detail = options.detail;
+    this.field = options.field;
+  }
+}
+
+const HARDWARE_ID_REFUSED = 'Please provide valid hardware ID';
+const EXPIRATION_DATE_REFUSED = "Please provide valid expiration_date format: '%Y-%m-%d'";
+
+/**
+ * The mapping table: what a non-2xx answer of the portal means. Flask error bodies are bare text (served as
+ * text/html), so the body is only ever compared as text, never parsed; Werkzeug's HTML pages are never passed on.
+ */
+export function errorFromResponse(endpoint: EndpointName, status: number, body: string): PortalError {
+  const text = body.trim();
+  const options = { endpoint, status };
+  if (status === 401) return new PortalError('UNAUTHENTICATED', 'The portal refused the credentials.', options);
+  if (status === 403) {
+    if (text === HARDWARE_ID_REFUSED) {
+      return new PortalError('INVALID_INPUT', 'The portal refused the hardware id.', {
+        ...options,
+        detail: text,
+        field: 'hwid',
+      });
+    }
+    if (text === EXPIRATION_DATE_REFUSED) {
+      return new PortalError('INVALID_INPUT', 'The portal refused the expiration date.', {
+        ...options,
+        detail: text,
+        field: 'expirationDate',
+      });
+    }
+    return new PortalError('FORBIDDEN', 'The record belongs to another customer.', options);
+  }
+  if (status === 404) return new PortalError('NOT_FOUND', 'The portal has no record with this id.', options);
+  if (status === 400) {
+    const detail = isPlainLine(text) ? text : undefined;
+    return new PortalError('INVALID_INPUT', detail ? `The portal refused the request: ${detail}` : 'The portal refused the request.', {
+      ...options,
+      detail,
+    });
+  }
+  if (status === 429 || (status >= 500 && status <= 599)) {
+    return new PortalError('UNAVAILABLE', `The portal is unavailable (HTTP ${status}).`, options);
+  }
+  return new PortalError('INVALID_RESPONSE', `The portal answered with an unexpected HTTP ${status}.`, options);
+}
+
+/** Text fit to show a user: one short line that is not markup. */
+function isPlainLine(text: string): boolean {
+  return text.length > 0 && text.length <= 500 && !/[<>\r\n]/.test(text) && !/[\u0000-\u001f]/.test(text);
+}
+
+export function isPortalError(value: unknown): value is PortalError {
+  return value instanceof PortalError;
+}
