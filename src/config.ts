@@ -1,0 +1,122 @@
+/**
+ * The server's settings, read once from the environment. A bad value stops start-up with a message naming the
+ * variable, what it must be, and what it was; nothing else in the server reads `process.env`.
+ */
+
+export interface PortalSettings {
+  /** The portal's origin; undefined starts the embedded emulator and serves that. */
+  url: string | undefined;
+  connections: number;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  nodeEnv: string;
+  logLevel: LogLevel;
+  /** Largest request body accepted, in bytes. */
+  bodyLimitBytes: number;
+  portal: PortalSettings;
+  /** The embedded emulator, used when `PORTAL_URL` is not set. */
+  emulator: { seed: 'demo' | 'large'; latencyMs: number; port: number };
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Every variable the server reads, with its default and meaning: the README's configuration table follows it. */
+export const SETTINGS = {
+  PORT: { default: '4000', meaning: 'TCP port of the GraphQL server (0: any free port).' },
+  HOST: { default: '127.0.0.1', meaning: 'Interface to listen on (0.0.0.0 for every interface).' },
+  PORTAL_URL: { default: '', meaning: 'Origin of the Customer Portal, e.g. https://customerportal.innovatrics.com. Unset: start the embedded emulator.' },
+  PORTAL_CONNECTIONS: { default: '32', meaning: 'Most sockets open to the portal at once (one keep-alive pool per origin).' },
+  PORTAL_CONNECT_TIMEOUT_MS: { default: '5000', meaning: 'Time to open a connection to the portal.' },
+  PORTAL_HEADERS_TIMEOUT_MS: { default: '10000', meaning: 'Time from sending a request to the portal to its response headers.' },
+  PORTAL_BODY_TIMEOUT_MS: { default: '10000', meaning: 'Most time between two chunks of a portal response body.' },
+  PORTAL_KEEP_ALIVE_TIMEOUT_MS: { default: '4000', meaning: 'How long an idle connection to the portal stays open.' },
+  BODY_LIMIT_BYTES: { default: '102400', meaning: 'Largest GraphQL request body accepted, in bytes (larger: 413).' },
+  LOG_LEVEL: { default: 'info', meaning: 'fatal, error, warn, info, debug, trace or silent.' },
+  NODE_ENV: { default: 'development', meaning: 'production hides development aids.' },
+  EMULATOR_SEED: { default: 'demo', meaning: "Embedded emulator's data: demo (small, realistic) or large (thousands of licences)." },
+  EMULATOR_LATENCY_MS: { default: '0', meaning: 'Latency the embedded emulator adds to every answer.' },
+  EMULATOR_PORT: { default: '0', meaning: 'Port of the embedded emulator (0: any free port).' },
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: SettingName,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+/** Reads and checks every setting; throws a `ConfigError` naming the first bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const read = (name: SettingName): string => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? SETTINGS[name].default : value.trim();
+  };
+  const integer = (name: SettingName, min: number, max: number): number => {
+    const text = read(name);
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new ConfigError(name, `must be a whole number from ${min} to ${max}, but is ${JSON.stringify(text)}.`);
+    }
+    return value;
+  };
+  const oneOf = <T extends string>(name: SettingName, allowed: readonly T[]): T => {
+    const text = read(name);
+    if (!(allowed as readonly string[]).includes(text)) {
+      throw new ConfigError(name, `must be one of ${allowed.join(', ')}, but is ${JSON.stringify(text)}.`);
+    }
+    return text as T;
+  };
+  return {
+    port: integer('PORT', 0, 65535),
+    host: read('HOST'),
+    nodeEnv: read('NODE_ENV'),
+    logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),
+    bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024),
+    portal: {
+      url: portalUrl(read('PORTAL_URL')),
+      connections: integer('PORTAL_CONNECTIONS', 1, 1024),
+      connectTimeoutMs: integer('PORTAL_CONNECT_TIMEOUT_MS', 1, 600_000),
+      headersTimeoutMs: integer('PORTAL_HEADERS_TIMEOUT_MS', 1, 600_000),
+      bodyTimeoutMs: integer('PORTAL_BODY_TIMEOUT_MS', 1, 600_000),
+      keepAliveTimeoutMs: integer('PORTAL_KEEP_ALIVE_TIMEOUT_MS', 1, 600_000),
+    },
+    emulator: {
+      seed: oneOf('EMULATOR_SEED', ['demo', 'large'] as const),
+      latencyMs: integer('EMULATOR_LATENCY_MS', 0, 60_000),
+      port: integer('EMULATOR_PORT', 0, 65535),
+    },
+  };
+}
+
+function portalUrl(text: string): string | undefined {
+  if (text === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError('PORTAL_URL', `must be an http or https URL, but is ${JSON.stringify(text)}.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError('PORTAL_URL', `must be an http or https URL, but is ${JSON.stringify(text)}.`);
+  }
+  if (url.username || url.password) {
+    throw new ConfigError('PORTAL_URL', 'must not carry credentials: every caller sends its own Authorization header.');
+  }
+  if (url.pathname !== '/' || url.search || url.hash) {
+    throw new ConfigError('PORTAL_URL', `must be an origin only (scheme, host and port), but is ${JSON.stringify(text)}.`);
+  }
+  return url.origin;
+}

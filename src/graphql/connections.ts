@@ -1,0 +1,183 @@
+/**
+ * Filtering, ordering and paging of the portal's unpaginated lists into connections.
+ *
+ * A cursor names a position by sort key and id (not by index), so paging stays correct when licences are added
+ * between pages; it is opaque to clients (base64url of a small JSON) and carries the order it was made for, so a
+ * cursor from another list or order is refused rather than silently misread.
+ */
+import type { LicenseDetailWire, LicenseWire } from '../portal/wireTypes';
+import type { LicenseFilter, LicenseOrder, LicenseOrderField, OrderDirection } from '../generated/graphql';
+import { InputError } from './errors';
+import { parseDate, parseFirst, parseId } from './inputs';
+
+export interface EdgeModel<T> {
+  cursor: string;
+  node: T;
+}
+
+/** One page of a list, with what the connection's fields need. */
+export interface Page<T> {
+  totalCount: number;
+  edges: EdgeModel<T>[];
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+}
+
+export type LicensePage = Page<LicenseWire>;
+export type LicenseDetailPage = Page<LicenseDetailWire>;
+export type LicenseEdgeModel = EdgeModel<LicenseWire>;
+export type LicenseDetailEdgeModel = EdgeModel<LicenseDetailWire>;
+
+type SortKey = number | string | null;
+
+/** How one list is sorted: the key of an item, its direction, and the tag a cursor carries. */
+interface Ordering<T> {
+  tag: string;
+  direction: OrderDirection;
+  keyOf: (item: T) => SortKey;
+  idOf: (item: T) => number;
+}
+
+/** Page arguments, checked. */
+export interface PageArgs {
+  first: number | undefined;
+  after: { key: SortKey; id: number } | undefined;
+}
+
+/** A licence filter, checked: ids are numbers, dates are calendar dates, search is lower case. */
+export interface CheckedLicenseFilter {
+  productAssignmentId?: number;
+  hwid?: string;
+  universal?: boolean;
+  expiresBefore?: string;
+  expiresAfter?: string;
+  search?: string;
+}
+
+/** Checks `filter`; throws `BAD_USER_INPUT` naming the field. */
+export function checkLicenseFilter(filter: LicenseFilter | null | undefined): CheckedLicenseFilter {
+  if (!filter) return {};
+  const checked: CheckedLicenseFilter = {};
+  if (filter.productAssignmentId != null) checked.productAssignmentId = parseId(filter.productAssignmentId, 'productAssignmentId');
+  if (filter.hwid != null) checked.hwid = filter.hwid;
+  if (filter.universal != null) checked.universal = filter.universal;
+  if (filter.expiresBefore != null) checked.expiresBefore = parseDate(filter.expiresBefore, 'expiresBefore');
+  if (filter.expiresAfter != null) checked.expiresAfter = parseDate(filter.expiresAfter, 'expiresAfter');
+  if (filter.search != null) checked.search = filter.search.toLowerCase();
+  return checked;
+}
+
+export function licenseMatches(license: LicenseWire, filter: CheckedLicenseFilter): boolean {
+  if (filter.productAssignmentId !== undefined && license.product_assignment_id !== filter.productAssignmentId) return false;
+  if (filter.hwid !== undefined && license.hwid !== filter.hwid) return false;
+  if (filter.universal !== undefined && (license.hwid === null) !== filter.universal) return false;
+  if (filter.expiresBefore !== undefined && !(license.expiration_date < filter.expiresBefore)) return false;
+  if (filter.expiresAfter !== undefined && !(license.expiration_date > filter.expiresAfter)) return false;
+  if (filter.search !== undefined) {
+    const needle = filter.search;
+    const inHwid = license.hwid !== null && license.hwid.toLowerCase().includes(needle);
+    const inNote = license.note !== null && license.note.toLowerCase().includes(needle);
+    if (!inHwid && !inNote) return false;
+  }
+  return true;
+}
+
+export function licenseOrdering(order: LicenseOrder | null | undefined): Ordering<LicenseWire> {
+  const field: LicenseOrderField = order?.field ?? 'ID';
+  const direction: OrderDirection = order?.direction ?? 'ASC';
+  const keyOf = licenseKey(field);
+  return { tag: `license:${field}:${direction}`, direction, keyOf, idOf: (license) => license.id };
+}
+
+function licenseKey(field: LicenseOrderField): (license: LicenseWire) => SortKey {
+  switch (field) {
+    case 'ID':
+      return (license) => license.id;
+    case 'EXPIRATION_DATE':
+      return (license) => license.expiration_date;
+    case 'CREATED_AT':
+      // Instants compare by time, not by text: `…T12:00:00Z` and `…T14:00:00+02:00` are the same moment.
+      return (license) => (license.created_at === null ? null : Date.parse(license.created_at));
+    default: {
+      const unreachable: never = field;
+      throw new InputError(`Unknown order field: ${String(unreachable)}`, 'field');
+    }
+  }
+}
+
+export const licenseDetailOrdering: Ordering<LicenseDetailWire> = {
+  tag: 'licenseDetail:ID:ASC',
+  direction: 'ASC',
+  keyOf: (detail) => detail.id,
+  idOf: (detail) => detail.id,
+};
+
+/** Checks `first` and `after` against the ordering they are used with; throws `BAD_USER_INPUT`. */
+export function checkPageArgs<T>(ordering: Ordering<T>, first: number | null | undefined, after: string | null | undefined): PageArgs {
+  return { first: parseFirst(first), after: after == null ? undefined : decodeCursor(ordering.tag, after) };
+}
+
+/** Sorts, skips to after the cursor, and cuts a page; `totalCount` counts every item given. */
+export function paginate<T>(items: readonly T[], ordering: Ordering<T>, args: PageArgs): Page<T> {
+  const sign = ordering.direction === 'ASC' ? 1 : -1;
+  const compare = (a: { key: SortKey; id: number }, b: { key: SortKey; id: number }): number =>
+    sign * (compareKeys(a.key, b.key) || a.id - b.id);
+  const sorted = items
+    .map((item) => ({ item, key: ordering.keyOf(item), id: ordering.idOf(item) }))
+    .sort(compare);
+  const start = args.after === undefined ? 0 : firstIndexAfter(sorted, args.after, compare);
+  const end = args.first === undefined ? sorted.length : Math.min(sorted.length, start + args.first);
+  const edges = sorted.slice(start, end).map((entry) => ({ cursor: encodeCursor(ordering.tag, entry.key, entry.id), node: entry.item }));
+  return { totalCount: sorted.length, edges, hasNextPage: end < sorted.length, hasPreviousPage: start > 0 };
+}
+
+/** Binary search for the first entry strictly after `position` (which need not be in the list any more). */
+function firstIndexAfter<E extends { key: SortKey; id: number }>(
+  sorted: readonly E[],
+  position: { key: SortKey; id: number },
+  compare: (a: { key: SortKey; id: number }, b: { key: SortKey; id: number }) => number,
+): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (compare(sorted[middle]!, position) <= 0) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** nulls first, then numbers or strings in their natural order. */
+function compareKeys(a: SortKey, b: SortKey): number {
+  if (a === b) return 0;
+  if (a === null) return -1;
+  if (b === null) return 1;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return String(a) < String(b) ? -1 : 1;
+}
+
+export function encodeCursor(tag: string, key: SortKey, id: number): string {
+  return Buffer.from(JSON.stringify([tag, key, id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(tag: string, cursor: string): { key: SortKey; id: number } {
+  let decoded: unknown;
+  try {
+    decoded = cursor.length <= 512 ? JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) : undefined;
+  } catch {
+    decoded = undefined;
+  }
+  if (
+    !Array.isArray(decoded) ||
+    decoded.length !== 3 ||
+    typeof decoded[0] !== 'string' ||
+    !(decoded[1] === null || typeof decoded[1] === 'number' || typeof decoded[1] === 'string') ||
+    !Number.isSafeInteger(decoded[2])
+  ) {
+    throw new InputError('`after` is not a cursor of this API; take it from an edge or from pageInfo.endCursor.', 'after');
+  }
+  if (decoded[0] !== tag) {
+    throw new InputError('`after` is a cursor of another list or order; use the orderBy it came from.', 'after');
+  }
+  return { key: decoded[1] as SortKey, id: decoded[2] as number };
+}

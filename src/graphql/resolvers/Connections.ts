@@ -1,0 +1,43 @@
+/**
+ * The connection types: a page made by `connections.ts`, exposed as edges, nodes and pageInfo.
+ */
+import type {
+  LicenseConnectionResolvers,
+  LicenseDetailConnectionResolvers,
+  LicenseDetailEdgeResolvers,
+  LicenseEdgeResolvers,
+} from '../../generated/graphql';
+import type { Page } from '../connections';
+
+function pageInfo<T>(page: Page<T>) {
+  return {
+    hasNextPage: page.hasNextPage,
+    hasPreviousPage: page.hasPreviousPage,
+    startCursor: page.edges[0]?.cursor ?? null,
+    endCursor: page.edges[page.edges.length - 1]?.cursor ?? null,
+  };
+}
+
+export const LicenseConnection: LicenseConnectionResolvers = {
+  totalCount: (page) => page.totalCount,
+  edges: (page) => page.edges,
+  nodes: (page) => page.edges.map((edge) => edge.node),
+  pageInfo,
+};
+
+export const LicenseDetailConnection: LicenseDetailConnectionResolvers = {
+  totalCount: (page) => page.totalCount,
+  edges: (page) => page.edges,
+  nodes: (page) => page.edges.map((edge) => edge.node),
+  pageInfo,
+};
+
+export const LicenseEdge: LicenseEdgeResolvers = {
+  cursor: (edge) => edge.cursor,
+  node: (edge) => edge.node,
+};
+
+export const LicenseDetailEdge: LicenseDetailEdgeResolvers = {
+  cursor: (edge) => edge.cursor,
+  node: (edge) => edge.node,
+};

@@ -1,0 +1,49 @@
+/**
+ * `Mutation.generateLicense`: input checked before any call, the portal's side-effecting GET sent exactly once,
+ * and everything the request had loaded forgotten afterwards, so the new licence and counts are seen.
+ */
+import type { LicenseWire } from '../../portal/wireTypes';
+import type { MutationResolvers, GenerateLicensePayloadResolvers } from '../../generated/graphql';
+import { InputError } from '../errors';
+import { parseDate, parseId } from '../inputs';
+
+/** The payload as resolved: the new licence and the id of the assignment to read fresh. */
+export interface GenerateLicenseResult {
+  license: LicenseWire;
+  productAssignmentId: number;
+}
+
+export const MAX_HWID_LENGTH = 128;
+export const MAX_NOTE_LENGTH = 1000;
+
+export const Mutation: MutationResolvers = {
+  async generateLicense(_parent, { input }, { portal, caller, loaders }) {
+    const productAssignmentId = parseId(input.productAssignmentId, 'productAssignmentId');
+    const hwid = checkHwid(input.hwid);
+    const expirationDate = parseDate(input.expirationDate, 'expirationDate');
+    const note = checkNote(input.note);
+    const license = await portal.generateLicense(caller, { productAssignmentId, hwid, expirationDate, note });
+    loaders.clearAll();
+    loaders.licenseById.prime(license.id, license);
+    return { license, productAssignmentId: license.product_assignment_id };
+  },
+};
+
+export const GenerateLicensePayload: GenerateLicensePayloadResolvers = {
+  license: (result) => result.license,
+  productAssignment: (result, _args, { loaders }) => loaders.assignmentById.load(result.productAssignmentId),
+};
+
+/** A hardware id: 1 to 128 characters, no whitespace or control characters (the portal's own rule). */
+export function checkHwid(hwid: string): string {
+  if (hwid.length === 0) throw new InputError('`hwid` must not be empty.', 'hwid');
+  if ([...hwid].length > MAX_HWID_LENGTH) throw new InputError(`\`hwid\` must be at most ${MAX_HWID_LENGTH} characters.`, 'hwid');
+  if (/[\s\p{Cc}]/u.test(hwid)) throw new InputError('`hwid` must not contain whitespace or control characters.', 'hwid');
+  return hwid;
+}
+
+export function checkNote(note: string | null | undefined): string | undefined {
+  if (note === null || note === undefined) return undefined;
+  if ([...note].length > MAX_NOTE_LENGTH) throw new InputError(`\`note\` must be at most ${MAX_NOTE_LENGTH} characters.`, 'note');
+  return note;
+}

@@ -1,0 +1,26 @@
+/**
+ * `Query`: the entry points. Every argument is checked before the first upstream call.
+ */
+import type { QueryResolvers } from '../../generated/graphql';
+import { checkPageArgs, licenseDetailOrdering, paginate } from '../connections';
+import { parseId } from '../inputs';
+import { licensesPage } from './licensesPage';
+
+export const Query: QueryResolvers = {
+  productAssignments: (_parent, _args, { loaders }) => loaders.allAssignments(),
+
+  productAssignment: (_parent, { id }, { loaders }) => loaders.assignmentById.load(parseId(id, 'id')),
+
+  licenses(_parent, args, context) {
+    return licensesPage(context, args, undefined);
+  },
+
+  license: (_parent, { id }, { loaders }) => loaders.licenseById.load(parseId(id, 'id')),
+
+  async licenseDetails(_parent, { first, after }, { loaders }) {
+    const page = checkPageArgs(licenseDetailOrdering, first, after);
+    return paginate(await loaders.allDetails(), licenseDetailOrdering, page);
+  },
+
+  licenseDetail: (_parent, { licenseId }, { loaders }) => loaders.detailByLicenseId.load(parseId(licenseId, 'licenseId')),
+};

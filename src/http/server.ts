@@ -1,0 +1,47 @@
+/**
+ * The HTTP face of the server: GraphQL at `/graphql` and the routes beside it (health).
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyApollo from '@as-integrations/fastify';
+import type { PortalClient } from '../portal/portalClient';
+import { createApolloServer } from '../graphql/apollo';
+import { createRequestContext, type RequestContext } from '../graphql/context';
+import type { LogLevel } from '../config';
+
+export interface HttpServerOptions {
+  portal: PortalClient;
+  logLevel: LogLevel;
+  bodyLimitBytes: number;
+  introspection: boolean;
+}
+
+/** Builds the Fastify app with Apollo mounted; `listen` is the caller's. */
+export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: options.logLevel, redact: ['req.headers.authorization'] },
+    bodyLimit: options.bodyLimitBytes,
+    disableRequestLogging: options.logLevel === 'silent',
+  });
+  const apollo = createApolloServer({
+    logger: { error: (details, message) => app.log.error(details, message) },
+    introspection: options.introspection,
+  });
+  await apollo.start();
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  await app.register(fastifyApollo(apollo), {
+    path: '/graphql',
+    context: async (request): Promise<RequestContext> => createRequestContext(options.portal, headerOf(request.headers.authorization)),
+  });
+
+  // `app.close()` stops accepting, lets requests in flight finish, then stops Apollo.
+  app.addHook('onClose', async () => {
+    await apollo.stop();
+  });
+  return app;
+}
+
+function headerOf(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

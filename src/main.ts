@@ -1,0 +1,104 @@
+/**
+ * Entry point: reads the configuration, starts the embedded portal emulator when no `PORTAL_URL` is set, starts
+ * the GraphQL server in front of the portal, and closes both cleanly on SIGTERM or SIGINT.
+ */
+import { ConfigError, loadConfig, type Config } from './config';
+import { PortalClient } from './portal/portalClient';
+import { createHttpServer } from './http/server';
+import { startEmulator, type Emulator } from './emulator';
+
+export interface RunningServer {
+  /** The GraphQL endpoint, e.g. `http://127.0.0.1:4000/graphql`. */
+  graphqlUrl: string;
+  /** The embedded emulator, when no `PORTAL_URL` was given. */
+  emulator: Emulator | undefined;
+  close(): Promise<void>;
+}
+
+/** Starts everything the configuration asks for; the returned `close` stops it all. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const emulator = config.portal.url === undefined ? await startEmulator({ port: config.emulator.port, seed: config.emulator.seed, latencyMs: config.emulator.latencyMs }) : undefined;
+  const portal = new PortalClient({
+    origin: config.portal.url ?? emulator!.url,
+    connections: config.portal.connections,
+    connectTimeoutMs: config.portal.connectTimeoutMs,
+    headersTimeoutMs: config.portal.headersTimeoutMs,
+    bodyTimeoutMs: config.portal.bodyTimeoutMs,
+    keepAliveTimeoutMs: config.portal.keepAliveTimeoutMs,
+  });
+  const app = await createHttpServer({
+    portal,
+    logLevel: config.logLevel,
+    bodyLimitBytes: config.bodyLimitBytes,
+    introspection: true,
+  });
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return {
+    graphqlUrl: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/graphql`,
+    emulator,
+    async close() {
+      await app.close();
+      await portal.close();
+      await emulator?.close();
+    },
+  };
+}
+
+function banner(server: RunningServer, config: Config): string {
+  const lines = [`GraphQL server ready at ${server.graphqlUrl}`];
+  if (!server.emulator) {
+    lines.push(`Serving the Customer Portal at ${config.portal.url}; send your own portal credentials as Authorization: Basic …`);
+    return lines.join('\n');
+  }
+  const account = server.emulator.accounts[0]!;
+  lines.push(
+    `No PORTAL_URL set: serving the embedded portal emulator at ${server.emulator.url} (seed: ${config.emulator.seed}).`,
+    'Demo accounts (user / password, customer):',
+    ...server.emulator.accounts.map((demo) => `  ${demo.username} / ${demo.password}  (${demo.customer})`),
+    '',
+    'Try a nested query:',
+    `  curl -s ${server.graphqlUrl} -u ${account.username}:${account.password} -H 'content-type: application/json' \\`,
+    `    -d '{"query":"{ productAssignments { productName remainingLicenseCount licenses(first: 3) { totalCount nodes { hwid expirationDate expired detail { fileName products } } } } }"}'`,
+  );
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const server = await startServer(config);
+  process.stdout.write(`${banner(server, config)}\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${signal}: closing\n`);
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`Error while closing: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`Start-up failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,96 @@
+import type { LicenseWire } from '../../src/portal/wireTypes';
+import { checkLicenseFilter, checkPageArgs, licenseMatches, licenseOrdering, paginate } from '../../src/graphql/connections';
+import { InputError } from '../../src/graphql/errors';
+
+function license(id: number, fields: Partial<LicenseWire> = {}): LicenseWire {
+  return { id, product_assignment_id: 1, hwid: `HW${id}`, expiration_date: '2027-01-01', note: null, created_at: '2026-01-01T00:00:00Z', ...fields };
+}
+
+describe('paginate', () => {
+  const licenses = [license(3, { expiration_date: '2027-05-01' }), license(1, { expiration_date: '2027-05-01' }), license(2, { expiration_date: '2026-01-01' })];
+
+  test('without first, every item in ascending id order', () => {
+    const ordering = licenseOrdering(undefined);
+    const page = paginate(licenses, ordering, checkPageArgs(ordering, undefined, undefined));
+    expect(page.edges.map((edge) => edge.node.id)).toEqual([1, 2, 3]);
+    expect(page).toMatchObject({ totalCount: 3, hasNextPage: false, hasPreviousPage: false });
+  });
+
+  test('ties of the sort key are broken by id in the same direction, and pages join without gaps', () => {
+    const ordering = licenseOrdering({ field: 'EXPIRATION_DATE', direction: 'DESC' });
+    const first = paginate(licenses, ordering, checkPageArgs(ordering, 2, undefined));
+    expect(first.edges.map((edge) => edge.node.id)).toEqual([3, 1]);
+    expect(first.hasNextPage).toBe(true);
+    const second = paginate(licenses, ordering, checkPageArgs(ordering, 2, first.edges[1]!.cursor));
+    expect(second.edges.map((edge) => edge.node.id)).toEqual([2]);
+    expect(second).toMatchObject({ hasNextPage: false, hasPreviousPage: true, totalCount: 3 });
+  });
+
+  test('a cursor names a position, so a licence added before it does not shift the next page', () => {
+    const ordering = licenseOrdering(undefined);
+    const first = paginate(licenses, ordering, checkPageArgs(ordering, 2, undefined));
+    const grown = [...licenses, license(0), license(4)];
+    const next = paginate(grown, ordering, checkPageArgs(ordering, 2, first.edges[1]!.cursor));
+    expect(next.edges.map((edge) => edge.node.id)).toEqual([3, 4]);
+  });
+
+  test('first: 0 gives an empty page that still counts', () => {
+    const ordering = licenseOrdering(undefined);
+    const page = paginate(licenses, ordering, checkPageArgs(ordering, 0, undefined));
+    expect(page).toMatchObject({ totalCount: 3, edges: [], hasNextPage: true });
+  });
+
+  test.each([
+    [-1, undefined, 'first'],
+    [1001, undefined, 'first'],
+    [10, 'not-a-cursor', 'after'],
+    [10, Buffer.from('["license:ID:ASC","x"]').toString('base64url'), 'after'],
+  ])('first %p after %p is refused naming %s', (first, after, field) => {
+    const ordering = licenseOrdering(undefined);
+    let caught: unknown;
+    try {
+      checkPageArgs(ordering, first, after);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(InputError);
+    expect((caught as InputError).extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+  });
+
+  test('a cursor of another order is refused', () => {
+    const byId = licenseOrdering(undefined);
+    const cursor = paginate(licenses, byId, checkPageArgs(byId, 1, undefined)).edges[0]!.cursor;
+    const byDate = licenseOrdering({ field: 'EXPIRATION_DATE', direction: 'ASC' });
+    expect(() => checkPageArgs(byDate, 1, cursor)).toThrow(InputError);
+  });
+});
+
+describe('licence filters', () => {
+  test.each([
+    [{ universal: true }, [2]],
+    [{ universal: false }, [1, 3]],
+    [{ hwid: 'Apsh8svsn3/3xyID' }, [1]],
+    [{ search: 'KAMERA' }, [3]],
+    [{ search: 'apsh' }, [1]],
+    [{ expiresBefore: '2027-01-01' }, [2]],
+    [{ expiresAfter: '2027-01-01' }, [3]],
+    [{ productAssignmentId: '9' }, [3]],
+  ])('%j keeps %j', (filter, ids) => {
+    const licenses = [
+      license(1, { hwid: 'Apsh8svsn3/3xyID', expiration_date: '2027-01-01' }),
+      license(2, { hwid: null, expiration_date: '2026-12-31', note: 'Universal' }),
+      license(3, { hwid: 'IM0000ffc535fc60', expiration_date: '2027-01-02', note: 'Vstupná kamera 2', product_assignment_id: 9 }),
+    ];
+    const checked = checkLicenseFilter(filter);
+    expect(licenses.filter((item) => licenseMatches(item, checked)).map((item) => item.id)).toEqual(ids);
+  });
+
+  test.each([
+    [{ productAssignmentId: '0' }, 'productAssignmentId'],
+    [{ productAssignmentId: 'abc' }, 'productAssignmentId'],
+    [{ expiresBefore: '2027-02-30' }, 'expiresBefore'],
+    [{ expiresAfter: '27-1-1' }, 'expiresAfter'],
+  ])('%j is refused naming %s', (filter, field) => {
+    expect(() => checkLicenseFilter(filter)).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ field }) }));
+  });
+});
