@@ -1,5 +1,5 @@
 /**
- * The HTTP face of the server: GraphQL at `/graphql` and the routes beside it (health).
+ * The HTTP face of the server: GraphQL at `/graphql` and the routes beside it (health, licence files).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyApollo from '@as-integrations/fastify';
@@ -7,6 +7,7 @@ import type { PortalClient } from '../portal/portalClient';
 import { createApolloServer } from '../graphql/apollo';
 import { createRequestContext, type RequestContext } from '../graphql/context';
 import type { LogLevel } from '../config';
+import { registerLicenseFileRoute } from './licenseFileRoute';
 
 export interface HttpServerOptions {
   portal: PortalClient;
@@ -20,7 +21,6 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   const app = Fastify({
     logger: { level: options.logLevel, redact: ['req.headers.authorization'] },
     bodyLimit: options.bodyLimitBytes,
-    disableRequestLogging: options.logLevel === 'silent',
   });
   const apollo = createApolloServer({
     logger: { error: (details, message) => app.log.error(details, message) },
@@ -29,6 +29,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   await apollo.start();
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  registerLicenseFileRoute(app, options.portal);
 
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',

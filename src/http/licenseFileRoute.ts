@@ -1,0 +1,63 @@
+/**
+ * `GET /licenses/<licenseId>/file`: streams a licence file from the portal to the client with the caller's own
+ * `Authorization`, keeping the portal's `Content-Type` and `Content-Disposition`. Portal failures become the
+ * matching HTTP status with a short plain-text message, never the portal's HTML.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { PortalClient } from '../portal/portalClient';
+import { PortalError, type PortalErrorCode } from '../portal/portalErrors';
+import { UnreachableCaseError } from '../portal/endpoints';
+
+/** HTTP status and message of each upstream failure, for a client that asked for a file. */
+export function fileErrorStatus(code: PortalErrorCode): { status: number; message: string } {
+  switch (code) {
+    case 'UNAUTHENTICATED':
+      return { status: 401, message: 'The Customer Portal refused the credentials.' };
+    case 'FORBIDDEN':
+      return { status: 403, message: "You cannot download licenses you don't have." };
+    case 'NOT_FOUND':
+      return { status: 404, message: 'No such licence.' };
+    case 'INVALID_INPUT':
+      return { status: 400, message: 'The Customer Portal refused the request.' };
+    case 'TIMEOUT':
+      return { status: 504, message: 'The Customer Portal did not answer in time.' };
+    case 'UNAVAILABLE':
+    case 'INVALID_RESPONSE':
+    case 'OUTCOME_UNKNOWN':
+      return { status: 502, message: 'The Customer Portal failed to send the file.' };
+    default:
+      throw new UnreachableCaseError(code);
+  }
+}
+
+export function registerLicenseFileRoute(app: FastifyInstance, portal: PortalClient): void {
+  app.get<{ Params: { licenseId: string } }>('/licenses/:licenseId/file', async (request, reply) => {
+    const { licenseId } = request.params;
+    if (!/^[1-9][0-9]{0,15}$/.test(licenseId) || !Number.isSafeInteger(Number(licenseId))) {
+      return plain(reply, 400, 'The licence id must be a positive integer.');
+    }
+    const authorization = request.headers.authorization;
+    const abort = new AbortController();
+    request.raw.on('close', () => {
+      if (!reply.sent) abort.abort();
+    });
+    try {
+      const file = await portal.openLicenseFile({ authorization, signal: abort.signal }, Number(licenseId));
+      reply.header('content-type', file.contentType).header('cache-control', 'private, no-store');
+      if (file.contentDisposition) reply.header('content-disposition', file.contentDisposition);
+      return reply.status(200).send(file.body);
+    } catch (error) {
+      if (error instanceof PortalError) {
+        const { status, message } = fileErrorStatus(error.code);
+        if (status === 401) reply.header('www-authenticate', 'Basic realm="Customer Portal"');
+        return plain(reply, status, message);
+      }
+      request.log.error({ err: error }, 'licence file download failed');
+      return plain(reply, 500, 'Unexpected error.');
+    }
+  });
+}
+
+function plain(reply: FastifyReply, status: number, message: string): FastifyReply {
+  return reply.status(status).header('content-type', 'text/plain; charset=utf-8').send(`${message}\n`);
+}

@@ -1,0 +1,66 @@
+/**
+ * Test helper: the real server in front of the portal emulator, both on port 0, spoken to over real HTTP.
+ */
+import { request } from 'undici';
+import { loadConfig } from '../../src/config';
+import { startServer, type RunningServer } from '../../src/main';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator';
+
+export interface Stack {
+  server: RunningServer;
+  emulator: Emulator;
+  /** The server's origin, e.g. `http://127.0.0.1:43210`. */
+  origin: string;
+  graphqlUrl: string;
+  /** The `Authorization` header of the demo user of each customer. */
+  auth: { acme: string; acmeOps: string; globex: string };
+  /** Posts a GraphQL operation as the given caller (Acme's demo user by default). */
+  gql<T = GraphQLData>(query: string, variables?: Record<string, unknown>, authorization?: string | null): Promise<GraphQLResult<T>>;
+  close(): Promise<void>;
+}
+
+export type GraphQLData = Record<string, any>;
+
+export interface GraphQLResult<T = GraphQLData> {
+  status: number;
+  data?: T | null;
+  errors?: Array<{ message: string; path?: Array<string | number>; extensions?: Record<string, any> }>;
+}
+
+export interface StackOptions {
+  emulator?: EmulatorOptions;
+  /** Environment variables for the server's configuration, on top of the test defaults. */
+  env?: Record<string, string>;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const emulator = await startEmulator({ port: 0, ...options.emulator });
+  const server = await startServer(
+    loadConfig({ PORT: '0', HOST: '127.0.0.1', PORTAL_URL: emulator.url, LOG_LEVEL: 'silent', ...options.env }),
+  );
+  const account = (username: string) => {
+    const found = emulator.accounts.find((candidate) => candidate.username === username);
+    if (!found) throw new Error(`The emulator has no demo account ${username}`);
+    return found.authorization;
+  };
+  const graphqlUrl = server.graphqlUrl;
+  const auth = { acme: account('demo'), acmeOps: account('acme-ops'), globex: account('globex') };
+  return {
+    server,
+    emulator,
+    origin: new URL(graphqlUrl).origin,
+    graphqlUrl,
+    auth,
+    async gql(query, variables, authorization = auth.acme) {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (authorization !== null) headers.authorization = authorization;
+      const response = await request(graphqlUrl, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+      const body = (await response.body.json()) as GraphQLResult;
+      return { ...body, status: response.statusCode } as never;
+    },
+    async close() {
+      await server.close();
+      await emulator.close();
+    },
+  };
+}
