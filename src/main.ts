@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { PortalClient } from './portal/portalClient';
 import { createHttpServer } from './http/server';
 import { startEmulator, type Emulator } from './emulator';
+import { MemoryKeyStore } from './idempotency/keyStore';
 
 export interface RunningServer {
   /** The GraphQL endpoint, e.g. `http://127.0.0.1:4000/graphql`. */
@@ -28,6 +29,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   const app = await createHttpServer({
     portal,
+    keyStore: new MemoryKeyStore(),
     logLevel: config.logLevel,
     bodyLimitBytes: config.bodyLimitBytes,
     introspection: true,

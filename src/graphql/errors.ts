@@ -72,12 +72,14 @@ export function messageOfPortalError(error: PortalError): string {
     case 'TIMEOUT':
       return 'The Customer Portal did not answer in time.';
     case 'UNAVAILABLE':
-      return 'The Customer Portal is unavailable; try again later.';
+      return error.endpoint === 'license.generate' && error.status !== undefined
+        ? `The Customer Portal is unavailable (HTTP ${error.status}) and generated no licence; try again later.`
+        : 'The Customer Portal is unavailable; try again later.';
     case 'INVALID_RESPONSE':
       return 'The Customer Portal answered with data this server cannot read.';
     case 'OUTCOME_UNKNOWN':
       return (
-        'The request to generate a licence reached the Customer Portal, but its answer was lost: a licence may or may not ' +
+        'The request to generate a licence was sent to the Customer Portal, but its answer was lost: a licence may or may not ' +
         "have been generated. Look at the assignment's licences before trying again, or retry with the same idempotencyKey."
       );
     default:

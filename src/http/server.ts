@@ -8,9 +8,13 @@ import { createApolloServer } from '../graphql/apollo';
 import { createRequestContext, type RequestContext } from '../graphql/context';
 import type { LogLevel } from '../config';
 import { registerLicenseFileRoute } from './licenseFileRoute';
+import { LicenseGenerator } from '../idempotency/idempotentGenerate';
+import type { KeyStore } from '../idempotency/keyStore';
 
 export interface HttpServerOptions {
   portal: PortalClient;
+  /** Where idempotency keys of generateLicense are kept. */
+  keyStore: KeyStore;
   logLevel: LogLevel;
   bodyLimitBytes: number;
   introspection: boolean;
@@ -27,13 +31,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     introspection: options.introspection,
   });
   await apollo.start();
+  const generator = new LicenseGenerator(options.portal, options.keyStore);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   registerLicenseFileRoute(app, options.portal);
 
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
-    context: async (request): Promise<RequestContext> => createRequestContext(options.portal, headerOf(request.headers.authorization)),
+    context: async (request): Promise<RequestContext> => createRequestContext(options.portal, generator, headerOf(request.headers.authorization)),
   });
 
   // `app.close()` stops accepting, lets requests in flight finish, then stops Apollo.

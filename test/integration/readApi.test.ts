@@ -225,9 +225,12 @@ describe('licences: filters, order and pages', () => {
 
   test('a date that is not a calendar day is refused before any upstream call', async () => {
     const literal = await stack.gql(`{ licenses(filter: { expiresBefore: "2027-02-30" }) { totalCount } }`);
-    expect(literal.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
-    const variable = await stack.gql(`query($d: Date) { licenses(filter: { expiresBefore: $d }) { totalCount } }`, { d: '2027-13-01' });
-    expect(variable.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
+    expect(literal.status).toBe(200);
+    expect(literal.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'expiresBefore' });
+    const variable = await stack.gql(`query($d: Date) { licenses(filter: { expiresAfter: $d }) { totalCount } }`, { d: '2027-13-01' });
+    expect(variable.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'expiresAfter' });
+    const notAString = await stack.gql(`query($d: Date) { licenses(filter: { expiresAfter: $d }) { totalCount } }`, { d: 20270101 });
+    expect(notAString.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
     expect(upstreamRoutes()).toEqual([]);
   });
 });

@@ -1,9 +1,11 @@
 /**
- * `Mutation.generateLicense`: input checked before any call, the portal's side-effecting GET sent exactly once,
- * and everything the request had loaded forgotten afterwards, so the new licence and counts are seen.
+ * `Mutation.generateLicense`: input checked before any call, the portal's side-effecting GET sent exactly once
+ * (`idempotentGenerate.ts`), and everything the request had loaded forgotten afterwards, so the new licence and
+ * counts are seen.
  */
 import type { LicenseWire } from '../../portal/wireTypes';
 import type { MutationResolvers, GenerateLicensePayloadResolvers } from '../../generated/graphql';
+import { KeyReusedError } from '../../idempotency/idempotentGenerate';
 import { InputError } from '../errors';
 import { parseDate, parseId } from '../inputs';
 
@@ -17,12 +19,20 @@ export const MAX_HWID_LENGTH = 128;
 export const MAX_NOTE_LENGTH = 1000;
 
 export const Mutation: MutationResolvers = {
-  async generateLicense(_parent, { input }, { portal, caller, loaders }) {
+  async generateLicense(_parent, { input }, { generator, caller, loaders }) {
     const productAssignmentId = parseId(input.productAssignmentId, 'productAssignmentId');
     const hwid = checkHwid(input.hwid);
     const expirationDate = parseDate(input.expirationDate, 'expirationDate');
     const note = checkNote(input.note);
-    const license = await portal.generateLicense(caller, { productAssignmentId, hwid, expirationDate, note });
+    const idempotencyKey = checkIdempotencyKey(input.idempotencyKey);
+    let license: LicenseWire;
+    try {
+      license = await generator.generate(caller, { productAssignmentId, hwid, expirationDate, note }, idempotencyKey);
+    } catch (error) {
+      if (error instanceof KeyReusedError) throw new InputError(error.message, 'idempotencyKey');
+      throw error;
+    }
+    // Whatever this request read before is stale now (counts, lists): the rest of the operation reads afresh.
     loaders.clearAll();
     loaders.licenseById.prime(license.id, license);
     return { license, productAssignmentId: license.product_assignment_id };
@@ -40,6 +50,16 @@ export function checkHwid(hwid: string): string {
   if ([...hwid].length > MAX_HWID_LENGTH) throw new InputError(`\`hwid\` must be at most ${MAX_HWID_LENGTH} characters.`, 'hwid');
   if (/[\s\p{Cc}]/u.test(hwid)) throw new InputError('`hwid` must not contain whitespace or control characters.', 'hwid');
   return hwid;
+}
+
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+
+export function checkIdempotencyKey(key: string | null | undefined): string | undefined {
+  if (key === null || key === undefined) return undefined;
+  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw new InputError(`\`idempotencyKey\` must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`, 'idempotencyKey');
+  }
+  return key;
 }
 
 export function checkNote(note: string | null | undefined): string | undefined {

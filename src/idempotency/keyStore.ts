@@ -1,0 +1,153 @@
+/**
+ * Where `generateLicense` remembers its idempotency keys: a small interface, so that a store shared by several
+ * replicas (Redis, a database) can replace the in-memory one, and the in-memory store that serves one process.
+ *
+ * Keys arrive already scoped to the caller (see `idempotentGenerate.ts`); the store never sees a credential.
+ */
+import type { LicenseWire } from '../portal/wireTypes';
+
+/** What is known about one key. */
+export type KeyRecord =
+  /** A request with this key is generating now. */
+  | { state: 'pending'; fingerprint: string; since: number }
+  /** The licence this key generated. */
+  | { state: 'succeeded'; fingerprint: string; since: number; license: LicenseWire }
+  /**
+   * The generate call was sent but its answer was lost. `knownLicenseIds` are the assignment's licences before the
+   * call, so that a retry can find the licence the lost call made (any new licence with the same input) and
+   * return it instead of generating a second one.
+   */
+  | { state: 'unknown'; fingerprint: string; since: number; productAssignmentId: number; knownLicenseIds: number[] };
+
+export interface KeyStore {
+  /**
+   * Atomically stores `record` under `key` when the key is free, and answers `undefined`; otherwise changes
+   * nothing and answers the record that is there. This is the one operation that decides which request of many
+   * with the same key makes the call.
+   */
+  claim(key: string, record: KeyRecord): Promise<KeyRecord | undefined>;
+  /** Replaces the record of a key this request holds. */
+  settle(key: string, record: KeyRecord): Promise<void>;
+  /**
+   * Replaces `expected` by `next` only if `expected` (same state and `since`) is still the key's record: how one
+   * of several retries takes over a key whose outcome was unknown.
+   */
+  replace(key: string, expected: KeyRecord, next: KeyRecord): Promise<boolean>;
+  /** Frees a key whose request failed with nothing made, so that a retry with it may try again. */
+  release(key: string): Promise<void>;
+  /** Resolves once the key is no longer pending (or after `timeoutMs`), with what is there then. */
+  whenSettled(key: string, timeoutMs: number): Promise<KeyRecord | undefined>;
+  /** How many keys are held now. */
+  size(): number;
+}
+
+export interface MemoryKeyStoreOptions {
+  /** How long a key is kept; 24 hours by default. */
+  ttlMs?: number;
+  /** Most keys held; past it, the oldest settled keys are dropped first. Pending keys are never dropped. */
+  maxKeys?: number;
+  now?: () => number;
+}
+
+/**
+ * The in-memory store. Map iteration follows insertion order, and a key is re-inserted whenever it settles, so
+ * the first settled entries found are the oldest: eviction is a walk from the front.
+ */
+export class MemoryKeyStore implements KeyStore {
+  private readonly entries = new Map<string, { record: KeyRecord; expiresAt: number }>();
+  private readonly waiters = new Map<string, Array<() => void>>();
+  private readonly ttlMs: number;
+  private readonly maxKeys: number;
+  private readonly now: () => number;
+
+  constructor(options: MemoryKeyStoreOptions = {}) {
+    this.ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000;
+    this.maxKeys = options.maxKeys ?? 10_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  async claim(key: string, record: KeyRecord): Promise<KeyRecord | undefined> {
+    const existing = this.live(key);
+    if (existing) return existing;
+    this.put(key, record);
+    return undefined;
+  }
+
+  async replace(key: string, expected: KeyRecord, next: KeyRecord): Promise<boolean> {
+    const current = this.live(key);
+    if (!current || current.state !== expected.state || current.since !== expected.since) return false;
+    this.entries.delete(key);
+    this.put(key, next);
+    return true;
+  }
+
+  async settle(key: string, record: KeyRecord): Promise<void> {
+    this.entries.delete(key);
+    this.put(key, record);
+    this.wake(key);
+  }
+
+  async release(key: string): Promise<void> {
+    this.entries.delete(key);
+    this.wake(key);
+  }
+
+  whenSettled(key: string, timeoutMs: number): Promise<KeyRecord | undefined> {
+    const current = this.live(key);
+    if (current?.state !== 'pending') return Promise.resolve(current);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve(this.live(key));
+      };
+      const timer = setTimeout(() => {
+        const list = this.waiters.get(key);
+        const index = list ? list.indexOf(done) : -1;
+        if (list && index >= 0) list.splice(index, 1);
+        resolve(this.live(key));
+      }, timeoutMs);
+      const list = this.waiters.get(key) ?? [];
+      list.push(done);
+      this.waiters.set(key, list);
+    });
+  }
+
+  size(): number {
+    return this.entries.size;
+  }
+
+  private live(key: string): KeyRecord | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.now() && entry.record.state !== 'pending') {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.record;
+  }
+
+  private put(key: string, record: KeyRecord): void {
+    this.entries.set(key, { record, expiresAt: this.now() + this.ttlMs });
+    if (this.entries.size > this.maxKeys) this.evict();
+  }
+
+  /**
+   * Walks from the oldest entry, dropping expired keys, and settled keys while the store is over its bound; stops
+   * at the first entry that is neither, since every later one is younger.
+   */
+  private evict(): void {
+    const now = this.now();
+    for (const [key, entry] of this.entries) {
+      const overBound = this.entries.size > this.maxKeys;
+      if (!overBound && entry.expiresAt > now) break;
+      if (entry.record.state !== 'pending') this.entries.delete(key);
+    }
+  }
+
+  private wake(key: string): void {
+    const list = this.waiters.get(key);
+    if (!list) return;
+    this.waiters.delete(key);
+    for (const wake of list) wake();
+  }
+}
