@@ -21,6 +21,10 @@ export interface Config {
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: number;
   portal: PortalSettings;
+  /** Most upstream calls one operation may make; an operation estimated above it is refused before any call. */
+  upstreamCallBudget: number;
+  /** How upstream calls are planned: `planned`, or `baseline` (the usual approach, for benchmarks only). */
+  loaderStrategy: 'planned' | 'baseline';
   /** The embedded emulator, used when `PORTAL_URL` is not set. */
   emulator: { seed: 'demo' | 'large'; latencyMs: number; port: number };
 }
@@ -38,9 +42,11 @@ export const SETTINGS = {
   PORTAL_HEADERS_TIMEOUT_MS: { default: '10000', meaning: 'Time from sending a request to the portal to its response headers.' },
   PORTAL_BODY_TIMEOUT_MS: { default: '10000', meaning: 'Most time between two chunks of a portal response body.' },
   PORTAL_KEEP_ALIVE_TIMEOUT_MS: { default: '4000', meaning: 'How long an idle connection to the portal stays open.' },
+  UPSTREAM_CALL_BUDGET: { default: '50', meaning: 'Most portal calls one operation may make; an operation estimated above it is refused before any call.' },
+  LOADER_STRATEGY: { default: 'planned', meaning: 'planned, or baseline: one show call per parent, the usual approach (for benchmarks only).' },
   BODY_LIMIT_BYTES: { default: '102400', meaning: 'Largest GraphQL request body accepted, in bytes (larger: 413).' },
   LOG_LEVEL: { default: 'info', meaning: 'fatal, error, warn, info, debug, trace or silent.' },
-  NODE_ENV: { default: 'development', meaning: 'production hides development aids.' },
+  NODE_ENV: { default: 'development', meaning: 'production hides development aids (upstream calls in every response).' },
   EMULATOR_SEED: { default: 'demo', meaning: "Embedded emulator's data: demo (small, realistic) or large (thousands of licences)." },
   EMULATOR_LATENCY_MS: { default: '0', meaning: 'Latency the embedded emulator adds to every answer.' },
   EMULATOR_PORT: { default: '0', meaning: 'Port of the embedded emulator (0: any free port).' },
@@ -85,6 +91,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     nodeEnv: read('NODE_ENV'),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),
     bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024),
+    upstreamCallBudget: integer('UPSTREAM_CALL_BUDGET', 1, 100_000),
+    loaderStrategy: oneOf('LOADER_STRATEGY', ['planned', 'baseline'] as const),
     portal: {
       url: portalUrl(read('PORTAL_URL')),
       connections: integer('PORTAL_CONNECTIONS', 1, 1024),

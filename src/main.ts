@@ -33,6 +33,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logLevel: config.logLevel,
     bodyLimitBytes: config.bodyLimitBytes,
     introspection: true,
+    upstreamCallBudget: config.upstreamCallBudget,
+    loaderStrategy: config.loaderStrategy,
+    alwaysShowUpstreamCalls: config.nodeEnv === 'development',
   });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();

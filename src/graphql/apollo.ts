@@ -8,6 +8,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import type { RequestContext } from './context';
 import { createErrorFormatter, type ErrorLogger } from './errors';
 import { resolvers } from './resolvers';
+import { planningPlugin, upstreamCostsPlugin, type OperationLogger } from './plugins';
 
 /** The schema's SDL, read from the project's `schema.graphql` (the one source of truth for codegen too). */
 export function loadTypeDefs(): string {
@@ -15,8 +16,12 @@ export function loadTypeDefs(): string {
 }
 
 export interface ApolloOptions {
-  logger: ErrorLogger;
+  logger: ErrorLogger & OperationLogger;
   introspection: boolean;
+  /** Most upstream calls one operation may make. */
+  upstreamCallBudget: number;
+  /** Whether the loaders follow the plan (false for the baseline strategy, which only estimates). */
+  prefetch: boolean;
   plugins?: ApolloServerPlugin<RequestContext>[];
 }
 
@@ -29,6 +34,11 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<Request
     introspection: options.introspection,
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
-    plugins: [ApolloServerPluginLandingPageDisabled(), ...(options.plugins ?? [])],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      planningPlugin({ budget: options.upstreamCallBudget, prefetch: options.prefetch }),
+      upstreamCostsPlugin(options.logger),
+      ...(options.plugins ?? []),
+    ],
   });
 }

@@ -4,28 +4,50 @@
  */
 import type { PortalCaller, PortalClient, UpstreamCall } from '../portal/portalClient';
 import { PortalLoaders } from '../loaders/portalLoaders';
+import { BaselineLoaders } from '../loaders/baselineLoaders';
+import type { Loaders, LoaderStrategy } from '../loaders/loaders';
 import type { LicenseGenerator } from '../idempotency/idempotentGenerate';
+import type { OperationPlan } from '../planner/operationPlan';
 
 export interface RequestContext {
   /** The caller's credentials and the request's call observer, passed to every portal call. */
   caller: PortalCaller;
   portal: PortalClient;
-  loaders: PortalLoaders;
+  loaders: Loaders;
   /** Generates licences once, with idempotency keys; shared by every request, scoped by caller inside. */
   generator: LicenseGenerator;
   /** Every upstream call made for this request, in the order they ended. */
   upstreamCalls: UpstreamCall[];
+  /** When the request started (`performance.now()`), to place its upstream calls in time. */
+  startedAt: number;
+  /** Whether the response carries its upstream calls in `extensions.upstream`. */
+  showUpstreamCalls: boolean;
+  /** The operation's plan, once it is known. */
+  plan?: OperationPlan;
+}
+
+export interface RequestContextOptions {
+  portal: PortalClient;
+  generator: LicenseGenerator;
+  strategy: LoaderStrategy;
+  authorization: string | undefined;
+  showUpstreamCalls: boolean;
+  signal?: AbortSignal;
 }
 
 /** Makes the context of one request from its `Authorization` header (forwarded unchanged, kept nowhere else). */
-export function createRequestContext(
-  portal: PortalClient,
-  generator: LicenseGenerator,
-  authorization: string | undefined,
-  signal?: AbortSignal,
-): RequestContext {
+export function createRequestContext(options: RequestContextOptions): RequestContext {
   const upstreamCalls: UpstreamCall[] = [];
-  const caller: PortalCaller = { authorization, onCall: (call) => upstreamCalls.push(call) };
-  if (signal) caller.signal = signal;
-  return { caller, portal, generator, loaders: new PortalLoaders(portal, caller), upstreamCalls };
+  const caller: PortalCaller = { authorization: options.authorization, onCall: (call) => upstreamCalls.push(call) };
+  if (options.signal) caller.signal = options.signal;
+  const loaders = options.strategy === 'baseline' ? new BaselineLoaders(options.portal, caller) : new PortalLoaders(options.portal, caller);
+  return {
+    caller,
+    portal: options.portal,
+    generator: options.generator,
+    loaders,
+    upstreamCalls,
+    startedAt: performance.now(),
+    showUpstreamCalls: options.showUpstreamCalls,
+  };
 }

@@ -10,6 +10,7 @@ import type { LogLevel } from '../config';
 import { registerLicenseFileRoute } from './licenseFileRoute';
 import { LicenseGenerator } from '../idempotency/idempotentGenerate';
 import type { KeyStore } from '../idempotency/keyStore';
+import type { LoaderStrategy } from '../loaders/loaders';
 
 export interface HttpServerOptions {
   portal: PortalClient;
@@ -18,7 +19,14 @@ export interface HttpServerOptions {
   logLevel: LogLevel;
   bodyLimitBytes: number;
   introspection: boolean;
+  upstreamCallBudget: number;
+  loaderStrategy: LoaderStrategy;
+  /** Every response carries its upstream calls (development); otherwise only when asked by `x-upstream-calls: 1`. */
+  alwaysShowUpstreamCalls: boolean;
 }
+
+/** The request header that asks for the upstream calls in the response's `extensions.upstream`. */
+export const SHOW_UPSTREAM_CALLS_HEADER = 'x-upstream-calls';
 
 /** Builds the Fastify app with Apollo mounted; `listen` is the caller's. */
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
@@ -27,8 +35,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     bodyLimit: options.bodyLimitBytes,
   });
   const apollo = createApolloServer({
-    logger: { error: (details, message) => app.log.error(details, message) },
+    logger: { error: (details, message) => app.log.error(details, message), info: (details, message) => app.log.info(details, message) },
     introspection: options.introspection,
+    upstreamCallBudget: options.loaderStrategy === 'baseline' ? Number.MAX_SAFE_INTEGER : options.upstreamCallBudget,
+    prefetch: options.loaderStrategy === 'planned',
   });
   await apollo.start();
   const generator = new LicenseGenerator(options.portal, options.keyStore);
@@ -38,7 +48,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
 
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
-    context: async (request): Promise<RequestContext> => createRequestContext(options.portal, generator, headerOf(request.headers.authorization)),
+    context: async (request): Promise<RequestContext> =>
+      createRequestContext({
+        portal: options.portal,
+        generator,
+        strategy: options.loaderStrategy,
+        authorization: headerOf(request.headers.authorization),
+        showUpstreamCalls: options.alwaysShowUpstreamCalls || /^(1|true|yes)$/i.test(headerOf(request.headers[SHOW_UPSTREAM_CALLS_HEADER]) ?? ''),
+      }),
   });
 
   // `app.close()` stops accepting, lets requests in flight finish, then stops Apollo.

@@ -1,30 +1,28 @@
 /**
- * The per-request loaders: every read of the portal made while resolving one operation goes through here.
+ * The planned loaders: every read of the portal made while resolving one operation goes through here.
  *
- * They are made per request (in the context factory) and hold only that caller's data. The rules that keep a
- * nested query's upstream calls independent of list lengths are decided here:
+ * They are made per request (in the context factory) and hold only that caller's data. They follow the rules
+ * written down in `src/planner/operationPlan.ts`: the plan's list calls and named records are started at once by
+ * `prefetch`, before any resolver runs, and every batch then uses what the request already has or is fetching.
+ * Without a plan (a mutation's payload, a batch the plan did not foresee), a batch decides alone: up to
+ * `SHOW_CALLS_THRESHOLD` ids are parallel show calls, more are one list call.
  *
- * 1. Identical calls are made once: every list is fetched at most once per request, and every record by id is
- *    cached by its DataLoader.
- * 2. A list response primes the show-by-id loaders: once `license.list` has answered, `license(id:)` and
- *    `detail.license` cost nothing.
- * 3. A batch of ids of one kind uses what the request already has or is fetching (the list, or the grouped list);
- *    otherwise up to `SHOW_CALLS_THRESHOLD` ids become parallel show calls and more ids become one list call, so
- *    `license(id: 5)` never downloads the whole list, and 5,000 licences' assignments never make 5,000 calls.
- * 4. Licences of one assignment come from `license.byAssignment.show`; licences of several come from the one
- *    grouped call `license.byAssignment.list`, which also primes the assignments and the licences.
- * 5. An id that a list lacks is asked for by its show call, so that the caller still gets the portal's own
- *    answer for it (403 for another customer's record, 404 for none).
+ * Identical calls are made once: every list at most once per request, every record by id once (DataLoader's
+ * cache); a list response primes the show-by-id loaders. An id that a list lacks is asked for by its show call,
+ * so that the caller still gets the portal's own answer for it (403 for another customer's record, 404 for
+ * none), but for at most `SHOW_CALLS_THRESHOLD` such ids per batch: past that, they are answered NOT_FOUND
+ * without a call, so that a flood of made-up ids cannot become a flood of calls.
  */
 import DataLoader from 'dataloader';
 import type { PortalCaller, PortalClient } from '../portal/portalClient';
 import type { GroupedLicensesWire, LicenseDetailWire, LicenseFileDownload, LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
+import { PortalError } from '../portal/portalErrors';
+import type { EndpointName } from '../portal/endpoints';
+import { SHOW_CALLS_THRESHOLD, type OperationPlan } from '../planner/operationPlan';
 import { eachKey, toError } from './batch';
+import type { Loaders } from './loaders';
 
-/** Most ids of one kind fetched by parallel show calls in one batch; past it, one list call serves them all. */
-export const SHOW_CALLS_THRESHOLD = 3;
-
-export class PortalLoaders {
+export class PortalLoaders implements Loaders {
   /** Product assignments by id. */
   readonly assignmentById: DataLoader<number, ProductAssignmentWire>;
   /** Licences by id. */
@@ -52,21 +50,40 @@ export class PortalLoaders {
     this.fileByLicenseId = new DataLoader((ids) => eachKey(ids, (id) => this.portal.downloadLicenseFile(this.caller, id)));
   }
 
-  /** Every assignment of the caller; fetched once per request. */
+  /** Starts, all at once, every list call the plan names and every record it names by id. */
+  prefetch(plan: OperationPlan): void {
+    const started: Array<Promise<unknown>> = [];
+    if (plan.lists.grouped) started.push(this.allGrouped());
+    if (plan.lists.assignments) started.push(this.allAssignments());
+    if (plan.lists.licenses) started.push(this.allLicenses());
+    if (plan.lists.details) started.push(this.allDetails());
+    started.push(...plan.knownIds.assignment.map((id) => this.assignmentById.load(id)));
+    started.push(...plan.knownIds.license.map((id) => this.licenseById.load(id)));
+    started.push(...plan.knownIds.detail.map((id) => this.detailByLicenseId.load(id)));
+    started.push(...plan.knownIds.licensesOfAssignment.map((id) => this.licensesByAssignmentId.load(id)));
+    // A failure is kept by the list or the loader and reported by the resolver that asks; none is unhandled here.
+    for (const promise of started) promise.catch(() => undefined);
+  }
+
+  /** Every assignment of the caller; fetched once per request, or taken from the grouped list when it is here. */
   allAssignments(): Promise<ProductAssignmentWire[]> {
-    this.assignmentList ??= this.portal.listProductAssignments(this.caller).then((list) => {
-      for (const assignment of list) this.assignmentById.prime(assignment.id, assignment);
-      return list;
-    });
+    this.assignmentList ??=
+      this.groupedList?.then((groups) => groups.map((group) => group.product_assignment).sort(byId)) ??
+      this.portal.listProductAssignments(this.caller).then((list) => {
+        for (const assignment of list) this.assignmentById.prime(assignment.id, assignment);
+        return list;
+      });
     return this.assignmentList;
   }
 
-  /** Every licence of the caller; fetched once per request. */
+  /** Every licence of the caller; fetched once per request, or taken from the grouped list when it is here. */
   allLicenses(): Promise<LicenseWire[]> {
-    this.licenseList ??= this.portal.listLicenses(this.caller).then((list) => {
-      for (const license of list) this.licenseById.prime(license.id, license);
-      return list;
-    });
+    this.licenseList ??=
+      this.groupedList?.then((groups) => groups.flatMap((group) => group.licenses).sort(byId)) ??
+      this.portal.listLicenses(this.caller).then((list) => {
+        for (const license of list) this.licenseById.prime(license.id, license);
+        return list;
+      });
     return this.licenseList;
   }
 
@@ -107,7 +124,7 @@ export class PortalLoaders {
       this.assignmentList ??
       this.groupedList?.then((groups) => groups.map((group) => group.product_assignment)) ??
       (ids.length > SHOW_CALLS_THRESHOLD ? this.allAssignments() : undefined);
-    return this.fromListOrShow(ids, list, (id) => this.portal.showProductAssignment(this.caller, id));
+    return this.fromListOrShow(ids, list, 'productAssignment.show', (id) => this.portal.showProductAssignment(this.caller, id));
   }
 
   private batchLicenses(ids: readonly number[]): Promise<Array<LicenseWire | Error>> {
@@ -115,12 +132,12 @@ export class PortalLoaders {
       this.licenseList ??
       this.groupedList?.then((groups) => groups.flatMap((group) => group.licenses)) ??
       (ids.length > SHOW_CALLS_THRESHOLD ? this.allLicenses() : undefined);
-    return this.fromListOrShow(ids, list, (id) => this.portal.showLicense(this.caller, id));
+    return this.fromListOrShow(ids, list, 'license.show', (id) => this.portal.showLicense(this.caller, id));
   }
 
   private batchDetails(ids: readonly number[]): Promise<Array<LicenseDetailWire | Error>> {
     const list = this.detailList ?? (ids.length > SHOW_CALLS_THRESHOLD ? this.allDetails() : undefined);
-    return this.fromListOrShow(ids, list, (id) => this.portal.showLicenseDetail(this.caller, id), (detail) => detail.license_id);
+    return this.fromListOrShow(ids, list, 'licenseDetail.show', (id) => this.portal.showLicenseDetail(this.caller, id), (detail) => detail.license_id);
   }
 
   private async batchLicensesOfAssignments(ids: readonly number[]): Promise<Array<LicenseWire[] | Error>> {
@@ -138,28 +155,50 @@ export class PortalLoaders {
     if (!this.groupedList && ids.length === 1) return eachKey(ids, showOne);
     const groups = await settle(this.allGrouped(), (list) => new Map(list.map((group) => [group.product_assignment.id, group.licenses])));
     if (groups instanceof Error) return ids.map(() => groups);
-    const missing = ids.filter((id) => !groups.has(id));
-    const shown = new Map(missing.length === 0 ? [] : zip(missing, await eachKey(missing, showOne)));
+    const shown = await showMissing(ids, groups, 'license.byAssignment.show', showOne);
     return ids.map((id) => groups.get(id) ?? shown.get(id)!);
   }
 
   /**
-   * Answers a batch from a list when there is one (rule 3), asking the show call for ids the list lacks
-   * (rule 5); without a list, one show call per id, in parallel.
+   * Answers a batch from a list when there is one, asking the show call for ids the list lacks; without a list,
+   * one show call per id, in parallel.
    */
   private async fromListOrShow<V extends { id: number }>(
     ids: readonly number[],
     list: Promise<V[]> | undefined,
+    showEndpoint: EndpointName,
     show: (id: number) => Promise<V>,
     keyOf: (record: V) => number = (record) => record.id,
   ): Promise<Array<V | Error>> {
     if (!list) return eachKey(ids, show);
     const byId = await settle(list, (records) => new Map(records.map((record) => [keyOf(record), record])));
     if (byId instanceof Error) return ids.map(() => byId);
-    const missing = ids.filter((id) => !byId.has(id));
-    const shown = new Map(missing.length === 0 ? [] : zip(missing, await eachKey(missing, show)));
+    const shown = await showMissing(ids, byId, showEndpoint, show);
     return ids.map((id) => byId.get(id) ?? shown.get(id)!);
   }
+}
+
+/**
+ * Show calls for the ids a list lacks, at most `SHOW_CALLS_THRESHOLD` of them; the rest are NOT_FOUND without a
+ * call (they are not among the caller's records, whether they exist for another customer or not at all).
+ */
+async function showMissing<V>(
+  ids: readonly number[],
+  found: ReadonlyMap<number, unknown>,
+  endpoint: EndpointName,
+  show: (id: number) => Promise<V>,
+): Promise<Map<number, V | Error>> {
+  const missing = ids.filter((id) => !found.has(id));
+  const asked = missing.slice(0, SHOW_CALLS_THRESHOLD);
+  const shown = new Map<number, V | Error>(asked.length === 0 ? [] : zip(asked, await eachKey(asked, show)));
+  for (const id of missing.slice(SHOW_CALLS_THRESHOLD)) {
+    shown.set(id, new PortalError('NOT_FOUND', `No record ${id} among the caller's records.`, { endpoint }));
+  }
+  return shown;
+}
+
+function byId(a: { id: number }, b: { id: number }): number {
+  return a.id - b.id;
 }
 
 async function settle<T, R>(promise: Promise<T>, then: (value: T) => R): Promise<R | Error> {

@@ -13,7 +13,8 @@ beforeAll(async () => {
 });
 afterAll(() => stack.close());
 
-beforeEach(() => {
+beforeEach(async () => {
+  await stack.emulator.requestLog.whenIdle();
   stack.emulator.reset();
   landmarks = stack.emulator.state.landmarks();
 });

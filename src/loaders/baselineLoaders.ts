@@ -1,0 +1,62 @@
+/**
+ * The usual approach, kept only as the benchmark's baseline: what Apollo's `RESTDataSource` does with one
+ * show-by-id call per parent. Each relation is resolved with its own call per parent, deduplicated only when
+ * identical (the same path in the same request); lists prime nothing, nothing is grouped or started early.
+ */
+import DataLoader from 'dataloader';
+import type { PortalCaller, PortalClient } from '../portal/portalClient';
+import type { LicenseDetailWire, LicenseFileDownload, LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
+import { eachKey } from './batch';
+import type { Loaders } from './loaders';
+
+export class BaselineLoaders implements Loaders {
+  readonly assignmentById: DataLoader<number, ProductAssignmentWire>;
+  readonly licenseById: DataLoader<number, LicenseWire>;
+  readonly detailByLicenseId: DataLoader<number, LicenseDetailWire>;
+  readonly licensesByAssignmentId: DataLoader<number, LicenseWire[]>;
+  readonly fileByLicenseId: DataLoader<number, LicenseFileDownload>;
+  private readonly lists = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly portal: PortalClient,
+    private readonly caller: PortalCaller,
+  ) {
+    this.assignmentById = new DataLoader((ids) => eachKey(ids, (id) => portal.showProductAssignment(caller, id)));
+    this.licenseById = new DataLoader((ids) => eachKey(ids, (id) => portal.showLicense(caller, id)));
+    this.detailByLicenseId = new DataLoader((ids) => eachKey(ids, (id) => portal.showLicenseDetail(caller, id)));
+    this.licensesByAssignmentId = new DataLoader((ids) => eachKey(ids, (id) => portal.listLicensesOfAssignment(caller, id)));
+    this.fileByLicenseId = new DataLoader((ids) => eachKey(ids, (id) => portal.downloadLicenseFile(caller, id)));
+  }
+
+  allAssignments(): Promise<ProductAssignmentWire[]> {
+    return this.once('assignments', () => this.portal.listProductAssignments(this.caller));
+  }
+
+  allLicenses(): Promise<LicenseWire[]> {
+    return this.once('licenses', () => this.portal.listLicenses(this.caller));
+  }
+
+  allDetails(): Promise<LicenseDetailWire[]> {
+    return this.once('details', () => this.portal.listLicenseDetails(this.caller));
+  }
+
+  prefetch(): void {
+    // The usual approach starts nothing early.
+  }
+
+  clearAll(): void {
+    this.lists.clear();
+    for (const loader of [this.assignmentById, this.licenseById, this.detailByLicenseId, this.licensesByAssignmentId, this.fileByLicenseId]) {
+      (loader as DataLoader<number, unknown>).clearAll();
+    }
+  }
+
+  private once<T>(name: string, fetch: () => Promise<T>): Promise<T> {
+    let list = this.lists.get(name) as Promise<T> | undefined;
+    if (!list) {
+      list = fetch();
+      this.lists.set(name, list);
+    }
+    return list;
+  }
+}

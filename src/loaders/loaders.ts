@@ -1,0 +1,32 @@
+/**
+ * What resolvers read through: the per-request loaders, whatever strategy plans their calls.
+ */
+import type DataLoader from 'dataloader';
+import type { OperationPlan } from '../planner/operationPlan';
+import type { LicenseDetailWire, LicenseFileDownload, LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
+
+export interface Loaders {
+  /** Product assignments by id. */
+  readonly assignmentById: DataLoader<number, ProductAssignmentWire>;
+  /** Licences by id. */
+  readonly licenseById: DataLoader<number, LicenseWire>;
+  /** Licence details by their licence's id (not the detail's own id). */
+  readonly detailByLicenseId: DataLoader<number, LicenseDetailWire>;
+  /** The licences of each product assignment, in ascending id order. */
+  readonly licensesByAssignmentId: DataLoader<number, LicenseWire[]>;
+  /** Licence files by licence id; downloaded only when a query selects them. */
+  readonly fileByLicenseId: DataLoader<number, LicenseFileDownload>;
+  /** Every assignment of the caller, in ascending id order. */
+  allAssignments(): Promise<ProductAssignmentWire[]>;
+  /** Every licence of the caller, in ascending id order. */
+  allLicenses(): Promise<LicenseWire[]>;
+  /** Every licence detail of the caller. */
+  allDetails(): Promise<LicenseDetailWire[]>;
+  /** Starts the calls an operation's plan names, before its resolvers run. */
+  prefetch(plan: OperationPlan): void;
+  /** Forgets everything loaded, so that reads after a change see it. */
+  clearAll(): void;
+}
+
+/** How a server plans its upstream calls: `planned` is this server's; `baseline` is the usual approach, for comparison. */
+export type LoaderStrategy = 'planned' | 'baseline';
