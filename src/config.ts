@@ -25,6 +25,8 @@ export interface Config {
   upstreamCallBudget: number;
   /** How upstream calls are planned: `planned`, or `baseline` (the usual approach, for benchmarks only). */
   loaderStrategy: 'planned' | 'baseline';
+  /** Whether the GraphiQL playground is served at `GET /` and `GET /graphql` from a browser. */
+  playground: boolean;
   /** The embedded emulator, used when `PORTAL_URL` is not set. */
   emulator: { seed: 'demo' | 'large'; latencyMs: number; port: number };
 }
@@ -45,6 +47,7 @@ export const SETTINGS = {
   UPSTREAM_CALL_BUDGET: { default: '50', meaning: 'Most portal calls one operation may make; an operation estimated above it is refused before any call.' },
   LOADER_STRATEGY: { default: 'planned', meaning: 'planned, or baseline: one show call per parent, the usual approach (for benchmarks only).' },
   BODY_LIMIT_BYTES: { default: '102400', meaning: 'Largest GraphQL request body accepted, in bytes (larger: 413).' },
+  PLAYGROUND: { default: '', meaning: 'true or false: serve the GraphiQL playground. Default: on, off when NODE_ENV=production.' },
   LOG_LEVEL: { default: 'info', meaning: 'fatal, error, warn, info, debug, trace or silent.' },
   NODE_ENV: { default: 'development', meaning: 'production hides development aids (upstream calls in every response).' },
   EMULATOR_SEED: { default: 'demo', meaning: "Embedded emulator's data: demo (small, realistic) or large (thousands of licences)." },
@@ -85,10 +88,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     return text as T;
   };
+  const flag = (name: SettingName, fallback: boolean): boolean => {
+    const text = read(name);
+    if (text === '') return fallback;
+    if (/^(true|1|yes|on)$/i.test(text)) return true;
+    if (/^(false|0|no|off)$/i.test(text)) return false;
+    throw new ConfigError(name, `must be true or false, but is ${JSON.stringify(text)}.`);
+  };
+  const nodeEnv = read('NODE_ENV');
   return {
     port: integer('PORT', 0, 65535),
     host: read('HOST'),
-    nodeEnv: read('NODE_ENV'),
+    nodeEnv,
+    playground: flag('PLAYGROUND', nodeEnv !== 'production'),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),
     bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024),
     upstreamCallBudget: integer('UPSTREAM_CALL_BUDGET', 1, 100_000),

@@ -36,6 +36,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     upstreamCallBudget: config.upstreamCallBudget,
     loaderStrategy: config.loaderStrategy,
     alwaysShowUpstreamCalls: config.nodeEnv === 'development',
+    playground: { enabled: config.playground, ...(emulator ? { demoAuthorization: emulator.accounts[0]!.authorization } : {}) },
   });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();

@@ -23,6 +23,8 @@ export interface HttpServerOptions {
   loaderStrategy: LoaderStrategy;
   /** Every response carries its upstream calls (development); otherwise only when asked by `x-upstream-calls: 1`. */
   alwaysShowUpstreamCalls: boolean;
+  /** The GraphiQL playground; `demoAuthorization` pre-fills the demo account's header (embedded emulator only). */
+  playground: { enabled: boolean; demoAuthorization?: string };
 }
 
 /** The request header that asks for the upstream calls in the response's `extensions.upstream`. */
