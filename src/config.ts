@@ -11,6 +11,24 @@ export interface PortalSettings {
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  maxRetries: number;
+  retryBaseDelayMs: number;
+  breakerFailureThreshold: number;
+  breakerCooldownMs: number;
+}
+
+/** Limits on what one client can ask, each refused before any upstream call. */
+export interface OperationLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxDirectives: number;
+  maxTokens: number;
+  /** Most operations executing at once; more wait in the queue. */
+  maxConcurrentOperations: number;
+  /** Most operations waiting; past it, requests are refused at once with 503. */
+  maxQueuedOperations: number;
+  /** The overall deadline of one operation. */
+  operationTimeoutMs: number;
 }
 
 export interface Config {
@@ -25,6 +43,11 @@ export interface Config {
   upstreamCallBudget: number;
   /** How upstream calls are planned: `planned`, or `baseline` (the usual approach, for benchmarks only). */
   loaderStrategy: 'planned' | 'baseline';
+  limits: OperationLimits;
+  /** Introspection and field suggestions (off by default in production). */
+  introspection: boolean;
+  /** How long SIGTERM waits for requests in flight before it closes their connections. */
+  shutdownGraceMs: number;
   /** Whether the GraphiQL playground is served at `GET /` and `GET /graphql` from a browser. */
   playground: boolean;
   /** The embedded emulator, used when `PORTAL_URL` is not set. */
@@ -46,6 +69,19 @@ export const SETTINGS = {
   PORTAL_KEEP_ALIVE_TIMEOUT_MS: { default: '4000', meaning: 'How long an idle connection to the portal stays open.' },
   UPSTREAM_CALL_BUDGET: { default: '50', meaning: 'Most portal calls one operation may make; an operation estimated above it is refused before any call.' },
   LOADER_STRATEGY: { default: 'planned', meaning: 'planned, or baseline: one show call per parent, the usual approach (for benchmarks only).' },
+  PORTAL_MAX_RETRIES: { default: '2', meaning: 'Most retries of a safe read (never of generate), on connection errors, 502, 503, 504 and 429.' },
+  PORTAL_RETRY_BASE_DELAY_MS: { default: '100', meaning: 'First retry backoff; doubled at each retry, with jitter; a Retry-After is honoured within the deadline.' },
+  BREAKER_FAILURE_THRESHOLD: { default: '5', meaning: 'Portal failures in a row that open the circuit breaker (calls then fail at once).' },
+  BREAKER_COOLDOWN_MS: { default: '5000', meaning: 'How long an open breaker refuses calls before it lets one probe through.' },
+  OPERATION_TIMEOUT_MS: { default: '30000', meaning: 'Overall deadline of one GraphQL operation; calls past it are UPSTREAM_TIMEOUT.' },
+  MAX_CONCURRENT_OPERATIONS: { default: '64', meaning: 'Most GraphQL operations executing at once; more wait in a queue.' },
+  MAX_QUEUED_OPERATIONS: { default: '500', meaning: 'Most operations waiting; past it, requests are refused at once with 503.' },
+  MAX_DEPTH: { default: '10', meaning: 'Most nested selection sets in an operation.' },
+  MAX_ALIASES: { default: '30', meaning: 'Most aliases in an operation.' },
+  MAX_DIRECTIVES: { default: '50', meaning: 'Most directives in an operation.' },
+  MAX_TOKENS: { default: '2000', meaning: 'Most tokens in an operation document.' },
+  INTROSPECTION: { default: '', meaning: 'true or false: schema introspection and field suggestions. Default: on, off when NODE_ENV=production.' },
+  SHUTDOWN_GRACE_MS: { default: '10000', meaning: 'On SIGTERM, how long requests in flight may finish before their connections are closed.' },
   BODY_LIMIT_BYTES: { default: '102400', meaning: 'Largest GraphQL request body accepted, in bytes (larger: 413).' },
   PLAYGROUND: { default: '', meaning: 'true or false: serve the GraphiQL playground. Default: on, off when NODE_ENV=production.' },
   LOG_LEVEL: { default: 'info', meaning: 'fatal, error, warn, info, debug, trace or silent.' },
@@ -112,7 +148,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       headersTimeoutMs: integer('PORTAL_HEADERS_TIMEOUT_MS', 1, 600_000),
       bodyTimeoutMs: integer('PORTAL_BODY_TIMEOUT_MS', 1, 600_000),
       keepAliveTimeoutMs: integer('PORTAL_KEEP_ALIVE_TIMEOUT_MS', 1, 600_000),
+      maxRetries: integer('PORTAL_MAX_RETRIES', 0, 10),
+      retryBaseDelayMs: integer('PORTAL_RETRY_BASE_DELAY_MS', 0, 60_000),
+      breakerFailureThreshold: integer('BREAKER_FAILURE_THRESHOLD', 1, 10_000),
+      breakerCooldownMs: integer('BREAKER_COOLDOWN_MS', 1, 3_600_000),
     },
+    limits: {
+      maxDepth: integer('MAX_DEPTH', 1, 1000),
+      maxAliases: integer('MAX_ALIASES', 0, 100_000),
+      maxDirectives: integer('MAX_DIRECTIVES', 0, 100_000),
+      maxTokens: integer('MAX_TOKENS', 10, 1_000_000),
+      maxConcurrentOperations: integer('MAX_CONCURRENT_OPERATIONS', 1, 100_000),
+      maxQueuedOperations: integer('MAX_QUEUED_OPERATIONS', 0, 1_000_000),
+      operationTimeoutMs: integer('OPERATION_TIMEOUT_MS', 1, 3_600_000),
+    },
+    introspection: flag('INTROSPECTION', nodeEnv !== 'production'),
+    shutdownGraceMs: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000),
     emulator: {
       seed: oneOf('EMULATOR_SEED', ['demo', 'large'] as const),
       latencyMs: integer('EMULATOR_LATENCY_MS', 0, 60_000),

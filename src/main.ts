@@ -26,13 +26,18 @@ export async function startServer(config: Config): Promise<RunningServer> {
     headersTimeoutMs: config.portal.headersTimeoutMs,
     bodyTimeoutMs: config.portal.bodyTimeoutMs,
     keepAliveTimeoutMs: config.portal.keepAliveTimeoutMs,
+    maxRetries: config.portal.maxRetries,
+    retryBaseDelayMs: config.portal.retryBaseDelayMs,
+    breakerFailureThreshold: config.portal.breakerFailureThreshold,
+    breakerCooldownMs: config.portal.breakerCooldownMs,
   });
   const app = await createHttpServer({
     portal,
     keyStore: new MemoryKeyStore(),
     logLevel: config.logLevel,
     bodyLimitBytes: config.bodyLimitBytes,
-    introspection: true,
+    introspection: config.introspection,
+    limits: config.limits,
     upstreamCallBudget: config.upstreamCallBudget,
     loaderStrategy: config.loaderStrategy,
     alwaysShowUpstreamCalls: config.nodeEnv === 'development',
@@ -45,8 +50,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
   return {
     graphqlUrl: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/graphql`,
     emulator,
+    /**
+     * Stops accepting connections, lets the requests in flight finish (for at most the grace period, after which
+     * their connections are closed), then closes the upstream pool and the embedded emulator.
+     */
     async close() {
-      await app.close();
+      const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownGraceMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
       await portal.close();
       await emulator?.close();
     },

@@ -9,6 +9,9 @@ import type { RequestContext } from './context';
 import { createErrorFormatter, type ErrorLogger } from './errors';
 import { resolvers } from './resolvers';
 import { planningPlugin, upstreamCostsPlugin, type OperationLogger } from './plugins';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { AdmissionQueue } from './admission';
+import type { OperationLimits } from '../config';
 
 /** The schema's SDL, read from the project's `schema.graphql` (the one source of truth for codegen too). */
 export function loadTypeDefs(): string {
@@ -22,21 +25,45 @@ export interface ApolloOptions {
   upstreamCallBudget: number;
   /** Whether the loaders follow the plan (false for the baseline strategy, which only estimates). */
   prefetch: boolean;
+  limits: Pick<OperationLimits, 'maxDepth' | 'maxAliases' | 'maxDirectives' | 'maxTokens'>;
+  admission: AdmissionQueue;
   plugins?: ApolloServerPlugin<RequestContext>[];
 }
 
+/**
+ * Limits on an operation's shape, checked while it is parsed and validated, before anything executes.
+ * Field suggestions ("Did you mean …?") go with introspection: both describe the schema.
+ */
+function armor(options: ApolloOptions) {
+  return new ApolloArmor({
+    maxDepth: { n: options.limits.maxDepth, ignoreIntrospection: true, flattenFragments: true },
+    maxAliases: { n: options.limits.maxAliases },
+    maxDirectives: { n: options.limits.maxDirectives },
+    // Counted by graphql-js's own parser (`parseOptions` below), so that too many tokens is a parse error (400).
+    maxTokens: { enabled: false },
+    costLimit: { enabled: false }, // The upstream-call budget of the planner is this server's cost limit.
+    blockFieldSuggestion: { enabled: !options.introspection },
+  }).protect();
+}
+
 export function createApolloServer(options: ApolloOptions): ApolloServer<RequestContext> {
+  const protection = armor(options);
   return new ApolloServer<RequestContext>({
+    validationRules: protection.validationRules,
+    parseOptions: { maxTokens: options.limits.maxTokens },
     typeDefs: loadTypeDefs(),
     resolvers: resolvers as never,
     formatError: createErrorFormatter(options.logger),
     includeStacktraceInErrorResponses: false,
     introspection: options.introspection,
     allowBatchedHttpRequests: false,
+    // Shutdown is main.ts's: Apollo's own signal handlers would stop it a second time, concurrently, and hang.
+    stopOnTerminationSignals: false,
     csrfPrevention: true,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
-      planningPlugin({ budget: options.upstreamCallBudget, prefetch: options.prefetch }),
+      ...(protection.plugins as ApolloServerPlugin<RequestContext>[]),
+      planningPlugin({ budget: options.upstreamCallBudget, prefetch: options.prefetch, admission: options.admission }),
       upstreamCostsPlugin(options.logger),
       ...(options.plugins ?? []),
     ],

@@ -32,14 +32,23 @@ export interface RequestContextOptions {
   strategy: LoaderStrategy;
   authorization: string | undefined;
   showUpstreamCalls: boolean;
-  signal?: AbortSignal;
+  /** The operation's overall deadline: reads still running then are aborted as UPSTREAM_TIMEOUT. */
+  timeoutMs: number;
+  /** Aborts when the client goes away. */
+  clientGone?: AbortSignal;
 }
 
 /** Makes the context of one request from its `Authorization` header (forwarded unchanged, kept nowhere else). */
 export function createRequestContext(options: RequestContextOptions): RequestContext {
   const upstreamCalls: UpstreamCall[] = [];
-  const caller: PortalCaller = { authorization: options.authorization, onCall: (call) => upstreamCalls.push(call) };
-  if (options.signal) caller.signal = options.signal;
+  const startedAt = performance.now();
+  const deadline = AbortSignal.timeout(options.timeoutMs);
+  const caller: PortalCaller = {
+    authorization: options.authorization,
+    onCall: (call) => upstreamCalls.push(call),
+    signal: options.clientGone ? AbortSignal.any([deadline, options.clientGone]) : deadline,
+    deadline: startedAt + options.timeoutMs,
+  };
   const loaders = options.strategy === 'baseline' ? new BaselineLoaders(options.portal, caller) : new PortalLoaders(options.portal, caller);
   return {
     caller,
@@ -47,7 +56,7 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
     generator: options.generator,
     loaders,
     upstreamCalls,
-    startedAt: performance.now(),
+    startedAt,
     showUpstreamCalls: options.showUpstreamCalls,
   };
 }

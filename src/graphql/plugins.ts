@@ -11,6 +11,7 @@ import { planOperation } from '../planner/operationPlan';
 import type { UpstreamCall } from '../portal/portalClient';
 import type { RequestContext } from './context';
 import { ErrorCode } from './errors';
+import type { AdmissionQueue } from './admission';
 import { checkLicenseFilter, checkPageArgs, licenseDetailOrdering, licenseOrdering } from './connections';
 import type { LicenseFilter, LicenseOrder } from '../generated/graphql';
 
@@ -19,22 +20,40 @@ export interface PlanningOptions {
   budget: number;
   /** Whether plans are followed (the planned strategy) or only estimated (the baseline). */
   prefetch: boolean;
+  /** Admission of operations to execution; waiting in it counts against the operation's deadline. */
+  admission: AdmissionQueue;
 }
 
+/**
+ * Plans an operation, refuses it if over budget, waits for its turn to execute, then starts the planned calls.
+ * Everything here happens after validation and before the first resolver, so a refusal costs no upstream call.
+ */
 export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
+      let release: (() => void) | undefined;
       return {
         async didResolveOperation({ document, operation, request, contextValue }) {
           if (!operation) return; // Apollo refuses a document without the named operation before execution.
           const plan = planOperation(document, operation, request.variables, { accepts: argumentsAccepted });
           contextValue.plan = plan;
           if (plan.estimatedCalls > options.budget) throw budgetError(plan.estimatedCalls, options.budget, plan.estimate);
+          release = await options.admission.acquire();
+          if (!release) throw overloadedError();
           if (options.prefetch) contextValue.loaders.prefetch(plan);
+        },
+        async willSendResponse() {
+          release?.();
         },
       };
     },
   };
+}
+
+function overloadedError(): GraphQLError {
+  return new GraphQLError('The server is busy with other requests to the Customer Portal; try again in a moment.', {
+    extensions: { code: ErrorCode.UPSTREAM_UNAVAILABLE, reason: 'OVERLOADED', http: { status: 503, headers: new Map([['retry-after', '1']]) } },
+  });
 }
 
 /**

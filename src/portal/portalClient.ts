@@ -12,6 +12,7 @@ import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { endpointPath, type EndpointName } from './endpoints';
 import { PortalError, errorFromResponse } from './portalErrors';
+import { CircuitBreaker, type BreakerState } from './circuitBreaker';
 import {
   groupedLicensesListWire,
   licenseDetailListWire,
@@ -39,6 +40,16 @@ export interface PortalClientOptions {
   bodyTimeoutMs: number;
   /** How long an idle keep-alive socket stays open. */
   keepAliveTimeoutMs: number;
+  /** Most retries of a safe read (never of `generate`); 0 turns retries off. */
+  maxRetries: number;
+  /** First backoff delay; each retry doubles it, with jitter. */
+  retryBaseDelayMs: number;
+  /** Failures in a row that open the circuit breaker. */
+  breakerFailureThreshold: number;
+  /** How long an open breaker refuses calls before it lets a probe through. */
+  breakerCooldownMs: number;
+  /** Told when the breaker changes state (for metrics and logs). Must not throw. */
+  onBreakerStateChange?: (state: BreakerState) => void;
 }
 
 /** One upstream call as it happened, for call counts, logs and metrics. */
@@ -52,6 +63,8 @@ export interface UpstreamCall {
   durationMs: number;
   /** The PortalError code when the call failed. */
   errorCode?: string;
+  /** 0 for the first attempt, 1 and 2 for retries. */
+  attempt: number;
 }
 
 /** Who a call is made for, and what to tell about it. */
@@ -60,6 +73,8 @@ export interface PortalCaller {
   authorization: string | undefined;
   /** Aborts the call (the operation's deadline, a client that went away). */
   signal?: AbortSignal;
+  /** When the operation's deadline passes (`performance.now()` time): no retry is started that would end after it. */
+  deadline?: number;
   /** Told of every call once it has ended. Must not throw. */
   onCall?: (call: UpstreamCall) => void;
 }
@@ -80,13 +95,23 @@ export interface LicenseFileStream {
 }
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/** Without an operation deadline, the longest a retry waits (a `Retry-After` beyond it is not waited for). */
+const MAX_RETRY_WAIT_MS = 30_000;
 
 export class PortalClient {
   readonly origin: string;
+  readonly breaker: CircuitBreaker;
   private readonly pool: Pool;
+  private readonly retries: { max: number; baseDelayMs: number };
 
   constructor(options: PortalClientOptions) {
     this.origin = new URL(options.origin).origin;
+    this.retries = { max: options.maxRetries, baseDelayMs: options.retryBaseDelayMs };
+    this.breaker = new CircuitBreaker({
+      failureThreshold: options.breakerFailureThreshold,
+      cooldownMs: options.breakerCooldownMs,
+      ...(options.onBreakerStateChange ? { onStateChange: options.onBreakerStateChange } : {}),
+    });
     this.pool = new Pool(this.origin, {
       connections: options.connections,
       connectTimeout: options.connectTimeoutMs,
@@ -184,8 +209,11 @@ export class PortalClient {
   }
 
   /**
-   * Sends one request and hands a 2xx response to `onSuccess`; everything else becomes a PortalError.
-   * The response body is always consumed or destroyed, so no socket is left half-read.
+   * Sends a request and hands a 2xx response to `onSuccess`; everything else becomes a PortalError.
+   *
+   * A safe read is retried at most `maxRetries` times, on connection errors, 502, 503, 504 and 429, after an
+   * exponential backoff with jitter (or the portal's `Retry-After`), and never past the operation's deadline.
+   * A side-effecting call is sent once. The circuit breaker refuses calls at once while the portal is down.
    */
   private async call<T>(
     caller: PortalCaller,
@@ -193,6 +221,49 @@ export class PortalClient {
     path: string,
     options: { idempotent: boolean },
     onSuccess: (response: Dispatcher.ResponseData) => Promise<T>,
+  ): Promise<T> {
+    const maxAttempts = options.idempotent ? 1 + this.retries.max : 1;
+    for (let attempt = 0; ; attempt += 1) {
+      if (!this.breaker.tryAcquire()) {
+        throw new PortalError('UNAVAILABLE', `The portal is failing; calls are held back for ${this.breaker.retryAfterMs()} ms.`, {
+          endpoint,
+          retryAfterMs: this.breaker.retryAfterMs(),
+        });
+      }
+      try {
+        const result = await this.attempt(caller, endpoint, path, options, onSuccess, attempt);
+        this.breaker.recordSuccess();
+        return result;
+      } catch (error) {
+        const portalError = error as PortalError;
+        if (caller.signal?.aborted) this.breaker.recordNeutral();
+        else if (isPortalFailure(portalError)) this.breaker.recordFailure();
+        else this.breaker.recordSuccess();
+        const delay = attempt + 1 < maxAttempts && isRetryable(portalError) ? this.retryDelay(portalError, attempt) : undefined;
+        const deadline = caller.deadline ?? performance.now() + MAX_RETRY_WAIT_MS;
+        if (delay === undefined || caller.signal?.aborted || performance.now() + delay >= deadline) {
+          throw portalError;
+        }
+        await sleep(delay, caller.signal);
+      }
+    }
+  }
+
+  /** The backoff before retry `attempt + 1`: the portal's Retry-After when it gave one, else 2^attempt × base, jittered. */
+  private retryDelay(error: PortalError, attempt: number): number {
+    if (error.retryAfterMs !== undefined) return error.retryAfterMs;
+    const ceiling = this.retries.baseDelayMs * 2 ** attempt;
+    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  }
+
+  /** One attempt: one request on the pool, its body always consumed or destroyed. */
+  private async attempt<T>(
+    caller: PortalCaller,
+    endpoint: EndpointName,
+    path: string,
+    options: { idempotent: boolean },
+    onSuccess: (response: Dispatcher.ResponseData) => Promise<T>,
+    attempt: number,
   ): Promise<T> {
     const sideEffecting = !options.idempotent;
     const startedAt = performance.now();
@@ -209,7 +280,7 @@ export class PortalClient {
       status = response.statusCode;
       if (status < 200 || status > 299) {
         const body = await readText(endpoint, response, sideEffecting, MAX_ERROR_BODY_BYTES);
-        throw errorFromResponse(endpoint, status, body);
+        throw errorFromResponse(endpoint, status, body, retryAfterOf(headerValue(response.headers['retry-after'])));
       }
       let result: T;
       try {
@@ -218,14 +289,46 @@ export class PortalClient {
         response.body.destroy();
         throw error;
       }
-      report(caller, { endpoint, path, status, startedAt, durationMs: performance.now() - startedAt });
+      report(caller, { endpoint, path, status, startedAt, durationMs: performance.now() - startedAt, attempt });
       return result;
     } catch (error) {
       const portalError = error instanceof PortalError ? error : transportError(endpoint, error, sideEffecting);
-      report(caller, { endpoint, path, status, startedAt, durationMs: performance.now() - startedAt, errorCode: portalError.code });
+      report(caller, { endpoint, path, status, startedAt, durationMs: performance.now() - startedAt, errorCode: portalError.code, attempt });
       throw portalError;
     }
   }
+}
+
+/** The portal unreachable or failing: what the breaker counts. A 4xx, or a body it could not read, is an answer. */
+function isPortalFailure(error: PortalError): boolean {
+  return error.code === 'UNAVAILABLE' || error.code === 'TIMEOUT' || error.code === 'OUTCOME_UNKNOWN';
+}
+
+/** Connection errors (no status), 502, 503, 504 and 429; not 500 (the portal failed on this request), not timeouts. */
+function isRetryable(error: PortalError): boolean {
+  if (error.code !== 'UNAVAILABLE') return false;
+  return error.status === undefined ? error.cause !== undefined : [429, 502, 503, 504].includes(error.status);
+}
+
+/** `Retry-After` in seconds or as an HTTP date, in ms; undefined when absent or unreadable. */
+export function retryAfterOf(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 function report(caller: PortalCaller, call: UpstreamCall): void {
@@ -296,7 +399,7 @@ function transportError(endpoint: EndpointName, error: unknown, sideEffecting: b
     error instanceof undiciErrors.HeadersTimeoutError ||
     error instanceof undiciErrors.BodyTimeoutError ||
     error instanceof undiciErrors.ConnectTimeoutError ||
-    (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'));
+    ['TimeoutError', 'AbortError'].includes(nameOf(error));
   if (sideEffecting && !neverSent) {
     return new PortalError(
       'OUTCOME_UNKNOWN',
@@ -308,8 +411,16 @@ function transportError(endpoint: EndpointName, error: unknown, sideEffecting: b
   return new PortalError('UNAVAILABLE', `The portal could not be reached for ${endpoint}.`, { endpoint, cause: error });
 }
 
-function isErrnoError(error: unknown): error is NodeJS.ErrnoException & { code: string } {
-  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
+/**
+ * Errors are told apart by their fields, not by `instanceof`: those made by Node itself (socket errors, an abort
+ * signal's DOMException) may come from another realm than this module's `Error`.
+ */
+function isErrnoError(error: unknown): error is { code: string } {
+  return typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string';
+}
+
+function nameOf(error: unknown): string {
+  return typeof error === 'object' && error !== null && typeof (error as { name?: unknown }).name === 'string' ? (error as { name: string }).name : '';
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

@@ -32,6 +32,8 @@ export interface PortalErrorOptions {
   detail?: string;
   /** The input field to blame, as named in the GraphQL schema (`hwid`, `expirationDate`). */
   field?: string;
+  /** How long the portal (or the breaker) asks to wait before trying again, in ms. */
+  retryAfterMs?: number;
   cause?: unknown;
 }
 
@@ -42,6 +44,7 @@ export class PortalError extends Error {
   readonly status: number | undefined;
   readonly detail: string | undefined;
   readonly field: string | undefined;
+  readonly retryAfterMs: number | undefined;
 
   constructor(code: PortalErrorCode, message: string, options: PortalErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -50,6 +53,7 @@ export class PortalError extends Error {
     this.status = options.status;
     this.detail = options.detail;
     this.field = options.field;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 
@@ -60,9 +64,9 @@ const EXPIRATION_DATE_REFUSED = "Please provide valid expiration_date format: '%
  * The mapping table: what a non-2xx answer of the portal means. Flask error bodies are bare text (served as
  * text/html), so the body is only ever compared as text, never parsed; Werkzeug's HTML pages are never passed on.
  */
-export function errorFromResponse(endpoint: EndpointName, status: number, body: string): PortalError {
+export function errorFromResponse(endpoint: EndpointName, status: number, body: string, retryAfterMs?: number): PortalError {
   const text = body.trim();
-  const options = { endpoint, status };
+  const options = retryAfterMs === undefined ? { endpoint, status } : { endpoint, status, retryAfterMs };
   if (status === 401) return new PortalError('UNAUTHENTICATED', 'The portal refused the credentials.', options);
   if (status === 403) {
     if (text === HARDWARE_ID_REFUSED) {

@@ -1,0 +1,82 @@
+/**
+ * The server as an operator runs it: its logs keep no credential, and SIGTERM drains it cleanly.
+ */
+import { request } from 'undici';
+import { startChildServer } from '../helpers/childServer';
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+test('no credential appears in the logs or in an error message, whatever happens', async () => {
+  const server = await startChildServer({ LOG_LEVEL: 'trace' });
+  const secrets = ['S3cret-Passw0rd!', basic('demo', 'S3cret-Passw0rd!'), basic('demo', 'demo'), basic('globex', 'globex')];
+  const bodies: string[] = [];
+  try {
+    const queries = [
+      '{ productAssignments { id licenses { nodes { detail { fileName } } } } }',
+      '{ license(id: 1004) { id } }',
+      '{ licenses(first: 1001) { totalCount } }',
+      'mutation { generateLicense(input: { productAssignmentId: 1, hwid: "bad hwid", expirationDate: "2027-01-01" }) { license { id } } }',
+      '{ nope',
+    ];
+    for (const authorization of [basic('demo', 'demo'), basic('demo', 'S3cret-Passw0rd!'), basic('globex', 'globex'), 'Bearer S3cret-Passw0rd!']) {
+      for (const query of queries) {
+        const response = await request(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query }) });
+        bodies.push(await response.body.text());
+      }
+      const file = await request(new URL('/licenses/1002/file', server.graphqlUrl), { headers: { authorization } });
+      bodies.push(await file.body.text());
+    }
+  } finally {
+    server.process.kill('SIGTERM');
+    await server.exited;
+  }
+  const { stdout, stderr } = server.output();
+  expect(stdout).toMatch(/graphql operation/); // the operations were logged
+  for (const secret of secrets) {
+    expect(stdout).not.toContain(secret);
+    expect(stderr).not.toContain(secret);
+    for (const body of bodies) expect(body).not.toContain(secret);
+  }
+  expect(stdout).not.toMatch(/authorization"\s*:\s*"(Basic|Bearer)/i);
+}, 60_000);
+
+test('SIGTERM: stops accepting, finishes the request in flight, exits 0 within the grace period', async () => {
+  const server = await startChildServer({ LOG_LEVEL: 'silent', EMULATOR_LATENCY_MS: '1500', SHUTDOWN_GRACE_MS: '10000' });
+  const inFlight = request(server.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: basic('demo', 'demo') },
+    body: JSON.stringify({ query: '{ productAssignments { id } }' }),
+  });
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const signalled = performance.now();
+  server.process.kill('SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await expect(request(new URL('/healthz', server.graphqlUrl))).rejects.toThrow(/ECONNREFUSED|closed|socket/i);
+
+  const response = await inFlight;
+  const body = (await response.body.json()) as any;
+  expect(response.statusCode).toBe(200);
+  expect(body.errors).toBeUndefined();
+  expect(body.data.productAssignments.length).toBeGreaterThan(0);
+  expect(await server.exited).toBe(0);
+  // Once the request is answered the process goes: it does not sit out the grace period.
+  expect(performance.now() - signalled).toBeLessThan(8000);
+}, 60_000);
+
+test('SIGTERM with a request that outlives the grace period: its connection is closed and the process still exits 0', async () => {
+  const server = await startChildServer({ LOG_LEVEL: 'silent', EMULATOR_LATENCY_MS: '8000', SHUTDOWN_GRACE_MS: '500' });
+  const inFlight = request(server.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: basic('demo', 'demo') },
+    body: JSON.stringify({ query: '{ productAssignments { id } }' }),
+  }).then(
+    (response) => response.statusCode,
+    () => 'closed',
+  );
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const signalled = performance.now();
+  server.process.kill('SIGTERM');
+  expect(await server.exited).toBe(0);
+  expect(performance.now() - signalled).toBeLessThan(4000);
+  expect(await inFlight).toBe('closed');
+}, 60_000);

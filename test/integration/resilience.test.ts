@@ -1,0 +1,140 @@
+/**
+ * A server that holds when the portal is slow, flaky or down, and when many callers arrive at once:
+ * retries of safe reads, deadlines, the circuit breaker, and the bounded queue, each seen from the outside.
+ */
+import { startStack, type Stack } from '../helpers/stack';
+
+const QUERY = `{ productAssignments { id } }`;
+const routes = (stack: Stack) => stack.emulator.requestLog.entries().map((entry) => entry.route);
+
+describe('retries of safe reads', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // A breaker that opens late, so that the faults of one test do not hold back the calls of the next.
+    stack = await startStack({ env: { PORTAL_RETRY_BASE_DELAY_MS: '10', BREAKER_FAILURE_THRESHOLD: '1000' } });
+  });
+  afterAll(() => stack.close());
+  beforeEach(async () => {
+    await stack.emulator.requestLog.whenIdle();
+    stack.emulator.requestLog.clear();
+    stack.emulator.faults.clear();
+  });
+
+  test.each([
+    ['502', { kind: 'status' as const, status: 502 }],
+    ['503', { kind: 'status' as const, status: 503 }],
+    ['504', { kind: 'status' as const, status: 504 }],
+    ['a reset connection', { kind: 'reset' as const }],
+  ])('%s twice, then an answer: the query succeeds after two retries', async (_name, fault) => {
+    stack.emulator.faults.add({ route: 'productAssignment.list', times: 2, ...fault });
+    const result = await stack.gql(QUERY);
+    expect(result.errors).toBeUndefined();
+    expect(routes(stack)).toEqual(['productAssignment.list', 'productAssignment.list', 'productAssignment.list']);
+  });
+
+  test('at most two retries', async () => {
+    stack.emulator.faults.add({ route: 'productAssignment.list', kind: 'status', status: 503 });
+    const result = await stack.gql(QUERY);
+    expect(result.errors![0]!.extensions!.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect(routes(stack)).toHaveLength(3);
+  });
+
+  test('a 500 is not retried: the portal failed on this very request', async () => {
+    stack.emulator.faults.add({ route: 'productAssignment.list', kind: 'status', status: 500 });
+    await stack.gql(QUERY);
+    expect(routes(stack)).toHaveLength(1);
+  });
+
+  test("a 429's Retry-After is honoured", async () => {
+    stack.emulator.faults.add({ route: 'productAssignment.list', kind: 'status', status: 429, times: 1, headers: { 'retry-after': '1' } });
+    const started = performance.now();
+    const result = await stack.gql(QUERY);
+    expect(result.errors).toBeUndefined();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(950);
+    const [first, second] = stack.emulator.requestLog.entries();
+    expect(second!.startedAt - first!.endedAt).toBeGreaterThanOrEqual(950);
+  });
+
+  test('generate is never retried', async () => {
+    stack.emulator.faults.add({ route: 'license.generate', kind: 'status', status: 503 });
+    const { generatableAssignmentId } = stack.emulator.state.landmarks();
+    const result = await stack.gql(`mutation { generateLicense(input: { productAssignmentId: ${generatableAssignmentId}, hwid: "NO-RETRY", expirationDate: "${new Date(Date.now() + 20 * 864e5).toISOString().slice(0, 10)}" }) { license { id } } }`);
+    expect(result.errors![0]!.extensions!.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect(routes(stack)).toEqual(['license.generate']);
+  });
+});
+
+describe('deadlines', () => {
+  test('a call past the operation deadline is UPSTREAM_TIMEOUT, and the rest of the operation still answers', async () => {
+    const stack = await startStack({ env: { OPERATION_TIMEOUT_MS: '400' } });
+    try {
+      stack.emulator.faults.add({ route: 'productAssignment.list', kind: 'slowHeaders', ms: 3000 });
+      const started = performance.now();
+      const result = await stack.gql(`{ productAssignments { id } licenses(first: 1) { totalCount } }`);
+      expect(performance.now() - started).toBeLessThan(2500);
+      expect(result.data!.productAssignments).toBeNull();
+      expect(result.data!.licenses.totalCount).toBeGreaterThan(0);
+      expect(result.errors![0]!.extensions!.code).toBe('UPSTREAM_TIMEOUT');
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
+describe('the circuit breaker', () => {
+  test('opens after repeated failures, refuses at once, then probes and closes when the portal is back', async () => {
+    const stack = await startStack({ env: { BREAKER_FAILURE_THRESHOLD: '3', BREAKER_COOLDOWN_MS: '400', PORTAL_MAX_RETRIES: '0' } });
+    try {
+      stack.emulator.faults.add({ route: 'productAssignment.list', kind: 'status', status: 503 });
+      for (let i = 0; i < 3; i += 1) await stack.gql(QUERY);
+      expect(routes(stack)).toHaveLength(3);
+
+      const refused = await stack.gql(`{ productAssignments { id } license(id: 1001) { id } }`);
+      expect(refused.errors!.map((error) => error.extensions!.code)).toEqual(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE']);
+      expect(routes(stack)).toHaveLength(3); // nothing was sent while open
+
+      stack.emulator.faults.clear();
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      const probe = await stack.gql(QUERY);
+      expect(probe.errors).toBeUndefined();
+      const after = await stack.gql(`{ license(id: 1001) { id } }`);
+      expect(after.errors).toBeUndefined();
+      expect(routes(stack)).toHaveLength(5);
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
+describe('bounded concurrency and queue', () => {
+  test('past the queue, requests are refused at once with 503 instead of piling up', async () => {
+    const stack = await startStack({ env: { MAX_CONCURRENT_OPERATIONS: '2', MAX_QUEUED_OPERATIONS: '3' } });
+    try {
+      stack.emulator.setLatency(400);
+      const started = performance.now();
+      const results = await Promise.all(Array.from({ length: 10 }, () => stack.gql(QUERY).then((result) => ({ ...result, at: performance.now() - started }))));
+      const served = results.filter((result) => result.status === 200 && !result.errors);
+      const refused = results.filter((result) => result.status === 503);
+      expect(served).toHaveLength(5);
+      expect(refused).toHaveLength(5);
+      for (const result of refused) {
+        expect(result.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', reason: 'OVERLOADED' });
+        expect(result.at).toBeLessThan(300); // refused quickly, not after waiting
+      }
+      expect(stack.emulator.requestLog.entries()).toHaveLength(5);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('with the defaults, a burst of 200 concurrent nested queries is served, not refused', async () => {
+    const stack = await startStack();
+    try {
+      const query = `{ productAssignments { id licenses { nodes { id detail { fileName } } } } }`;
+      const results = await Promise.all(Array.from({ length: 200 }, () => stack.gql(query)));
+      expect(results.filter((result) => result.status === 200 && !result.errors)).toHaveLength(200);
+    } finally {
+      await stack.close();
+    }
+  }, 60_000);
+});
