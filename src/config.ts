@@ -36,6 +36,11 @@ export interface Config {
   host: string;
   nodeEnv: string;
   logLevel: LogLevel;
+  logFormat: 'json' | 'pretty';
+  /** Origins allowed to call the API from a browser; empty: none. */
+  corsOrigins: string[];
+  /** How long an answer of the portal keeps `/readyz` ready without asking it again. */
+  readyCacheMs: number;
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: number;
   portal: PortalSettings;
@@ -84,6 +89,9 @@ export const SETTINGS = {
   SHUTDOWN_GRACE_MS: { default: '10000', meaning: 'On SIGTERM, how long requests in flight may finish before their connections are closed.' },
   BODY_LIMIT_BYTES: { default: '102400', meaning: 'Largest GraphQL request body accepted, in bytes (larger: 413).' },
   PLAYGROUND: { default: '', meaning: 'true or false: serve the GraphiQL playground. Default: on, off when NODE_ENV=production.' },
+  LOG_FORMAT: { default: '', meaning: 'json or pretty. Default: pretty when NODE_ENV=development, else json.' },
+  CORS_ORIGINS: { default: '', meaning: 'Comma-separated origins allowed to call the API from a browser, e.g. https://app.example.com. Empty: no CORS.' },
+  READY_CACHE_MS: { default: '5000', meaning: 'How long a portal answer keeps GET /readyz ready without asking the portal again.' },
   LOG_LEVEL: { default: 'info', meaning: 'fatal, error, warn, info, debug, trace or silent.' },
   NODE_ENV: { default: 'development', meaning: 'production hides development aids (upstream calls in every response).' },
   EMULATOR_SEED: { default: 'demo', meaning: "Embedded emulator's data: demo (small, realistic) or large (thousands of licences)." },
@@ -138,6 +146,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     nodeEnv,
     playground: flag('PLAYGROUND', nodeEnv !== 'production'),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),
+    logFormat: read('LOG_FORMAT') === '' ? (nodeEnv === 'development' ? 'pretty' : 'json') : oneOf('LOG_FORMAT', ['json', 'pretty'] as const),
+    corsOrigins: corsOrigins(read('CORS_ORIGINS')),
+    readyCacheMs: integer('READY_CACHE_MS', 0, 3_600_000),
     bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024),
     upstreamCallBudget: integer('UPSTREAM_CALL_BUDGET', 1, 100_000),
     loaderStrategy: oneOf('LOADER_STRATEGY', ['planned', 'baseline'] as const),
@@ -170,6 +181,39 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       port: integer('EMULATOR_PORT', 0, 65535),
     },
   };
+}
+
+function corsOrigins(text: string): string[] {
+  const origins = text.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== origin) {
+      throw new ConfigError('CORS_ORIGINS', `must list origins like https://app.example.com (scheme, host, port; no path), but has ${JSON.stringify(origin)}.`);
+    }
+  }
+  return origins;
+}
+
+/** The text of `.env.example`: every setting, commented, with its default. */
+export function envExample(): string {
+  const lines = ['# Every setting of portal-graphql, with its default. Copy to .env (or export) and change what you need.', ''];
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    lines.push(`# ${SETTINGS[name].meaning}`, `${SETTINGS[name].default === '' ? '# ' : ''}${name}=${SETTINGS[name].default}`, '');
+  }
+  return lines.join('\n');
+}
+
+/** The effective settings, as `NAME=value` lines: what start-up prints. None of them is a secret. */
+export function describeConfig(env: Record<string, string | undefined> = process.env): string[] {
+  return (Object.keys(SETTINGS) as SettingName[]).map((name) => {
+    const value = env[name]?.trim() || SETTINGS[name].default;
+    return `${name}=${value === '' ? '(unset)' : value}`;
+  });
 }
 
 function portalUrl(text: string): string | undefined {

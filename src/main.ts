@@ -2,7 +2,7 @@
  * Entry point: reads the configuration, starts the embedded portal emulator when no `PORTAL_URL` is set, starts
  * the GraphQL server in front of the portal, and closes both cleanly on SIGTERM or SIGINT.
  */
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, describeConfig, loadConfig, type Config } from './config';
 import { PortalClient } from './portal/portalClient';
 import { createHttpServer } from './http/server';
 import { startEmulator, type Emulator } from './emulator';
@@ -35,6 +35,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     portal,
     keyStore: new MemoryKeyStore(),
     logLevel: config.logLevel,
+    logFormat: config.logFormat,
+    corsOrigins: config.corsOrigins,
+    readyCacheMs: config.readyCacheMs,
     bodyLimitBytes: config.bodyLimitBytes,
     introspection: config.introspection,
     limits: config.limits,
@@ -98,6 +101,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const server = await startServer(config);
+  process.stdout.write(`Configuration:\n${describeConfig().map((line) => `  ${line}`).join('\n')}\n\n`);
   process.stdout.write(`${banner(server, config)}\n`);
   let stopping = false;
   const stop = (signal: string) => {

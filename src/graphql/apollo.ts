@@ -8,7 +8,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import type { RequestContext } from './context';
 import { createErrorFormatter, type ErrorLogger } from './errors';
 import { resolvers } from './resolvers';
-import { planningPlugin, upstreamCostsPlugin, type OperationLogger } from './plugins';
+import { planningPlugin, upstreamCostsPlugin, type OperationObserver } from './plugins';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { AdmissionQueue } from './admission';
 import type { OperationLimits } from '../config';
@@ -19,7 +19,9 @@ export function loadTypeDefs(): string {
 }
 
 export interface ApolloOptions {
-  logger: ErrorLogger & OperationLogger;
+  logger: ErrorLogger;
+  /** Told of every operation: for metrics. */
+  observeOperation: OperationObserver;
   introspection: boolean;
   /** Most upstream calls one operation may make. */
   upstreamCallBudget: number;
@@ -64,7 +66,7 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<Request
       ApolloServerPluginLandingPageDisabled(),
       ...(protection.plugins as ApolloServerPlugin<RequestContext>[]),
       planningPlugin({ budget: options.upstreamCallBudget, prefetch: options.prefetch, admission: options.admission }),
-      upstreamCostsPlugin(options.logger),
+      upstreamCostsPlugin(options.observeOperation),
       ...(options.plugins ?? []),
     ],
   });

@@ -24,6 +24,13 @@ export interface RequestContext {
   showUpstreamCalls: boolean;
   /** The operation's plan, once it is known. */
   plan?: OperationPlan;
+  /** The request's logger: its lines carry the request id. */
+  log: RequestLogger;
+}
+
+export interface RequestLogger {
+  info(details: Record<string, unknown>, message: string): void;
+  error(details: Record<string, unknown>, message: string): void;
 }
 
 export interface RequestContextOptions {
@@ -36,6 +43,11 @@ export interface RequestContextOptions {
   timeoutMs: number;
   /** Aborts when the client goes away. */
   clientGone?: AbortSignal;
+  log: RequestLogger;
+  /** Told of every upstream call once it has ended (metrics, readiness). Must not throw. */
+  onUpstreamCall?: (call: UpstreamCall) => void;
+  /** Told of every loader batch (metrics). Must not throw. */
+  onBatch?: (loader: string, size: number) => void;
 }
 
 /** Makes the context of one request from its `Authorization` header (forwarded unchanged, kept nowhere else). */
@@ -45,11 +57,15 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
   const deadline = AbortSignal.timeout(options.timeoutMs);
   const caller: PortalCaller = {
     authorization: options.authorization,
-    onCall: (call) => upstreamCalls.push(call),
+    onCall: (call) => {
+      upstreamCalls.push(call);
+      options.onUpstreamCall?.(call);
+    },
     signal: options.clientGone ? AbortSignal.any([deadline, options.clientGone]) : deadline,
     deadline: startedAt + options.timeoutMs,
   };
-  const loaders = options.strategy === 'baseline' ? new BaselineLoaders(options.portal, caller) : new PortalLoaders(options.portal, caller);
+  const loaders =
+    options.strategy === 'baseline' ? new BaselineLoaders(options.portal, caller) : new PortalLoaders(options.portal, caller, options.onBatch);
   return {
     caller,
     portal: options.portal,
@@ -58,5 +74,6 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
     upstreamCalls,
     startedAt,
     showUpstreamCalls: options.showUpstreamCalls,
+    log: options.log,
   };
 }

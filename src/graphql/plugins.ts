@@ -128,23 +128,33 @@ export interface OperationLogger {
   info(details: Record<string, unknown>, message: string): void;
 }
 
-export function upstreamCostsPlugin(logger: OperationLogger): ApolloServerPlugin<RequestContext> {
+/** Told of every operation once its response is ready: for metrics. Must not throw. */
+export type OperationObserver = (operationName: string | null, outcome: string, seconds: number) => void;
+
+/**
+ * Logs every operation (with the request's own logger, so the line carries its request id) with its duration,
+ * upstream calls and error codes, tells the metrics, and puts the upstream calls in the response when asked.
+ */
+export function upstreamCostsPlugin(observe: OperationObserver): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
       return {
-        async willSendResponse({ response, contextValue, operationName, errors }) {
+        async willSendResponse({ response, contextValue, operationName }) {
           const upstream = summarizeUpstreamCalls(contextValue);
-          const errorCodes = [...new Set((errors ?? []).map((error) => String(error.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR)))];
-          logger.info(
+          const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : [];
+          const errorCodes = [...new Set(errors.map((error) => String(error.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR)))];
+          const durationMs = round(performance.now() - contextValue.startedAt);
+          contextValue.log.info(
             {
               operationName: operationName ?? null,
-              durationMs: round(performance.now() - contextValue.startedAt),
+              durationMs,
               upstreamCalls: upstream.calls,
               upstreamByEndpoint: upstream.byEndpoint,
               errorCodes,
             },
             'graphql operation',
           );
+          observe(operationName ?? null, errorCodes[0] ?? 'ok', durationMs / 1000);
           if (contextValue.showUpstreamCalls && response.body.kind === 'single') {
             response.body.singleResult.extensions = { ...response.body.singleResult.extensions, upstream };
           }

@@ -4,7 +4,7 @@
  * matching HTTP status with a short plain-text message, never the portal's HTML.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { PortalClient } from '../portal/portalClient';
+import type { PortalClient, UpstreamCall } from '../portal/portalClient';
 import { PortalError, type PortalErrorCode } from '../portal/portalErrors';
 import { UnreachableCaseError } from '../portal/endpoints';
 
@@ -30,7 +30,7 @@ export function fileErrorStatus(code: PortalErrorCode): { status: number; messag
   }
 }
 
-export function registerLicenseFileRoute(app: FastifyInstance, portal: PortalClient): void {
+export function registerLicenseFileRoute(app: FastifyInstance, portal: PortalClient, onCall: (call: UpstreamCall) => void): void {
   app.get<{ Params: { licenseId: string } }>('/licenses/:licenseId/file', async (request, reply) => {
     const { licenseId } = request.params;
     if (!/^[1-9][0-9]{0,15}$/.test(licenseId) || !Number.isSafeInteger(Number(licenseId))) {
@@ -42,7 +42,7 @@ export function registerLicenseFileRoute(app: FastifyInstance, portal: PortalCli
       if (!reply.sent) abort.abort();
     });
     try {
-      const file = await portal.openLicenseFile({ authorization, signal: abort.signal }, Number(licenseId));
+      const file = await portal.openLicenseFile({ authorization, signal: abort.signal, onCall }, Number(licenseId));
       reply.header('content-type', file.contentType).header('cache-control', 'private, no-store');
       if (file.contentDisposition) reply.header('content-disposition', file.contentDisposition);
       return reply.status(200).send(file.body);

@@ -42,12 +42,19 @@ export class PortalLoaders implements Loaders {
   constructor(
     private readonly portal: PortalClient,
     private readonly caller: PortalCaller,
+    onBatch: (loader: string, size: number) => void = () => undefined,
   ) {
-    this.assignmentById = new DataLoader((ids) => this.batchAssignments(ids));
-    this.licenseById = new DataLoader((ids) => this.batchLicenses(ids));
-    this.detailByLicenseId = new DataLoader((ids) => this.batchDetails(ids));
-    this.licensesByAssignmentId = new DataLoader((ids) => this.batchLicensesOfAssignments(ids));
-    this.fileByLicenseId = new DataLoader((ids) => eachKey(ids, (id) => this.portal.downloadLicenseFile(this.caller, id)));
+    const observed =
+      <V>(loader: string, batch: (ids: readonly number[]) => Promise<Array<V | Error>>) =>
+      (ids: readonly number[]) => {
+        onBatch(loader, ids.length);
+        return batch(ids);
+      };
+    this.assignmentById = new DataLoader(observed('assignmentById', (ids) => this.batchAssignments(ids)));
+    this.licenseById = new DataLoader(observed('licenseById', (ids) => this.batchLicenses(ids)));
+    this.detailByLicenseId = new DataLoader(observed('detailByLicenseId', (ids) => this.batchDetails(ids)));
+    this.licensesByAssignmentId = new DataLoader(observed('licensesByAssignmentId', (ids) => this.batchLicensesOfAssignments(ids)));
+    this.fileByLicenseId = new DataLoader(observed('fileByLicenseId', (ids) => eachKey(ids, (id) => this.portal.downloadLicenseFile(this.caller, id))));
   }
 
   /** Starts, all at once, every list call the plan names and every record it names by id. */

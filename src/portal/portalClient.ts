@@ -198,6 +198,24 @@ export class PortalClient {
     }));
   }
 
+  /**
+   * Whether the portal answers at all: one request without credentials to a list endpoint (it answers 401 at
+   * once, reading no data), outside the breaker and with no retry. For readiness probes.
+   */
+  async ping(timeoutMs = 2000): Promise<boolean> {
+    try {
+      const response = await this.pool.request({
+        method: 'GET',
+        path: endpointPath('productAssignment.list'),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await response.body.dump();
+      return response.statusCode < 500;
+    } catch {
+      return false;
+    }
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }

@@ -31,13 +31,19 @@ export interface StackOptions {
   emulator?: EmulatorOptions;
   /** Environment variables for the server's configuration, on top of the test defaults. */
   env?: Record<string, string>;
+  /**
+   * Demo mode, as `npm start` with no PORTAL_URL: the server starts the embedded emulator itself (configured by
+   * `env`'s EMULATOR_* settings; `emulator` is ignored), and `Stack.emulator` is that one.
+   */
+  embeddedEmulator?: boolean;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const emulator = await startEmulator({ port: 0, ...options.emulator });
+  const separate = options.embeddedEmulator ? undefined : await startEmulator({ port: 0, ...options.emulator });
   const server = await startServer(
-    loadConfig({ PORT: '0', HOST: '127.0.0.1', PORTAL_URL: emulator.url, LOG_LEVEL: 'silent', ...options.env }),
+    loadConfig({ PORT: '0', HOST: '127.0.0.1', ...(separate ? { PORTAL_URL: separate.url } : {}), LOG_LEVEL: 'silent', ...options.env }),
   );
+  const emulator = separate ?? server.emulator!;
   const account = (username: string) => {
     const found = emulator.accounts.find((candidate) => candidate.username === username);
     if (!found) throw new Error(`The emulator has no demo account ${username}`);
@@ -60,7 +66,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     async close() {
       await server.close();
-      await emulator.close();
+      await separate?.close();
     },
   };
 }

@@ -80,3 +80,35 @@ test('SIGTERM with a request that outlives the grace period: its connection is c
   expect(performance.now() - signalled).toBeLessThan(4000);
   expect(await inFlight).toBe('closed');
 }, 60_000);
+
+test('logs are structured JSON lines with the request id, operation name, duration, upstream calls and error codes', async () => {
+  const server = await startChildServer({ LOG_LEVEL: 'info', LOG_FORMAT: 'json' });
+  try {
+    const response = await request(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: basic('demo', 'demo'), 'x-request-id': 'trace-me-42' },
+      body: JSON.stringify({ query: 'query Overview { productAssignments { id licenses { totalCount } } license(id: 1004) { id } }', operationName: 'Overview' }),
+    });
+    await response.body.dump();
+  } finally {
+    server.process.kill('SIGTERM');
+    await server.exited;
+  }
+  const lines = server
+    .output()
+    .stdout.split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line));
+  const operation = lines.find((line) => line.msg === 'graphql operation');
+  expect(operation).toMatchObject({
+    requestId: 'trace-me-42',
+    operationName: 'Overview',
+    durationMs: expect.any(Number),
+    upstreamCalls: 2,
+    upstreamByEndpoint: { 'license.byAssignment.list': { calls: 1 }, 'license.show': { calls: 1 } },
+    errorCodes: ['FORBIDDEN'],
+  });
+  expect(lines.filter((line) => line.requestId === 'trace-me-42').map((line) => line.msg)).toEqual(
+    expect.arrayContaining(['incoming request', 'graphql operation', 'request completed']),
+  );
+}, 60_000);

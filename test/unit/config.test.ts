@@ -33,3 +33,23 @@ describe('loadConfig', () => {
     expect((caught as ConfigError).message).not.toContain('secret');
   });
 });
+
+describe('the settings are documented where users look', () => {
+  const { readFileSync } = require('node:fs') as typeof import('node:fs');
+  const { join } = require('node:path') as typeof import('node:path');
+  const { SETTINGS, envExample } = require('../../src/config') as typeof import('../../src/config');
+  const root = join(__dirname, '..', '..');
+
+  test('.env.example is the settings table (regenerate with `npx tsx scripts/envExample.ts`)', () => {
+    expect(readFileSync(join(root, '.env.example'), 'utf8')).toBe(envExample());
+  });
+
+  test('the README lists every setting with its default', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    for (const [name, setting] of Object.entries(SETTINGS)) {
+      const row = readme.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
+      expect({ name, row: row !== undefined }).toEqual({ name, row: true });
+      if (setting.default !== '') expect({ name, row }).toEqual({ name, row: expect.stringContaining(`\`${setting.default}\``) });
+    }
+  });
+});

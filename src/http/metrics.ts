@@ -1,0 +1,110 @@
+/**
+ * Prometheus metrics (`GET /metrics`), one registry per server. No label holds a credential, and no label holds
+ * a value a client controls without a bound: endpoint names, statuses and error codes are closed sets, and
+ * operation names are cut to a safe shape and capped in number (the rest are counted as `other`).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { UpstreamCall } from '../portal/portalClient';
+import type { BreakerState } from '../portal/circuitBreaker';
+
+/** Most distinct operation names kept as label values; later ones are `other`. */
+export const MAX_OPERATION_NAMES = 100;
+
+const BREAKER_LEVEL: Record<BreakerState, number> = { closed: 0, halfOpen: 1, open: 2 };
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  private readonly operationNames = new Set<string>();
+  private readonly operationDuration: Histogram<'operation' | 'outcome'>;
+  private readonly upstreamCalls: Counter<'endpoint' | 'status'>;
+  private readonly upstreamDuration: Histogram<'endpoint'>;
+  private readonly upstreamRetries: Counter<'endpoint'>;
+  private readonly batchSize: Histogram<'loader'>;
+
+  constructor(sources: { keyStoreSize: () => number; admission: () => { active: number; queued: number }; breaker: () => BreakerState }) {
+    collectDefaultMetrics({ register: this.registry });
+    this.operationDuration = new Histogram({
+      name: 'graphql_operation_duration_seconds',
+      help: 'GraphQL operations by operation name and outcome (ok, or the first error code).',
+      labelNames: ['operation', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    });
+    this.upstreamCalls = new Counter({
+      name: 'portal_calls_total',
+      help: 'Calls to the Customer Portal by endpoint and HTTP status (none: no answer).',
+      labelNames: ['endpoint', 'status'],
+      registers: [this.registry],
+    });
+    this.upstreamDuration = new Histogram({
+      name: 'portal_call_duration_seconds',
+      help: 'Duration of calls to the Customer Portal by endpoint.',
+      labelNames: ['endpoint'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    this.upstreamRetries = new Counter({
+      name: 'portal_retries_total',
+      help: 'Retries of safe reads by endpoint.',
+      labelNames: ['endpoint'],
+      registers: [this.registry],
+    });
+    this.batchSize = new Histogram({
+      name: 'loader_batch_size',
+      help: 'Keys per DataLoader batch, by loader.',
+      labelNames: ['loader'],
+      buckets: [1, 2, 3, 5, 10, 25, 50, 100, 500, 1000, 5000],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'portal_circuit_breaker_state',
+      help: 'Circuit breaker towards the portal: 0 closed, 1 half-open, 2 open.',
+      registers: [this.registry],
+      collect() {
+        this.set(BREAKER_LEVEL[sources.breaker()]);
+      },
+    });
+    new Gauge({
+      name: 'idempotency_keys',
+      help: 'Idempotency keys held by the key store.',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.keyStoreSize());
+      },
+    });
+    new Gauge({
+      name: 'graphql_operations_in_flight',
+      help: 'GraphQL operations executing (state=active) and waiting for their turn (state=queued).',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const { active, queued } = sources.admission();
+        this.set({ state: 'active' }, active);
+        this.set({ state: 'queued' }, queued);
+      },
+    });
+  }
+
+  observeOperation(operationName: string | null | undefined, outcome: string, seconds: number): void {
+    this.operationDuration.observe({ operation: this.boundedOperationName(operationName), outcome }, seconds);
+  }
+
+  observeUpstreamCall(call: UpstreamCall): void {
+    this.upstreamCalls.inc({ endpoint: call.endpoint, status: call.status === undefined ? 'none' : String(call.status) });
+    this.upstreamDuration.observe({ endpoint: call.endpoint }, call.durationMs / 1000);
+    if (call.attempt > 0) this.upstreamRetries.inc({ endpoint: call.endpoint });
+  }
+
+  observeBatch(loader: string, size: number): void {
+    this.batchSize.observe({ loader }, size);
+  }
+
+  private boundedOperationName(name: string | null | undefined): string {
+    if (!name) return 'anonymous';
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) return 'other';
+    if (this.operationNames.has(name)) return name;
+    if (this.operationNames.size >= MAX_OPERATION_NAMES) return 'other';
+    this.operationNames.add(name);
+    return name;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * What operators and frontends rely on beside the API: request ids, metrics, readiness, CORS, persisted queries.
+ */
+import { createHash } from 'node:crypto';
+import { request } from 'undici';
+import { MAX_OPERATION_NAMES } from '../../src/http/metrics';
+import { startStack, type Stack } from '../helpers/stack';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ env: { CORS_ORIGINS: 'https://app.example.com', READY_CACHE_MS: '60000' } });
+});
+afterAll(() => stack.close());
+
+async function post(body: unknown, headers: Record<string, string> = {}) {
+  const response = await request(stack.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: stack.auth.acme, ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: response.statusCode, headers: response.headers, json: (await response.body.json()) as any };
+}
+
+describe('request ids', () => {
+  test('a well-formed x-request-id is kept and answered; a missing or odd one is replaced', async () => {
+    expect((await post({ query: '{ __typename }' }, { 'x-request-id': 'checkout-4711' })).headers['x-request-id']).toBe('checkout-4711');
+    const made = (await post({ query: '{ __typename }' })).headers['x-request-id'];
+    expect(made).toMatch(/^[0-9a-f-]{36}$/);
+    const odd = (await post({ query: '{ __typename }' }, { 'x-request-id': 'no spaces allowed <here>' })).headers['x-request-id'];
+    expect(odd).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('metrics', () => {
+  async function scrape(): Promise<string> {
+    const response = await request(`${stack.origin}/metrics`);
+    expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    return response.body.text();
+  }
+
+  test('operations, upstream calls, batches, retries, breaker and key store are exported', async () => {
+    await post({ query: 'query Overview { productAssignments { licenses { nodes { detail { id } } } } }', operationName: 'Overview' });
+    await post({ query: 'query One { license(id: 1004) { id } }', operationName: 'One' });
+    const text = await scrape();
+    expect(text).toMatch(/graphql_operation_duration_seconds_count\{operation="Overview",outcome="ok"\} 1/);
+    expect(text).toMatch(/graphql_operation_duration_seconds_count\{operation="One",outcome="FORBIDDEN"\} 1/);
+    expect(text).toMatch(/portal_calls_total\{endpoint="license.byAssignment.list",status="200"\} \d+/);
+    expect(text).toMatch(/portal_calls_total\{endpoint="license.show",status="403"\} \d+/);
+    expect(text).toMatch(/portal_call_duration_seconds_bucket\{le="[^"]+",endpoint="licenseDetail.list"\}/);
+    expect(text).toMatch(/loader_batch_size_count\{loader="licenseById"\} \d+/);
+    expect(text).toMatch(/# TYPE portal_retries_total counter/);
+    expect(text).toMatch(/portal_circuit_breaker_state 0/);
+    expect(text).toMatch(/idempotency_keys \d+/);
+    expect(text).toMatch(/graphql_operations_in_flight\{state="queued"\} 0/);
+  });
+
+  test('no label holds a credential, and client-chosen operation names are bounded', async () => {
+    for (let i = 0; i < MAX_OPERATION_NAMES + 20; i += 1) {
+      await post({ query: `query Op${i} { __typename }`, operationName: `Op${i}` }, { authorization: `Basic ${Buffer.from(`demo:pw${i}`).toString('base64')}` });
+    }
+    await post({ query: 'query Ünïcode { __typename }' });
+    const text = await scrape();
+    const names = new Set([...text.matchAll(/operation="([^"]*)"/g)].map((match) => match[1]));
+    expect(names.size).toBeLessThanOrEqual(MAX_OPERATION_NAMES + 2); // + anonymous, other
+    expect(names.has('other')).toBe(true);
+    expect(text).not.toMatch(/Basic |demo:|ZGVtbz/);
+  });
+});
+
+describe('readiness', () => {
+  test('ready while the portal answers; asks it at most once per cache period', async () => {
+    const first = await request(`${stack.origin}/readyz`);
+    expect(first.statusCode).toBe(200);
+    await first.body.dump();
+    await stack.emulator.requestLog.whenIdle();
+    stack.emulator.requestLog.clear();
+    for (let i = 0; i < 5; i += 1) await (await request(`${stack.origin}/readyz`)).body.dump();
+    expect(stack.emulator.requestLog.entries()).toEqual([]);
+  });
+
+  test('not ready when the portal is gone', async () => {
+    const lonely = await startStack({ env: { READY_CACHE_MS: '0' } });
+    try {
+      await lonely.emulator.close();
+      const response = await request(`${lonely.origin}/readyz`);
+      expect(response.statusCode).toBe(503);
+      expect(await response.body.json()).toMatchObject({ status: 'not ready' });
+      const alive = await request(`${lonely.origin}/healthz`);
+      expect(alive.statusCode).toBe(200);
+      await alive.body.dump();
+    } finally {
+      await lonely.server.close();
+    }
+  });
+});
+
+describe('CORS', () => {
+  async function preflight(origin: string) {
+    const response = await request(stack.graphqlUrl, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    await response.body.dump();
+    return response.headers;
+  }
+
+  test('an allowed origin may call the API with its Authorization header', async () => {
+    const headers = await preflight('https://app.example.com');
+    expect(headers['access-control-allow-origin']).toBe('https://app.example.com');
+    expect(String(headers['access-control-allow-headers'])).toMatch(/authorization/);
+  });
+
+  test('another origin gets no CORS grant', async () => {
+    expect((await preflight('https://evil.example.net'))['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+describe('automatic persisted queries', () => {
+  test('a hash alone is unknown at first, then served once the query was sent with it', async () => {
+    const query = '{ productAssignments { id } }';
+    const sha256Hash = createHash('sha256').update(query).digest('hex');
+    const extensions = { persistedQuery: { version: 1, sha256Hash } };
+    const unknown = await post({ extensions });
+    expect(unknown.json.errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const registered = await post({ query, extensions });
+    expect(registered.json.data.productAssignments.length).toBeGreaterThan(0);
+    const byHash = await post({ extensions });
+    expect(byHash.json.data).toEqual(registered.json.data);
+  });
+});
