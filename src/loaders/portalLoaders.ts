@@ -159,7 +159,7 @@ export class PortalLoaders implements Loaders {
       if (byAssignment instanceof Error) return ids.map(() => byAssignment);
       return ids.map((id) => byAssignment.get(id) ?? []);
     }
-    if (!this.groupedList && ids.length === 1) return eachKey(ids, showOne);
+    if (!this.groupedList && ids.length <= SHOW_CALLS_THRESHOLD) return eachKey(ids, showOne);
     const groups = await settle(this.allGrouped(), (list) => new Map(list.map((group) => [group.product_assignment.id, group.licenses])));
     if (groups instanceof Error) return ids.map(() => groups);
     const shown = await showMissing(ids, groups, 'license.byAssignment.show', showOne);

@@ -158,3 +158,16 @@ describe('visible costs', () => {
     expect(upstream.estimatedCalls).toBeGreaterThanOrEqual(upstream.calls);
   });
 });
+
+describe('licences of a few known assignments', () => {
+  test('are show calls, as the estimate says; more are the grouped call', async () => {
+    const ids = stack.emulator.state.assignmentsOf('demo').map((assignment) => assignment.id);
+    const query = (some: number[]) => `{ ${some.map((id, i) => `a${i}: productAssignment(id: ${id}) { licenses { totalCount } }`).join(' ')} }`;
+    const few: any = await stack.gql(query(ids.slice(0, SHOW_CALLS_THRESHOLD)), undefined);
+    expect(routes().filter((route) => route!.startsWith('license.'))).toEqual(Array(SHOW_CALLS_THRESHOLD).fill('license.byAssignment.show'));
+    expect(few.extensions.upstream.calls).toBe(few.extensions.upstream.estimatedCalls);
+    stack.emulator.requestLog.clear();
+    await stack.gql(query(ids.slice(0, SHOW_CALLS_THRESHOLD + 1)));
+    expect(routes()).toEqual(['license.byAssignment.list']);
+  });
+});
