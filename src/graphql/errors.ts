@@ -111,6 +111,11 @@ export function createErrorFormatter(logger: ErrorLogger) {
       if (inputError.field !== undefined) extensions.field = inputError.field;
       return { ...formatted, extensions };
     }
+    if (original instanceof GraphQLError && original.extensions?.code === undefined && isClientErrorStatus(original.extensions?.http)) {
+      // Apollo refuses some malformed requests (a persisted query of an unknown version, a hash that does not
+      // match its query) with a 4xx but no code: the request is at fault, not the server.
+      return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_REQUEST' } };
+    }
     if (original instanceof GraphQLError || isApolloRequestError(formatted)) {
       // A deliberate GraphQL error (parse, validation, a request error of Apollo's): its message is for the user.
       return formatted.extensions?.code ? formatted : { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR } };
@@ -128,6 +133,11 @@ function findInputError(error: unknown): InputError | undefined {
     current = current instanceof GraphQLError ? current.originalError : undefined;
   }
   return undefined;
+}
+
+function isClientErrorStatus(http: unknown): boolean {
+  const status = typeof http === 'object' && http !== null ? (http as { status?: unknown }).status : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 function isApolloRequestError(formatted: GraphQLFormattedError): boolean {

@@ -131,7 +131,9 @@ export class PortalLoaders implements Loaders {
       this.assignmentList ??
       this.groupedList?.then((groups) => groups.map((group) => group.product_assignment)) ??
       (ids.length > SHOW_CALLS_THRESHOLD ? this.allAssignments() : undefined);
-    return this.fromListOrShow(ids, list, 'productAssignment.show', (id) => this.portal.showProductAssignment(this.caller, id));
+    return this.fromListOrShow(ids, list, 'productAssignment.show', (id) => this.portal.showProductAssignment(this.caller, id), () =>
+      this.portal.listProductAssignments(this.caller),
+    );
   }
 
   private batchLicenses(ids: readonly number[]): Promise<Array<LicenseWire | Error>> {
@@ -139,12 +141,19 @@ export class PortalLoaders implements Loaders {
       this.licenseList ??
       this.groupedList?.then((groups) => groups.flatMap((group) => group.licenses)) ??
       (ids.length > SHOW_CALLS_THRESHOLD ? this.allLicenses() : undefined);
-    return this.fromListOrShow(ids, list, 'license.show', (id) => this.portal.showLicense(this.caller, id));
+    return this.fromListOrShow(ids, list, 'license.show', (id) => this.portal.showLicense(this.caller, id), () => this.portal.listLicenses(this.caller));
   }
 
   private batchDetails(ids: readonly number[]): Promise<Array<LicenseDetailWire | Error>> {
     const list = this.detailList ?? (ids.length > SHOW_CALLS_THRESHOLD ? this.allDetails() : undefined);
-    return this.fromListOrShow(ids, list, 'licenseDetail.show', (id) => this.portal.showLicenseDetail(this.caller, id), (detail) => detail.license_id);
+    return this.fromListOrShow(
+      ids,
+      list,
+      'licenseDetail.show',
+      (id) => this.portal.showLicenseDetail(this.caller, id),
+      () => this.portal.listLicenseDetails(this.caller),
+      (detail) => detail.license_id,
+    );
   }
 
   private async batchLicensesOfAssignments(ids: readonly number[]): Promise<Array<LicenseWire[] | Error>> {
@@ -169,19 +178,30 @@ export class PortalLoaders implements Loaders {
   /**
    * Answers a batch from a list when there is one, asking the show call for ids the list lacks; without a list,
    * one show call per id, in parallel.
+   *
+   * Lists are snapshots taken at different moments: licences generated between the licence list and the detail
+   * list are in one and not in the other. So when more ids are missing than a few show calls would settle, the
+   * list is read once more before any id is called missing.
    */
   private async fromListOrShow<V extends { id: number }>(
     ids: readonly number[],
     list: Promise<V[]> | undefined,
     showEndpoint: EndpointName,
     show: (id: number) => Promise<V>,
+    refetch: () => Promise<V[]>,
     keyOf: (record: V) => number = (record) => record.id,
   ): Promise<Array<V | Error>> {
     if (!list) return eachKey(ids, show);
-    const byId = await settle(list, (records) => new Map(records.map((record) => [keyOf(record), record])));
-    if (byId instanceof Error) return ids.map(() => byId);
-    const shown = await showMissing(ids, byId, showEndpoint, show);
-    return ids.map((id) => byId.get(id) ?? shown.get(id)!);
+    const index = (records: V[]) => new Map(records.map((record) => [keyOf(record), record]));
+    let byId = await settle(list, index);
+    if (byId instanceof Error) return ids.map(() => byId as Error);
+    if (ids.filter((id) => !(byId as Map<number, V>).has(id)).length > SHOW_CALLS_THRESHOLD) {
+      const fresh = await settle(refetch(), index);
+      if (!(fresh instanceof Error)) byId = fresh;
+    }
+    const found = byId;
+    const shown = await showMissing(ids, found, showEndpoint, show);
+    return ids.map((id) => found.get(id) ?? shown.get(id)!);
   }
 }
 

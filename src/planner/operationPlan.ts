@@ -231,18 +231,29 @@ class Walker {
     }
   }
 
-  /** Yields the fields of a selection set, with fragments expanded and skipped selections left out. */
-  *fields(selectionSet: SelectionSetNode | undefined, seen: Set<string> = new Set()): Generator<FieldNode> {
+  /**
+   * The fields of a selection set, with fragments expanded and skipped selections left out. As in graphql-js's
+   * field collection, each fragment is expanded at most once per selection set: a document whose fragments spread
+   * each other twice over must not cost 2^n walks (a 1 KB document would block the server for minutes).
+   */
+  fields(selectionSet: SelectionSetNode | undefined): FieldNode[] {
+    const collected: FieldNode[] = [];
+    this.collect(selectionSet, new Set(), collected);
+    return collected;
+  }
+
+  private collect(selectionSet: SelectionSetNode | undefined, visited: Set<string>, into: FieldNode[]): void {
     if (!selectionSet) return;
     for (const selection of selectionSet.selections) {
       if (!this.included(selection.directives)) continue;
-      if (selection.kind === Kind.FIELD) yield selection;
-      else if (selection.kind === Kind.INLINE_FRAGMENT) yield* this.fields(selection.selectionSet, seen);
+      if (selection.kind === Kind.FIELD) into.push(selection);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) this.collect(selection.selectionSet, visited, into);
       else {
         const name = selection.name.value;
         const fragment = this.fragments.get(name);
-        if (!fragment || seen.has(name)) continue;
-        yield* this.fields(fragment.selectionSet, new Set([...seen, name]));
+        if (!fragment || visited.has(name)) continue;
+        visited.add(name);
+        this.collect(fragment.selectionSet, visited, into);
       }
     }
   }
