@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { RequestContext } from './context';
 import { createErrorFormatter, type ErrorLogger } from './errors';
 import { resolvers } from './resolvers';
@@ -64,6 +64,9 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<Request
     csrfPrevention: true,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      // Nothing here is cacheable by HTTP caches (every answer is one caller's), and the cache-control plugin's
+      // per-field hook costs every resolver of a 5,000-licence query.
+      ApolloServerPluginCacheControlDisabled(),
       ...(protection.plugins as ApolloServerPlugin<RequestContext>[]),
       planningPlugin({ budget: options.upstreamCallBudget, prefetch: options.prefetch, admission: options.admission }),
       upstreamCostsPlugin(options.observeOperation),

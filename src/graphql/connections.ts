@@ -10,9 +10,15 @@ import type { LicenseFilter, LicenseOrder, LicenseOrderField, OrderDirection } f
 import { InputError } from './errors';
 import { parseDate, parseFirst, parseId } from './inputs';
 
+/** An item of a page and its position; the cursor is encoded only when a query asks for it. */
 export interface EdgeModel<T> {
-  cursor: string;
   node: T;
+  position: { tag: string; key: SortKey; id: number };
+}
+
+/** The opaque cursor of an edge. */
+export function cursorOf(edge: EdgeModel<unknown>): string {
+  return encodeCursor(edge.position.tag, edge.position.key, edge.position.id);
 }
 
 /** One page of a list, with what the connection's fields need. */
@@ -127,7 +133,7 @@ export function paginate<T>(items: readonly T[], ordering: Ordering<T>, args: Pa
     .sort(compare);
   const start = args.after === undefined ? 0 : firstIndexAfter(sorted, args.after, compare);
   const end = args.first === undefined ? sorted.length : Math.min(sorted.length, start + args.first);
-  const edges = sorted.slice(start, end).map((entry) => ({ cursor: encodeCursor(ordering.tag, entry.key, entry.id), node: entry.item }));
+  const edges = sorted.slice(start, end).map((entry) => ({ node: entry.item, position: { tag: ordering.tag, key: entry.key, id: entry.id } }));
   return { totalCount: sorted.length, edges, hasNextPage: end < sorted.length, hasPreviousPage: start > 0 };
 }
 

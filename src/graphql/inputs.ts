@@ -33,10 +33,14 @@ export function parseDate(value: unknown, field = 'date'): string {
   return value;
 }
 
-/** Today's date in UTC, `YYYY-MM-DD`. */
-export function todayUtc(now: Date = new Date()): string {
-  return now.toISOString().slice(0, 10);
+/** Today's date in UTC, `YYYY-MM-DD`; worked out at most once a second (`expired` asks for it per licence). */
+export function todayUtc(): string {
+  const now = Date.now();
+  if (now - today.at >= 1000) today = { at: now, value: new Date(now).toISOString().slice(0, 10) };
+  return today.value;
 }
+
+let today = { at: 0, value: '' };
 
 /** A short, safe rendering of a rejected value for an error message. */
 export function describe(value: unknown): string {

@@ -28,6 +28,18 @@ export class BaselineLoaders implements Loaders {
     this.fileByLicenseId = new DataLoader((ids) => eachKey(ids, (id) => portal.downloadLicenseFile(caller, id)));
   }
 
+  assignment(id: number): Promise<ProductAssignmentWire> {
+    return this.assignmentById.load(id);
+  }
+
+  license(id: number): Promise<LicenseWire> {
+    return this.licenseById.load(id);
+  }
+
+  detail(licenseId: number): Promise<LicenseDetailWire> {
+    return this.detailByLicenseId.load(licenseId);
+  }
+
   allAssignments(): Promise<ProductAssignmentWire[]> {
     return this.once('assignments', () => this.portal.listProductAssignments(this.caller));
   }

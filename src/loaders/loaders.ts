@@ -16,6 +16,12 @@ export interface Loaders {
   readonly licensesByAssignmentId: DataLoader<number, LicenseWire[]>;
   /** Licence files by licence id; downloaded only when a query selects them. */
   readonly fileByLicenseId: DataLoader<number, LicenseFileDownload>;
+  /** An assignment by id; a plain value when it is already here. */
+  assignment(id: number): ProductAssignmentWire | Promise<ProductAssignmentWire>;
+  /** A licence by id; a plain value when it is already here. */
+  license(id: number): LicenseWire | Promise<LicenseWire>;
+  /** The detail of a licence, by the licence's id; a plain value when it is already here. */
+  detail(licenseId: number): LicenseDetailWire | Promise<LicenseDetailWire>;
   /** Every assignment of the caller, in ascending id order. */
   allAssignments(): Promise<ProductAssignmentWire[]>;
   /** Every licence of the caller, in ascending id order. */

@@ -40,7 +40,7 @@ describe('the benchmark queries: their calls, and the calls that go out together
   });
 
   test('licences with assignment and detail: three calls at once', async () => {
-    stack.emulator.setLatency(50);
+    stack.emulator.setLatency(200);
     const result = await stack.gql(`{ licenses { nodes { id productAssignment { productName } detail { hwids } } } }`);
     expect(result.errors).toBeUndefined();
     expect(routes()).toEqual(['license.list', 'licenseDetail.list', 'productAssignment.list']);
@@ -48,7 +48,7 @@ describe('the benchmark queries: their calls, and the calls that go out together
   });
 
   test('five aliased licences with their assignment: the licence list and the assignment list, at once', async () => {
-    stack.emulator.setLatency(50);
+    stack.emulator.setLatency(200);
     const ids = stack.emulator.state.licensesOf('demo').slice(0, 5).map((license) => license.id);
     const result = await stack.gql(`{ ${ids.map((id, i) => `l${i}: license(id: ${id}) { id productAssignment { productName } }`).join(' ')} }`);
     expect(Object.values(result.data!).map((license: any) => Number(license.id))).toEqual(ids);
@@ -57,7 +57,7 @@ describe('the benchmark queries: their calls, and the calls that go out together
   });
 
   test('a filtered, paged licence list: two calls at once', async () => {
-    stack.emulator.setLatency(50);
+    stack.emulator.setLatency(200);
     const result = await stack.gql(`{ licenses(filter: { universal: false }, orderBy: { field: EXPIRATION_DATE, direction: DESC }, first: 20) { totalCount nodes { hwid productAssignment { productName } } } }`);
     expect(result.data!.licenses.nodes).toHaveLength(20);
     expect(routes()).toEqual(['license.list', 'productAssignment.list']);
@@ -65,7 +65,7 @@ describe('the benchmark queries: their calls, and the calls that go out together
   });
 
   test('one licence with its detail: the detail is fetched beside the licence, not after it', async () => {
-    stack.emulator.setLatency(50);
+    stack.emulator.setLatency(200);
     const id = landmarks.hwidBoundLicenseId;
     const result = await stack.gql(`{ license(id: ${id}) { id detail { fileName } } }`);
     expect(result.data!.license).toEqual({ id: String(id), detail: { fileName: 'iengine.lic' } });
@@ -107,7 +107,8 @@ describe('show calls or one list call', () => {
     const result = await stack.gql(aliased(foreign));
     expect(result.errors).toHaveLength(20);
     expect(new Set(result.errors!.map((error) => error.extensions!.code))).toEqual(new Set(['FORBIDDEN', 'NOT_FOUND']));
-    expect(log().length).toBeLessThanOrEqual(1 + SHOW_CALLS_THRESHOLD);
+    // The list, one more read of it (lists are snapshots), and a few show calls: never one call per id.
+    expect(log().length).toBeLessThanOrEqual(2 + SHOW_CALLS_THRESHOLD);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { LicenseWire } from '../../src/portal/wireTypes';
-import { checkLicenseFilter, checkPageArgs, licenseMatches, licenseOrdering, paginate } from '../../src/graphql/connections';
+import { checkLicenseFilter, checkPageArgs, cursorOf, licenseMatches, licenseOrdering, paginate } from '../../src/graphql/connections';
 import { InputError } from '../../src/graphql/errors';
 
 function license(id: number, fields: Partial<LicenseWire> = {}): LicenseWire {
@@ -21,7 +21,7 @@ describe('paginate', () => {
     const first = paginate(licenses, ordering, checkPageArgs(ordering, 2, undefined));
     expect(first.edges.map((edge) => edge.node.id)).toEqual([3, 1]);
     expect(first.hasNextPage).toBe(true);
-    const second = paginate(licenses, ordering, checkPageArgs(ordering, 2, first.edges[1]!.cursor));
+    const second = paginate(licenses, ordering, checkPageArgs(ordering, 2, cursorOf(first.edges[1]!)));
     expect(second.edges.map((edge) => edge.node.id)).toEqual([2]);
     expect(second).toMatchObject({ hasNextPage: false, hasPreviousPage: true, totalCount: 3 });
   });
@@ -30,7 +30,7 @@ describe('paginate', () => {
     const ordering = licenseOrdering(undefined);
     const first = paginate(licenses, ordering, checkPageArgs(ordering, 2, undefined));
     const grown = [...licenses, license(0), license(4)];
-    const next = paginate(grown, ordering, checkPageArgs(ordering, 2, first.edges[1]!.cursor));
+    const next = paginate(grown, ordering, checkPageArgs(ordering, 2, cursorOf(first.edges[1]!)));
     expect(next.edges.map((edge) => edge.node.id)).toEqual([3, 4]);
   });
 
@@ -59,7 +59,7 @@ describe('paginate', () => {
 
   test('a cursor of another order is refused', () => {
     const byId = licenseOrdering(undefined);
-    const cursor = paginate(licenses, byId, checkPageArgs(byId, 1, undefined)).edges[0]!.cursor;
+    const cursor = cursorOf(paginate(licenses, byId, checkPageArgs(byId, 1, undefined)).edges[0]!);
     const byDate = licenseOrdering({ field: 'EXPIRATION_DATE', direction: 'ASC' });
     expect(() => checkPageArgs(byDate, 1, cursor)).toThrow(InputError);
   });

@@ -7,14 +7,14 @@ import type {
   LicenseDetailEdgeResolvers,
   LicenseEdgeResolvers,
 } from '../../generated/graphql';
-import type { Page } from '../connections';
+import { cursorOf, type Page } from '../connections';
 
 function pageInfo<T>(page: Page<T>) {
   return {
     hasNextPage: page.hasNextPage,
     hasPreviousPage: page.hasPreviousPage,
-    startCursor: page.edges[0]?.cursor ?? null,
-    endCursor: page.edges[page.edges.length - 1]?.cursor ?? null,
+    startCursor: page.edges.length > 0 ? cursorOf(page.edges[0]!) : null,
+    endCursor: page.edges.length > 0 ? cursorOf(page.edges[page.edges.length - 1]!) : null,
   };
 }
 
@@ -33,11 +33,11 @@ export const LicenseDetailConnection: LicenseDetailConnectionResolvers = {
 };
 
 export const LicenseEdge: LicenseEdgeResolvers = {
-  cursor: (edge) => edge.cursor,
+  cursor: cursorOf,
   node: (edge) => edge.node,
 };
 
 export const LicenseDetailEdge: LicenseDetailEdgeResolvers = {
-  cursor: (edge) => edge.cursor,
+  cursor: cursorOf,
   node: (edge) => edge.node,
 };

@@ -11,6 +11,6 @@ export const License: LicenseResolvers = {
   expired: (license) => license.expiration_date < todayUtc(),
   note: (license) => license.note,
   createdAt: (license) => license.created_at,
-  productAssignment: (license, _args, { loaders }) => loaders.assignmentById.load(license.product_assignment_id),
-  detail: (license, _args, { loaders }) => loaders.detailByLicenseId.load(license.id),
+  productAssignment: (license, _args, { loaders }) => loaders.assignment(license.product_assignment_id),
+  detail: (license, _args, { loaders }) => loaders.detail(license.id),
 };

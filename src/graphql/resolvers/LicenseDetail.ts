@@ -5,7 +5,7 @@ import type { LicenseDetailResolvers } from '../../generated/graphql';
 
 export const LicenseDetail: LicenseDetailResolvers = {
   id: (detail) => String(detail.id),
-  license: (detail, _args, { loaders }) => loaders.licenseById.load(detail.license_id),
+  license: (detail, _args, { loaders }) => loaders.license(detail.license_id),
   fileName: (detail) => detail.file_name,
   customer: (detail) => detail.customer,
   products: (detail) => detail.products,
