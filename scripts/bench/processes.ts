@@ -1,0 +1,195 @@
+/**
+ * The benchmark's child processes: the portal emulator and the GraphQL server, each in its own process (so they
+ * do not share a CPU thread with each other or with the load generator), and their clean-up.
+ *
+ * Each child is started in its own process group (`detached`), and stopped by signalling that group: `tsx` runs
+ * the emulator in a grandchild process, and the group reaches it too. Every child still running is killed when
+ * this process exits, whatever the reason (an error, Ctrl-C).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { SETTINGS } from '../../src/config';
+
+/** The repository's root, where `dist/` and `node_modules/` are. */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/** How long a child may take to be ready before the benchmark gives up. */
+const START_TIMEOUT_MS = 60_000;
+/** How long a child may take to exit after SIGTERM before it is killed. */
+const STOP_TIMEOUT_MS = 5_000;
+/** How much of a child's output is kept, to explain a failure. */
+const OUTPUT_TAIL_CHARS = 4_000;
+
+/** A child process the benchmark started. */
+export interface Child {
+  readonly name: string;
+  readonly process: ChildProcess;
+  readonly pid: number;
+  /** The end of what it wrote to stdout and stderr. */
+  output(): string;
+}
+
+export interface RunningEmulator {
+  child: Child;
+  /** The portal's origin, e.g. `http://127.0.0.1:41871`. */
+  url: string;
+}
+
+export interface RunningServer {
+  child: Child;
+  /** The GraphQL endpoint, e.g. `http://127.0.0.1:40123/graphql`. */
+  graphqlUrl: string;
+}
+
+export type Strategy = 'planned' | 'baseline';
+
+const running = new Set<Child>();
+
+/** Starts the emulator (`src/emulator/cli.ts`) on a free port with the large seed and the given added latency. */
+export async function startEmulator(latencyMs: number): Promise<RunningEmulator> {
+  const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+  const child = startChild(`emulator (${latencyMs} ms)`, tsx, ['src/emulator/cli.ts', '--seed', 'large', '--latency', String(latencyMs), '--port', '0'], childEnv({}));
+  const url = await waitForOutput(child, /listening on (http:\/\/\S+)/);
+  return { child, url };
+}
+
+/** Starts the built server (`node dist/main.js`) in front of `portalUrl` with the given loader strategy. */
+export async function startServer(strategy: Strategy, portalUrl: string): Promise<RunningServer> {
+  const port = await freePort();
+  const env = childEnv({
+    PORTAL_URL: portalUrl,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    UPSTREAM_CALL_BUDGET: '100000',
+    LOADER_STRATEGY: strategy,
+  });
+  const child = startChild(`server (${strategy})`, process.execPath, [path.join('dist', 'main.js')], env);
+  await waitForHealth(child, `http://127.0.0.1:${port}/healthz`);
+  return { child, graphqlUrl: `http://127.0.0.1:${port}/graphql` };
+}
+
+/**
+ * The most memory the process has held so far (VmHWM of `/proc/<pid>/status`), in bytes. Read it before
+ * stopping the process: the file goes with it.
+ */
+export function peakRssBytes(child: Child): number {
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const match = /^VmHWM:\s+(\d+)\s+kB$/m.exec(status);
+  if (!match) throw new Error(`${child.name}: no VmHWM line in /proc/${child.pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+/** Stops a child and its process group: SIGTERM, then SIGKILL if it has not exited in time. */
+export async function stopChild(child: Child): Promise<void> {
+  running.delete(child);
+  if (hasExited(child)) return;
+  const exited = once(child.process, 'exit');
+  signalGroup(child, 'SIGTERM');
+  const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+  signalGroup(child, 'SIGKILL'); // A grandchild (tsx's) that outlived its parent.
+}
+
+/** Stops every child still running; for errors and Ctrl-C. */
+export async function stopAllChildren(): Promise<void> {
+  await Promise.all([...running].map((child) => stopChild(child)));
+}
+
+/** Kills every child still running, synchronously: the last resort, from the `exit` event. */
+export function killAllChildrenNow(): void {
+  for (const child of running) signalGroup(child, 'SIGKILL');
+  running.clear();
+}
+
+/** A TCP port that was free a moment ago: bind port 0, note the port, close. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('could not find a free port');
+  return address.port;
+}
+
+function startChild(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Child {
+  const processHandle = spawn(command, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (processHandle.pid === undefined) throw new Error(`${name}: could not start ${command}`);
+  let tail = '';
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_TAIL_CHARS);
+  };
+  // Both pipes are always drained, so a chatty child never blocks on a full pipe.
+  processHandle.stdout?.on('data', keep);
+  processHandle.stderr?.on('data', keep);
+  const child: Child = { name, process: processHandle, pid: processHandle.pid, output: () => tail };
+  running.add(child);
+  processHandle.once('exit', () => running.delete(child));
+  return child;
+}
+
+/**
+ * The environment of a child: this process's, without any of the server's own settings (so a variable set in
+ * the shell does not skew the run), plus `settings`.
+ */
+function childEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(SETTINGS)) delete env[name];
+  return { ...env, ...settings };
+}
+
+/** Resolves with the first capture of `pattern` once the child prints it; fails if the child exits first. */
+async function waitForOutput(child: Child, pattern: RegExp): Promise<string> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const match = pattern.exec(child.output());
+    if (match) return match[1]!;
+    if (hasExited(child)) throw startFailure(child, 'exited before it was ready');
+    await sleep(50);
+  }
+  throw startFailure(child, `was not ready within ${START_TIMEOUT_MS / 1000} s`);
+}
+
+/** Polls the server's health route until it answers 200; fails if the child exits first. */
+async function waitForHealth(child: Child, healthUrl: string): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (hasExited(child)) throw startFailure(child, 'exited before it was ready');
+    try {
+      const response = await fetch(healthUrl);
+      await response.arrayBuffer();
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(100);
+  }
+  throw startFailure(child, `did not answer ${healthUrl} within ${START_TIMEOUT_MS / 1000} s`);
+}
+
+function startFailure(child: Child, what: string): Error {
+  return new Error(`${child.name} ${what}. Its output:\n${child.output()}`);
+}
+
+function hasExited(child: Child): boolean {
+  return child.process.exitCode !== null || child.process.signalCode !== null;
+}
+
+function signalGroup(child: Child, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group is gone already.
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

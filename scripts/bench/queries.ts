@@ -1,0 +1,82 @@
+/**
+ * The benchmark's fixed set of operations, run against the emulator's `large` seed as the `demo` user
+ * (Acme Security: 40 assignments, 5,000 licences). Changing one changes every figure: keep them as they are, or
+ * say so beside the results.
+ */
+
+/** One operation of the benchmark. */
+export interface BenchQuery {
+  /** Short name, for the table. */
+  name: string;
+  /** The GraphQL document, as sent. */
+  document: string;
+  /** The variables of one request; called once per request, since the mutation needs a new hwid each time. */
+  variables(): Record<string, unknown> | undefined;
+  /** The variables as printed beside the document, when there are any. */
+  variablesShown?: string;
+}
+
+/** Five licences of the demo account in the large seed, from assignments 1, 12, 23, 33 and 48 (seed number 1). */
+export const ALIASED_LICENSE_IDS: readonly number[] = [2647, 3321, 4022, 4352, 5971];
+
+/** The large seed's assignment 1 is always Acme's unlimited one, so generating never runs out of credits. */
+export const UNLIMITED_ASSIGNMENT_ID = '1';
+
+/** The nested query the issue's targets are about; the first of `benchQueries`. */
+export const NESTED_QUERY_NAME = '1. assignments → licences → detail';
+
+/**
+ * The operations, in the order they run (the mutation last, so the licences it adds change no read's figures).
+ * `today` is the UTC date, `YYYY-MM-DD`; `runId` makes the generated hwids unique across runs.
+ */
+export function benchQueries(today: string, runId: string): BenchQuery[] {
+  let generated = 0;
+  const expirationDate = addDays(today, 30);
+  return [
+    {
+      name: NESTED_QUERY_NAME,
+      document:
+        '{ productAssignments { id productName licenses { totalCount nodes { id hwid detail { fileName } productAssignment { productName } } } } }',
+      variables: () => undefined,
+    },
+    {
+      name: '2. licences + assignment + detail',
+      document: '{ licenses { totalCount nodes { id productAssignment { productName } detail { hwids } } } }',
+      variables: () => undefined,
+    },
+    {
+      name: '3. five aliased license(id:)',
+      document: `{ ${ALIASED_LICENSE_IDS.map((id, index) => `l${index + 1}: license(id: ${id}) { id hwid productAssignment { productName } }`).join(' ')} }`,
+      variables: () => undefined,
+    },
+    {
+      name: '4. filtered, paged licences',
+      document:
+        `{ licenses(filter: { universal: false, expiresAfter: "${today}" }, orderBy: { field: EXPIRATION_DATE, direction: ASC }, first: 20) ` +
+        '{ totalCount nodes { id hwid productAssignment { productName } } pageInfo { endCursor } } }',
+      variables: () => undefined,
+    },
+    {
+      name: '5. generateLicense',
+      document:
+        'mutation Generate($input: GenerateLicenseInput!) { generateLicense(input: $input) { license { id hwid expirationDate } productAssignment { id usedLicenseCount } } }',
+      variables: () => ({ input: { productAssignmentId: UNLIMITED_ASSIGNMENT_ID, hwid: `bench-${runId}-${++generated}`, expirationDate } }),
+      variablesShown: `{ "input": { "productAssignmentId": "${UNLIMITED_ASSIGNMENT_ID}", "hwid": "bench-${runId}-<n>", "expirationDate": "${expirationDate}" } }  (n counts requests; no idempotencyKey)`,
+    },
+  ];
+}
+
+/** The JSON body of one request of `query`. */
+export function requestBody(query: BenchQuery): string {
+  const variables = query.variables();
+  return JSON.stringify(variables === undefined ? { query: query.document } : { query: query.document, variables });
+}
+
+/** Today's date in UTC, `YYYY-MM-DD`: the server's and the emulator's idea of today. */
+export function utcToday(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
+function addDays(day: string, days: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}
