@@ -223,14 +223,18 @@ export class PortalLoaders implements Loaders {
   ): Promise<Array<V | Error>> {
     if (!list) return eachKey(ids, show);
     const index = (records: V[]) => new Map(records.map((record) => [keyOf(record), record]));
-    let byId = await settle(list, index);
-    if (byId instanceof Error) return ids.map(() => byId as Error);
-    if (ids.filter((id) => !(byId as Map<number, V>).has(id)).length > SHOW_CALLS_THRESHOLD) {
+    const listed = await settle(list, index);
+    if (listed instanceof Error) return ids.map(() => listed);
+    let found = listed;
+    // Past the few show calls, an id is called missing only on the word of a list read after it was asked for;
+    // when that read fails, its failure is the answer.
+    let unsettled: Error | undefined;
+    if (ids.filter((id) => !found.has(id)).length > SHOW_CALLS_THRESHOLD) {
       const fresh = await settle(refetch(), index);
-      if (!(fresh instanceof Error)) byId = fresh;
+      if (fresh instanceof Error) unsettled = fresh;
+      else found = fresh;
     }
-    const found = byId;
-    const shown = await showMissing(ids, found, showEndpoint, show);
+    const shown = await showMissing(ids, found, showEndpoint, show, unsettled);
     return ids.map((id) => found.get(id) ?? shown.get(id)!);
   }
 
@@ -254,12 +258,13 @@ async function showMissing<V>(
   found: ReadonlyMap<number, unknown>,
   endpoint: EndpointName,
   show: (id: number) => Promise<V>,
+  unsettled?: Error,
 ): Promise<Map<number, V | Error>> {
   const missing = ids.filter((id) => !found.has(id));
   const asked = missing.slice(0, SHOW_CALLS_THRESHOLD);
   const shown = new Map<number, V | Error>(asked.length === 0 ? [] : zip(asked, await eachKey(asked, show)));
   for (const id of missing.slice(SHOW_CALLS_THRESHOLD)) {
-    shown.set(id, new PortalError('NOT_FOUND', `No record ${id} among the caller's records.`, { endpoint }));
+    shown.set(id, unsettled ?? new PortalError('NOT_FOUND', `No record ${id} among the caller's records.`, { endpoint }));
   }
   return shown;
 }
