@@ -3,7 +3,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import fastifyCors from '@fastify/cors';
 import pinoPretty from 'pino-pretty';
 import fastifyApollo from '@as-integrations/fastify';
@@ -60,7 +60,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     },
     bodyLimit: options.bodyLimitBytes,
     genReqId: requestIdOf,
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
   });
   const admission = new AdmissionQueue(options.limits.maxConcurrentOperations, options.limits.maxQueuedOperations);
   const metrics = new ServerMetrics({
