@@ -13,8 +13,6 @@ export interface CircuitBreakerOptions {
   failureThreshold: number;
   cooldownMs: number;
   now?: () => number;
-  /** Told of every change of state. Must not throw. */
-  onStateChange?: (state: BreakerState) => void;
 }
 
 export class CircuitBreaker {
@@ -72,10 +70,5 @@ export class CircuitBreaker {
 
   private moveTo(state: BreakerState): void {
     this.state = state;
-    try {
-      this.options.onStateChange?.(state);
-    } catch {
-      // An observer must not break the breaker.
-    }
   }
 }

@@ -12,7 +12,7 @@ import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { endpointPath, type EndpointName } from './endpoints';
 import { PortalError, errorFromResponse } from './portalErrors';
-import { CircuitBreaker, type BreakerState } from './circuitBreaker';
+import { CircuitBreaker } from './circuitBreaker';
 import {
   groupedLicensesListWire,
   licenseDetailListWire,
@@ -48,8 +48,6 @@ export interface PortalClientOptions {
   breakerFailureThreshold: number;
   /** How long an open breaker refuses calls before it lets a probe through. */
   breakerCooldownMs: number;
-  /** Told when the breaker changes state (for metrics and logs). Must not throw. */
-  onBreakerStateChange?: (state: BreakerState) => void;
 }
 
 /** One upstream call as it happened, for call counts, logs and metrics. */
@@ -110,7 +108,6 @@ export class PortalClient {
     this.breaker = new CircuitBreaker({
       failureThreshold: options.breakerFailureThreshold,
       cooldownMs: options.breakerCooldownMs,
-      ...(options.onBreakerStateChange ? { onStateChange: options.onBreakerStateChange } : {}),
     });
     this.pool = new Pool(this.origin, {
       connections: options.connections,
