@@ -72,6 +72,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
 
 function banner(server: RunningServer, config: Config): string {
   const lines = [`GraphQL server ready at ${server.graphqlUrl}`];
+  if (config.playground) lines.push(`Playground (GraphiQL): open ${new URL('/', server.graphqlUrl).href} in a browser`);
   if (!server.emulator) {
     lines.push(`Serving the Customer Portal at ${config.portal.url}; send your own portal credentials as Authorization: Basic …`);
     return lines.join('\n');
