@@ -2,19 +2,12 @@
  * The server's settings, read once from the environment. A bad value stops start-up with a message naming the
  * variable, what it must be, and what it was; nothing else in the server reads `process.env`.
  */
+import type { PortalClientOptions } from './portal/portalClient';
 
-export interface PortalSettings {
+/** The portal client's settings, and the portal to serve. */
+export interface PortalSettings extends Omit<PortalClientOptions, 'origin'> {
   /** The portal's origin; undefined starts the embedded emulator and serves that. */
   url: string | undefined;
-  connections: number;
-  connectTimeoutMs: number;
-  headersTimeoutMs: number;
-  bodyTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-  maxRetries: number;
-  retryBaseDelayMs: number;
-  breakerFailureThreshold: number;
-  breakerCooldownMs: number;
 }
 
 /** Limits on what one client can ask, each refused before any upstream call. */

@@ -19,18 +19,8 @@ export interface RunningServer {
 /** Starts everything the configuration asks for; the returned `close` stops it all. */
 export async function startServer(config: Config): Promise<RunningServer> {
   const emulator = config.portal.url === undefined ? await startEmulator({ port: config.emulator.port, seed: config.emulator.seed, latencyMs: config.emulator.latencyMs }) : undefined;
-  const portal = new PortalClient({
-    origin: config.portal.url ?? emulator!.url,
-    connections: config.portal.connections,
-    connectTimeoutMs: config.portal.connectTimeoutMs,
-    headersTimeoutMs: config.portal.headersTimeoutMs,
-    bodyTimeoutMs: config.portal.bodyTimeoutMs,
-    keepAliveTimeoutMs: config.portal.keepAliveTimeoutMs,
-    maxRetries: config.portal.maxRetries,
-    retryBaseDelayMs: config.portal.retryBaseDelayMs,
-    breakerFailureThreshold: config.portal.breakerFailureThreshold,
-    breakerCooldownMs: config.portal.breakerCooldownMs,
-  });
+  const { url, ...clientSettings } = config.portal;
+  const portal = new PortalClient({ origin: url ?? emulator!.url, ...clientSettings });
   const app = await createHttpServer({
     portal,
     keyStore: new MemoryKeyStore(),
