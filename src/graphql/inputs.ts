@@ -3,15 +3,14 @@
  * Each failure is an `InputError` (`BAD_USER_INPUT`) whose `field` names the argument as written in the schema.
  */
 import { isCalendarDate } from '../portal/wireTypes';
+import { positiveIntegerId } from '../portal/endpoints';
 import { InputError } from './errors';
 
 /** An `ID` argument as the portal's positive integer id. Accepts `7` and `"7"`; refuses `"07"`, `"-1"`, `"7a"`. */
 export function parseId(value: unknown, field: string): number {
-  const text = typeof value === 'number' ? String(value) : value;
-  if (typeof text !== 'string' || !/^[1-9][0-9]{0,15}$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new InputError(`\`${field}\` must be a positive integer id, but got: ${describe(value)}`, field);
-  }
-  return Number(text);
+  const id = positiveIntegerId(value);
+  if (id === undefined) throw new InputError(`\`${field}\` must be a positive integer id, but got: ${describe(value)}`, field);
+  return id;
 }
 
 export const MAX_PAGE_SIZE = 1000;

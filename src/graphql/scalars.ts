@@ -10,6 +10,7 @@
 import { GraphQLScalarType, Kind } from 'graphql';
 import { InputError } from './errors';
 import { describe } from './inputs';
+import { isIsoInstant } from '../portal/wireTypes';
 
 export const DateScalar = new GraphQLScalarType<string, string>({
   name: 'Date',
@@ -25,10 +26,8 @@ export const DateScalar = new GraphQLScalarType<string, string>({
   },
 });
 
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
-
 function parseDateTime(value: unknown): string {
-  if (typeof value !== 'string' || !ISO_INSTANT.test(value) || Number.isNaN(Date.parse(value))) {
+  if (typeof value !== 'string' || !isIsoInstant(value)) {
     throw new InputError(`A DateTime must be ISO 8601 with an offset, but got: ${describe(value)}`);
   }
   return value;

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { PortalClient, UpstreamCall } from '../portal/portalClient';
 import { PortalError, type PortalErrorCode } from '../portal/portalErrors';
-import { UnreachableCaseError } from '../portal/endpoints';
+import { positiveIntegerId, UnreachableCaseError } from '../portal/endpoints';
 
 /** HTTP status and message of each upstream failure, for a client that asked for a file. */
 export function fileErrorStatus(code: PortalErrorCode): { status: number; message: string } {
@@ -32,17 +32,15 @@ export function fileErrorStatus(code: PortalErrorCode): { status: number; messag
 
 export function registerLicenseFileRoute(app: FastifyInstance, portal: PortalClient, onCall: (call: UpstreamCall) => void): void {
   app.get<{ Params: { licenseId: string } }>('/licenses/:licenseId/file', async (request, reply) => {
-    const { licenseId } = request.params;
-    if (!/^[1-9][0-9]{0,15}$/.test(licenseId) || !Number.isSafeInteger(Number(licenseId))) {
-      return plain(reply, 400, 'The licence id must be a positive integer.');
-    }
+    const licenseId = positiveIntegerId(request.params.licenseId);
+    if (licenseId === undefined) return plain(reply, 400, 'The licence id must be a positive integer.');
     const authorization = request.headers.authorization;
     const abort = new AbortController();
     request.raw.on('close', () => {
       if (!reply.sent) abort.abort();
     });
     try {
-      const file = await portal.openLicenseFile({ authorization, signal: abort.signal, onCall }, Number(licenseId));
+      const file = await portal.openLicenseFile({ authorization, signal: abort.signal, onCall }, licenseId);
       reply.header('content-type', file.contentType).header('cache-control', 'private, no-store');
       if (file.contentDisposition) reply.header('content-disposition', file.contentDisposition);
       return reply.status(200).send(file.body);

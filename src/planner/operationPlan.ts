@@ -37,6 +37,7 @@ import {
   type SelectionSetNode,
   type ValueNode,
 } from 'graphql';
+import { positiveIntegerId } from '../portal/endpoints';
 
 /** Most ids of one kind fetched by parallel show calls; past it, one list call serves them all. */
 export const SHOW_CALLS_THRESHOLD = 3;
@@ -325,12 +326,12 @@ class Walker {
   }
 
   private idArgument(field: FieldNode, name: string): number | undefined {
-    return positiveInteger(this.argument(field, name));
+    return positiveIntegerId(this.argument(field, name));
   }
 
   private filterAssignmentId(field: FieldNode): number | undefined {
     const filter = this.argument(field, 'filter');
-    return isRecord(filter) ? positiveInteger(filter.productAssignmentId) : undefined;
+    return isRecord(filter) ? positiveIntegerId(filter.productAssignmentId) : undefined;
   }
 
   /** `first` bounds a connection's page; without it (or with a value the resolver refuses), `fallback`. */
@@ -354,12 +355,6 @@ class Walker {
   }
 }
 
-function positiveInteger(value: unknown): number | undefined {
-  const text = typeof value === 'number' ? String(value) : value;
-  if (typeof text !== 'string' || !/^[1-9][0-9]{0,15}$/.test(text)) return undefined;
-  const id = Number(text);
-  return Number.isSafeInteger(id) ? id : undefined;
-}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -56,8 +56,19 @@ export function endpointPath(endpoint: EndpointName, id?: number): string {
   }
 }
 
+/**
+ * A portal id from text or a number: a positive integer written without sign, leading zero or fraction (`7` or
+ * `"7"`; not `"07"`, `"-1"`, `"7a"`); undefined for anything else.
+ */
+export function positiveIntegerId(value: unknown): number | undefined {
+  const text = typeof value === 'number' ? String(value) : value;
+  if (typeof text !== 'string' || !/^[1-9][0-9]{0,15}$/.test(text)) return undefined;
+  const id = Number(text);
+  return Number.isSafeInteger(id) ? id : undefined;
+}
+
 function requireId(endpoint: EndpointName, id: number | undefined): number {
-  if (id === undefined || !Number.isSafeInteger(id) || id <= 0) {
+  if (id === undefined || positiveIntegerId(id) === undefined) {
     throw new TypeError(`${endpoint} needs a positive integer id, but got: ${String(id)}`);
   }
   return id;

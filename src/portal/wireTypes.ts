@@ -11,7 +11,7 @@ import { z } from 'zod';
 export const wireDate = z.string().refine(isCalendarDate, { message: 'expected a date YYYY-MM-DD' });
 
 /** An ISO 8601 instant with an offset (`Z` or `+hh:mm`). */
-export const wireDateTime = z.string().refine((s) => ISO_INSTANT.test(s) && !Number.isNaN(Date.parse(s)), {
+export const wireDateTime = z.string().refine(isIsoInstant, {
   message: 'expected an ISO 8601 date-time with offset',
 });
 
@@ -75,6 +75,11 @@ export interface LicenseFileDownload {
 }
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** True for an ISO 8601 instant with an offset (`Z` or `+hh:mm`) that names a real moment. */
+export function isIsoInstant(value: string): boolean {
+  return ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value));
+}
 
 /** True for `YYYY-MM-DD` naming a day that exists (`2027-02-30` does not). */
 export function isCalendarDate(value: string): boolean {
