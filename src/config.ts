@@ -65,6 +65,10 @@ export const SETTINGS = {
   PORTAL_HEADERS_TIMEOUT_MS: { default: '10000', meaning: 'Time from sending a request to the portal to its response headers.' },
   PORTAL_BODY_TIMEOUT_MS: { default: '10000', meaning: 'Most time between two chunks of a portal response body.' },
   PORTAL_KEEP_ALIVE_TIMEOUT_MS: { default: '4000', meaning: 'How long an idle connection to the portal stays open.' },
+  PORTAL_MAX_RESPONSE_BYTES: {
+    default: '16777216',
+    meaning: 'Largest portal answer read into memory (16 MiB; 16x the large seed\'s biggest list); a longer one is cut off and is UPSTREAM_INVALID_RESPONSE. Licence file downloads stream unbounded.',
+  },
   UPSTREAM_CALL_BUDGET: { default: '50', meaning: 'Most portal calls one operation may make; an operation estimated above it is refused before any call.' },
   LOADER_STRATEGY: { default: 'planned', meaning: 'planned, or baseline: one show call per parent, the usual approach (for benchmarks only).' },
   PORTAL_MAX_RETRIES: { default: '2', meaning: 'Most retries of a safe read (never of generate), on connection errors, 502, 503, 504 and 429.' },
@@ -156,6 +160,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retryBaseDelayMs: integer('PORTAL_RETRY_BASE_DELAY_MS', 0, 60_000),
       breakerFailureThreshold: integer('BREAKER_FAILURE_THRESHOLD', 1, 10_000),
       breakerCooldownMs: integer('BREAKER_COOLDOWN_MS', 1, 3_600_000),
+      maxResponseBytes: integer('PORTAL_MAX_RESPONSE_BYTES', 1024, 1024 * 1024 * 1024),
     },
     limits: {
       maxDepth: integer('MAX_DEPTH', 1, 1000),

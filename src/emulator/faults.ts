@@ -9,7 +9,7 @@
  * When a fault strikes, relative to the route's work (generate's side effect):
  * - before any effect: `status`, `reset`;
  * - after the effect, so the caller cannot know it happened: every other kind (`resetAfterEffect`, `slowHeaders`,
- *   `slowBody`, `malformedJson`, `truncatedBody`, `wrongShape`, `garbage`).
+ *   `slowBody`, `malformedJson`, `truncatedBody`, `wrongShape`, `garbage`, `endlessBody`, `tricklingBody`).
  */
 import { randomBytes } from 'node:crypto';
 import type { EncodedAnswer } from './answers';
@@ -25,7 +25,9 @@ export type FaultKind =
   | 'malformedJson'
   | 'truncatedBody'
   | 'wrongShape'
-  | 'garbage';
+  | 'garbage'
+  | 'endlessBody'
+  | 'tricklingBody';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'status',
@@ -37,6 +39,8 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'truncatedBody',
   'wrongShape',
   'garbage',
+  'endlessBody',
+  'tricklingBody',
 ];
 
 export interface FaultMatch {
@@ -61,6 +65,10 @@ export interface FaultMatch {
  * - `wrongShape`: answers 200 with valid JSON of the wrong shape: `body` if given, else the answer with keys
  *   camelCased, ids as strings, and lists wrapped in `{"items": […], "total": n}`.
  * - `garbage`: answers 200 `application/json` with 256 random bytes.
+ * - `endlessBody`: answers 200 `application/json`, chunked, with a JSON list that never ends: the answer's first
+ *   record (or the answer itself) again and again, as fast as the client reads, until it goes away.
+ * - `tricklingBody`: sends the headers with the answer's full Content-Length, then one byte every `ms` (default
+ *   1000), so that no gap between chunks is long enough for a body timeout.
  */
 export type FaultRule = FaultMatch &
   (
@@ -73,6 +81,8 @@ export type FaultRule = FaultMatch &
     | { kind: 'truncatedBody' }
     | { kind: 'wrongShape'; body?: unknown }
     | { kind: 'garbage' }
+    | { kind: 'endlessBody' }
+    | { kind: 'tricklingBody'; ms?: number }
   );
 
 /** A rule as it stands: its id (for `remove`) and how many strikes it has left (null: unlimited). */
@@ -156,12 +166,16 @@ function validateRule(rule: FaultRule): void {
     case 'slowBody':
       if (!(Number.isFinite(rule.ms) && rule.ms >= 0)) fail('ms must be a number of milliseconds >= 0', rule.ms);
       return;
+    case 'tricklingBody':
+      if (rule.ms !== undefined && !(Number.isFinite(rule.ms) && rule.ms > 0)) fail('ms must be a number of milliseconds > 0', rule.ms);
+      return;
     case 'reset':
     case 'resetAfterEffect':
     case 'malformedJson':
     case 'truncatedBody':
     case 'wrongShape':
     case 'garbage':
+    case 'endlessBody':
       return;
     default: {
       // Reachable from untyped callers (tests in JavaScript, `as never`), so it fails with a message, not a crash.
@@ -201,6 +215,24 @@ export function wrongShapeAnswer(answer: EncodedAnswer, body: unknown): EncodedA
 
 export function garbageAnswer(): EncodedAnswer {
   return jsonAnswer(randomBytes(256));
+}
+
+/**
+ * The pieces of an endless JSON list made from an answer: its opening, and a chunk of about 64 KiB that repeats
+ * the answer's first record (or the answer itself) for ever. Concatenated, they never close the list.
+ */
+export function endlessListPieces(answer: EncodedAnswer): { opening: Buffer; repeated: Buffer } {
+  let record = answer.body.toString('utf8');
+  if (isJson(answer)) {
+    const parsed = JSON.parse(record) as unknown;
+    const first = Array.isArray(parsed) ? parsed[0] : parsed;
+    record = JSON.stringify(first ?? { id: 1 });
+  } else {
+    record = JSON.stringify({ message: record });
+  }
+  const item = Buffer.from(`${record},`, 'utf8');
+  const copies = Math.max(1, Math.floor((64 * 1024) / item.length));
+  return { opening: Buffer.from(`[${record},`, 'utf8'), repeated: Buffer.concat(Array.from({ length: copies }, () => item)) };
 }
 
 function misshape(value: unknown): unknown {

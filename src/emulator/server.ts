@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeAnswer, optionsAnswer, werkzeugPage, type Answer, type EncodedAnswer } from './answers';
 import { parseBasicCredentials } from './basicAuth';
 import { findAccount, type DemoAccount, type PortalStore } from './data';
-import { garbageAnswer, malformedJsonAnswer, wrongShapeAnswer, type FaultRule, type FaultSet } from './faults';
+import { endlessListPieces, garbageAnswer, malformedJsonAnswer, wrongShapeAnswer, type FaultRule, type FaultSet } from './faults';
 import type { RecordingLog } from './requestLog';
 import { parseQuery, percentDecode, splitTarget } from './requestTarget';
 import { answerRoute, matchRoute, type RouteMatch, type RouteName } from './routes';
@@ -151,6 +151,16 @@ async function serveWithFault(
       runRoute();
       await pause(latencyMs, parts);
       return send(res, garbageAnswer());
+    case 'endlessBody': {
+      const answer = runRoute();
+      await pause(latencyMs, parts);
+      return sendEndlessly(res, answer, parts);
+    }
+    case 'tricklingBody': {
+      const answer = runRoute();
+      await pause(latencyMs, parts);
+      return sendTrickling(res, answer, fault.ms ?? 1000, parts);
+    }
     default:
       throw new UnreachableFaultError(fault);
   }
@@ -187,6 +197,42 @@ async function sendSlowly(res: ServerResponse, answer: EncodedAnswer, ms: number
   res.write(answer.body.subarray(0, half));
   await pause(ms, parts);
   if (!res.destroyed) res.end(answer.body.subarray(half));
+}
+
+/** A 200 JSON list that never ends, written as fast as the client reads it, until it or the emulator goes away. */
+function sendEndlessly(res: ServerResponse, answer: EncodedAnswer, parts: PortalServerParts): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  const { opening, repeated } = endlessListPieces(answer);
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  res.write(opening);
+  return new Promise((resolve) => {
+    const stop = () => {
+      parts.lifetime.removeEventListener('abort', stop);
+      res.destroy();
+      resolve();
+    };
+    const pump = () => {
+      while (!res.destroyed && !parts.lifetime.aborted) {
+        if (!res.write(repeated)) return void res.once('drain', pump);
+      }
+      stop();
+    };
+    res.once('close', stop);
+    parts.lifetime.addEventListener('abort', stop, { once: true });
+    pump();
+  });
+}
+
+/** The answer's headers with its full Content-Length, then its body one byte every `ms`. */
+async function sendTrickling(res: ServerResponse, answer: EncodedAnswer, ms: number, parts: PortalServerParts): Promise<void> {
+  if (res.destroyed) return;
+  res.writeHead(answer.status, answer.headers);
+  res.flushHeaders();
+  for (let index = 0; index < answer.body.length && !res.destroyed; index += 1) {
+    res.write(answer.body.subarray(index, index + 1));
+    await pause(ms, parts);
+  }
+  if (!res.destroyed) res.end();
 }
 
 /** Headers that promise the whole body, half of it, then the connection closes (FIN, not reset). */

@@ -26,10 +26,13 @@ export interface RequestContext {
   plan?: OperationPlan;
   /** The request's logger: its lines carry the request id. */
   log: RequestLogger;
+  /** Ends the operation's timers; called once its response is sent. */
+  dispose(): void;
 }
 
 export interface RequestLogger {
   info(details: Record<string, unknown>, message: string): void;
+  warn(details: Record<string, unknown>, message: string): void;
   error(details: Record<string, unknown>, message: string): void;
 }
 
@@ -54,14 +57,18 @@ export interface RequestContextOptions {
 export function createRequestContext(options: RequestContextOptions): RequestContext {
   const upstreamCalls: UpstreamCall[] = [];
   const startedAt = performance.now();
-  const deadline = AbortSignal.timeout(options.timeoutMs);
+  const { deadline, ended, end } = operationSignals(options.timeoutMs, options.clientGone);
   const caller: PortalCaller = {
     authorization: options.authorization,
     onCall: (call) => {
       upstreamCalls.push(call);
       options.onUpstreamCall?.(call);
+      if (call.errorCode === 'INVALID_RESPONSE' || call.errorCode === 'OUTCOME_UNKNOWN') {
+        options.log.warn({ endpoint: call.endpoint, status: call.status ?? null, errorCode: call.errorCode, reason: call.errorMessage }, 'portal answer not read');
+      }
     },
-    signal: options.clientGone ? AbortSignal.any([deadline, options.clientGone]) : deadline,
+    signal: ended,
+    deadlineSignal: deadline,
     deadline: startedAt + options.timeoutMs,
   };
   const loaders =
@@ -75,5 +82,35 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
     startedAt,
     showUpstreamCalls: options.showUpstreamCalls,
     log: options.log,
+    dispose: end,
+  };
+}
+
+/**
+ * The operation's deadline, and its end by the deadline or by the client going away, as abort signals.
+ *
+ * Made from a timer and controllers held here, not from `AbortSignal.timeout` and `AbortSignal.any`: Node 20
+ * holds the sources of `AbortSignal.any` weakly, so a timeout signal that nothing else references is collected
+ * under memory pressure and never fires. That is how a portal streaming an endless body kept a request (and
+ * the memory it buffered) past its deadline. `end` clears the timer once the response is sent.
+ */
+function operationSignals(timeoutMs: number, clientGone: AbortSignal | undefined) {
+  const deadline = new AbortController();
+  const ended = new AbortController();
+  const timer = setTimeout(() => {
+    const reason = new DOMException(`The operation's deadline of ${timeoutMs} ms passed.`, 'TimeoutError');
+    deadline.abort(reason);
+    ended.abort(reason);
+  }, timeoutMs);
+  const onClientGone = () => ended.abort(clientGone?.reason);
+  if (clientGone?.aborted) onClientGone();
+  else clientGone?.addEventListener('abort', onClientGone, { once: true });
+  return {
+    deadline: deadline.signal,
+    ended: ended.signal,
+    end() {
+      clearTimeout(timer);
+      clientGone?.removeEventListener('abort', onClientGone);
+    },
   };
 }

@@ -42,8 +42,9 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
           if (!release) throw overloadedError();
           if (options.prefetch) contextValue.loaders.prefetch(plan);
         },
-        async willSendResponse() {
+        async willSendResponse({ contextValue }) {
           release?.();
+          contextValue.dispose();
         },
       };
     },

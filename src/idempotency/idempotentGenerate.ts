@@ -44,9 +44,13 @@ export class LicenseGenerator {
 
   /** Generates one licence; with a key, at most one per caller and key. */
   async generate(caller: PortalCaller, input: GenerateInput, idempotencyKey?: string): Promise<LicenseWire> {
-    // Not the request's abort signal: once sent, the call runs to its answer so that its outcome is known.
+    // Not the request's abort signal: once sent, the call runs to its answer so that its outcome is known, also
+    // when the client goes away. The operation's deadline still ends it (as OUTCOME_UNKNOWN), so that a portal
+    // that trickles its answer cannot hold the request for ever.
     const detached: PortalCaller = { authorization: caller.authorization };
     if (caller.onCall) detached.onCall = caller.onCall;
+    if (caller.deadlineSignal) detached.signal = caller.deadlineSignal;
+    if (caller.deadline !== undefined) detached.deadline = caller.deadline;
     if (idempotencyKey === undefined) return this.portal.generateLicense(detached, input);
 
     const key = this.scopedKey(caller.authorization, idempotencyKey);

@@ -13,6 +13,7 @@ import type { z } from 'zod';
 import { endpointPath, type EndpointName } from './endpoints';
 import { PortalError, errorFromResponse } from './portalErrors';
 import { CircuitBreaker } from './circuitBreaker';
+import { BodyTooLargeError, headerValue, invalidBody, parseBody, readBounded } from './responseBody';
 import {
   groupedLicensesListWire,
   licenseDetailListWire,
@@ -48,6 +49,11 @@ export interface PortalClientOptions {
   breakerFailureThreshold: number;
   /** How long an open breaker refuses calls before it lets a probe through. */
   breakerCooldownMs: number;
+  /**
+   * Largest response body read into memory, in bytes: a longer one is cut off as soon as it passes the bound and
+   * is INVALID_RESPONSE (OUTCOME_UNKNOWN for generate). Licence files streamed by `openLicenseFile` are not bound.
+   */
+  maxResponseBytes: number;
 }
 
 /** One upstream call as it happened, for call counts, logs and metrics. */
@@ -61,6 +67,8 @@ export interface UpstreamCall {
   durationMs: number;
   /** The PortalError code when the call failed. */
   errorCode?: string;
+  /** Why it failed, in this server's words (for the log; never shown to a client). */
+  errorMessage?: string;
   /** 0 for the first attempt, 1 and 2 for retries. */
   attempt: number;
 }
@@ -71,6 +79,11 @@ export interface PortalCaller {
   authorization: string | undefined;
   /** Aborts the call (the operation's deadline, a client that went away). */
   signal?: AbortSignal;
+  /**
+   * Aborts at the operation's deadline only, never when the client goes away: for a call that must run to its
+   * answer once sent (generate), yet must not outlive the operation.
+   */
+  deadlineSignal?: AbortSignal;
   /** When the operation's deadline passes (`performance.now()` time): no retry is started that would end after it. */
   deadline?: number;
   /** Told of every call once it has ended. Must not throw. */
@@ -101,9 +114,11 @@ export class PortalClient {
   readonly breaker: CircuitBreaker;
   private readonly pool: Pool;
   private readonly retries: { max: number; baseDelayMs: number };
+  private readonly maxResponseBytes: number;
 
   constructor(options: PortalClientOptions) {
     this.origin = new URL(options.origin).origin;
+    this.maxResponseBytes = options.maxResponseBytes;
     this.retries = { max: options.maxRetries, baseDelayMs: options.retryBaseDelayMs };
     this.breaker = new CircuitBreaker({
       failureThreshold: options.breakerFailureThreshold,
@@ -161,17 +176,16 @@ export class PortalClient {
     const query = new URLSearchParams({ hwid: request.hwid, expiration_date: request.expirationDate });
     if (request.note !== undefined && request.note !== null) query.set('note', request.note);
     const path = `${endpointPath('license.generate', request.productAssignmentId)}?${query.toString()}`;
-    return this.call(caller, 'license.generate', path, { idempotent: false }, async (response) => {
-      const text = await readText('license.generate', response, true);
-      return parseBody('license.generate', text, licenseWire, true);
-    });
+    return this.call(caller, 'license.generate', path, { idempotent: false }, async (response) =>
+      parseBody('license.generate', await this.readBody('license.generate', response, true), licenseWire, true),
+    );
   }
 
   /** Downloads a licence file whole, with the headers that describe it. */
   async downloadLicenseFile(caller: PortalCaller, licenseId: number): Promise<LicenseFileDownload> {
     const path = endpointPath('licenseDetail.download', licenseId);
     return this.call(caller, 'licenseDetail.download', path, { idempotent: true }, async (response) => {
-      const bytes = Buffer.from(await readBytes('licenseDetail.download', response, false));
+      const bytes = await this.readBody('licenseDetail.download', response, false);
       return {
         licenseId,
         bytes,
@@ -219,8 +233,18 @@ export class PortalClient {
 
   private getJson<T>(caller: PortalCaller, endpoint: EndpointName, id: number | undefined, schema: z.ZodType<T>): Promise<T> {
     return this.call(caller, endpoint, endpointPath(endpoint, id), { idempotent: true }, async (response) =>
-      parseBody(endpoint, await readText(endpoint, response, false), schema, false),
+      parseBody(endpoint, await this.readBody(endpoint, response, false), schema, false),
     );
+  }
+
+  /** A 2xx body, whole, within `maxResponseBytes`; one that passes the bound is an answer this server cannot read. */
+  private async readBody(endpoint: EndpointName, response: Dispatcher.ResponseData, sideEffecting: boolean): Promise<Buffer> {
+    try {
+      return await readBounded(response, this.maxResponseBytes, 'fail');
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) throw invalidBody(endpoint, error.message, sideEffecting);
+      throw transportError(endpoint, error, sideEffecting);
+    }
   }
 
   /**
@@ -294,8 +318,13 @@ export class PortalClient {
       }
       status = response.statusCode;
       if (status < 200 || status > 299) {
-        const body = await readText(endpoint, response, sideEffecting, MAX_ERROR_BODY_BYTES);
-        throw errorFromResponse(endpoint, status, body, retryAfterOf(headerValue(response.headers['retry-after'])));
+        let body: Buffer;
+        try {
+          body = await readBounded(response, MAX_ERROR_BODY_BYTES, 'cut');
+        } catch (error) {
+          throw transportError(endpoint, error, sideEffecting);
+        }
+        throw errorFromResponse(endpoint, status, body.toString('utf8'), retryAfterOf(headerValue(response.headers['retry-after'])));
       }
       let result: T;
       try {
@@ -308,7 +337,16 @@ export class PortalClient {
       return result;
     } catch (error) {
       const portalError = error instanceof PortalError ? error : transportError(endpoint, error, sideEffecting);
-      report(caller, { endpoint, path, status, startedAt, durationMs: performance.now() - startedAt, errorCode: portalError.code, attempt });
+      report(caller, {
+        endpoint,
+        path,
+        status,
+        startedAt,
+        durationMs: performance.now() - startedAt,
+        errorCode: portalError.code,
+        errorMessage: portalError.message,
+        attempt,
+      });
       throw portalError;
     }
   }
@@ -354,53 +392,6 @@ function report(caller: PortalCaller, call: UpstreamCall): void {
   }
 }
 
-/** Reads a whole body as bytes, at most `limit` of them (the rest is discarded). */
-async function readBytes(endpoint: EndpointName, response: Dispatcher.ResponseData, sideEffecting: boolean, limit = Infinity): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  try {
-    for await (const chunk of response.body) {
-      const buffer = chunk as Buffer;
-      if (length < limit) chunks.push(buffer);
-      length += buffer.length;
-    }
-  } catch (error) {
-    throw transportError(endpoint, error, sideEffecting);
-  }
-  const all = Buffer.concat(chunks);
-  return length > limit ? all.subarray(0, limit) : all;
-}
-
-async function readText(endpoint: EndpointName, response: Dispatcher.ResponseData, sideEffecting: boolean, limit = Infinity): Promise<string> {
-  return Buffer.from(await readBytes(endpoint, response, sideEffecting, limit)).toString('utf8');
-}
-
-/** Parses and validates a 2xx body; a body that does not fit is INVALID_RESPONSE (OUTCOME_UNKNOWN for generate). */
-function parseBody<T>(endpoint: EndpointName, text: string, schema: z.ZodType<T>, sideEffecting: boolean): T {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw invalidBody(endpoint, 'the body is not JSON', sideEffecting);
-  }
-  const result = schema.safeParse(json);
-  if (!result.success) {
-    const where = result.error.issues
-      .slice(0, 3)
-      .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
-      .join('; ');
-    throw invalidBody(endpoint, `the body does not fit the contract (${where})`, sideEffecting);
-  }
-  return result.data;
-}
-
-function invalidBody(endpoint: EndpointName, why: string, sideEffecting: boolean): PortalError {
-  if (sideEffecting) {
-    return new PortalError('OUTCOME_UNKNOWN', `The portal's answer could not be read (${why}); a licence may or may not have been generated.`, { endpoint, status: 200 });
-  }
-  return new PortalError('INVALID_RESPONSE', `The portal answered ${endpoint} but ${why}.`, { endpoint, status: 200 });
-}
-
 /**
  * A failure below HTTP. Whether a side-effecting request could have reached the portal decides between
  * UNAVAILABLE (it never left: connection refused, connect timeout) and OUTCOME_UNKNOWN (it may have been served).
@@ -438,9 +429,6 @@ function nameOf(error: unknown): string {
   return typeof error === 'object' && error !== null && typeof (error as { name?: unknown }).name === 'string' ? (error as { name: string }).name : '';
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
 
 /** The file name of a `Content-Disposition` header (`filename*=` or `filename=`), if it names one. */
 export function fileNameOf(disposition: string | undefined): string | undefined {
