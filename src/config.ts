@@ -16,6 +16,10 @@ export interface OperationLimits {
   maxAliases: number;
   maxDirectives: number;
   maxTokens: number;
+  /** Most objects and list items one answer may hold (`src/planner/resultSize.ts`). */
+  maxResultObjects: number;
+  /** Largest response body sent, in bytes: the last line behind `maxResultObjects`. */
+  maxResponseBytes: number;
   /** Most operations executing at once; more wait in the queue. */
   maxConcurrentOperations: number;
   /** Most operations waiting; past it, requests are refused at once with 503. */
@@ -82,6 +86,11 @@ export const SETTINGS = {
   MAX_ALIASES: { default: '30', meaning: 'Most aliases in an operation.' },
   MAX_DIRECTIVES: { default: '50', meaning: 'Most directives in an operation.' },
   MAX_TOKENS: { default: '2000', meaning: 'Most tokens in an operation document.' },
+  MAX_RESULT_OBJECTS: {
+    default: '100000',
+    meaning: 'Most objects and list items one answer may hold; an operation over it is refused (RESULT_TOO_LARGE) before it is resolved.',
+  },
+  MAX_RESPONSE_BYTES: { default: '33554432', meaning: 'Largest GraphQL response body sent, in bytes (32 MiB); a larger one is replaced by a RESPONSE_TOO_LARGE error.' },
   INTROSPECTION: { default: '', meaning: 'true or false: schema introspection and field suggestions. Default: on, off when NODE_ENV=production.' },
   SHUTDOWN_GRACE_MS: { default: '10000', meaning: 'On SIGTERM, how long requests in flight may finish before their connections are closed.' },
   BODY_LIMIT_BYTES: { default: '102400', meaning: 'Largest GraphQL request body accepted, in bytes (larger: 413).' },
@@ -167,6 +176,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxAliases: integer('MAX_ALIASES', 0, 100_000),
       maxDirectives: integer('MAX_DIRECTIVES', 0, 100_000),
       maxTokens: integer('MAX_TOKENS', 10, 1_000_000),
+      maxResultObjects: integer('MAX_RESULT_OBJECTS', 1, 100_000_000),
+      maxResponseBytes: integer('MAX_RESPONSE_BYTES', 1024, 1024 * 1024 * 1024),
       maxConcurrentOperations: integer('MAX_CONCURRENT_OPERATIONS', 1, 100_000),
       maxQueuedOperations: integer('MAX_QUEUED_OPERATIONS', 0, 1_000_000),
       operationTimeoutMs: integer('OPERATION_TIMEOUT_MS', 1, 3_600_000),

@@ -12,6 +12,7 @@ import { planningPlugin, upstreamCostsPlugin, type OperationObserver } from './p
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { AdmissionQueue } from './admission';
 import type { OperationLimits } from '../config';
+import type { ListSizeMemory } from './resultSize';
 
 /** The schema's SDL, read from the project's `schema.graphql` (the one source of truth for codegen too). */
 export function loadTypeDefs(): string {
@@ -27,8 +28,10 @@ export interface ApolloOptions {
   upstreamCallBudget: number;
   /** Whether the loaders follow the plan (false for the baseline strategy, which only estimates). */
   prefetch: boolean;
-  limits: Pick<OperationLimits, 'maxDepth' | 'maxAliases' | 'maxDirectives' | 'maxTokens'>;
+  limits: Pick<OperationLimits, 'maxDepth' | 'maxAliases' | 'maxDirectives' | 'maxTokens' | 'maxResultObjects'>;
   admission: AdmissionQueue;
+  /** The list sizes seen per caller, for estimating an answer's size before any call. */
+  listSizes: ListSizeMemory;
   plugins?: ApolloServerPlugin<RequestContext>[];
 }
 
@@ -68,7 +71,13 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<Request
       // per-field hook costs every resolver of a 5,000-licence query.
       ApolloServerPluginCacheControlDisabled(),
       ...(protection.plugins as ApolloServerPlugin<RequestContext>[]),
-      planningPlugin({ budget: options.upstreamCallBudget, prefetch: options.prefetch, admission: options.admission }),
+      planningPlugin({
+        budget: options.upstreamCallBudget,
+        prefetch: options.prefetch,
+        admission: options.admission,
+        maxResultObjects: options.limits.maxResultObjects,
+        listSizes: options.listSizes,
+      }),
       upstreamCostsPlugin(options.observeOperation),
       ...(options.plugins ?? []),
     ],

@@ -8,6 +8,7 @@ import { BaselineLoaders } from '../loaders/baselineLoaders';
 import type { Loaders, LoaderStrategy } from '../loaders/loaders';
 import type { LicenseGenerator } from '../idempotency/idempotentGenerate';
 import type { OperationPlan } from '../planner/operationPlan';
+import { ItemAllowance } from './resultSize';
 
 export interface RequestContext {
   /** The caller's credentials and the request's call observer, passed to every portal call. */
@@ -24,6 +25,10 @@ export interface RequestContext {
   showUpstreamCalls: boolean;
   /** The operation's plan, once it is known. */
   plan?: OperationPlan;
+  /** The operation's type, once it is known: a mutation's answer is never dropped, whatever its size. */
+  operationType?: 'query' | 'mutation' | 'subscription';
+  /** List items the resolvers may still hand out: the last line behind the answer's count. */
+  allowance: ItemAllowance;
   /** The request's logger: its lines carry the request id. */
   log: RequestLogger;
   /** Ends the operation's timers; called once its response is sent. */
@@ -44,6 +49,8 @@ export interface RequestContextOptions {
   showUpstreamCalls: boolean;
   /** The operation's overall deadline: reads still running then are aborted as UPSTREAM_TIMEOUT. */
   timeoutMs: number;
+  /** Most objects and list items the answer may hold. */
+  maxResultObjects: number;
   /** Aborts when the client goes away. */
   clientGone?: AbortSignal;
   log: RequestLogger;
@@ -82,6 +89,7 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
     startedAt,
     showUpstreamCalls: options.showUpstreamCalls,
     log: options.log,
+    allowance: new ItemAllowance(options.maxResultObjects),
     dispose: end,
   };
 }

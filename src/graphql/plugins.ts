@@ -14,6 +14,7 @@ import { ErrorCode } from './errors';
 import type { AdmissionQueue } from './admission';
 import { checkLicenseFilter, checkPageArgs, licenseDetailOrdering, licenseOrdering } from './connections';
 import type { LicenseFilter, LicenseOrder } from '../generated/graphql';
+import { answerShape, countAnswer, listSizesOf, type ListSizeMemory } from './resultSize';
 
 export interface PlanningOptions {
   /** Most upstream calls one operation may make. */
@@ -22,33 +23,86 @@ export interface PlanningOptions {
   prefetch: boolean;
   /** Admission of operations to execution; waiting in it counts against the operation's deadline. */
   admission: AdmissionQueue;
+  /** Most objects and list items one answer may hold. */
+  maxResultObjects: number;
+  /** The list sizes seen per caller, for the estimate before any call. */
+  listSizes: ListSizeMemory;
 }
 
 /**
- * Plans an operation, refuses it if over budget, waits for its turn to execute, then starts the planned calls.
- * Everything here happens after validation and before the first resolver, so a refusal costs no upstream call.
+ * Plans an operation, refuses it if over budget or if its answer would be too large, waits for its turn to execute,
+ * starts the planned calls, and once they are in counts the answer exactly. Everything here happens after
+ * validation and before the first resolver, so a refusal costs no more upstream calls than the plan's lists.
  */
 export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
       let release: (() => void) | undefined;
+      let callerKey: string | undefined;
       return {
-        async didResolveOperation({ document, operation, request, contextValue }) {
+        async didResolveOperation({ document, operation, request, contextValue, schema }) {
           if (!operation) return; // Apollo refuses a document without the named operation before execution.
+          contextValue.operationType = operation.operation;
           const plan = planOperation(document, operation, request.variables, { accepts: argumentsAccepted });
           contextValue.plan = plan;
           if (plan.estimatedCalls > options.budget) throw budgetError(plan.estimatedCalls, options.budget, plan.estimate);
+          const shape = answerShape(schema, document, operation, request.variables);
+          callerKey = options.listSizes.callerKey(contextValue.caller.authorization);
+          const estimated = countAnswer(shape, undefined, options.listSizes.get(callerKey));
+          if (estimated > options.maxResultObjects) throw resultTooLargeError(estimated, options.maxResultObjects, 'about');
           release = await options.admission.acquire();
           if (!release) throw overloadedError();
-          if (options.prefetch) contextValue.loaders.prefetch(plan);
+          if (!options.prefetch) return;
+          await contextValue.loaders.prefetch(plan);
+          const known = contextValue.loaders.known();
+          // A mutation's payload is read after its write: only its estimate and the allowance can bound it.
+          if (operation.operation !== 'query' || !known) return;
+          options.listSizes.remember(callerKey, listSizesOf(known));
+          const counted = countAnswer(shape, known, options.listSizes.get(callerKey));
+          if (counted > options.maxResultObjects) throw resultTooLargeError(counted, options.maxResultObjects, 'exactly');
         },
-        async willSendResponse({ contextValue }) {
+        async willSendResponse({ contextValue, response }) {
           release?.();
           contextValue.dispose();
+          if (callerKey !== undefined) options.listSizes.remember(callerKey, listSizesOf(contextValue.loaders.known()));
+          const overrun = contextValue.allowance.overrun();
+          if (overrun === undefined || response.body.kind !== 'single') return;
+          const refusal = resultTooLargeError(overrun, options.maxResultObjects, 'at least');
+          const formatted = { message: refusal.message, extensions: { ...refusal.extensions, http: undefined } };
+          if (contextValue.operationType === 'mutation') {
+            // A licence may have been generated: its answer is kept, with lists cut, and the refusal beside it.
+            const result = response.body.singleResult;
+            result.errors = [...(result.errors ?? []), formatted];
+          } else {
+            response.body.singleResult = { errors: [formatted] };
+            response.http.status = 400;
+          }
         },
       };
     },
   };
+}
+
+/**
+ * An answer over `maxResultObjects`, with its count: `about` estimated before any call, `exactly` counted from the
+ * lists, `at least` when resolving passed the bound (the count is what had been handed out by then).
+ */
+function resultTooLargeError(count: number, bound: number, how: 'about' | 'exactly' | 'at least'): GraphQLError {
+  const objects = Math.round(count);
+  const message =
+    `This operation's answer would hold ${how === 'exactly' ? '' : `${how} `}${objects.toLocaleString('en-US')} objects and list items; ` +
+    `at most ${bound.toLocaleString('en-US')} are allowed. Ask for less: give lists \`first\`, or leave out lists nested in lists ` +
+    '(such as License.productAssignment.licenses).';
+  return new GraphQLError(message, {
+    extensions: {
+      code: ErrorCode.BAD_USER_INPUT,
+      reason: 'RESULT_TOO_LARGE',
+      resultObjects: objects,
+      maxResultObjects: bound,
+      counted: how === 'about' ? 'ESTIMATE' : how === 'exactly' ? 'EXACT' : 'AT_LEAST',
+      http: { status: 400 },
+    },
+  });
 }
 
 function overloadedError(): GraphQLError {

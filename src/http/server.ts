@@ -19,6 +19,8 @@ import { Readiness, registerHealthRoutes } from './health';
 import { LicenseGenerator } from '../idempotency/idempotentGenerate';
 import type { KeyStore } from '../idempotency/keyStore';
 import type { LoaderStrategy } from '../loaders/loaders';
+import { ListSizeMemory } from '../graphql/resultSize';
+import { ErrorCode } from '../graphql/errors';
 
 export interface HttpServerOptions {
   portal: PortalClient;
@@ -81,6 +83,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     prefetch: options.loaderStrategy === 'planned',
     limits: options.limits,
     admission,
+    listSizes: new ListSizeMemory(),
   });
   await apollo.start();
   const generator = new LicenseGenerator(options.portal, options.keyStore);
@@ -91,6 +94,24 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   app.addHook('onSend', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     if (closing) reply.header('connection', 'close');
+  });
+  // The last line behind MAX_RESULT_OBJECTS: an answer over MAX_RESPONSE_BYTES is not sent. A mutation's answer is
+  // always sent, whatever its size: it may carry the only word of a licence just generated.
+  const operationTypes = new WeakMap<object, () => string | undefined>();
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (typeof payload !== 'string' || payload.length * 3 <= options.limits.maxResponseBytes) return payload;
+    const bytes = Buffer.byteLength(payload);
+    if (bytes <= options.limits.maxResponseBytes || operationTypes.get(request)?.() === 'mutation') return payload;
+    request.log.warn({ responseBytes: bytes, maxResponseBytes: options.limits.maxResponseBytes }, 'response too large: not sent');
+    reply.code(400);
+    return JSON.stringify({
+      errors: [
+        {
+          message: `This operation's answer is ${bytes} bytes; at most ${options.limits.maxResponseBytes} are sent. Ask for less: give lists \`first\`, or select fewer fields (a licence file's text and base64 are large).`,
+          extensions: { code: ErrorCode.BAD_USER_INPUT, reason: 'RESPONSE_TOO_LARGE', responseBytes: bytes, maxResponseBytes: options.limits.maxResponseBytes },
+        },
+      ],
+    });
   });
   if (options.corsOrigins.length > 0) {
     await app.register(fastifyCors, {
@@ -116,14 +137,15 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
 
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
-    context: async (request, reply): Promise<RequestContext> =>
-      createRequestContext({
+    context: async (request, reply): Promise<RequestContext> => {
+      const context = createRequestContext({
         portal: options.portal,
         generator,
         strategy: options.loaderStrategy,
         authorization: headerOf(request.headers.authorization),
         showUpstreamCalls: options.alwaysShowUpstreamCalls || /^(1|true|yes)$/i.test(headerOf(request.headers[SHOW_UPSTREAM_CALLS_HEADER]) ?? ''),
         timeoutMs: options.limits.operationTimeoutMs,
+        maxResultObjects: options.limits.maxResultObjects,
         clientGone: clientGoneSignal(reply.raw),
         log: request.log,
         onUpstreamCall: (call) => {
@@ -131,7 +153,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
           if (call.status !== undefined) readiness.portalAnswered();
         },
         onBatch: (loader, size) => metrics.observeBatch(loader, size),
-      }),
+      });
+      operationTypes.set(request, () => context.operationType);
+      return context;
+    },
   });
 
   // `app.close()` stops accepting, lets requests in flight finish, then stops Apollo.

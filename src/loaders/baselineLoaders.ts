@@ -52,8 +52,12 @@ export class BaselineLoaders implements Loaders {
     return this.once('details', () => this.portal.listLicenseDetails(this.caller));
   }
 
-  prefetch(): void {
+  async prefetch(): Promise<void> {
     // The usual approach starts nothing early.
+  }
+
+  known(): undefined {
+    return undefined; // Nothing is kept beside the loaders' own caches.
   }
 
   clearAll(): void {

@@ -28,11 +28,31 @@ export interface Loaders {
   allLicenses(): Promise<LicenseWire[]>;
   /** Every licence detail of the caller. */
   allDetails(): Promise<LicenseDetailWire[]>;
-  /** Starts the calls an operation's plan names, before its resolvers run. */
-  prefetch(plan: OperationPlan): void;
+  /** Starts the calls an operation's plan names, before its resolvers run; settles (never rejects) once they have. */
+  prefetch(plan: OperationPlan): Promise<void>;
+  /** What this request has loaded so far, to read without a promise; undefined when the strategy keeps no such view. */
+  known(): KnownRecords | undefined;
   /** Forgets everything loaded, so that reads after a change see it. */
   clearAll(): void;
 }
 
 /** How a server plans its upstream calls: `planned` is this server's; `baseline` is the usual approach, for comparison. */
 export type LoaderStrategy = 'planned' | 'baseline';
+
+/**
+ * The records one request has in hand, read synchronously (the size of an answer is counted from them before it is
+ * resolved). Undefined means "not loaded (yet)", never "does not exist".
+ */
+export interface KnownRecords {
+  /** Every assignment of the caller, once a list brought them. */
+  readonly assignments: readonly ProductAssignmentWire[] | undefined;
+  /** Every licence of the caller, once a list brought them. */
+  readonly licenses: readonly LicenseWire[] | undefined;
+  /** Every licence detail of the caller, once the detail list brought them. */
+  readonly details: readonly LicenseDetailWire[] | undefined;
+  assignment(id: number): ProductAssignmentWire | undefined;
+  license(id: number): LicenseWire | undefined;
+  detail(licenseId: number): LicenseDetailWire | undefined;
+  /** The licences of one assignment, from the grouped list, the licence list or its own call. */
+  licensesOf(assignmentId: number): readonly LicenseWire[] | undefined;
+}

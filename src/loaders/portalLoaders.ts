@@ -20,7 +20,7 @@ import { PortalError } from '../portal/portalErrors';
 import type { EndpointName } from '../portal/endpoints';
 import { SHOW_CALLS_THRESHOLD, type OperationPlan } from '../planner/operationPlan';
 import { eachKey, toError } from './batch';
-import type { Loaders } from './loaders';
+import type { KnownRecords, Loaders } from './loaders';
 
 export class PortalLoaders implements Loaders {
   /** Product assignments by id. */
@@ -35,14 +35,23 @@ export class PortalLoaders implements Loaders {
   readonly fileByLicenseId: DataLoader<number, LicenseFileDownload>;
 
   /**
-   * Records every list of this request brought, by id: served without a promise, since a field that resolves to
-   * a plain value costs graphql-js far less than one that resolves to a promise, 5,000 times per nested query.
+   * Records this request has in hand, by id, from its lists and its show calls: served without a promise, since a
+   * field that resolves to a plain value costs graphql-js far less than one that resolves to a promise, 5,000
+   * times per nested query; and read by `known()` to count an answer before it is resolved.
    */
   private readonly listed = {
     assignments: new Map<number, ProductAssignmentWire>(),
     licenses: new Map<number, LicenseWire>(),
     detailsByLicenseId: new Map<number, LicenseDetailWire>(),
+    licensesByAssignmentId: new Map<number, LicenseWire[]>(),
   };
+  /** The lists as they arrived (undefined until then). */
+  private readonly lists: {
+    assignments?: ProductAssignmentWire[];
+    licenses?: LicenseWire[];
+    details?: LicenseDetailWire[];
+    grouped?: GroupedLicensesWire[];
+  } = {};
   private assignmentList: Promise<ProductAssignmentWire[]> | undefined;
   private licenseList: Promise<LicenseWire[]> | undefined;
   private detailList: Promise<LicenseDetailWire[]> | undefined;
@@ -59,15 +68,27 @@ export class PortalLoaders implements Loaders {
         onBatch(loader, ids.length);
         return batch(ids);
       };
-    this.assignmentById = new DataLoader(observed('assignmentById', (ids) => this.batchAssignments(ids)));
-    this.licenseById = new DataLoader(observed('licenseById', (ids) => this.batchLicenses(ids)));
-    this.detailByLicenseId = new DataLoader(observed('detailByLicenseId', (ids) => this.batchDetails(ids)));
-    this.licensesByAssignmentId = new DataLoader(observed('licensesByAssignmentId', (ids) => this.batchLicensesOfAssignments(ids)));
+    /** Keeps every record a batch brought, by its key, beside the loader's cache of promises. */
+    const keeping =
+      <V>(kept: Map<number, V>, batch: (ids: readonly number[]) => Promise<Array<V | Error>>) =>
+      async (ids: readonly number[]) => {
+        const results = await batch(ids);
+        results.forEach((result, index) => {
+          if (!(result instanceof Error)) kept.set(ids[index]!, result);
+        });
+        return results;
+      };
+    this.assignmentById = new DataLoader(observed('assignmentById', keeping(this.listed.assignments, (ids) => this.batchAssignments(ids))));
+    this.licenseById = new DataLoader(observed('licenseById', keeping(this.listed.licenses, (ids) => this.batchLicenses(ids))));
+    this.detailByLicenseId = new DataLoader(observed('detailByLicenseId', keeping(this.listed.detailsByLicenseId, (ids) => this.batchDetails(ids))));
+    this.licensesByAssignmentId = new DataLoader(
+      observed('licensesByAssignmentId', keeping(this.listed.licensesByAssignmentId, (ids) => this.batchLicensesOfAssignments(ids))),
+    );
     this.fileByLicenseId = new DataLoader(observed('fileByLicenseId', (ids) => eachKey(ids, (id) => this.portal.downloadLicenseFile(this.caller, id))));
   }
 
-  /** Starts, all at once, every list call the plan names and every record it names by id. */
-  prefetch(plan: OperationPlan): void {
+  /** Starts, all at once, every list call the plan names and every record it names by id; settles once they have. */
+  async prefetch(plan: OperationPlan): Promise<void> {
     const started: Array<Promise<unknown>> = [];
     if (plan.lists.grouped) started.push(this.allGrouped());
     if (plan.lists.assignments) started.push(this.allAssignments());
@@ -78,28 +99,52 @@ export class PortalLoaders implements Loaders {
     started.push(...plan.knownIds.detail.map((id) => this.detailByLicenseId.load(id)));
     started.push(...plan.knownIds.licensesOfAssignment.map((id) => this.licensesByAssignmentId.load(id)));
     // A failure is kept by the list or the loader and reported by the resolver that asks; none is unhandled here.
-    for (const promise of started) promise.catch(() => undefined);
+    await Promise.allSettled(started);
+  }
+
+  known(): KnownRecords {
+    const { listed, lists } = this;
+    const grouped = lists.grouped;
+    let licensesByAssignment: Map<number, LicenseWire[]> | undefined;
+    return {
+      // The grouped list holds every assignment and licence too; their order does not matter to a count.
+      assignments: lists.assignments ?? grouped?.map((group) => group.product_assignment),
+      licenses: lists.licenses ?? grouped?.flatMap((group) => group.licenses),
+      details: lists.details,
+      assignment: (id) => listed.assignments.get(id),
+      license: (id) => listed.licenses.get(id),
+      detail: (licenseId) => listed.detailsByLicenseId.get(licenseId),
+      licensesOf(assignmentId) {
+        const own = listed.licensesByAssignmentId.get(assignmentId);
+        if (own || grouped || !lists.licenses) return own ?? (grouped ? [] : undefined);
+        // The whole licence list is here: an assignment with no licence in it has none.
+        licensesByAssignment ??= groupBy(lists.licenses, (license) => license.product_assignment_id);
+        return licensesByAssignment.get(assignmentId) ?? [];
+      },
+    };
   }
 
   /** Every assignment of the caller; fetched once per request, or taken from the grouped list when it is here. */
   allAssignments(): Promise<ProductAssignmentWire[]> {
-    this.assignmentList ??=
+    this.assignmentList ??= (
       this.groupedList?.then((groups) => groups.map((group) => group.product_assignment).sort(byId)) ??
       this.portal.listProductAssignments(this.caller).then((list) => {
         for (const assignment of list) this.primeAssignment(assignment);
         return list;
-      });
+      })
+    ).then((list) => (this.lists.assignments = list));
     return this.assignmentList;
   }
 
   /** Every licence of the caller; fetched once per request, or taken from the grouped list when it is here. */
   allLicenses(): Promise<LicenseWire[]> {
-    this.licenseList ??=
+    this.licenseList ??= (
       this.groupedList?.then((groups) => groups.flatMap((group) => group.licenses).sort(byId)) ??
       this.portal.listLicenses(this.caller).then((list) => {
         for (const license of list) this.primeLicense(license);
         return list;
-      });
+      })
+    ).then((list) => (this.lists.licenses = list));
     return this.licenseList;
   }
 
@@ -110,7 +155,7 @@ export class PortalLoaders implements Loaders {
         this.detailByLicenseId.prime(detail.license_id, detail);
         this.listed.detailsByLicenseId.set(detail.license_id, detail);
       }
-      return list;
+      return (this.lists.details = list);
     });
     return this.detailList;
   }
@@ -121,9 +166,10 @@ export class PortalLoaders implements Loaders {
       for (const group of groups) {
         this.primeAssignment(group.product_assignment);
         this.licensesByAssignmentId.prime(group.product_assignment.id, group.licenses);
+        this.listed.licensesByAssignmentId.set(group.product_assignment.id, group.licenses);
         for (const license of group.licenses) this.primeLicense(license);
       }
-      return groups;
+      return (this.lists.grouped = groups);
     });
     return this.groupedList;
   }
@@ -148,6 +194,8 @@ export class PortalLoaders implements Loaders {
     this.listed.assignments.clear();
     this.listed.licenses.clear();
     this.listed.detailsByLicenseId.clear();
+    this.listed.licensesByAssignmentId.clear();
+    this.lists.assignments = this.lists.licenses = this.lists.details = this.lists.grouped = undefined;
     this.assignmentList = this.licenseList = this.detailList = this.groupedList = undefined;
     this.assignmentById.clearAll();
     this.licenseById.clearAll();

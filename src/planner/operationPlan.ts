@@ -26,18 +26,9 @@
  * customer's, or none) costs at most `SHOW_CALLS_THRESHOLD` more show calls per kind, to give the portal's own
  * answer for it; the estimate leaves those out, as "500 aliases are one list call" asks.
  */
-import {
-  Kind,
-  valueFromASTUntyped,
-  type DirectiveNode,
-  type DocumentNode,
-  type FieldNode,
-  type FragmentDefinitionNode,
-  type OperationDefinitionNode,
-  type SelectionSetNode,
-  type ValueNode,
-} from 'graphql';
+import type { DocumentNode, FieldNode, OperationDefinitionNode, SelectionSetNode } from 'graphql';
 import { positiveIntegerId } from '../portal/endpoints';
+import { Selections } from './selections';
 
 /** Most ids of one kind fetched by parallel show calls; past it, one list call serves them all. */
 export const SHOW_CALLS_THRESHOLD = 3;
@@ -174,17 +165,13 @@ function resolveDemand(demand: Demand, threshold: number): Omit<OperationPlan, '
 }
 
 /** Walks selection sets by the schema's types, expanding fragments and honouring `@skip` and `@include`. */
-class Walker {
-  private readonly fragments = new Map<string, FragmentDefinitionNode>();
-
+class Walker extends Selections {
   constructor(
     document: DocumentNode,
-    private readonly variables: Record<string, unknown>,
+    variables: Record<string, unknown>,
     private readonly accepts: NonNullable<PlanOptions['accepts']>,
   ) {
-    for (const definition of document.definitions) {
-      if (definition.kind === Kind.FRAGMENT_DEFINITION) this.fragments.set(definition.name.value, definition);
-    }
+    super(document, variables);
   }
 
   walkRoot(selectionSet: SelectionSetNode, demand: Demand): void {
@@ -232,42 +219,8 @@ class Walker {
     }
   }
 
-  /**
-   * The fields of a selection set, with fragments expanded and skipped selections left out. As in graphql-js's
-   * field collection, each fragment is expanded at most once per selection set: a document whose fragments spread
-   * each other twice over must not cost 2^n walks (a 1 KB document would block the server for minutes).
-   */
-  fields(selectionSet: SelectionSetNode | undefined): FieldNode[] {
-    const collected: FieldNode[] = [];
-    this.collect(selectionSet, new Set(), collected);
-    return collected;
-  }
-
-  private collect(selectionSet: SelectionSetNode | undefined, visited: Set<string>, into: FieldNode[]): void {
-    if (!selectionSet) return;
-    for (const selection of selectionSet.selections) {
-      if (!this.included(selection.directives)) continue;
-      if (selection.kind === Kind.FIELD) into.push(selection);
-      else if (selection.kind === Kind.INLINE_FRAGMENT) this.collect(selection.selectionSet, visited, into);
-      else {
-        const name = selection.name.value;
-        const fragment = this.fragments.get(name);
-        if (!fragment || visited.has(name)) continue;
-        visited.add(name);
-        this.collect(fragment.selectionSet, visited, into);
-      }
-    }
-  }
-
   private accepted(typeName: string, field: FieldNode): boolean {
-    const args: Record<string, unknown> = {};
-    for (const argument of field.arguments ?? []) args[argument.name.value] = this.value(argument.value);
-    return this.accepts(typeName, field.name.value, args);
-  }
-
-  argument(field: FieldNode, name: string): unknown {
-    const node = field.arguments?.find((argument) => argument.name.value === name);
-    return node ? this.value(node.value) : undefined;
+    return this.accepts(typeName, field.name.value, this.arguments(field));
   }
 
   private walkType(typeName: string, selectionSet: SelectionSetNode | undefined, place: Place, demand: Demand): void {
@@ -339,22 +292,7 @@ class Walker {
     const first = this.argument(field, 'first');
     return typeof first === 'number' && Number.isInteger(first) && first >= 0 && first <= 1000 ? first : fallback;
   }
-
-  private included(directives: readonly DirectiveNode[] | undefined): boolean {
-    for (const directive of directives ?? []) {
-      const condition = directive.arguments?.find((argument) => argument.name.value === 'if');
-      const value = condition ? this.value(condition.value) : undefined;
-      if (directive.name.value === 'skip' && value === true) return false;
-      if (directive.name.value === 'include' && value === false) return false;
-    }
-    return true;
-  }
-
-  private value(node: ValueNode): unknown {
-    return valueFromASTUntyped(node, this.variables);
-  }
 }
-
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

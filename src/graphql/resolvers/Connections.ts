@@ -8,6 +8,12 @@ import type {
   LicenseEdgeResolvers,
 } from '../../generated/graphql';
 import { cursorOf, type Page } from '../connections';
+import type { RequestContext } from '../context';
+
+/** A page's edges, or none once the answer has handed out all the list items it may hold. */
+function edgesOf<T>(page: Page<T>, context: RequestContext) {
+  return context.allowance.take(page.edges.length) ? page.edges : [];
+}
 
 function pageInfo<T>(page: Page<T>) {
   return {
@@ -20,15 +26,15 @@ function pageInfo<T>(page: Page<T>) {
 
 export const LicenseConnection: LicenseConnectionResolvers = {
   totalCount: (page) => page.totalCount,
-  edges: (page) => page.edges,
-  nodes: (page) => page.edges.map((edge) => edge.node),
+  edges: (page, _args, context) => edgesOf(page, context),
+  nodes: (page, _args, context) => edgesOf(page, context).map((edge) => edge.node),
   pageInfo,
 };
 
 export const LicenseDetailConnection: LicenseDetailConnectionResolvers = {
   totalCount: (page) => page.totalCount,
-  edges: (page) => page.edges,
-  nodes: (page) => page.edges.map((edge) => edge.node),
+  edges: (page, _args, context) => edgesOf(page, context),
+  nodes: (page, _args, context) => edgesOf(page, context).map((edge) => edge.node),
   pageInfo,
 };
 

@@ -16,6 +16,8 @@ export async function licensesPage(context: RequestContext, args: QueryLicensesA
   const filter = checkLicenseFilter(args.filter);
   const ordering = licenseOrdering(args.orderBy);
   const page = checkPageArgs(ordering, args.first, args.after);
+  // Once the answer holds all it may, no more pages are cut: they would be dropped (see `ItemAllowance`).
+  if (context.allowance.overrun() !== undefined) return paginate([], ordering, page);
   if (assignmentId !== undefined && filter.productAssignmentId !== undefined && filter.productAssignmentId !== assignmentId) {
     return paginate([], ordering, page);
   }
