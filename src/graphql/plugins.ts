@@ -14,7 +14,8 @@ import { ErrorCode } from './errors';
 import type { AdmissionQueue } from './admission';
 import { checkLicenseFilter, checkPageArgs, licenseDetailOrdering, licenseOrdering } from './connections';
 import type { LicenseFilter, LicenseOrder } from '../generated/graphql';
-import { answerShape, countAnswer, listSizesOf, type ListSizeMemory } from './resultSize';
+import { answerShape, countAnswer, listSizesOf, type AnswerCount, type AnswerShape, type ListSizeMemory, type ListSizes } from './resultSize';
+import { noRecordIds } from '../loaders/loaders';
 
 export interface PlanningOptions {
   /** Most upstream calls one operation may make. */
@@ -49,7 +50,7 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
           const shape = answerShape(schema, document, operation, request.variables);
           callerKey = options.listSizes.callerKey(contextValue.caller.authorization);
           const estimated = countAnswer(shape, undefined, options.listSizes.get(callerKey));
-          if (estimated > options.maxResultObjects) throw resultTooLargeError(estimated, options.maxResultObjects, 'about');
+          if (estimated.objects > options.maxResultObjects) throw resultTooLargeError(estimated.objects, options.maxResultObjects, 'about');
           release = await options.admission.acquire();
           if (!release) throw overloadedError();
           if (!options.prefetch) return;
@@ -58,8 +59,10 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
           // A mutation's payload is read after its write: only its estimate and the allowance can bound it.
           if (operation.operation !== 'query' || !known) return;
           options.listSizes.remember(callerKey, listSizesOf(known));
-          const counted = countAnswer(shape, known, options.listSizes.get(callerKey));
-          if (counted > options.maxResultObjects) throw resultTooLargeError(counted, options.maxResultObjects, 'exactly');
+          const counted = await countExactly(shape, contextValue, options.listSizes.get(callerKey));
+          if (counted.objects > options.maxResultObjects) {
+            throw resultTooLargeError(counted.objects, options.maxResultObjects, counted.estimated ? 'about' : 'exactly');
+          }
         },
         async willSendResponse({ contextValue, response }) {
           release?.();
@@ -81,6 +84,26 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
       };
     },
   };
+}
+
+/** Most rounds of loading records a count wants: one per level of records named through another (depth-bounded). */
+const MAX_COUNT_ROUNDS = 10;
+
+/**
+ * Counts an answer from the records in hand once the plan's calls are in. Records reached through others (a
+ * licence named by id, then its assignment) are known only once their parent is: each round loads, through the
+ * loaders and as the resolvers would, what the last count wanted, until the count wants nothing (it is exact).
+ */
+async function countExactly(shape: AnswerShape, context: RequestContext, sizes: ListSizes): Promise<AnswerCount> {
+  const tried = noRecordIds();
+  for (let round = 0; ; round += 1) {
+    const counted = countAnswer(shape, context.loaders.known(), sizes, tried);
+    const { wanted } = counted;
+    const wants = wanted.assignments.size + wanted.licenses.size + wanted.details.size + wanted.licensesOf.size;
+    if (wants === 0 || round === MAX_COUNT_ROUNDS) return counted;
+    await context.loaders.load(wanted);
+    for (const kind of ['assignments', 'licenses', 'details', 'licensesOf'] as const) for (const id of wanted[kind]) tried[kind].add(id);
+  }
 }
 
 /**

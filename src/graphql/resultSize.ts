@@ -30,7 +30,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { Selections } from '../planner/selections';
 import { positiveIntegerId } from '../portal/endpoints';
 import type { LicenseDetailWire, LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
-import type { KnownRecords } from '../loaders/loaders';
+import { noRecordIds, type KnownRecords, type RecordIds } from '../loaders/loaders';
 import type { LicenseFilter, LicenseOrder } from '../generated/graphql';
 import { checkLicenseFilter, checkPageArgs, licenseDetailOrdering, licenseMatches, licenseOrdering, paginate } from './connections';
 
@@ -119,12 +119,24 @@ class ShapeReader {
   }
 }
 
+/** An answer's count, and whether it is exact or stood in for records it did not have. */
+export interface AnswerCount {
+  objects: number;
+  /** Records by id the count needed and did not have: once loaded, a new count is closer (empty: it is exact). */
+  wanted: RecordIds;
+  /** Whether some part was estimated from the sizes seen (a list not in hand, or records wanted). */
+  estimated: boolean;
+}
+
 /**
  * Counts the objects and list items of an answer of `shape`, from the records in hand (`known`) and, for those not
  * in hand, from the sizes seen (`sizes`). Without `known`, the whole count is the estimate made before any call.
+ * Records asked for before (`tried`) and still not in hand failed to load: their fields will be null.
  */
-export function countAnswer(shape: AnswerShape, known: KnownRecords | undefined, sizes: ListSizes): number {
-  return new AnswerCounter(new AnswerRecords(known, sizes)).count(shape, ROOT);
+export function countAnswer(shape: AnswerShape, known: KnownRecords | undefined, sizes: ListSizes, tried: RecordIds = noRecordIds()): AnswerCount {
+  const records = new AnswerRecords(known, sizes, tried);
+  const objects = new AnswerCounter(records).count(shape, ROOT);
+  return { objects, wanted: records.wanted, estimated: records.estimated };
 }
 
 class AnswerCounter {
@@ -188,26 +200,30 @@ function one(record: object): Weighted {
 
 /** What each field of the schema holds, by the same rules as its resolver, from the records in hand. */
 class AnswerRecords {
+  readonly wanted = noRecordIds();
+  estimated = false;
+
   constructor(
     private readonly known: KnownRecords | undefined,
     private readonly sizes: ListSizes,
+    private readonly tried: RecordIds,
   ) {}
 
   values(typeName: string, fieldName: string, record: object, args: Record<string, unknown>): Weighted[] {
-    const real = !(record instanceof Estimated);
+    const parent = record instanceof Estimated ? undefined : record;
     switch (`${typeName}.${fieldName}`) {
       case 'Query.productAssignments':
-        return this.known?.assignments?.map(one) ?? [{ record: ASSIGNMENT, weight: this.sizes.assignments ?? 1 }];
+        return this.known?.assignments?.map(one) ?? [this.estimate(ASSIGNMENT, this.sizes.assignments ?? 1)];
       case 'Query.productAssignment':
-        return this.byId(args.id, ASSIGNMENT, (id) => this.known?.assignment(id));
+        return this.byId('assignments', args.id, ASSIGNMENT, (id) => this.known?.assignment(id));
       case 'Query.license':
-        return this.byId(args.id, LICENSE, (id) => this.known?.license(id));
+        return this.byId('licenses', args.id, LICENSE, (id) => this.known?.license(id));
       case 'Query.licenseDetail':
-        return this.byId(args.licenseId, DETAIL, (id) => this.known?.detail(id));
+        return this.byId('details', args.licenseId, DETAIL, (id) => this.known?.detail(id));
       case 'Query.licenses':
         return this.licensePage(args, undefined);
       case 'ProductAssignment.licenses':
-        return this.licensePage(args, real ? (record as ProductAssignmentWire) : ASSIGNMENT);
+        return this.licensePage(args, (parent as ProductAssignmentWire | undefined) ?? ASSIGNMENT);
       case 'Query.licenseDetails':
         return this.detailPage(args);
       case 'LicenseConnection.nodes':
@@ -219,14 +235,15 @@ class AnswerRecords {
       case 'LicenseDetailEdge.node':
         return [one(record)];
       case 'License.productAssignment':
-      case 'GenerateLicensePayload.productAssignment':
-        return [one((real && this.known?.assignment((record as LicenseWire).product_assignment_id)) || ASSIGNMENT)];
+        return parent ? this.byId('assignments', (parent as LicenseWire).product_assignment_id, ASSIGNMENT, (id) => this.known?.assignment(id)) : [one(ASSIGNMENT)];
       case 'License.detail':
-        return [one((real && this.known?.detail((record as LicenseWire).id)) || DETAIL)];
+        return parent ? this.byId('details', (parent as LicenseWire).id, DETAIL, (id) => this.known?.detail(id)) : [one(DETAIL)];
       case 'LicenseDetail.license':
-        return [one((real && this.known?.license((record as LicenseDetailWire).license_id)) || LICENSE)];
+        return parent ? this.byId('licenses', (parent as LicenseDetailWire).license_id, LICENSE, (id) => this.known?.license(id)) : [one(LICENSE)];
       case 'GenerateLicensePayload.license':
         return [one(LICENSE)];
+      case 'GenerateLicensePayload.productAssignment':
+        return [one(ASSIGNMENT)];
       default:
         return [one(OTHER)]; // pageInfo, file, generateLicense's payload: one object each
     }
@@ -242,10 +259,23 @@ class AnswerRecords {
     return 1;
   }
 
-  /** A record named by id: none when the id is refused (its field is null), else the record or its stand-in. */
-  private byId(id: unknown, standIn: Estimated, find: (id: number) => object | undefined): Weighted[] {
+  /**
+   * A record by id: the record in hand; none when the id is refused or the record failed to load (its field is
+   * null); else a stand-in, and the record is wanted for the next count.
+   */
+  private byId(kind: keyof RecordIds, id: unknown, standIn: Estimated, find: (id: number) => object | undefined): Weighted[] {
     const checked = positiveIntegerId(id);
-    return checked === undefined ? [] : [one(find(checked) ?? standIn)];
+    if (checked === undefined) return [];
+    const found = find(checked);
+    if (found) return [one(found)];
+    if (this.known && this.tried[kind].has(checked)) return [];
+    if (this.known) this.wanted[kind].add(checked);
+    return [this.estimate(standIn, 1)];
+  }
+
+  private estimate(standIn: Estimated, weight: number): Weighted {
+    this.estimated = true;
+    return { record: standIn, weight };
   }
 
   /** A licence page, as `licensesPage` makes it: nested under `parent`, or at the root when it is undefined. */
@@ -262,23 +292,36 @@ class AnswerRecords {
     }
     const filtered = Object.keys(filter).length > 0;
     const licenses = this.licensesFor(parent, filter.productAssignmentId);
+    if (licenses === null) return [];
     if (licenses) {
       const matching = filtered ? licenses.filter((license) => licenseMatches(license, filter)) : licenses;
       const nodes = page.first === undefined && page.after === undefined ? matching : paginate(matching, ordering, page).edges.map((edge) => edge.node);
       return [one(new PageOf(nodes, { record: LICENSE, items: nodes.length }))];
     }
+    this.estimated = true;
     const { assignments, licenses: all } = this.sizes;
     const perAssignment = all !== undefined && assignments ? all / assignments : 1;
     const seen = parent !== undefined || filter.productAssignmentId !== undefined ? perAssignment : filtered ? 1 : (all ?? 1);
     return [one(new PageOf(undefined, { record: LICENSE, items: page.first ?? seen }))];
   }
 
-  /** The licences a page is cut from, when in hand: the parent assignment's, the filter's assignment's, or all. */
-  private licensesFor(parent: ProductAssignmentWire | Estimated | undefined, filterAssignmentId: number | undefined): readonly LicenseWire[] | undefined {
+  /**
+   * The licences a page is cut from: the parent assignment's, the filter's assignment's, or all; undefined when not
+   * in hand (and wanted), null when they failed to load under a parent (the field is null; at the root, a filter
+   * on a foreign assignment is an empty page, as `licensesPage` answers).
+   */
+  private licensesFor(parent: ProductAssignmentWire | Estimated | undefined, filterAssignmentId: number | undefined): readonly LicenseWire[] | null | undefined {
     if (parent instanceof Estimated) return undefined;
-    if (parent === undefined) return filterAssignmentId === undefined ? this.known?.licenses : this.known?.licensesOf(filterAssignmentId);
-    if (filterAssignmentId !== undefined && filterAssignmentId !== parent.id) return [];
-    return this.known?.licensesOf(parent.id);
+    if (parent !== undefined && filterAssignmentId !== undefined && filterAssignmentId !== parent.id) return [];
+    const assignmentId = parent?.id ?? filterAssignmentId;
+    if (assignmentId === undefined) return this.known?.licenses;
+    const licenses = this.known?.licensesOf(assignmentId);
+    if (licenses || !this.known) return licenses;
+    if (!this.tried.licensesOf.has(assignmentId)) {
+      this.wanted.licensesOf.add(assignmentId);
+      return undefined;
+    }
+    return parent === undefined ? [] : null;
   }
 
   private detailPage(args: Record<string, unknown>): Weighted[] {
@@ -293,6 +336,7 @@ class AnswerRecords {
       const nodes = page.first === undefined && page.after === undefined ? details : paginate(details, licenseDetailOrdering, page).edges.map((edge) => edge.node);
       return [one(new PageOf(nodes, { record: DETAIL, items: nodes.length }))];
     }
+    this.estimated = true;
     return [one(new PageOf(undefined, { record: DETAIL, items: page.first ?? this.sizes.details ?? 1 }))];
   }
 }

@@ -32,6 +32,8 @@ export interface Loaders {
   prefetch(plan: OperationPlan): Promise<void>;
   /** What this request has loaded so far, to read without a promise; undefined when the strategy keeps no such view. */
   known(): KnownRecords | undefined;
+  /** Loads records by id through the loaders (as resolvers would); settles (never rejects) once they are in or failed. */
+  load(ids: RecordIds): Promise<void>;
   /** Forgets everything loaded, so that reads after a change see it. */
   clearAll(): void;
 }
@@ -55,4 +57,18 @@ export interface KnownRecords {
   detail(licenseId: number): LicenseDetailWire | undefined;
   /** The licences of one assignment, from the grouped list, the licence list or its own call. */
   licensesOf(assignmentId: number): readonly LicenseWire[] | undefined;
+}
+
+/** Ids of records of each kind: what a count wants loaded. */
+export interface RecordIds {
+  assignments: Set<number>;
+  licenses: Set<number>;
+  /** Details by their licence's id. */
+  details: Set<number>;
+  /** The licences of these assignments. */
+  licensesOf: Set<number>;
+}
+
+export function noRecordIds(): RecordIds {
+  return { assignments: new Set(), licenses: new Set(), details: new Set(), licensesOf: new Set() };
 }

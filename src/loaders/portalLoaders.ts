@@ -20,7 +20,7 @@ import { PortalError } from '../portal/portalErrors';
 import type { EndpointName } from '../portal/endpoints';
 import { SHOW_CALLS_THRESHOLD, type OperationPlan } from '../planner/operationPlan';
 import { eachKey, toError } from './batch';
-import type { KnownRecords, Loaders } from './loaders';
+import type { KnownRecords, Loaders, RecordIds } from './loaders';
 
 export class PortalLoaders implements Loaders {
   /** Product assignments by id. */
@@ -100,6 +100,15 @@ export class PortalLoaders implements Loaders {
     started.push(...plan.knownIds.licensesOfAssignment.map((id) => this.licensesByAssignmentId.load(id)));
     // A failure is kept by the list or the loader and reported by the resolver that asks; none is unhandled here.
     await Promise.allSettled(started);
+  }
+
+  async load(ids: RecordIds): Promise<void> {
+    await Promise.allSettled([
+      ...[...ids.assignments].map((id) => this.assignmentById.load(id)),
+      ...[...ids.licenses].map((id) => this.licenseById.load(id)),
+      ...[...ids.details].map((id) => this.detailByLicenseId.load(id)),
+      ...[...ids.licensesOf].map((id) => this.licensesByAssignmentId.load(id)),
+    ]);
   }
 
   known(): KnownRecords {

@@ -1,7 +1,10 @@
 /**
- * Test helper: the server as its own process (`tsx src/main.ts`), as `npm start` runs it, with its output kept.
+ * Test helper: the server as its own process (`node --import tsx src/main.ts`), as `npm start` runs it, with its
+ * output kept. Not the `tsx` binary: that would run the server in a grandchild, whose memory and signals are not
+ * this process's to see.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(__dirname, '..', '..');
@@ -12,11 +15,13 @@ export interface ChildServer {
   output(): { stdout: string; stderr: string };
   /** Resolves with the exit code once the process has exited. */
   exited: Promise<number | null>;
+  /** The process's peak resident memory so far (VmHWM), in MiB. */
+  peakMemoryMiB(): number;
 }
 
 /** Starts the server with the embedded emulator on free ports and waits for its banner. */
 export function startChildServer(env: Record<string, string>): Promise<ChildServer> {
-  const child = spawn(join(root, 'node_modules', '.bin', 'tsx'), ['src/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join('src', 'main.ts')], {
     cwd: root,
     env: { ...process.env, PORT: '0', NODE_ENV: 'development', ...env },
   });
@@ -32,9 +37,15 @@ export function startChildServer(env: Record<string, string>): Promise<ChildServ
       if (!match) return;
       clearTimeout(timer);
       child.stdout.off('data', onData);
-      resolve({ process: child, graphqlUrl: match[1]!, output: () => ({ stdout, stderr }), exited });
+      resolve({ process: child, graphqlUrl: match[1]!, output: () => ({ stdout, stderr }), exited, peakMemoryMiB: () => peakMemoryMiB(child.pid!) });
     };
     child.stdout.on('data', onData);
     child.on('exit', () => reject(new Error(`The server exited:\n${stdout}\n${stderr}`)));
   });
+}
+
+function peakMemoryMiB(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`No VmHWM in /proc/${pid}/status`);
+  return Number(match[1]) / 1024;
 }
