@@ -249,14 +249,14 @@ class AnswerRecords {
     }
   }
 
-  /** Items of a list of scalars (a detail's products and hwids). */
+  /**
+   * Items of a list of scalars (a detail's products and hwids); none for a record not in hand, so that an estimate
+   * stays below the count (a universal licence's detail has no hwid).
+   */
   scalarItems(typeName: string, fieldName: string, record: object): number {
-    if (typeName === 'LicenseDetail' && !(record instanceof Estimated)) {
-      const detail = record as LicenseDetailWire;
-      if (fieldName === 'products') return detail.products.length;
-      if (fieldName === 'hwids') return detail.hwids.length;
-    }
-    return 1;
+    if (typeName !== 'LicenseDetail' || record instanceof Estimated) return 0;
+    const detail = record as LicenseDetailWire;
+    return fieldName === 'products' ? detail.products.length : fieldName === 'hwids' ? detail.hwids.length : 0;
   }
 
   /**

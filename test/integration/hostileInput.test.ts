@@ -7,15 +7,21 @@
  * - answers well-formed JSON on /graphql (the file route: the portal's file, or a short plain-text message);
  * - gives every GraphQL error an `extensions.code`, and none is INTERNAL_SERVER_ERROR;
  * - never shows a stack trace or the portal's HTML;
- * - stays up: afterwards a plain query still answers correctly, and nothing was left unhandled.
+ * - stays up: afterwards a plain query still answers correctly, and nothing was left unhandled;
+ * - and for queries that follow the relations' cycles: answers exactly what a server without the bound answers,
+ *   or refuses RESULT_TOO_LARGE with the answer's exact size; and no answer takes the server past a memory bound.
  *
  * Runs are bounded (numRuns per property, a time limit on each). A failure prints fast-check's seed and path;
  * `HOSTILE_SEED=<seed> npx jest test/integration/hostileInput.test.ts` replays the same runs.
  */
 import fc from 'fast-check';
 import { Agent, request } from 'undici';
-import { ROUTE_NAMES, type FaultRule, type RouteName, type SeedLandmarks } from '../../src/emulator';
+import { ROUTE_NAMES, startEmulator, type FaultRule, type RouteName, type SeedLandmarks } from '../../src/emulator';
+import { loadConfig } from '../../src/config';
+import { startServer } from '../../src/main';
 import { startStack, type Stack } from '../helpers/stack';
+import { answerSize } from '../helpers/answerSize';
+import { startChildServer } from '../helpers/childServer';
 
 // ---------------------------------------------------------------------------------------------------------
 // The stack, the client, and what counts as a crash
@@ -69,6 +75,8 @@ beforeAll(async () => {
       PORTAL_BODY_TIMEOUT_MS: '300',
       PORTAL_RETRY_BASE_DELAY_MS: '5',
       BREAKER_COOLDOWN_MS: '100',
+      // Endless bodies are cut off here: far above the demo seed's lists, and quick to reach.
+      PORTAL_MAX_RESPONSE_BYTES: '1048576',
     },
   });
   landmarks = stack.emulator.state.landmarks();
@@ -101,11 +109,11 @@ interface HttpAnswer {
 
 type Outcome = { answer: HttpAnswer } | { transportError: string };
 
-async function send(req: HttpRequest): Promise<Outcome> {
+async function send(req: HttpRequest, origin = stack.origin): Promise<Outcome> {
   try {
     // The dispatcher's own `request` sends the path as given: no URL normalization of `..` or `%` sequences.
     const response = await client.request({
-      origin: stack.origin,
+      origin,
       method: req.method,
       path: req.path,
       headers: req.headers.flat(),
@@ -653,6 +661,156 @@ describe('regressions: bugs these properties found', () => {
   }, 30_000);
 });
 
+// ---------------------------------------------------------------------------------------------------------
+// Queries that follow the relations' cycles
+// ---------------------------------------------------------------------------------------------------------
+
+type CycleType = 'ProductAssignment' | 'License' | 'LicenseDetail' | 'LicenseConnection' | 'LicenseDetailConnection';
+const CYCLE_SCALARS: Record<CycleType, readonly string[]> = {
+  ProductAssignment: ['id', 'productName', 'remainingLicenseCount'],
+  License: ['id', 'hwid', 'expired'],
+  LicenseDetail: ['fileName', 'products', 'hwids'],
+  LicenseConnection: ['totalCount'],
+  LicenseDetailConnection: ['totalCount'],
+};
+
+/** `licenses` arguments: none mostly, at times a page or a filter (which the estimate before any call reads loosely). */
+const cycleLicenseArgs = fc.oneof(
+  { weight: 4, arbitrary: fc.constant('') },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 5 }).map((first) => `(first: ${first})`) },
+  { weight: 1, arbitrary: fc.constantFrom('(filter: { universal: false })', '(orderBy: { field: EXPIRATION_DATE, direction: DESC }, first: 3)') },
+);
+
+const cycleSelections = new Map<string, fc.Arbitrary<string>>();
+
+/** A selection set on `type` at most `depth` sets deep, following every relation of the schema, cycles included. */
+function cycleSelection(type: CycleType, depth: number): fc.Arbitrary<string> {
+  const key = `${type}:${depth}`;
+  const known = cycleSelections.get(key);
+  if (known) return known;
+  const relations: Array<fc.Arbitrary<string>> = [];
+  if (depth > 1) {
+    const below = (inner: CycleType, wrap: (set: string) => string) => cycleSelection(inner, depth - 1).map(wrap);
+    switch (type) {
+      case 'ProductAssignment':
+        relations.push(fc.tuple(cycleLicenseArgs, cycleSelection('LicenseConnection', depth - 1)).map(([args, set]) => `licenses${args} ${set}`));
+        break;
+      case 'License':
+        relations.push(below('ProductAssignment', (set) => `productAssignment ${set}`), below('LicenseDetail', (set) => `detail ${set}`));
+        break;
+      case 'LicenseDetail':
+        relations.push(below('License', (set) => `license ${set}`));
+        break;
+      case 'LicenseConnection':
+      case 'LicenseDetailConnection': {
+        const node = type === 'LicenseConnection' ? 'License' : 'LicenseDetail';
+        relations.push(below(node, (set) => `nodes ${set}`), fc.constant('pageInfo { hasNextPage endCursor }'));
+        if (depth > 2) relations.push(cycleSelection(node, depth - 2).map((set) => `edges { cursor node ${set} }`));
+        break;
+      }
+    }
+  }
+  const arbitrary = fc
+    .tuple(fc.subarray([...CYCLE_SCALARS[type]], { minLength: 1 }), ...relations.map((relation) => fc.option(relation, { nil: undefined, freq: 3 })))
+    .map(([scalars, ...chosen]) => `{ ${[...scalars, ...chosen.filter((set) => set !== undefined)].join(' ')} }`);
+  cycleSelections.set(key, arbitrary);
+  return arbitrary;
+}
+
+/** A query from any root, within the depth limit (10 nested sets). */
+function cycleQuery(ids: { licenseId: number; assignmentId: number }): fc.Arbitrary<string> {
+  return fc.oneof(
+    cycleSelection('ProductAssignment', 9).map((set) => `{ productAssignments ${set} }`),
+    fc.tuple(cycleLicenseArgs, cycleSelection('LicenseConnection', 9)).map(([args, set]) => `{ licenses${args} ${set} }`),
+    cycleSelection('LicenseDetailConnection', 9).map((set) => `{ licenseDetails ${set} }`),
+    cycleSelection('License', 9).map((set) => `{ license(id: ${ids.licenseId}) ${set} }`),
+    cycleSelection('ProductAssignment', 9).map((set) => `{ productAssignment(id: ${ids.assignmentId}) ${set} }`),
+  );
+}
+
+describe('answers that follow the relations cycles', () => {
+  const PEAK_MEMORY_BOUND_MIB = 768;
+
+  test('are answered exactly as without the bound, or refused with their exact size', async () => {
+    const bound = 400;
+    const bounded = await startServer(loadConfig({ PORT: '0', PORTAL_URL: stack.emulator.url, LOG_LEVEL: 'silent', MAX_RESULT_OBJECTS: String(bound) }));
+    const seen = { served: 0, exact: 0, estimated: 0 };
+    try {
+      await fc.assert(
+        fc.asyncProperty(cycleQuery({ licenseId: landmarks.hwidBoundLicenseId, assignmentId: landmarks.unlimitedAssignmentId }), async (query) => {
+          const body = JSON.stringify({ query });
+          const unbounded = await send(gqlPost(body));
+          const req: HttpRequest = { ...gqlPost(body), path: new URL(bounded.graphqlUrl).pathname };
+          const outcome = await send({ ...req, headers: req.headers }, new URL(bounded.graphqlUrl).origin);
+          assertNoProblems(graphqlProblems(req, outcome, ['BAD_USER_INPUT']), req, outcome);
+          if (!('answer' in unbounded) || !('answer' in outcome)) throw new Error('no answer');
+          const reference = JSON.parse(unbounded.answer.body.toString('utf8')) as GraphQLBody & { data: Record<string, unknown> };
+          expect(reference.errors).toBeUndefined();
+          const size = answerSize(reference.data);
+          const answer = JSON.parse(outcome.answer.body.toString('utf8')) as GraphQLBody & { data?: unknown };
+          if (answer.errors === undefined) {
+            seen.served += 1;
+            expect(size).toBeLessThanOrEqual(bound);
+            expect(answer.data).toEqual(reference.data);
+            return;
+          }
+          const extensions = answer.errors[0]!.extensions as Record<string, unknown>;
+          expect(outcome.answer.status).toBe(400);
+          expect(extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'RESULT_TOO_LARGE', maxResultObjects: bound });
+          if (extensions.counted === 'EXACT') {
+            seen.exact += 1;
+            expect(extensions.resultObjects).toBe(size);
+          } else {
+            // Before any call a page counts as its `first`, and a filtered list as the caller's average: looser.
+            seen.estimated += 1;
+            expect(extensions.counted).toBe('ESTIMATE');
+            if (!/first:|filter:/.test(query)) expect(size).toBeGreaterThan(bound);
+          }
+        }),
+        runs(120),
+      );
+    } finally {
+      await bounded.close();
+    }
+    if (process.env.HOSTILE_STATS) console.log(seen);
+    // The runs met all three outcomes.
+    expect(seen.served * seen.exact * seen.estimated).toBeGreaterThan(0);
+  }, 60_000);
+
+  /**
+   * Without the bound on answers, one such query took the server past 4 GiB to a heap out-of-memory crash. With it,
+   * answers of up to 100,000 objects are served; their garbage (pages cut per assignment, per licence) lets V8's
+   * heap grow to about 600 MiB over a run before it collects, so the bound leaves room above that.
+   */
+  test(`on the large seed, no answer takes the server (its own process) past ${PEAK_MEMORY_BOUND_MIB} MiB, and each comes within 3 s`, async () => {
+    const emulator = await startEmulator({ port: 0, seed: 'large' });
+    const server = await startChildServer({ PORTAL_URL: emulator.url, LOG_LEVEL: 'silent', NODE_ENV: 'production' });
+    const origin = new URL(server.graphqlUrl).origin;
+    const large = emulator.state.landmarks();
+    const outcomes = { served: 0, refused: 0 };
+    try {
+      await fc.assert(
+        fc.asyncProperty(cycleQuery({ licenseId: large.hwidBoundLicenseId, assignmentId: large.unlimitedAssignmentId }), async (query) => {
+          const req: HttpRequest = { ...gqlPost(JSON.stringify({ query })), headers: [...JSON_TYPE, ['authorization', emulator.account('demo').authorization]] };
+          const started = performance.now();
+          const outcome = await send(req, origin);
+          expect(performance.now() - started).toBeLessThan(3000);
+          assertNoProblems(graphqlProblems(req, outcome, ['BAD_USER_INPUT']), req, outcome);
+          if ('answer' in outcome) outcomes[outcome.answer.status === 200 ? 'served' : 'refused'] += 1;
+          expect(server.peakMemoryMiB()).toBeLessThan(PEAK_MEMORY_BOUND_MIB);
+        }),
+        { ...runs(40), interruptAfterTimeLimit: 40_000 },
+      );
+      if (process.env.HOSTILE_STATS) console.log(outcomes, `peak ${server.peakMemoryMiB()} MiB`);
+    } finally {
+      server.process.kill('SIGTERM');
+      await server.exited;
+      await emulator.close();
+    }
+    expect(outcomes.served * outcomes.refused).toBeGreaterThan(0);
+  }, 90_000);
+});
+
 /** Percent-encodes the UTF-8 bytes of any text (a lone surrogate becomes U+FFFD, as `encodeURIComponent` cannot). */
 function percentEncode(text: string): string {
   return [...Buffer.from(text, 'utf8')].map((byte) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
@@ -694,6 +852,7 @@ describe('a hostile portal: garbage, cut bodies, wrong shapes, resets and 5xx ne
           { kind: 'malformedJson' },
           { kind: 'reset' },
           { kind: 'resetAfterEffect' },
+          { kind: 'endlessBody' },
         ),
         slowMs.map((ms): FaultRule => ({ kind: 'slowBody', ms })),
         slowMs.map((ms): FaultRule => ({ kind: 'slowHeaders', ms })),
