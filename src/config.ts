@@ -71,7 +71,7 @@ export const SETTINGS = {
   PORTAL_KEEP_ALIVE_TIMEOUT_MS: { default: '4000', meaning: 'How long an idle connection to the portal stays open.' },
   PORTAL_MAX_RESPONSE_BYTES: {
     default: '16777216',
-    meaning: 'Largest portal answer read into memory (16 MiB; 16x the large seed\'s biggest list); a longer one is cut off and is UPSTREAM_INVALID_RESPONSE. Licence file downloads stream unbounded.',
+    meaning: 'Largest portal answer read into memory (16 MiB; 16x the large seed\'s biggest list); a longer one is cut off and is UPSTREAM_INVALID_RESPONSE. Also the most bytes of a licence file streamed to a client.',
   },
   UPSTREAM_CALL_BUDGET: { default: '50', meaning: 'Most portal calls one operation may make; an operation estimated above it is refused before any call.' },
   LOADER_STRATEGY: { default: 'planned', meaning: 'planned, or baseline: one show call per parent, the usual approach (for benchmarks only).' },

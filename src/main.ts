@@ -31,6 +31,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     bodyLimitBytes: config.bodyLimitBytes,
     introspection: config.introspection,
     limits: config.limits,
+    portalMaxResponseBytes: config.portal.maxResponseBytes,
     upstreamCallBudget: config.upstreamCallBudget,
     loaderStrategy: config.loaderStrategy,
     alwaysShowUpstreamCalls: config.nodeEnv === 'development',

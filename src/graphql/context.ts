@@ -110,6 +110,7 @@ function operationSignals(timeoutMs: number, clientGone: AbortSignal | undefined
     deadline.abort(reason);
     ended.abort(reason);
   }, timeoutMs);
+  timer.unref(); // A deadline never keeps the process alive (nor a test run) on its own.
   const onClientGone = () => ended.abort(clientGone?.reason);
   if (clientGone?.aborted) onClientGone();
   else clientGone?.addEventListener('abort', onClientGone, { once: true });

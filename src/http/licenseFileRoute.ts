@@ -3,6 +3,7 @@
  * `Authorization`, keeping the portal's `Content-Type` and `Content-Disposition`. Portal failures become the
  * matching HTTP status with a short plain-text message, never the portal's HTML.
  */
+import { Transform, pipeline } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { PortalClient, UpstreamCall } from '../portal/portalClient';
 import { PortalError, type PortalErrorCode } from '../portal/portalErrors';
@@ -30,21 +31,56 @@ export function fileErrorStatus(code: PortalErrorCode): { status: number; messag
   }
 }
 
-export function registerLicenseFileRoute(app: FastifyInstance, portal: PortalClient, onCall: (call: UpstreamCall) => void): void {
+export interface LicenseFileRouteOptions {
+  /** Told of every portal call once it has ended. Must not throw. */
+  onCall: (call: UpstreamCall) => void;
+  /** Most bytes of a file passed on; a longer one is cut off (a licence file is about a kilobyte). */
+  maxBytes: number;
+  /** Longest a download may take, from the request to the file's last byte. */
+  timeoutMs: number;
+}
+
+/**
+ * Streams files without buffering them, within bounds: a portal that sends a file without end, or a byte a
+ * second, holds a connection (to the client and to the portal) for at most `timeoutMs` and `maxBytes`, after which
+ * both are dropped and the client sees the download break off.
+ */
+export function registerLicenseFileRoute(app: FastifyInstance, portal: PortalClient, options: LicenseFileRouteOptions): void {
   app.get<{ Params: { licenseId: string } }>('/licenses/:licenseId/file', async (request, reply) => {
     const licenseId = positiveIntegerId(request.params.licenseId);
     if (licenseId === undefined) return plain(reply, 400, 'The licence id must be a positive integer.');
     const authorization = request.headers.authorization;
     const abort = new AbortController();
+    const deadline = setTimeout(() => abort.abort(new DOMException(`The download took longer than ${options.timeoutMs} ms.`, 'TimeoutError')), options.timeoutMs);
+    deadline.unref();
     request.raw.on('close', () => {
       if (!reply.sent) abort.abort();
     });
     try {
-      const file = await portal.openLicenseFile({ authorization, signal: abort.signal, onCall }, licenseId);
+      const file = await portal.openLicenseFile({ authorization, signal: abort.signal, onCall: options.onCall }, licenseId);
+      const declared = Number(file.contentLength);
+      if (Number.isFinite(declared) && declared > options.maxBytes) {
+        file.body.destroy();
+        clearTimeout(deadline);
+        request.log.warn({ licenseId, declaredBytes: declared, maxBytes: options.maxBytes }, 'licence file over the bound: not passed on');
+        return plain(reply, 502, fileErrorStatus('INVALID_RESPONSE').message);
+      }
       reply.header('content-type', file.contentType).header('cache-control', 'private, no-store');
       if (file.contentDisposition) reply.header('content-disposition', file.contentDisposition);
-      return reply.status(200).send(file.body);
+      let passed = 0;
+      const bounded = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          passed += chunk.length;
+          done(passed > options.maxBytes ? new Error(`The licence file ran past ${options.maxBytes} bytes.`) : null, chunk);
+        },
+      });
+      pipeline(file.body, bounded, (error) => {
+        clearTimeout(deadline);
+        if (error && !reply.raw.destroyed) request.log.warn({ licenseId, bytes: passed, reason: error.message }, 'licence file download cut off');
+      });
+      return reply.status(200).send(bounded);
     } catch (error) {
+      clearTimeout(deadline);
       if (error instanceof PortalError) {
         const { status, message } = fileErrorStatus(error.code);
         if (status === 401) reply.header('www-authenticate', 'Basic realm="Customer Portal"');

@@ -40,6 +40,8 @@ export interface HttpServerOptions {
   /** Every response carries its upstream calls (development); otherwise only when asked by `x-upstream-calls: 1`. */
   alwaysShowUpstreamCalls: boolean;
   limits: OperationLimits;
+  /** Most bytes of a portal answer: also the bound of a licence file passed on. */
+  portalMaxResponseBytes: number;
   /** The GraphiQL playground; `demoAuthorization` pre-fills the demo account's header (embedded emulator only). */
   playground: { enabled: boolean; demoAuthorization?: string };
 }
@@ -128,9 +130,13 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-  registerLicenseFileRoute(app, options.portal, (call) => {
-    metrics.observeUpstreamCall(call);
-    if (call.status !== undefined) readiness.portalAnswered();
+  registerLicenseFileRoute(app, options.portal, {
+    onCall: (call) => {
+      metrics.observeUpstreamCall(call);
+      if (call.status !== undefined) readiness.portalAnswered();
+    },
+    maxBytes: options.portalMaxResponseBytes,
+    timeoutMs: options.limits.operationTimeoutMs,
   });
   // The playground takes GET /graphql from browsers away from Apollo by a route constraint (see playground.ts).
   if (options.playground.enabled) registerPlayground(app, { demoAuthorization: options.playground.demoAuthorization });

@@ -102,6 +102,8 @@ export interface LicenseFileStream {
   status: number;
   contentType: string;
   contentDisposition: string | undefined;
+  /** The declared length, when the portal declared one. */
+  contentLength: string | undefined;
   body: Dispatcher.ResponseData['body'];
 }
 
@@ -205,6 +207,7 @@ export class PortalClient {
       status: response.statusCode,
       contentType: headerValue(response.headers['content-type']) ?? 'application/octet-stream',
       contentDisposition: headerValue(response.headers['content-disposition']),
+      contentLength: headerValue(response.headers['content-length']),
       body: response.body,
     }));
   }

@@ -110,6 +110,54 @@ describe('an answer is counted exactly before it is resolved (demo seed)', () =>
   });
 });
 
+describe('behind the count (demo seed)', () => {
+  let emulator: Emulator;
+  let demo: string;
+  beforeAll(async () => {
+    emulator = await startEmulator({ port: 0 });
+    demo = emulator.account('demo').authorization;
+  });
+  afterAll(() => emulator?.close());
+
+  test("a mutation's payload, read after its write, is cut at the allowance and keeps the new licence's data", async () => {
+    const server = await serverOn(emulator, { MAX_RESULT_OBJECTS: '10' });
+    try {
+      const { generatableAssignmentId } = emulator.state.landmarks();
+      const hwid = `PAYLOAD-${Date.now()}`;
+      const answer = await post(
+        server.graphqlUrl,
+        demo,
+        `mutation { generateLicense(input: { productAssignmentId: ${generatableAssignmentId}, hwid: "${hwid}", expirationDate: "${inThirtyDays(emulator.state.today())}" }) {
+          license { id hwid productAssignment { licenses { nodes { productAssignment { licenses { nodes { id } } } } } } } } }`,
+      );
+      const made = emulator.state.licensesOf('demo').filter((license) => license.hwid === hwid);
+      expect(made).toHaveLength(1);
+      expect(answer.status).toBe(200);
+      expect((answer.data as any).generateLicense.license).toMatchObject({ id: String(made[0]!.id), hwid });
+      expect(answer.errors!.map((error) => error.extensions)).toContainEqual(
+        expect.objectContaining({ code: 'BAD_USER_INPUT', reason: 'RESULT_TOO_LARGE', maxResultObjects: 10, counted: 'AT_LEAST' }),
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('a query answer over MAX_RESPONSE_BYTES is not sent; the refusal says its size', async () => {
+    const server = await serverOn(emulator, { MAX_RESPONSE_BYTES: '2048' });
+    try {
+      const small = await post(server.graphqlUrl, demo, '{ productAssignments { id } }');
+      expect(small.status).toBe(200);
+      expect(small.errors).toBeUndefined();
+      const large = await post(server.graphqlUrl, demo, '{ licenses { nodes { id hwid note expirationDate detail { fileName products } } } }');
+      expect(large.status).toBe(400);
+      expect(large.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'RESPONSE_TOO_LARGE', maxResponseBytes: 2048 });
+      expect(large.errors![0]!.extensions!.responseBytes).toBeGreaterThan(2048);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('the large seed, against the server as its own process', () => {
   let emulator: Emulator;
   let server: ChildServer;
@@ -218,6 +266,29 @@ describe('the large seed, against the server as its own process', () => {
     expect(answer.ms).toBeLessThan(5000);
     const next = await post(server.graphqlUrl, demo, '{ productAssignments { id } }');
     expect(next.errors).toBeUndefined();
+  });
+
+  test.each([
+    ['never ends: cut off after the bound (16 MiB)', { kind: 'endlessBody' as const }],
+    ['trickles a byte a second: cut off at the deadline (4 s)', { kind: 'tricklingBody' as const, ms: 1000 }],
+  ])('a licence file that %s, and the next download is whole', async (_name, fault) => {
+    const { hwidBoundLicenseId } = emulator.state.landmarks();
+    const url = new URL(`/licenses/${hwidBoundLicenseId}/file`, server.graphqlUrl);
+    emulator.faults.add({ route: 'licenseDetail.download', times: 1, ...fault });
+    const started = performance.now();
+    let received = 0;
+    const response = await request(url, { headers: { authorization: demo } });
+    expect(response.statusCode).toBe(200);
+    await expect(
+      (async () => {
+        for await (const chunk of response.body) received += (chunk as Buffer).length;
+      })(),
+    ).rejects.toThrow();
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(received).toBeLessThanOrEqual(16 * 1024 * 1024);
+    const whole = await request(url, { headers: { authorization: demo } });
+    expect(Buffer.from(await whole.body.arrayBuffer()).equals(emulator.state.licenseFile(hwidBoundLicenseId)!)).toBe(true);
+    expect(server.peakMemoryMiB()).toBeLessThan(300);
   });
 
   test("generate's trickled answer ends at the deadline as OUTCOME_UNKNOWN, with exactly one licence made", async () => {
