@@ -31,7 +31,8 @@ export interface OperationLimits {
 export interface Config {
   port: number;
   host: string;
-  nodeEnv: string;
+  /** `development` serves the aids (playground, introspection, upstream calls in every response, pretty logs). */
+  nodeEnv: NodeEnv;
   logLevel: LogLevel;
   logFormat: 'json' | 'pretty';
   /** Origins allowed to call the API from a browser; empty: none. */
@@ -57,6 +58,8 @@ export interface Config {
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type NodeEnv = 'development' | 'production' | 'test';
+const NODE_ENVS: readonly NodeEnv[] = ['development', 'production', 'test'];
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Every variable the server reads, with its default and meaning: the README's configuration table follows it. */
@@ -91,15 +94,19 @@ export const SETTINGS = {
     meaning: 'Most objects and list items one answer may hold; an operation over it is refused (RESULT_TOO_LARGE) before it is resolved.',
   },
   MAX_RESPONSE_BYTES: { default: '33554432', meaning: 'Largest GraphQL response body sent, in bytes (32 MiB); a larger one is replaced by a RESPONSE_TOO_LARGE error.' },
-  INTROSPECTION: { default: '', meaning: 'true or false: schema introspection and field suggestions. Default: on, off when NODE_ENV=production.' },
+  INTROSPECTION: { default: '', meaning: 'true or false: schema introspection and field suggestions. Default: on in development only.' },
   SHUTDOWN_GRACE_MS: { default: '10000', meaning: 'On SIGTERM, how long requests in flight may finish before their connections are closed.' },
   BODY_LIMIT_BYTES: { default: '102400', meaning: 'Largest GraphQL request body accepted, in bytes (larger: 413).' },
-  PLAYGROUND: { default: '', meaning: 'true or false: serve the GraphiQL playground. Default: on, off when NODE_ENV=production.' },
+  PLAYGROUND: { default: '', meaning: 'true or false: serve the GraphiQL playground. Default: on in development only.' },
   LOG_FORMAT: { default: '', meaning: 'json or pretty. Default: pretty when NODE_ENV=development, else json.' },
   CORS_ORIGINS: { default: '', meaning: 'Comma-separated origins allowed to call the API from a browser, e.g. https://app.example.com. Empty: no CORS.' },
   READY_CACHE_MS: { default: '5000', meaning: 'How long a portal answer keeps GET /readyz ready without asking the portal again.' },
   LOG_LEVEL: { default: 'info', meaning: 'fatal, error, warn, info, debug, trace or silent.' },
-  NODE_ENV: { default: 'development', meaning: 'production hides development aids (upstream calls in every response).' },
+  NODE_ENV: {
+    default: '',
+    meaning:
+      'development, production or test. Unset: production when PORTAL_URL is set, development on the embedded emulator. Only development serves its aids by default: the playground, introspection, upstream calls in every response, pretty logs.',
+  },
   EMULATOR_SEED: { default: 'demo', meaning: "Embedded emulator's data: demo (small, realistic) or large (thousands of licences)." },
   EMULATOR_LATENCY_MS: { default: '0', meaning: 'Latency the embedded emulator adds to every answer.' },
   EMULATOR_PORT: { default: '0', meaning: 'Port of the embedded emulator (0: any free port).' },
@@ -145,12 +152,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (/^(false|0|no|off)$/i.test(text)) return false;
     throw new ConfigError(name, `must be true or false, but is ${JSON.stringify(text)}.`);
   };
-  const nodeEnv = read('NODE_ENV');
+  // Safe by default: a deployment pointed at the real portal that forgets NODE_ENV runs as in production.
+  const nodeEnv = read('NODE_ENV') === '' ? (read('PORTAL_URL') === '' ? 'development' : 'production') : oneOf('NODE_ENV', NODE_ENVS);
   return {
     port: integer('PORT', 0, 65535),
     host: read('HOST'),
     nodeEnv,
-    playground: flag('PLAYGROUND', nodeEnv !== 'production'),
+    playground: flag('PLAYGROUND', nodeEnv === 'development'),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),
     logFormat: read('LOG_FORMAT') === '' ? (nodeEnv === 'development' ? 'pretty' : 'json') : oneOf('LOG_FORMAT', ['json', 'pretty'] as const),
     corsOrigins: corsOrigins(read('CORS_ORIGINS')),
@@ -182,7 +190,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxQueuedOperations: integer('MAX_QUEUED_OPERATIONS', 0, 1_000_000),
       operationTimeoutMs: integer('OPERATION_TIMEOUT_MS', 1, 3_600_000),
     },
-    introspection: flag('INTROSPECTION', nodeEnv !== 'production'),
+    introspection: flag('INTROSPECTION', nodeEnv === 'development'),
     shutdownGraceMs: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000),
     emulator: {
       seed: oneOf('EMULATOR_SEED', ['demo', 'large'] as const),
@@ -221,6 +229,7 @@ export function envExample(): string {
 export function describeConfig(env: Record<string, string | undefined> = process.env): string[] {
   return (Object.keys(SETTINGS) as SettingName[]).map((name) => {
     const value = env[name]?.trim() || SETTINGS[name].default;
+    if (name === 'NODE_ENV' && value === '') return `NODE_ENV=(unset: ${env.PORTAL_URL?.trim() ? 'production' : 'development'})`;
     return `${name}=${value === '' ? '(unset)' : value}`;
   });
 }

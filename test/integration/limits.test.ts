@@ -6,7 +6,7 @@ import { startStack, type Stack } from '../helpers/stack';
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startStack({ env: { NODE_ENV: 'development' } });
 });
 afterAll(() => stack.close());
 beforeEach(async () => {

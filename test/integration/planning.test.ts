@@ -10,7 +10,8 @@ let landmarks: ReturnType<Stack['emulator']['state']['landmarks']>;
 
 beforeAll(async () => {
   // 500 aliases are over the default limit of 30: this suite raises it to show the planner's rule for them.
-  stack = await startStack({ emulator: { seed: 'large' }, env: { MAX_ALIASES: '600', MAX_TOKENS: '10000' } });
+  // Development: every response carries its upstream calls.
+  stack = await startStack({ emulator: { seed: 'large' }, env: { NODE_ENV: 'development', MAX_ALIASES: '600', MAX_TOKENS: '10000' } });
   landmarks = stack.emulator.state.landmarks();
 });
 afterAll(() => stack.close());
@@ -132,7 +133,7 @@ describe('the budget', () => {
   });
 
   test('the budget is configurable', async () => {
-    const tight = await startStack({ env: { UPSTREAM_CALL_BUDGET: '2' } });
+    const tight = await startStack({ env: { NODE_ENV: 'development', UPSTREAM_CALL_BUDGET: '2' } });
     try {
       const refused = await tight.gql(`{ licenses { nodes { productAssignment { id } detail { id } } } }`);
       expect(refused.errors![0]!.extensions).toMatchObject({ reason: 'UPSTREAM_CALL_BUDGET', estimatedCalls: 3, budget: 2 });

@@ -6,6 +6,16 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ port: 4000, host: '127.0.0.1', portal: { url: undefined }, emulator: { seed: 'demo' } });
   });
 
+  test('safe by default: pointed at a portal with NODE_ENV unset, it runs as in production', () => {
+    const deployed = loadConfig({ PORTAL_URL: 'https://customerportal.innovatrics.com' });
+    expect(deployed).toMatchObject({ nodeEnv: 'production', playground: false, introspection: false, logFormat: 'json' });
+    const demo = loadConfig({});
+    expect(demo).toMatchObject({ nodeEnv: 'development', playground: true, introspection: true, logFormat: 'pretty' });
+    const asked = loadConfig({ PORTAL_URL: 'https://customerportal.innovatrics.com', NODE_ENV: 'development' });
+    expect(asked).toMatchObject({ nodeEnv: 'development', playground: true, introspection: true });
+    expect(loadConfig({ NODE_ENV: 'test' })).toMatchObject({ nodeEnv: 'test', playground: false, introspection: false });
+  });
+
   test('PORTAL_URL is reduced to its origin', () => {
     expect(loadConfig({ PORTAL_URL: 'https://customerportal.innovatrics.com/' }).portal.url).toBe('https://customerportal.innovatrics.com');
   });
@@ -20,6 +30,9 @@ describe('loadConfig', () => {
     ['PORTAL_CONNECTIONS', '0'],
     ['LOG_LEVEL', 'loud'],
     ['EMULATOR_SEED', 'huge'],
+    ['NODE_ENV', 'staging'],
+    ['MAX_RESULT_OBJECTS', '0'],
+    ['PORTAL_MAX_RESPONSE_BYTES', '10'],
   ])('%s=%j stops start-up naming the variable', (variable, value) => {
     let caught: unknown;
     try {
