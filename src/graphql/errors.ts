@@ -19,6 +19,8 @@ export const ErrorCode = {
   UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
   UPSTREAM_INVALID_RESPONSE: 'UPSTREAM_INVALID_RESPONSE',
   OUTCOME_UNKNOWN: 'OUTCOME_UNKNOWN',
+  /** The HTTP request itself could not be read (malformed JSON, a content type, a method); `reason` says which. */
+  BAD_REQUEST: 'BAD_REQUEST',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -114,7 +116,7 @@ export function createErrorFormatter(logger: ErrorLogger) {
     if (original instanceof GraphQLError && original.extensions?.code === undefined && isClientErrorStatus(original.extensions?.http)) {
       // Apollo refuses some malformed requests (a persisted query of an unknown version, a hash that does not
       // match its query) with a 4xx but no code: the request is at fault, not the server.
-      return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_REQUEST' } };
+      return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_REQUEST } };
     }
     if (original instanceof GraphQLError || isApolloRequestError(formatted)) {
       // A deliberate GraphQL error (parse, validation, a request error of Apollo's): its message is for the user.

@@ -13,6 +13,7 @@ import { createRequestContext, type RequestContext } from '../graphql/context';
 import type { LogLevel, OperationLimits } from '../config';
 import { AdmissionQueue } from '../graphql/admission';
 import { registerLicenseFileRoute } from './licenseFileRoute';
+import { clientErrorAnswer, registerErrorAnswers } from './errorAnswers';
 import { registerPlayground } from './playground';
 import { ServerMetrics } from './metrics';
 import { Readiness, registerHealthRoutes } from './health';
@@ -64,6 +65,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     },
     bodyLimit: options.bodyLimitBytes,
     genReqId: requestIdOf,
+    clientErrorHandler: clientErrorAnswer,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
   });
   const admission = new AdmissionQueue(options.limits.maxConcurrentOperations, options.limits.maxQueuedOperations);
@@ -125,6 +127,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     });
   }
 
+  registerErrorAnswers(app, { bodyLimitBytes: options.bodyLimitBytes, graphqlPath: '/graphql' });
   registerHealthRoutes(app, readiness);
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);

@@ -4,7 +4,9 @@
  * in either direction is noticed.
  */
 import { serverAudits } from 'graphql-http';
+import { request } from 'undici';
 import { startStack, type Stack } from '../helpers/stack';
+import { startChildServer } from '../helpers/childServer';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -58,4 +60,59 @@ describe('GraphQL over HTTP audits', () => {
     expect(excused.filter((audit) => audit.name.startsWith('MUST'))).toEqual([]);
     expect(excused.map((audit) => audit.id).sort()).toEqual(Object.keys(KNOWN_NOT_OK).sort());
   });
+});
+
+describe('every answer is a GraphQL response, also those given before Apollo reads the request', () => {
+  const json = { 'content-type': 'application/json' };
+  const cases: Array<[string, { method?: string; path?: string; headers?: Record<string, string>; body?: string }, number, string, string]> = [
+    ['malformed JSON', { headers: json, body: '{"query":' }, 400, 'BAD_REQUEST', 'MALFORMED_JSON'],
+    ['an empty body', { headers: json, body: '' }, 400, 'BAD_REQUEST', 'EMPTY_BODY'],
+    ['no content type', { body: '{"query":"{ __typename }"}' }, 415, 'BAD_REQUEST', 'UNSUPPORTED_MEDIA_TYPE'],
+    ['an unsupported content type', { headers: { 'content-type': 'application/xml' }, body: '<query/>' }, 415, 'BAD_REQUEST', 'UNSUPPORTED_MEDIA_TYPE'],
+    ['a body over the limit', { headers: json, body: JSON.stringify({ query: `{ __typename }${' '.repeat(110_000)}` }) }, 413, 'BAD_REQUEST', 'BODY_TOO_LARGE'],
+    ['a method /graphql does not take', { method: 'PUT', headers: json, body: '{}' }, 405, 'BAD_REQUEST', 'METHOD_NOT_ALLOWED'],
+    ['an unknown route', { method: 'GET', path: '/nope' }, 404, 'NOT_FOUND', 'ROUTE_NOT_FOUND'],
+  ];
+
+  // undici's own `request`, not fetch: fetch would give a string body a text/plain content type of its own.
+  const send = (origin: string, req: (typeof cases)[number][1]) =>
+    request(new URL(req.path ?? '/graphql', origin), {
+      method: (req.method ?? 'POST') as 'POST',
+      ...(req.headers ? { headers: req.headers } : {}),
+      ...(req.body !== undefined ? { body: req.body } : {}),
+    });
+
+  test.each(cases)('%s', async (_what, req, status, code, reason) => {
+    const response = await send(stack.origin, req);
+    expect(response.statusCode).toBe(status);
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+    const body = (await response.body.json()) as { errors: Array<{ message: string; extensions: Record<string, unknown> }> };
+    expect(body.errors).toHaveLength(1);
+    expect(body.errors[0]!.message.length).toBeGreaterThan(10);
+    expect(body.errors[0]!.extensions).toEqual({ code, reason });
+    if (status === 405) expect(response.headers.allow).toBe('GET, POST');
+  });
+
+  test('headers too large for the HTTP parser: 431, as a GraphQL response', async () => {
+    const response = await send(stack.origin, { headers: { ...json, 'x-padding': 'x'.repeat(20_000) }, body: '{"query":"{ __typename }"}' });
+    expect(response.statusCode).toBe(431);
+    expect(await response.body.json()).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'BAD_REQUEST', reason: 'HEADERS_TOO_LARGE' } }] });
+  });
+
+  test("a client's mistake is logged on one line, without a stack trace", async () => {
+    const server = await startChildServer({ LOG_LEVEL: 'info', LOG_FORMAT: 'json' });
+    try {
+      for (const [, req] of cases) await (await send(new URL(server.graphqlUrl).origin, req)).body.dump();
+    } finally {
+      server.process.kill('SIGTERM');
+      await server.exited;
+    }
+    const lines = server.output().stdout.split('\n').filter((line) => line.includes('request refused'));
+    expect(lines).toHaveLength(cases.length);
+    for (const line of lines) {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      expect(entry.level).toBe(30);
+      expect(line).not.toMatch(/"stack"|\bat \S+ \(/);
+    }
+  }, 30_000);
 });
