@@ -219,7 +219,7 @@ function installCleanup(): void {
     process.once(signal, () => {
       interrupted = true;
       progress(`${signal}: stopping the emulators and the servers`);
-      stopAllChildren().finally(() => process.exit(code));
+      void stopAllChildren().finally(() => process.exit(code));
     });
   }
 }

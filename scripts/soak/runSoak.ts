@@ -574,15 +574,23 @@ function makeActions(context: ActionContext) {
 }
 
 /** Licences in a list that its filter should have left out. */
-function filterViolations(data: Record<string, unknown>, filter: Record<string, unknown>): string[] {
+interface SoakFilter {
+  universal?: boolean;
+  expiresAfter?: string;
+  expiresBefore?: string;
+  search?: string;
+  productAssignmentId?: string;
+}
+
+function filterViolations(data: Record<string, unknown>, filter: SoakFilter): string[] {
   const connection = data.licenses as { edges?: Array<{ node: { id: string; hwid: string | null; expirationDate: string; note: string | null; productAssignment: { id: string } | null } }> } | null;
   const problems: string[] = [];
   for (const { node } of connection?.edges ?? []) {
     const fits =
       (filter.universal === undefined || (node.hwid === null) === filter.universal) &&
-      (filter.expiresAfter === undefined || node.expirationDate > String(filter.expiresAfter)) &&
-      (filter.expiresBefore === undefined || node.expirationDate < String(filter.expiresBefore)) &&
-      (filter.search === undefined || `${node.hwid ?? ''}\n${node.note ?? ''}`.toLowerCase().includes(String(filter.search))) &&
+      (filter.expiresAfter === undefined || node.expirationDate > filter.expiresAfter) &&
+      (filter.expiresBefore === undefined || node.expirationDate < filter.expiresBefore) &&
+      (filter.search === undefined || `${node.hwid ?? ''}\n${node.note ?? ''}`.toLowerCase().includes(filter.search)) &&
       (filter.productAssignmentId === undefined || node.productAssignment === null || node.productAssignment.id === filter.productAssignmentId);
     if (!fits) problems.push(`licence ${node.id} does not fit the filter ${JSON.stringify(filter)}`);
   }
@@ -603,7 +611,7 @@ function upstreamFigures(emulator: Emulator): SoakReport['upstream'] {
   const entries = emulator.requestLog.entries();
   const faulted: Partial<Record<FaultKind, number>> = {};
   for (const entry of entries) if (entry.fault) faulted[entry.fault] = (faulted[entry.fault] ?? 0) + 1;
-  return { requests: entries.length, faulted: sortedRecord(faulted as Record<string, number>), logComplete: entries.length === 0 || entries[0]!.seq === 1 };
+  return { requests: entries.length, faulted: sortedRecord(faulted), logComplete: entries.length === 0 || entries[0]!.seq === 1 };
 }
 
 function percentiles(values: number[]): SoakReport['latencyMs'] {

@@ -121,8 +121,8 @@ function spawnServer(env: Record<string, string>): Promise<Life> {
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_CHARS);
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   return new Promise<Life>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -138,10 +138,10 @@ function spawnServer(env: Record<string, string>): Promise<Life> {
       if (!match) return;
       clearTimeout(timer);
       child.off('exit', onExit);
-      child.stdout!.off('data', onData);
+      child.stdout.off('data', onData);
       resolve({ child, origin: match[1]!, output: () => output, peakBytes: null });
     };
-    child.stdout!.on('data', onData);
+    child.stdout.on('data', onData);
   });
 }
 

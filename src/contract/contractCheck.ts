@@ -76,14 +76,14 @@ export async function runContractCheck(options: ContractCheckOptions): Promise<C
     bodyTimeout: timeoutMs,
   });
   // Once the portal cannot be reached at all, every later request would wait out the same timeout: fail them at once.
-  let unreachable: unknown;
+  let unreachable: Error | undefined;
   const portal: RawPortal = {
     get: async (path, authorization) => {
       if (unreachable !== undefined) throw unreachable;
       try {
         return await getRaw(pool, path, authorization);
       } catch (error) {
-        if (isConnectFailure(error)) unreachable = error;
+        if (isConnectFailure(error)) unreachable = error instanceof Error ? error : new Error(String(error));
         throw error;
       }
     },

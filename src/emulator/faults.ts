@@ -225,7 +225,7 @@ export function endlessListPieces(answer: EncodedAnswer): { opening: Buffer; rep
   let record = answer.body.toString('utf8');
   if (isJson(answer)) {
     const parsed = JSON.parse(record) as unknown;
-    const first = Array.isArray(parsed) ? parsed[0] : parsed;
+    const first: unknown = Array.isArray(parsed) ? parsed[0] : parsed;
     record = JSON.stringify(first ?? { id: 1 });
   } else {
     record = JSON.stringify({ message: record });

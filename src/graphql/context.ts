@@ -64,7 +64,7 @@ export interface RequestContextOptions {
 export function createRequestContext(options: RequestContextOptions): RequestContext {
   const upstreamCalls: UpstreamCall[] = [];
   const startedAt = performance.now();
-  const { deadline, ended, end } = operationSignals(options.timeoutMs, options.clientGone);
+  const signals = operationSignals(options.timeoutMs, options.clientGone);
   const caller: PortalCaller = {
     authorization: options.authorization,
     onCall: (call) => {
@@ -74,8 +74,8 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
         options.log.warn({ endpoint: call.endpoint, status: call.status ?? null, errorCode: call.errorCode, reason: call.errorMessage }, 'portal answer not read');
       }
     },
-    signal: ended,
-    deadlineSignal: deadline,
+    signal: signals.ended,
+    deadlineSignal: signals.deadline,
     deadline: startedAt + options.timeoutMs,
   };
   const loaders =
@@ -90,7 +90,7 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
     showUpstreamCalls: options.showUpstreamCalls,
     log: options.log,
     allowance: new ItemAllowance(options.maxResultObjects),
-    dispose: end,
+    dispose: () => signals.end(),
   };
 }
 

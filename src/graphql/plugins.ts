@@ -5,7 +5,7 @@
  * - upstream costs: report the calls made, by endpoint with their time, in the response's `extensions` (when
  *   asked for, or in development) and in the log.
  */
-import { GraphQLError } from 'graphql';
+import { GraphQLError, OperationTypeNode } from 'graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { planOperation } from '../planner/operationPlan';
 import type { UpstreamCall } from '../portal/portalClient';
@@ -57,7 +57,7 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
           await contextValue.loaders.prefetch(plan);
           const known = contextValue.loaders.known();
           // A mutation's payload is read after its write: only its estimate and the allowance can bound it.
-          if (operation.operation !== 'query' || !known) return;
+          if (operation.operation !== OperationTypeNode.QUERY || !known) return;
           options.listSizes.remember(callerKey, listSizesOf(known));
           const counted = await countExactly(shape, contextValue, options.listSizes.get(callerKey));
           if (counted.objects > options.maxResultObjects) {
@@ -220,7 +220,7 @@ export function upstreamCostsPlugin(observe: OperationObserver): ApolloServerPlu
         async willSendResponse({ response, contextValue, operationName }) {
           const upstream = summarizeUpstreamCalls(contextValue);
           const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : [];
-          const errorCodes = [...new Set(errors.map((error) => String(error.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR)))];
+          const errorCodes = [...new Set(errors.map((error) => codeOf(error.extensions?.code)))];
           const durationMs = round(performance.now() - contextValue.startedAt);
           contextValue.log.info(
             {
@@ -240,6 +240,11 @@ export function upstreamCostsPlugin(observe: OperationObserver): ApolloServerPlu
       };
     },
   };
+}
+
+/** An error's code as reported: a string, or INTERNAL_SERVER_ERROR when it has none. */
+function codeOf(code: unknown): string {
+  return typeof code === 'string' ? code : ErrorCode.INTERNAL_SERVER_ERROR;
 }
 
 function round(ms: number): number {

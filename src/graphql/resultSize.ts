@@ -147,7 +147,7 @@ class AnswerCounter {
   /** Objects and list items below `record`, as selected by `shape`. */
   count(shape: AnswerShape, record: object): number {
     let byRecord = this.counted.get(shape);
-    if (!byRecord) this.counted.set(shape, (byRecord = new Map()));
+    if (!byRecord) this.counted.set(shape, (byRecord = new Map<object, number>()));
     const known = byRecord.get(record);
     if (known !== undefined) return known;
     let total = 0;

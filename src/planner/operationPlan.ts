@@ -26,7 +26,7 @@
  * customer's, or none) costs at most `SHOW_CALLS_THRESHOLD` more show calls per kind, to give the portal's own
  * answer for it; the estimate leaves those out, as "500 aliases are one list call" asks.
  */
-import type { DocumentNode, FieldNode, OperationDefinitionNode, SelectionSetNode } from 'graphql';
+import { OperationTypeNode, type DocumentNode, type FieldNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import { positiveIntegerId } from '../portal/endpoints';
 import { Selections } from './selections';
 
@@ -111,7 +111,7 @@ export function planOperation(
     if (calls > 0) estimate[endpoint] = (estimate[endpoint] ?? 0) + calls;
   };
 
-  if (operation.operation === 'mutation') {
+  if (operation.operation === OperationTypeNode.MUTATION) {
     for (const field of walker.fields(operation.selectionSet)) {
       if (field.name.value !== 'generateLicense') continue;
       addCalls('license.generate', 1);

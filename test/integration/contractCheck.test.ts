@@ -90,7 +90,7 @@ function credentialForms(): string[] {
 test('the command, run as a customer runs it, finds the emulator fitting the contract and exits 0', async () => {
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = execFile(TSX, [CLI], { cwd: ROOT, env: environment(demoCredentials()), timeout: 60_000 }, (error, out, err) => {
-      if (error && typeof error.code !== 'number') reject(error);
+      if (error && typeof error.code !== 'number') reject(new Error(`the command did not run: ${error.message}`));
       else resolve({ code: child.exitCode, stdout: out, stderr: err });
     });
   });

@@ -4,7 +4,7 @@
  * generate's side effects, each fault switch, latency, the request log, and the large seed.
  */
 import { connect } from 'node:net';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request } from 'undici';
 import {
   startEmulator,
   type Emulator,
@@ -56,7 +56,7 @@ async function call(path: string, options: { auth?: string | null; method?: stri
   const target = options.on ?? emulator;
   const auth = options.auth === undefined ? target.account('demo').authorization : options.auth;
   const response = await request(`${target.url}${path}`, {
-    method: (options.method ?? 'GET') as Dispatcher.HttpMethod,
+    method: options.method ?? 'GET',
     headers: auth === null ? {} : { authorization: auth },
     dispatcher,
   });

@@ -1,4 +1,6 @@
-import { ConfigError, loadConfig } from '../../src/config';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, SETTINGS, envExample, loadConfig } from '../../src/config';
 
 describe('loadConfig', () => {
   test('defaults: port 4000 on 127.0.0.1, the embedded emulator', () => {
@@ -48,9 +50,6 @@ describe('loadConfig', () => {
 });
 
 describe('the settings are documented where users look', () => {
-  const { readFileSync } = require('node:fs') as typeof import('node:fs');
-  const { join } = require('node:path') as typeof import('node:path');
-  const { SETTINGS, envExample } = require('../../src/config') as typeof import('../../src/config');
   const root = join(__dirname, '..', '..');
 
   test('.env.example is the settings table (regenerate with `npx tsx scripts/envExample.ts`)', () => {

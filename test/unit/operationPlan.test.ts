@@ -1,10 +1,10 @@
-import { parse, type OperationDefinitionNode } from 'graphql';
+import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import { planOperation, SHOW_CALLS_THRESHOLD } from '../../src/planner/operationPlan';
 import { argumentsAccepted } from '../../src/graphql/plugins';
 
 function plan(query: string, variables?: Record<string, unknown>) {
   const document = parse(query);
-  const operation = document.definitions.find((d) => d.kind === 'OperationDefinition') as OperationDefinitionNode;
+  const operation = document.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION) as OperationDefinitionNode;
   return planOperation(document, operation, variables, { accepts: argumentsAccepted });
 }
 
@@ -35,7 +35,7 @@ describe('the call estimate of an operation, by endpoint', () => {
   ])('%s', (_name, query, estimate) => {
     const result = plan(query, { no: false });
     expect(result.estimate).toEqual(estimate);
-    expect(result.estimatedCalls).toBe(Object.values(estimate).reduce((sum: number, calls) => sum + (calls as number), 0));
+    expect(result.estimatedCalls).toBe(Object.values(estimate).reduce((sum: number, calls) => sum + (calls), 0));
   });
 });
 

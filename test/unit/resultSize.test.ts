@@ -2,7 +2,7 @@
  * The size of an answer, counted in-process from records in hand (no sockets): the rule (objects and list items),
  * how selections merge, what the estimate before any call assumes, and the caller-size memory's bound.
  */
-import { buildSchema, parse, type OperationDefinitionNode } from 'graphql';
+import { Kind, buildSchema, parse, type OperationDefinitionNode } from 'graphql';
 import { loadTypeDefs } from '../../src/graphql/apollo';
 import { answerShape, countAnswer, ListSizeMemory, ItemAllowance, type ListSizes } from '../../src/graphql/resultSize';
 import type { KnownRecords } from '../../src/loaders/loaders';
@@ -38,7 +38,7 @@ function customer(perAssignment: number[]): KnownRecords {
 
 function count(query: string, known: KnownRecords | undefined, sizes: ListSizes = {}, variables?: Record<string, unknown>) {
   const document = parse(query);
-  const operation = document.definitions.find((definition): definition is OperationDefinitionNode => definition.kind === 'OperationDefinition')!;
+  const operation = document.definitions.find((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION)!;
   return countAnswer(answerShape(schema, document, operation, variables), known, sizes);
 }
 
