@@ -90,8 +90,13 @@ async function main(): Promise<void> {
       idempotencyKey: randomUUID(),
     },
   };
-  console.log(`\nGenerating a licence from #${target.id} ${target.productName} for ${variables.input.hwid}, until ${variables.input.expirationDate}`);
-  const { generateLicense } = await execute<GenerateLicenceMutation, GenerateLicenceMutationVariables>('GenerateLicence', variables);
+  console.log(
+    `\nGenerating a licence from #${target.id} ${target.productName} for ${variables.input.hwid}, until ${variables.input.expirationDate}`,
+  );
+  const { generateLicense } = await execute<GenerateLicenceMutation, GenerateLicenceMutationVariables>(
+    'GenerateLicence',
+    variables,
+  );
   const license = generateLicense?.license;
   if (!license?.detail) throw new Error('generateLicense answered no licence detail.');
   console.log(`Generated licence ${license.id} (${license.detail.fileName}), download: ${license.detail.downloadUrl}`);

@@ -142,7 +142,12 @@ async function main(): Promise<void> {
 }
 
 function parseSettings(argv: string[]): RunSettings | 'help' {
-  const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: { quick: { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: { quick: { type: 'boolean' }, help: { type: 'boolean' } },
+  });
   if (values.help) return 'help';
   return values.quick ? QUICK : FULL;
 }
@@ -177,7 +182,8 @@ async function measureQuery(stacks: Stacks, query: BenchQuery, settings: RunSett
  */
 function loadSettingsFor(coldMs: number, settings: RunSettings): LoadSettings {
   const load: LoadSettings = { connections: settings.connections, durationS: settings.loadDurationS };
-  if (coldMs > settings.loadDurationS * 1000 * settings.slowRequestShare) load.amount = settings.connections * settings.slowRequestsPerConnection;
+  if (coldMs > settings.loadDurationS * 1000 * settings.slowRequestShare)
+    load.amount = settings.connections * settings.slowRequestsPerConnection;
   return load;
 }
 
@@ -191,7 +197,10 @@ async function withStacks(work: (stacks: Stacks) => Promise<void>): Promise<Reco
     const [planned, baseline] = await Promise.all(STRATEGIES.map((strategy) => startPair(strategy)));
     const stacks: Stacks = { planned: planned!, baseline: baseline! };
     await work(stacks);
-    const peak = (pair: ServerPair): PeakMemory => ({ at0Ms: peakRssBytes(pair.fast.child), at20Ms: peakRssBytes(pair.slow.child) });
+    const peak = (pair: ServerPair): PeakMemory => ({
+      at0Ms: peakRssBytes(pair.fast.child),
+      at20Ms: peakRssBytes(pair.slow.child),
+    });
     return { planned: peak(stacks.planned), baseline: peak(stacks.baseline) };
   } finally {
     await stopAllChildren();
@@ -200,8 +209,13 @@ async function withStacks(work: (stacks: Stacks) => Promise<void>): Promise<Reco
 
 async function startPair(strategy: Strategy): Promise<ServerPair> {
   const [fastPortal, slowPortal] = await Promise.all([startEmulator(FAST_PORTAL_MS), startEmulator(SLOW_PORTAL_MS)]);
-  const [fast, slow] = await Promise.all([startServer(strategy, fastPortal.url), startServer(strategy, slowPortal.url)]);
-  progress(`${strategy}: servers up, in front of emulators at ${FAST_PORTAL_MS} ms (${fastPortal.url}) and ${SLOW_PORTAL_MS} ms (${slowPortal.url})`);
+  const [fast, slow] = await Promise.all([
+    startServer(strategy, fastPortal.url),
+    startServer(strategy, slowPortal.url),
+  ]);
+  progress(
+    `${strategy}: servers up, in front of emulators at ${FAST_PORTAL_MS} ms (${fastPortal.url}) and ${SLOW_PORTAL_MS} ms (${slowPortal.url})`,
+  );
   return { fast, slow };
 }
 
@@ -215,7 +229,10 @@ let interrupted = false;
 /** Stops every child on Ctrl-C or SIGTERM, and kills any left at exit, whatever the reason. */
 function installCleanup(): void {
   process.on('exit', killAllChildrenNow);
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(signal, () => {
       interrupted = true;
       progress(`${signal}: stopping the emulators and the servers`);

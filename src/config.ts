@@ -66,48 +66,110 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 export const SETTINGS = {
   PORT: { default: '4000', meaning: 'TCP port of the GraphQL server (0: any free port).' },
   HOST: { default: '127.0.0.1', meaning: 'Interface to listen on (0.0.0.0 for every interface).' },
-  PORTAL_URL: { default: '', meaning: 'Origin of the Customer Portal, e.g. https://customerportal.innovatrics.com. Unset: start the embedded emulator.' },
-  PORTAL_CONNECTIONS: { default: '32', meaning: 'Most sockets open to the portal at once (one keep-alive pool per origin).' },
+  PORTAL_URL: {
+    default: '',
+    meaning:
+      'Origin of the Customer Portal, e.g. https://customerportal.innovatrics.com. Unset: start the embedded emulator.',
+  },
+  PORTAL_CONNECTIONS: {
+    default: '32',
+    meaning: 'Most sockets open to the portal at once (one keep-alive pool per origin).',
+  },
   PORTAL_CONNECT_TIMEOUT_MS: { default: '5000', meaning: 'Time to open a connection to the portal.' },
-  PORTAL_HEADERS_TIMEOUT_MS: { default: '10000', meaning: 'Time from sending a request to the portal to its response headers.' },
+  PORTAL_HEADERS_TIMEOUT_MS: {
+    default: '10000',
+    meaning: 'Time from sending a request to the portal to its response headers.',
+  },
   PORTAL_BODY_TIMEOUT_MS: { default: '10000', meaning: 'Most time between two chunks of a portal response body.' },
   PORTAL_KEEP_ALIVE_TIMEOUT_MS: { default: '4000', meaning: 'How long an idle connection to the portal stays open.' },
   PORTAL_MAX_RESPONSE_BYTES: {
     default: '16777216',
-    meaning: 'Largest portal answer read into memory (16 MiB; 16x the large seed\'s biggest list); a longer one is cut off and is UPSTREAM_INVALID_RESPONSE. Also the most bytes of a licence file streamed to a client.',
+    meaning:
+      "Largest portal answer read into memory (16 MiB; 16x the large seed's biggest list); a longer one is cut off and is UPSTREAM_INVALID_RESPONSE. Also the most bytes of a licence file streamed to a client.",
   },
-  UPSTREAM_CALL_BUDGET: { default: '50', meaning: 'Most portal calls one operation may make; an operation estimated above it is refused before any call.' },
-  LOADER_STRATEGY: { default: 'planned', meaning: 'planned, or baseline: one show call per parent, the usual approach (for benchmarks only).' },
-  PORTAL_MAX_RETRIES: { default: '2', meaning: 'Most retries of a safe read (never of generate), on connection errors, 502, 503, 504 and 429.' },
-  PORTAL_RETRY_BASE_DELAY_MS: { default: '100', meaning: 'First retry backoff; doubled at each retry, with jitter; a Retry-After is honoured within the deadline.' },
-  BREAKER_FAILURE_THRESHOLD: { default: '5', meaning: 'Portal failures in a row that open the circuit breaker (calls then fail at once).' },
-  BREAKER_COOLDOWN_MS: { default: '5000', meaning: 'How long an open breaker refuses calls before it lets one probe through.' },
-  OPERATION_TIMEOUT_MS: { default: '30000', meaning: 'Overall deadline of one GraphQL operation; calls past it are UPSTREAM_TIMEOUT.' },
-  MAX_CONCURRENT_OPERATIONS: { default: '64', meaning: 'Most GraphQL operations executing at once; more wait in a queue.' },
-  MAX_QUEUED_OPERATIONS: { default: '500', meaning: 'Most operations waiting; past it, requests are refused at once with 503.' },
+  UPSTREAM_CALL_BUDGET: {
+    default: '50',
+    meaning: 'Most portal calls one operation may make; an operation estimated above it is refused before any call.',
+  },
+  LOADER_STRATEGY: {
+    default: 'planned',
+    meaning: 'planned, or baseline: one show call per parent, the usual approach (for benchmarks only).',
+  },
+  PORTAL_MAX_RETRIES: {
+    default: '2',
+    meaning: 'Most retries of a safe read (never of generate), on connection errors, 502, 503, 504 and 429.',
+  },
+  PORTAL_RETRY_BASE_DELAY_MS: {
+    default: '100',
+    meaning: 'First retry backoff; doubled at each retry, with jitter; a Retry-After is honoured within the deadline.',
+  },
+  BREAKER_FAILURE_THRESHOLD: {
+    default: '5',
+    meaning: 'Portal failures in a row that open the circuit breaker (calls then fail at once).',
+  },
+  BREAKER_COOLDOWN_MS: {
+    default: '5000',
+    meaning: 'How long an open breaker refuses calls before it lets one probe through.',
+  },
+  OPERATION_TIMEOUT_MS: {
+    default: '30000',
+    meaning: 'Overall deadline of one GraphQL operation; calls past it are UPSTREAM_TIMEOUT.',
+  },
+  MAX_CONCURRENT_OPERATIONS: {
+    default: '64',
+    meaning: 'Most GraphQL operations executing at once; more wait in a queue.',
+  },
+  MAX_QUEUED_OPERATIONS: {
+    default: '500',
+    meaning: 'Most operations waiting; past it, requests are refused at once with 503.',
+  },
   MAX_DEPTH: { default: '10', meaning: 'Most nested selection sets in an operation.' },
   MAX_ALIASES: { default: '30', meaning: 'Most aliases in an operation.' },
   MAX_DIRECTIVES: { default: '50', meaning: 'Most directives in an operation.' },
   MAX_TOKENS: { default: '2000', meaning: 'Most tokens in an operation document.' },
   MAX_RESULT_OBJECTS: {
     default: '100000',
-    meaning: 'Most objects and list items one answer may hold; an operation over it is refused (RESULT_TOO_LARGE) before it is resolved.',
+    meaning:
+      'Most objects and list items one answer may hold; an operation over it is refused (RESULT_TOO_LARGE) before it is resolved.',
   },
-  MAX_RESPONSE_BYTES: { default: '33554432', meaning: 'Largest GraphQL response body sent, in bytes (32 MiB); a larger one is replaced by a RESPONSE_TOO_LARGE error.' },
-  INTROSPECTION: { default: '', meaning: 'true or false: schema introspection and field suggestions. Default: on in development only.' },
-  SHUTDOWN_GRACE_MS: { default: '10000', meaning: 'On SIGTERM, how long requests in flight may finish before their connections are closed.' },
+  MAX_RESPONSE_BYTES: {
+    default: '33554432',
+    meaning:
+      'Largest GraphQL response body sent, in bytes (32 MiB); a larger one is replaced by a RESPONSE_TOO_LARGE error.',
+  },
+  INTROSPECTION: {
+    default: '',
+    meaning: 'true or false: schema introspection and field suggestions. Default: on in development only.',
+  },
+  SHUTDOWN_GRACE_MS: {
+    default: '10000',
+    meaning: 'On SIGTERM, how long requests in flight may finish before their connections are closed.',
+  },
   BODY_LIMIT_BYTES: { default: '102400', meaning: 'Largest GraphQL request body accepted, in bytes (larger: 413).' },
-  PLAYGROUND: { default: '', meaning: 'true or false: serve the GraphiQL playground. Default: on in development only.' },
+  PLAYGROUND: {
+    default: '',
+    meaning: 'true or false: serve the GraphiQL playground. Default: on in development only.',
+  },
   LOG_FORMAT: { default: '', meaning: 'json or pretty. Default: pretty when NODE_ENV=development, else json.' },
-  CORS_ORIGINS: { default: '', meaning: 'Comma-separated origins allowed to call the API from a browser, e.g. https://app.example.com. Empty: no CORS.' },
-  READY_CACHE_MS: { default: '5000', meaning: 'How long a portal answer keeps GET /readyz ready without asking the portal again.' },
+  CORS_ORIGINS: {
+    default: '',
+    meaning:
+      'Comma-separated origins allowed to call the API from a browser, e.g. https://app.example.com. Empty: no CORS.',
+  },
+  READY_CACHE_MS: {
+    default: '5000',
+    meaning: 'How long a portal answer keeps GET /readyz ready without asking the portal again.',
+  },
   LOG_LEVEL: { default: 'info', meaning: 'fatal, error, warn, info, debug, trace or silent.' },
   NODE_ENV: {
     default: '',
     meaning:
       'development, production or test. Unset: production when PORTAL_URL is set, development on the embedded emulator. Only development serves its aids by default: the playground, introspection, upstream calls in every response, pretty logs.',
   },
-  EMULATOR_SEED: { default: 'demo', meaning: "Embedded emulator's data: demo (small, realistic) or large (thousands of licences)." },
+  EMULATOR_SEED: {
+    default: 'demo',
+    meaning: "Embedded emulator's data: demo (small, realistic) or large (thousands of licences).",
+  },
   EMULATOR_LATENCY_MS: { default: '0', meaning: 'Latency the embedded emulator adds to every answer.' },
   EMULATOR_PORT: { default: '0', meaning: 'Port of the embedded emulator (0: any free port).' },
 } as const;
@@ -153,14 +215,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(name, `must be true or false, but is ${JSON.stringify(text)}.`);
   };
   // Safe by default: a deployment pointed at the real portal that forgets NODE_ENV runs as in production.
-  const nodeEnv = read('NODE_ENV') === '' ? (read('PORTAL_URL') === '' ? 'development' : 'production') : oneOf('NODE_ENV', NODE_ENVS);
+  const nodeEnv =
+    read('NODE_ENV') === '' ? (read('PORTAL_URL') === '' ? 'development' : 'production') : oneOf('NODE_ENV', NODE_ENVS);
   return {
     port: integer('PORT', 0, 65535),
     host: read('HOST'),
     nodeEnv,
     playground: flag('PLAYGROUND', nodeEnv === 'development'),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),
-    logFormat: read('LOG_FORMAT') === '' ? (nodeEnv === 'development' ? 'pretty' : 'json') : oneOf('LOG_FORMAT', ['json', 'pretty'] as const),
+    logFormat:
+      read('LOG_FORMAT') === ''
+        ? nodeEnv === 'development'
+          ? 'pretty'
+          : 'json'
+        : oneOf('LOG_FORMAT', ['json', 'pretty'] as const),
     corsOrigins: corsOrigins(read('CORS_ORIGINS')),
     readyCacheMs: integer('READY_CACHE_MS', 0, 3_600_000),
     bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024),
@@ -201,7 +269,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 function corsOrigins(text: string): string[] {
-  const origins = text.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+  const origins = text
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '');
   for (const origin of origins) {
     let parsed: URL | undefined;
     try {
@@ -210,7 +281,10 @@ function corsOrigins(text: string): string[] {
       parsed = undefined;
     }
     if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== origin) {
-      throw new ConfigError('CORS_ORIGINS', `must list origins like https://app.example.com (scheme, host, port; no path), but has ${JSON.stringify(origin)}.`);
+      throw new ConfigError(
+        'CORS_ORIGINS',
+        `must list origins like https://app.example.com (scheme, host, port; no path), but has ${JSON.stringify(origin)}.`,
+      );
     }
   }
   return origins;
@@ -218,9 +292,16 @@ function corsOrigins(text: string): string[] {
 
 /** The text of `.env.example`: every setting, commented, with its default. */
 export function envExample(): string {
-  const lines = ['# Every setting of portal-graphql, with its default. Copy to .env (or export) and change what you need.', ''];
+  const lines = [
+    '# Every setting of portal-graphql, with its default. Copy to .env (or export) and change what you need.',
+    '',
+  ];
   for (const name of Object.keys(SETTINGS) as SettingName[]) {
-    lines.push(`# ${SETTINGS[name].meaning}`, `${SETTINGS[name].default === '' ? '# ' : ''}${name}=${SETTINGS[name].default}`, '');
+    lines.push(
+      `# ${SETTINGS[name].meaning}`,
+      `${SETTINGS[name].default === '' ? '# ' : ''}${name}=${SETTINGS[name].default}`,
+      '',
+    );
   }
   return lines.join('\n');
 }
@@ -229,7 +310,8 @@ export function envExample(): string {
 export function describeConfig(env: Record<string, string | undefined> = process.env): string[] {
   return (Object.keys(SETTINGS) as SettingName[]).map((name) => {
     const value = env[name]?.trim() || SETTINGS[name].default;
-    if (name === 'NODE_ENV' && value === '') return `NODE_ENV=(unset: ${env.PORTAL_URL?.trim() ? 'production' : 'development'})`;
+    if (name === 'NODE_ENV' && value === '')
+      return `NODE_ENV=(unset: ${env.PORTAL_URL?.trim() ? 'production' : 'development'})`;
     return `${name}=${value === '' ? '(unset)' : value}`;
   });
 }
@@ -249,7 +331,10 @@ function portalUrl(text: string): string | undefined {
     throw new ConfigError('PORTAL_URL', 'must not carry credentials: every caller sends its own Authorization header.');
   }
   if (url.pathname !== '/' || url.search || url.hash) {
-    throw new ConfigError('PORTAL_URL', `must be an origin only (scheme, host and port), but is ${JSON.stringify(text)}.`);
+    throw new ConfigError(
+      'PORTAL_URL',
+      `must be an origin only (scheme, host and port), but is ${JSON.stringify(text)}.`,
+    );
   }
   return url.origin;
 }

@@ -18,7 +18,14 @@ export interface RunningServer {
 
 /** Starts everything the configuration asks for; the returned `close` stops it all. */
 export async function startServer(config: Config): Promise<RunningServer> {
-  const emulator = config.portal.url === undefined ? await startEmulator({ port: config.emulator.port, seed: config.emulator.seed, latencyMs: config.emulator.latencyMs }) : undefined;
+  const emulator =
+    config.portal.url === undefined
+      ? await startEmulator({
+          port: config.emulator.port,
+          seed: config.emulator.seed,
+          latencyMs: config.emulator.latencyMs,
+        })
+      : undefined;
   const { url, ...clientSettings } = config.portal;
   const portal = new PortalClient({ origin: url ?? emulator!.url, ...clientSettings });
   const app = await createHttpServer({
@@ -35,7 +42,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
     upstreamCallBudget: config.upstreamCallBudget,
     loaderStrategy: config.loaderStrategy,
     alwaysShowUpstreamCalls: config.nodeEnv === 'development',
-    playground: { enabled: config.playground, ...(emulator ? { demoAuthorization: emulator.accounts[0]!.authorization } : {}) },
+    playground: {
+      enabled: config.playground,
+      ...(emulator ? { demoAuthorization: emulator.accounts[0]!.authorization } : {}),
+    },
   });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
@@ -65,7 +75,9 @@ function banner(server: RunningServer, config: Config): string {
   const lines = [`GraphQL server ready at ${server.graphqlUrl}`];
   if (config.playground) lines.push(`Playground (GraphiQL): open ${new URL('/', server.graphqlUrl).href} in a browser`);
   if (!server.emulator) {
-    lines.push(`Serving the Customer Portal at ${config.portal.url}; send your own portal credentials as Authorization: Basic …`);
+    lines.push(
+      `Serving the Customer Portal at ${config.portal.url}; send your own portal credentials as Authorization: Basic …`,
+    );
     return lines.join('\n');
   }
   const account = server.emulator.accounts[0]!;
@@ -93,7 +105,11 @@ async function main(): Promise<void> {
     throw error;
   }
   const server = await startServer(config);
-  process.stdout.write(`Configuration:\n${describeConfig().map((line) => `  ${line}`).join('\n')}\n\n`);
+  process.stdout.write(
+    `Configuration:\n${describeConfig()
+      .map((line) => `  ${line}`)
+      .join('\n')}\n\n`,
+  );
   process.stdout.write(`${banner(server, config)}\n`);
   let stopping = false;
   const stop = (signal: string) => {

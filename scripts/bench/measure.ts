@@ -61,24 +61,46 @@ export interface ColdSettings {
  * servers (fast-slow, slow-fast, …) so that a change in the machine's load while it runs falls on both alike.
  * Returns the calls and each server's median and fastest latency.
  */
-export async function measureCold(fastUrl: string, slowUrl: string, query: BenchQuery, settings: ColdSettings): Promise<ColdResult> {
+export async function measureCold(
+  fastUrl: string,
+  slowUrl: string,
+  query: BenchQuery,
+  settings: ColdSettings,
+): Promise<ColdResult> {
   const calls = await warmUp(fastUrl, query, settings);
   const slowCalls = await warmUp(slowUrl, query, settings);
-  if (slowCalls !== calls) throw new Error(`${query.name}: ${calls} upstream calls with the fast portal but ${slowCalls} with the slow one.`);
+  if (slowCalls !== calls)
+    throw new Error(`${query.name}: ${calls} upstream calls with the fast portal but ${slowCalls} with the slow one.`);
   const fast: number[] = [];
   const slow: number[] = [];
   for (let i = 0; i < settings.samples; i += 1) {
-    const order: Array<[string, number[]]> = i % 2 === 0 ? [[fastUrl, fast], [slowUrl, slow]] : [[slowUrl, slow], [fastUrl, fast]];
+    const order: Array<[string, number[]]> =
+      i % 2 === 0
+        ? [
+            [fastUrl, fast],
+            [slowUrl, slow],
+          ]
+        : [
+            [slowUrl, slow],
+            [fastUrl, fast],
+          ];
     for (const [url, timings] of order) timings.push((await sendOnce(url, query, false)).ms);
   }
-  return { calls, fastMs: median(fast), slowMs: median(slow), fastMinMs: Math.min(...fast), slowMinMs: Math.min(...slow) };
+  return {
+    calls,
+    fastMs: median(fast),
+    slowMs: median(slow),
+    fastMinMs: Math.min(...fast),
+    slowMinMs: Math.min(...slow),
+  };
 }
 
 /** Warms a server up with `query`; returns the upstream calls of its first request. */
 async function warmUp(url: string, query: BenchQuery, settings: ColdSettings): Promise<number> {
   const started = performance.now();
   const calls = (await sendOnce(url, query, true)).calls!;
-  for (let sent = 1; sent < settings.warmUpRequests && performance.now() - started < settings.warmUpMs; sent += 1) await sendOnce(url, query, false);
+  for (let sent = 1; sent < settings.warmUpRequests && performance.now() - started < settings.warmUpMs; sent += 1)
+    await sendOnce(url, query, false);
   return calls;
 }
 
@@ -140,11 +162,16 @@ function checkedResponse(query: BenchQuery, status: number, text: string, askedF
     throw new Error(`${query.name}: the server answered ${status} with a body that is not JSON: ${text.slice(0, 300)}`);
   }
   if (status !== 200 || parsed.errors !== undefined || parsed.data == null) {
-    throw new Error(`${query.name}: the server answered ${status} with errors: ${JSON.stringify(parsed.errors ?? parsed).slice(0, 1000)}`);
+    throw new Error(
+      `${query.name}: the server answered ${status} with errors: ${JSON.stringify(parsed.errors ?? parsed).slice(0, 1000)}`,
+    );
   }
   if (!askedForCalls) return undefined;
   const calls = parsed.extensions?.upstream?.calls;
-  if (typeof calls !== 'number') throw new Error(`${query.name}: the response has no extensions.upstream.calls, though ${UPSTREAM_CALLS_HEADER}: 1 was sent.`);
+  if (typeof calls !== 'number')
+    throw new Error(
+      `${query.name}: the response has no extensions.upstream.calls, though ${UPSTREAM_CALLS_HEADER}: 1 was sent.`,
+    );
   return calls;
 }
 

@@ -51,7 +51,12 @@ const running = new Set<Child>();
 /** Starts the emulator (`src/emulator/cli.ts`) on a free port with the large seed and the given added latency. */
 export async function startEmulator(latencyMs: number): Promise<RunningEmulator> {
   const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
-  const child = startChild(`emulator (${latencyMs} ms)`, tsx, ['src/emulator/cli.ts', '--seed', 'large', '--latency', String(latencyMs), '--port', '0'], childEnv({}));
+  const child = startChild(
+    `emulator (${latencyMs} ms)`,
+    tsx,
+    ['src/emulator/cli.ts', '--seed', 'large', '--latency', String(latencyMs), '--port', '0'],
+    childEnv({}),
+  );
   const url = await waitForOutput(child, /listening on (http:\/\/\S+)/);
   return { child, url };
 }
@@ -120,7 +125,12 @@ export async function freePort(): Promise<number> {
 }
 
 function startChild(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  const processHandle = spawn(command, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const processHandle = spawn(command, args, {
+    cwd: REPO_ROOT,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (processHandle.pid === undefined) throw new Error(`${name}: could not start ${command}`);
   let tail = '';
   const keep = (chunk: Buffer) => {

@@ -60,7 +60,9 @@ export function benchQueries(today: string, runId: string): BenchQuery[] {
       name: '5. generateLicense',
       document:
         'mutation Generate($input: GenerateLicenseInput!) { generateLicense(input: $input) { license { id hwid expirationDate } productAssignment { id usedLicenseCount } } }',
-      variables: () => ({ input: { productAssignmentId: UNLIMITED_ASSIGNMENT_ID, hwid: `bench-${runId}-${++generated}`, expirationDate } }),
+      variables: () => ({
+        input: { productAssignmentId: UNLIMITED_ASSIGNMENT_ID, hwid: `bench-${runId}-${++generated}`, expirationDate },
+      }),
       variablesShown: `{ "input": { "productAssignmentId": "${UNLIMITED_ASSIGNMENT_ID}", "hwid": "bench-${runId}-<n>", "expirationDate": "${expirationDate}" } }  (n counts requests; no idempotencyKey)`,
     },
   ];

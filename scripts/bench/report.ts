@@ -130,7 +130,7 @@ function tableLines(run: RunSummary): string[] {
     '× is how many times better planned is: baseline ÷ planned for calls, cold latency and p99; planned ÷ baseline for req/s.',
     'Calls are upstream (portal) calls per request, from `extensions.upstream.calls`. A req/s figure marked with a number of',
     'requests was measured, for both strategies alike, with that fixed number of requests instead of a fixed duration: one',
-    'request alone takes too long for a duration\'s count to be fair (those still in flight at its end are lost).',
+    "request alone takes too long for a duration's count to be fair (those still in flight at its end are lost).",
     '',
   ];
 }
@@ -170,7 +170,13 @@ function portalWaitLines(nested: QueryFigures): string[] {
 function targetLines(nested: QueryFigures): string[] {
   const lines = targets(nested).map((target) => `- ${target.met ? '[met]' : '[NOT MET]'} ${target.text}`);
   const missed = lines.filter((line) => line.includes('[NOT MET]')).length;
-  return ['## Targets (nested query, large seed)', '', ...lines, '', missed === 0 ? 'All targets met.' : `${missed} of ${lines.length} targets not met.`];
+  return [
+    '## Targets (nested query, large seed)',
+    '',
+    ...lines,
+    '',
+    missed === 0 ? 'All targets met.' : `${missed} of ${lines.length} targets not met.`,
+  ];
 }
 
 function targets({ planned, baseline }: QueryFigures): TargetLine[] {
@@ -183,7 +189,11 @@ function targets({ planned, baseline }: QueryFigures): TargetLine[] {
       `at most ${TARGETS.maxCalls} upstream calls: planned ${count(planned.calls)}, baseline ${count(baseline.calls)}`,
       `${count(planned.calls - TARGETS.maxCalls)} calls too many`,
     ),
-    target(wait < TARGETS.maxPortalWaitMs, `waiting on the portal under ${TARGETS.maxPortalWaitMs} ms: ${ms(wait)}`, `${ms(wait - TARGETS.maxPortalWaitMs)} over`),
+    target(
+      wait < TARGETS.maxPortalWaitMs,
+      `waiting on the portal under ${TARGETS.maxPortalWaitMs} ms: ${ms(wait)}`,
+      `${ms(wait - TARGETS.maxPortalWaitMs)} over`,
+    ),
     target(
       speedup >= TARGETS.minColdSpeedup,
       `cold latency at 20 ms at least ${TARGETS.minColdSpeedup}× below the baseline's: ${ratio(speedup)} (${ms(planned.cold20Ms)} vs ${ms(baseline.cold20Ms)})`,

@@ -67,7 +67,9 @@ export function checkLedger(intents: readonly GenerateIntent[], created: readonl
   for (const licence of created) {
     const intent = licence.note === null ? undefined : intentByNote.get(licence.note);
     if (!intent) {
-      violations.push(`licence ${licence.id} (${licence.customer}, hwid ${licence.hwid ?? 'none'}) was created but no client asked for it`);
+      violations.push(
+        `licence ${licence.id} (${licence.customer}, hwid ${licence.hwid ?? 'none'}) was created but no client asked for it`,
+      );
       continue;
     }
     const list = createdByNote.get(licence.note!) ?? [];
@@ -80,7 +82,8 @@ export function checkLedger(intents: readonly GenerateIntent[], created: readonl
   let givenUpWithNothingMade = 0;
   for (const intent of intents) {
     const made = createdByNote.get(intent.note) ?? [];
-    if (made.length > 1) violations.push(`key ${intent.key} has ${made.length} licences: ${made.map((licence) => licence.id).join(', ')}`);
+    if (made.length > 1)
+      violations.push(`key ${intent.key} has ${made.length} licences: ${made.map((licence) => licence.id).join(', ')}`);
     for (const licence of made) {
       const wrong = [
         licence.customer !== intent.customer && `customer ${licence.customer}`,
@@ -88,14 +91,18 @@ export function checkLedger(intents: readonly GenerateIntent[], created: readonl
         licence.hwid !== intent.hwid && `hwid ${licence.hwid}`,
         licence.expirationDate !== intent.expirationDate && `expiration ${licence.expirationDate}`,
       ].filter(Boolean);
-      if (wrong.length > 0) violations.push(`licence ${licence.id} of key ${intent.key} differs from its request: ${wrong.join(', ')}`);
+      if (wrong.length > 0)
+        violations.push(`licence ${licence.id} of key ${intent.key} differs from its request: ${wrong.join(', ')}`);
     }
     if (intent.acknowledgedId !== undefined) {
       const other = acknowledgedBy.get(intent.acknowledgedId);
-      if (other !== undefined) violations.push(`licence ${intent.acknowledgedId} was acknowledged to two keys: ${other} and ${intent.key}`);
+      if (other !== undefined)
+        violations.push(`licence ${intent.acknowledgedId} was acknowledged to two keys: ${other} and ${intent.key}`);
       acknowledgedBy.set(intent.acknowledgedId, intent.key);
       if (!made.some((licence) => licence.id === intent.acknowledgedId)) {
-        violations.push(`key ${intent.key} was acknowledged licence ${intent.acknowledgedId}, which the portal does not hold for it`);
+        violations.push(
+          `key ${intent.key} was acknowledged licence ${intent.acknowledgedId}, which the portal does not hold for it`,
+        );
       }
       continue;
     }
@@ -105,13 +112,17 @@ export function checkLedger(intents: readonly GenerateIntent[], created: readonl
     }
     unacknowledgedButIntended.push(...made.map((licence) => licence.id));
     if (!intent.attempts.some((answer) => AMBIGUOUS.has(answer) || answer.startsWith('http '))) {
-      violations.push(`licence ${made[0]!.id} exists for key ${intent.key}, yet every answer said none was made (${intent.attempts.join(', ')})`);
+      violations.push(
+        `licence ${made[0]!.id} exists for key ${intent.key}, yet every answer said none was made (${intent.attempts.join(', ')})`,
+      );
     }
   }
 
   const acknowledged = intents.filter((intent) => intent.acknowledgedId !== undefined);
   const inFinalPass = acknowledged.filter((intent) => intent.acknowledgedInFinalPass).length;
-  const firstTry = acknowledged.filter((intent) => !intent.acknowledgedInFinalPass && intent.attempts.length === 1).length;
+  const firstTry = acknowledged.filter(
+    (intent) => !intent.acknowledgedInFinalPass && intent.attempts.length === 1,
+  ).length;
   return {
     intents: intents.length,
     acknowledged: acknowledged.length,

@@ -73,7 +73,12 @@ type Username = (typeof USERS)[number];
 /** Codes a read may meet while the portal fails. */
 const UPSTREAM_CODES = ['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_INVALID_RESPONSE'] as const;
 /** Answers to generateLicense that the client retries with the same key. */
-const RETRIED_CODES = new Set(['OUTCOME_UNKNOWN', 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_INVALID_RESPONSE']);
+const RETRIED_CODES = new Set([
+  'OUTCOME_UNKNOWN',
+  'UPSTREAM_UNAVAILABLE',
+  'UPSTREAM_TIMEOUT',
+  'UPSTREAM_INVALID_RESPONSE',
+]);
 const GENERATE_ATTEMPTS = 8;
 /** Pause before retry n: 100 ms doubling, at most 2 s, so that the attempts outlast the breaker's cooldown (5 s). */
 const retryPauseMs = (attempt: number) => Math.min(2_000, 100 * 2 ** attempt);
@@ -138,8 +143,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       ...options.serverEnv,
     });
     // An agent, not a pool: a restarted server listens on another port, and the agent reaches any origin.
-    agent = new Agent({ connections: settings.clients, headersTimeout: CLIENT_TIMEOUT_MS, bodyTimeout: CLIENT_TIMEOUT_MS });
-    log(`soak: ${settings.clients} clients for ${settings.durationMs / 1000} s against ${server.origin()} (${settings.server}), portal ${emulator.url}`);
+    agent = new Agent({
+      connections: settings.clients,
+      headersTimeout: CLIENT_TIMEOUT_MS,
+      bodyTimeout: CLIENT_TIMEOUT_MS,
+    });
+    log(
+      `soak: ${settings.clients} clients for ${settings.durationMs / 1000} s against ${server.origin()} (${settings.server}), portal ${emulator.url}`,
+    );
     return await soak(settings, emulator, server, log, agent);
   } finally {
     log('  stopping the server and the emulator');
@@ -151,7 +162,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
 }
 
 function bounded(value: number, min: number, max: number, name: string): number {
-  if (!(Number.isFinite(value) && value >= min && value <= max)) throw new RangeError(`runSoak: ${name} must be ${min} to ${max}, but got: ${value}`);
+  if (!(Number.isFinite(value) && value >= min && value <= max))
+    throw new RangeError(`runSoak: ${name} must be ${min} to ${max}, but got: ${value}`);
   return value;
 }
 
@@ -263,7 +275,11 @@ async function soak(
       }
       return { status: response.statusCode, text, body };
     } catch (error) {
-      return { status: 0, text: error instanceof Error ? `${error.name}: ${error.message}` : String(error), body: undefined };
+      return {
+        status: 0,
+        text: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        body: undefined,
+      };
     }
   };
 
@@ -299,7 +315,12 @@ async function soak(
   };
 
   /** Sends the intent, retrying with the same key while the answer leaves it open; bounded in attempts. */
-  const generateWithRetries = async (client: Client, intent: GenerateIntent, attempts = GENERATE_ATTEMPTS, finalPass = false) => {
+  const generateWithRetries = async (
+    client: Client,
+    intent: GenerateIntent,
+    attempts = GENERATE_ATTEMPTS,
+    finalPass = false,
+  ) => {
     for (let attempt = 0; attempt < attempts; attempt += 1) {
       if (attempt > 0) await sleep(retryPauseMs(attempt - 1));
       const answer = await actions.generate(client, intent);
@@ -315,7 +336,9 @@ async function soak(
   await Promise.all(clients.map((client) => runClient(client)));
   clearInterval(progress);
   const elapsedMs = performance.now() - started;
-  log(`  clients done after ${(elapsedMs / 1000).toFixed(1)} s (work started before the deadline finishes, retries included)`);
+  log(
+    `  clients done after ${(elapsedMs / 1000).toFixed(1)} s (work started before the deadline finishes, retries included)`,
+  );
   emulator.faults.clear();
   await withTimeout(emulator.requestLog.whenIdle(), 10_000);
   const upstream = upstreamFigures(emulator);
@@ -358,7 +381,12 @@ async function soak(
     latencyMs: percentiles(tally.latencies),
     upstream,
     ledger,
-    ok: unexpectedCount === 0 && restarts.length === 0 && crashEvents.length === 0 && ledger.holds && tally.crossCustomerReads === 0,
+    ok:
+      unexpectedCount === 0 &&
+      restarts.length === 0 &&
+      crashEvents.length === 0 &&
+      ledger.holds &&
+      tally.crossCustomerReads === 0,
   };
 }
 
@@ -415,7 +443,13 @@ function makeActions(context: ActionContext) {
    * Checks an answer: HTTP 200, JSON, each error coded and among `allowed`, and every id in the data the caller's
    * (`owned` walks the data). Counts it; returns the error codes met (undefined when the answer was unusable).
    */
-  const check = (client: Client, what: string, answer: GraphQLAnswer, allowed: readonly string[], owned: (data: Record<string, unknown>) => string[]): string[] | undefined => {
+  const check = (
+    client: Client,
+    what: string,
+    answer: GraphQLAnswer,
+    allowed: readonly string[],
+    owned: (data: Record<string, unknown>) => string[],
+  ): string[] | undefined => {
     if (answer.status === 0) {
       tally.unexpected('no answer', `${what}: ${answer.text}`);
       return undefined;
@@ -435,8 +469,12 @@ function makeActions(context: ActionContext) {
       else if (code === 'NOT_FOUND' && isDetailOfOwnLicence(client, answer.body.data, error.path)) {
         // The detail of a licence the caller owns exists: NOT_FOUND for it is a wrong answer. (Licence list and detail
         // list are two snapshots; the loaders read the list again rather than call new licences missing.)
-        tally.unexpected('NOT_FOUND for the detail of an existing own licence', `${what} as ${client.username}: ${JSON.stringify(error)}`);
-      } else if (!allowed.includes(code)) tally.unexpected(code, `${what} as ${client.username}: ${JSON.stringify(error)}`);
+        tally.unexpected(
+          'NOT_FOUND for the detail of an existing own licence',
+          `${what} as ${client.username}: ${JSON.stringify(error)}`,
+        );
+      } else if (!allowed.includes(code))
+        tally.unexpected(code, `${what} as ${client.username}: ${JSON.stringify(error)}`);
       else tally.expectedError(code);
       if (typeof code === 'string') codes.push(code);
     }
@@ -453,7 +491,11 @@ function makeActions(context: ActionContext) {
   const isDetailOfOwnLicence = (client: Client, data: unknown, path: unknown): boolean => {
     if (!Array.isArray(path) || path.length < 2 || path[path.length - 1] !== 'detail') return false;
     let parent: unknown = data;
-    for (const step of path.slice(0, -1)) parent = parent !== null && typeof parent === 'object' ? (parent as Record<string | number, unknown>)[step as string | number] : undefined;
+    for (const step of path.slice(0, -1))
+      parent =
+        parent !== null && typeof parent === 'object'
+          ? (parent as Record<string | number, unknown>)[step as string | number]
+          : undefined;
     const id = parent !== null && typeof parent === 'object' ? (parent as { id?: unknown }).id : undefined;
     return typeof id === 'string' && state.license(Number(id))?.customer === client.customer;
   };
@@ -465,7 +507,8 @@ function makeActions(context: ActionContext) {
       if (Array.isArray(value)) return value.forEach((item) => visit(item, key));
       if (value === null || typeof value !== 'object') return;
       const record = value as Record<string, unknown>;
-      if (typeof record.customer === 'string' && record.customer !== client.customer) found.push(`a detail of ${record.customer}`);
+      if (typeof record.customer === 'string' && record.customer !== client.customer)
+        found.push(`a detail of ${record.customer}`);
       if (typeof record.id === 'string' && key !== undefined) {
         const id = Number(record.id);
         const owner =
@@ -475,7 +518,10 @@ function makeActions(context: ActionContext) {
               ? state.license(id)?.customer
               : undefined;
         if (owner !== undefined && owner !== client.customer) found.push(`${key} ${id} of ${owner}`);
-        if (owner === undefined && (key === 'license' || key === 'node' || key === 'nodes' || key.startsWith('productAssignment'))) {
+        if (
+          owner === undefined &&
+          (key === 'license' || key === 'node' || key === 'nodes' || key.startsWith('productAssignment'))
+        ) {
           found.push(`${key} ${id}, which the portal does not hold`);
         }
       }
@@ -508,7 +554,8 @@ function makeActions(context: ActionContext) {
           ...foreignIn(client, data),
           ...filterViolations(data, filter),
         ]);
-        const connection = answer.body?.data?.licenses as { pageInfo?: { hasNextPage?: boolean; endCursor?: string } } | null | undefined;
+        const connection = answer.body?.data?.licenses as
+          { pageInfo?: { hasNextPage?: boolean; endCursor?: string } } | null | undefined;
         if (!codes || codes.length > 0 || !connection?.pageInfo?.hasNextPage || !connection.pageInfo.endCursor) return;
         after = connection.pageInfo.endCursor;
       }
@@ -532,11 +579,18 @@ function makeActions(context: ActionContext) {
       const licenseId = licences[Math.floor(Math.random() * licences.length)]!.id;
       const assignmentId = assignments[Math.floor(Math.random() * assignments.length)]!.id;
       const answer = await post(client, OTHER, { license: String(licenseId), assignment: String(assignmentId) });
-      const codes = check(client, `the other customer's licence ${licenseId} and assignment ${assignmentId}`, answer, [...UPSTREAM_CODES, 'FORBIDDEN'], (data) => [
-        ...(data.license ? [`licence ${licenseId} of the other customer`] : []),
-        ...(data.productAssignment ? [`assignment ${assignmentId} of the other customer`] : []),
-      ]);
-      if (codes && codes.length < 2) tally.unexpected('other customer not refused', `as ${client.username}: ${answer.text.slice(0, 300)}`);
+      const codes = check(
+        client,
+        `the other customer's licence ${licenseId} and assignment ${assignmentId}`,
+        answer,
+        [...UPSTREAM_CODES, 'FORBIDDEN'],
+        (data) => [
+          ...(data.license ? [`licence ${licenseId} of the other customer`] : []),
+          ...(data.productAssignment ? [`assignment ${assignmentId} of the other customer`] : []),
+        ],
+      );
+      if (codes && codes.length < 2)
+        tally.unexpected('other customer not refused', `as ${client.username}: ${answer.text.slice(0, 300)}`);
     },
 
     /** One attempt; answers `ok`, the error code of the generateLicense field, `http <status>` or `no answer`. */
@@ -549,10 +603,17 @@ function makeActions(context: ActionContext) {
         idempotencyKey: intent.key,
       };
       const answer = await post(client, GENERATE, { input });
-      const codes = check(client, `generateLicense ${intent.key}`, answer, [...UPSTREAM_CODES, 'OUTCOME_UNKNOWN'], (data) => foreignIn(client, data));
+      const codes = check(
+        client,
+        `generateLicense ${intent.key}`,
+        answer,
+        [...UPSTREAM_CODES, 'OUTCOME_UNKNOWN'],
+        (data) => foreignIn(client, data),
+      );
       if (answer.status === 0) return 'no answer';
       if (!codes) return `http ${answer.status}`;
-      const payload = answer.body?.data?.generateLicense as { license?: { id?: string; hwid?: string; note?: string } } | null | undefined;
+      const payload = answer.body?.data?.generateLicense as
+        { license?: { id?: string; hwid?: string; note?: string } } | null | undefined;
       if (payload?.license?.id) {
         const id = Number(payload.license.id);
         if (payload.license.hwid !== intent.hwid || payload.license.note !== intent.note) {
@@ -564,7 +625,9 @@ function makeActions(context: ActionContext) {
         intent.acknowledgedId = id;
         return 'ok';
       }
-      const own = (answer.body?.errors ?? []).find((error) => Array.isArray(error.path) && error.path.length === 1 && error.path[0] === 'generateLicense');
+      const own = (answer.body?.errors ?? []).find(
+        (error) => Array.isArray(error.path) && error.path.length === 1 && error.path[0] === 'generateLicense',
+      );
       const code = own?.extensions?.code;
       if (typeof code === 'string') return code;
       tally.unexpected('generateLicense without licence or error', `${intent.key}: ${answer.text.slice(0, 300)}`);
@@ -583,7 +646,17 @@ interface SoakFilter {
 }
 
 function filterViolations(data: Record<string, unknown>, filter: SoakFilter): string[] {
-  const connection = data.licenses as { edges?: Array<{ node: { id: string; hwid: string | null; expirationDate: string; note: string | null; productAssignment: { id: string } | null } }> } | null;
+  const connection = data.licenses as {
+    edges?: Array<{
+      node: {
+        id: string;
+        hwid: string | null;
+        expirationDate: string;
+        note: string | null;
+        productAssignment: { id: string } | null;
+      };
+    }>;
+  } | null;
   const problems: string[] = [];
   for (const { node } of connection?.edges ?? []) {
     const fits =
@@ -591,7 +664,9 @@ function filterViolations(data: Record<string, unknown>, filter: SoakFilter): st
       (filter.expiresAfter === undefined || node.expirationDate > filter.expiresAfter) &&
       (filter.expiresBefore === undefined || node.expirationDate < filter.expiresBefore) &&
       (filter.search === undefined || `${node.hwid ?? ''}\n${node.note ?? ''}`.toLowerCase().includes(filter.search)) &&
-      (filter.productAssignmentId === undefined || node.productAssignment === null || node.productAssignment.id === filter.productAssignmentId);
+      (filter.productAssignmentId === undefined ||
+        node.productAssignment === null ||
+        node.productAssignment.id === filter.productAssignmentId);
     if (!fits) problems.push(`licence ${node.id} does not fit the filter ${JSON.stringify(filter)}`);
   }
   return problems;
@@ -602,16 +677,28 @@ function generatableAssignments(emulator: Emulator, username: string, today: str
   const horizon = addDays(today, 365);
   return emulator.state
     .assignmentsOf(username)
-    .filter((assignment) => assignment.total_license_count === null || assignment.total_license_count - assignment.used_license_count >= 100)
+    .filter(
+      (assignment) =>
+        assignment.total_license_count === null ||
+        assignment.total_license_count - assignment.used_license_count >= 100,
+    )
     .filter((assignment) => assignment.valid_until === null || assignment.valid_until >= addDays(today, 30))
-    .map((assignment) => ({ id: assignment.id, latestExpiration: assignment.valid_until === null || assignment.valid_until > horizon ? horizon : assignment.valid_until }));
+    .map((assignment) => ({
+      id: assignment.id,
+      latestExpiration:
+        assignment.valid_until === null || assignment.valid_until > horizon ? horizon : assignment.valid_until,
+    }));
 }
 
 function upstreamFigures(emulator: Emulator): SoakReport['upstream'] {
   const entries = emulator.requestLog.entries();
   const faulted: Partial<Record<FaultKind, number>> = {};
   for (const entry of entries) if (entry.fault) faulted[entry.fault] = (faulted[entry.fault] ?? 0) + 1;
-  return { requests: entries.length, faulted: sortedRecord(faulted), logComplete: entries.length === 0 || entries[0]!.seq === 1 };
+  return {
+    requests: entries.length,
+    faulted: sortedRecord(faulted),
+    logComplete: entries.length === 0 || entries[0]!.seq === 1,
+  };
 }
 
 function percentiles(values: number[]): SoakReport['latencyMs'] {

@@ -79,7 +79,8 @@ async function startChildServer(env: Record<string, string>): Promise<ServerUnde
           life = next;
           watch(next);
         },
-        (error: unknown) => restarts.push(`could not be restarted: ${error instanceof Error ? error.message : String(error)}`),
+        (error: unknown) =>
+          restarts.push(`could not be restarted: ${error instanceof Error ? error.message : String(error)}`),
       );
     });
   };
@@ -189,7 +190,10 @@ async function startInProcessServer(env: Record<string, string>): Promise<Server
     origin: () => origin,
     restarts: () => [],
     crashEvents: () => [...crashes],
-    peakRss: () => ({ bytes: process.resourceUsage().maxRSS * 1024, source: 'maxRSS of the soak process (server, emulator and clients together)' }),
+    peakRss: () => ({
+      bytes: process.resourceUsage().maxRSS * 1024,
+      source: 'maxRSS of the soak process (server, emulator and clients together)',
+    }),
     async stop() {
       await server.close();
       process.off('unhandledRejection', onRejection);

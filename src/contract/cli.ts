@@ -51,14 +51,20 @@ export function readArguments(argv: readonly string[], env: NodeJS.ProcessEnv): 
   }
 
   const portalUrl = nonEmpty(env.PORTAL_URL);
-  if (portalUrl === undefined) return { usageError: 'PORTAL_URL is not set: give the portal\'s origin, e.g. https://customerportal.innovatrics.com' };
+  if (portalUrl === undefined)
+    return {
+      usageError: "PORTAL_URL is not set: give the portal's origin, e.g. https://customerportal.innovatrics.com",
+    };
   let url: URL;
   try {
     url = new URL(portalUrl);
   } catch {
-    return { usageError: 'PORTAL_URL is not a URL: give the portal\'s origin, e.g. https://customerportal.innovatrics.com' };
+    return {
+      usageError: "PORTAL_URL is not a URL: give the portal's origin, e.g. https://customerportal.innovatrics.com",
+    };
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { usageError: 'PORTAL_URL must be an http: or https: URL' };
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return { usageError: 'PORTAL_URL must be an http: or https: URL' };
   // A URL is printed in the report, so it must not carry credentials.
   if (url.username !== '' || url.password !== '') {
     return { usageError: 'PORTAL_URL must not contain credentials: give them in PORTAL_USER and PORTAL_PASSWORD' };

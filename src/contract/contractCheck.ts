@@ -121,7 +121,9 @@ export function formatReport(report: ContractReport): string {
   lines.push('');
   lines.push(
     `${report.checks.length} checks: ${report.checks.length - differing - skipped} ok, ${differing} differ, ${skipped} skipped. ` +
-      (report.ok ? 'The portal fits the contract.' : 'The portal differs from the contract: see the lines marked DIFFERS.'),
+      (report.ok
+        ? 'The portal fits the contract.'
+        : 'The portal differs from the contract: see the lines marked DIFFERS.'),
   );
   return `${lines.join('\n')}\n`;
 }
@@ -190,7 +192,9 @@ async function runChecks(portal: RawPortal): Promise<ContractCheck[]> {
   const assignments = await checkJsonEndpoint(portal, 'productAssignment.list', undefined, productAssignmentListWire);
   checks.push(assignments.check);
   const assignmentIds = idsOf(assignments.json);
-  checks.push(await checkShow(portal, 'productAssignment.show', assignmentIds[0], productAssignmentWire, whyNoId(assignments)));
+  checks.push(
+    await checkShow(portal, 'productAssignment.show', assignmentIds[0], productAssignmentWire, whyNoId(assignments)),
+  );
 
   const licenses = await checkJsonEndpoint(portal, 'license.list', undefined, licenseListWire);
   checks.push(licenses.check);
@@ -207,10 +211,15 @@ async function runChecks(portal: RawPortal): Promise<ContractCheck[]> {
   // The assignment of the first licence has at least one licence, so the shape of the list's items is checked;
   // the first assignment of the list may have none.
   const firstLicense = firstItem(licenses.json);
-  const assignmentWithLicences = isRecord(firstLicense) ? positiveInteger(firstLicense.product_assignment_id) : undefined;
-  checks.push(await checkLicensesOfAssignment(portal, assignmentWithLicences ?? assignmentIds[0], whyNoId(assignments)));
+  const assignmentWithLicences = isRecord(firstLicense)
+    ? positiveInteger(firstLicense.product_assignment_id)
+    : undefined;
+  checks.push(
+    await checkLicensesOfAssignment(portal, assignmentWithLicences ?? assignmentIds[0], whyNoId(assignments)),
+  );
 
-  const fileName = isRecord(detail.json) && typeof detail.json.file_name === 'string' ? detail.json.file_name : undefined;
+  const fileName =
+    isRecord(detail.json) && typeof detail.json.file_name === 'string' ? detail.json.file_name : undefined;
   checks.push(await checkDownload(portal, firstLicenseId, fileName, whyNoId(licenses)));
 
   checks.push(await checkNoAuthorization(portal));
@@ -220,12 +229,19 @@ async function runChecks(portal: RawPortal): Promise<ContractCheck[]> {
 }
 
 /** A list or show endpoint: status 200, `application/json`, a body that fits `schema`, ascending ids for a list. */
-async function checkJsonEndpoint(portal: RawPortal, endpoint: EndpointName, id: number | undefined, schema: z.ZodType): Promise<JsonOutcome> {
+async function checkJsonEndpoint(
+  portal: RawPortal,
+  endpoint: EndpointName,
+  id: number | undefined,
+  schema: z.ZodType,
+): Promise<JsonOutcome> {
   const check = newCheck(endpoint, endpointPath(endpoint, id));
   const answer = await fetchInto(check, portal, portal.authorization);
   if (!answer) return { check, json: undefined };
   if (answer.status !== 200) {
-    check.differences.push(`status: expected 200, got ${answer.status} ${quoteBody(answer.body)}${statusHint(answer.status)}`);
+    check.differences.push(
+      `status: expected 200, got ${answer.status} ${quoteBody(answer.body)}${statusHint(answer.status)}`,
+    );
     return { check, json: undefined };
   }
   expectMediaType(check, answer, 'application/json');
@@ -241,12 +257,19 @@ async function checkJsonEndpoint(portal: RawPortal, endpoint: EndpointName, id: 
 
 /** Why a list gave no id to check a show with: the account holds no record, or the list itself failed. */
 function whyNoId(list: JsonOutcome): string {
-  if (Array.isArray(list.json) && list.json.length === 0) return `not checked: ${list.check.name} is empty, so there is no id to ask for`;
+  if (Array.isArray(list.json) && list.json.length === 0)
+    return `not checked: ${list.check.name} is empty, so there is no id to ask for`;
   return `not checked: ${list.check.name} gave no id to ask for`;
 }
 
 /** A show by the record's own id: the record answered must be the one asked for. */
-async function checkShow(portal: RawPortal, endpoint: EndpointName, id: number | undefined, schema: z.ZodType, whyNoId: string): Promise<ContractCheck> {
+async function checkShow(
+  portal: RawPortal,
+  endpoint: EndpointName,
+  id: number | undefined,
+  schema: z.ZodType,
+  whyNoId: string,
+): Promise<ContractCheck> {
   if (id === undefined) return skipped(endpoint, whyNoId);
   const { check, json } = await checkJsonEndpoint(portal, endpoint, id, schema);
   // An id of the wrong type is already a difference of its own; this one is about a different record.
@@ -260,17 +283,23 @@ async function checkShow(portal: RawPortal, endpoint: EndpointName, id: number |
  * `licenseDetail.show` takes the id of a **licence**, not of a detail (the vendor names it `license_id`), so the
  * detail it answers must be that licence's. A 404 here, or another licence's detail, suggests it takes a detail id.
  */
-async function checkDetailShow(portal: RawPortal, licenseId: number | undefined, whyNoId: string): Promise<JsonOutcome> {
+async function checkDetailShow(
+  portal: RawPortal,
+  licenseId: number | undefined,
+  whyNoId: string,
+): Promise<JsonOutcome> {
   if (licenseId === undefined) return { check: skipped('licenseDetail.show', whyNoId), json: undefined };
   const { check, json } = await checkJsonEndpoint(portal, 'licenseDetail.show', licenseId, licenseDetailWire);
   if (isRecord(json) && typeof json.license_id === 'number' && json.license_id !== licenseId) {
     check.differences.push(
       `license_id: expected ${licenseId}, the licence id asked for, got ${describeValue(json.license_id)}` +
-        ' (does the portal take the detail\'s own id here?)',
+        " (does the portal take the detail's own id here?)",
     );
   }
   if (check.differences.some((difference) => difference.startsWith('status: expected 200, got 404'))) {
-    check.notes.push('a 404 for an id taken from license.list suggests the parameter is the detail\'s own id, not the licence\'s');
+    check.notes.push(
+      "a 404 for an id taken from license.list suggests the parameter is the detail's own id, not the licence's",
+    );
   }
   return { check, json };
 }
@@ -279,7 +308,9 @@ async function checkDetailShow(portal: RawPortal, licenseId: number | undefined,
 function checkGroupsCoverAssignments(grouped: JsonOutcome, assignmentsJson: unknown): void {
   if (!Array.isArray(grouped.json) || !Array.isArray(assignmentsJson)) return;
   const groupIds = new Set(
-    grouped.json.map((group) => (isRecord(group) && isRecord(group.product_assignment) ? group.product_assignment.id : undefined)),
+    grouped.json.map((group) =>
+      isRecord(group) && isRecord(group.product_assignment) ? group.product_assignment.id : undefined,
+    ),
   );
   const missing = idsOf(assignmentsJson).filter((id) => !groupIds.has(id));
   if (missing.length > 0) {
@@ -296,14 +327,26 @@ function checkGroupsCoverAssignments(grouped: JsonOutcome, assignmentsJson: unkn
   );
 }
 
-async function checkLicensesOfAssignment(portal: RawPortal, assignmentId: number | undefined, whyNoId: string): Promise<ContractCheck> {
+async function checkLicensesOfAssignment(
+  portal: RawPortal,
+  assignmentId: number | undefined,
+  whyNoId: string,
+): Promise<ContractCheck> {
   if (assignmentId === undefined) return skipped('license.byAssignment.show', whyNoId);
   const { check, json } = await checkJsonEndpoint(portal, 'license.byAssignment.show', assignmentId, licenseListWire);
   if (Array.isArray(json)) {
     const findings = new Findings();
     json.forEach((license, index) => {
-      if (isRecord(license) && typeof license.product_assignment_id === 'number' && license.product_assignment_id !== assignmentId) {
-        findings.add([index, 'product_assignment_id'], `expected ${assignmentId}, the assignment asked for`, license.product_assignment_id);
+      if (
+        isRecord(license) &&
+        typeof license.product_assignment_id === 'number' &&
+        license.product_assignment_id !== assignmentId
+      ) {
+        findings.add(
+          [index, 'product_assignment_id'],
+          `expected ${assignmentId}, the assignment asked for`,
+          license.product_assignment_id,
+        );
       }
     });
     check.differences.push(...findings.render());
@@ -323,7 +366,9 @@ async function checkDownload(
   const answer = await fetchInto(check, portal, portal.authorization);
   if (!answer) return check;
   if (answer.status !== 200) {
-    check.differences.push(`status: expected 200, got ${answer.status} ${quoteBody(answer.body)}${statusHint(answer.status)}`);
+    check.differences.push(
+      `status: expected 200, got ${answer.status} ${quoteBody(answer.body)}${statusHint(answer.status)}`,
+    );
     return check;
   }
   expectMediaType(check, answer, 'application/json');
@@ -332,12 +377,16 @@ async function checkDownload(
   if (disposition === undefined) {
     check.differences.push(`Content-Disposition: expected attachment; filename="${wantedName}", got none`);
   } else {
-    if (!/^\s*attachment\b/i.test(disposition)) check.differences.push(`Content-Disposition: expected attachment, got ${quote(disposition)}`);
+    if (!/^\s*attachment\b/i.test(disposition))
+      check.differences.push(`Content-Disposition: expected attachment, got ${quote(disposition)}`);
     const fileName = fileNameOf(disposition);
-    if (fileName === undefined) check.differences.push(`Content-Disposition: expected a filename, got ${quote(disposition)}`);
+    if (fileName === undefined)
+      check.differences.push(`Content-Disposition: expected a filename, got ${quote(disposition)}`);
     else if (fileName !== wantedName) {
-      const source = expectedFileName === undefined ? 'the contract\'s' : 'the file_name of licenseDetail.show';
-      check.differences.push(`Content-Disposition filename: expected ${quote(wantedName)} (${source}), got ${quote(fileName)}`);
+      const source = expectedFileName === undefined ? "the contract's" : 'the file_name of licenseDetail.show';
+      check.differences.push(
+        `Content-Disposition filename: expected ${quote(wantedName)} (${source}), got ${quote(fileName)}`,
+      );
     }
   }
   // The file's shape is reported like any other difference; the check goes on whatever the bytes are.
@@ -377,8 +426,12 @@ async function checkNonIntegerId(portal: RawPortal): Promise<ContractCheck> {
   }
   expectMediaType(check, answer, 'text/html');
   const text = answer.body.toString('utf8');
-  if (!/^\s*</.test(text)) check.differences.push(`body: expected Werkzeug's HTML 404 page, got ${quoteBody(answer.body)}`);
-  else if (!/<title>404 Not Found<\/title>/i.test(text)) check.notes.push(`body: an HTML page, but not Werkzeug's (no <title>404 Not Found</title>): ${quoteBody(answer.body)}`);
+  if (!/^\s*</.test(text))
+    check.differences.push(`body: expected Werkzeug's HTML 404 page, got ${quoteBody(answer.body)}`);
+  else if (!/<title>404 Not Found<\/title>/i.test(text))
+    check.notes.push(
+      `body: an HTML page, but not Werkzeug's (no <title>404 Not Found</title>): ${quoteBody(answer.body)}`,
+    );
   return check;
 }
 
@@ -396,7 +449,12 @@ function compareWithSchema(check: ContractCheck, schema: z.ZodType, json: unknow
       const missing = isMissing(json, path);
       const expectation = expectationOf(issue, schema, json, path);
       const lookalike = missing ? lookalikeKey(json, path) : undefined;
-      findings.add(path, lookalike === undefined ? expectation : `${expectation}; the answer has ${JSON.stringify(lookalike)}`, valueAt(json, path), missing);
+      findings.add(
+        path,
+        lookalike === undefined ? expectation : `${expectation}; the answer has ${JSON.stringify(lookalike)}`,
+        valueAt(json, path),
+        missing,
+      );
     }
     check.differences.push(...findings.render());
   }
@@ -417,7 +475,12 @@ function expectationOf(issue: z.core.$ZodIssue, root: z.ZodType, json: unknown, 
 }
 
 /** Walks `value` along `schema`, reporting every key of an object that its schema does not declare. */
-function collectUnknownKeys(schema: z.core.$ZodType, value: unknown, path: Array<string | number>, extras: Findings): void {
+function collectUnknownKeys(
+  schema: z.core.$ZodType,
+  value: unknown,
+  path: Array<string | number>,
+  extras: Findings,
+): void {
   if (value === null || value === undefined) return;
   if (schema instanceof z.ZodNullable || schema instanceof z.ZodOptional) {
     collectUnknownKeys(schema.unwrap(), value, path, extras);
@@ -439,7 +502,8 @@ function schemaAt(root: z.core.$ZodType, path: Array<string | number>): z.core.$
   for (const key of path) {
     schema = schema === undefined ? undefined : unwrapOptional(schema);
     if (schema instanceof z.ZodArray && typeof key === 'number') schema = schema.element;
-    else if (schema instanceof z.ZodObject && typeof key === 'string') schema = (schema.shape as Record<string, z.core.$ZodType>)[key];
+    else if (schema instanceof z.ZodObject && typeof key === 'string')
+      schema = (schema.shape as Record<string, z.core.$ZodType>)[key];
     else return undefined;
   }
   return schema;
@@ -461,7 +525,12 @@ function describeSchema(schema: z.core.$ZodType): string {
   return 'a valid value';
 }
 
-function expectAscendingIds(check: ContractCheck, list: unknown[], idOf: (item: unknown) => unknown, idPath: string): void {
+function expectAscendingIds(
+  check: ContractCheck,
+  list: unknown[],
+  idOf: (item: unknown) => unknown,
+  idPath: string,
+): void {
   for (let index = 1; index < list.length; index += 1) {
     const previous = idOf(list[index - 1]);
     const current = idOf(list[index]);
@@ -478,7 +547,9 @@ function expectMediaType(check: ContractCheck, answer: RawAnswer, expected: stri
   const contentType = headerOf(answer, 'content-type');
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
   if (mediaType !== expected) {
-    check.differences.push(`Content-Type: expected ${expected}, got ${contentType === undefined ? 'none' : quote(contentType)}`);
+    check.differences.push(
+      `Content-Type: expected ${expected}, got ${contentType === undefined ? 'none' : quote(contentType)}`,
+    );
   }
 }
 
@@ -534,7 +605,10 @@ class Findings {
 
   /** A field on the wire that the contract does not declare (the server's validators strip it). */
   addUnknownKey(path: Array<string | number>, value: unknown): void {
-    this.count(`${generalPath(path)}|unknown`, `${formatPath(path)}: a field the contract does not know (${describeValue(value)})`);
+    this.count(
+      `${generalPath(path)}|unknown`,
+      `${formatPath(path)}: a field the contract does not know (${describeValue(value)})`,
+    );
   }
 
   private count(kind: string, message: string): void {
@@ -544,7 +618,9 @@ class Findings {
   }
 
   render(): string[] {
-    const all = [...this.byKind.values()].map(({ message, count }) => (count > 1 ? `${message} (and in ${count - 1} more items)` : message));
+    const all = [...this.byKind.values()].map(({ message, count }) =>
+      count > 1 ? `${message} (and in ${count - 1} more items)` : message,
+    );
     if (all.length <= MAX_FINDINGS) return all;
     return [...all.slice(0, MAX_FINDINGS), `… and ${all.length - MAX_FINDINGS} more of other kinds`];
   }
@@ -569,7 +645,11 @@ function withLastSegment(path: string, segment: string): string {
 }
 
 /** Requests the check's path; a request that got no answer becomes a difference and resolves undefined. */
-async function fetchInto(check: ContractCheck, portal: RawPortal, authorization: string | undefined): Promise<RawAnswer | undefined> {
+async function fetchInto(
+  check: ContractCheck,
+  portal: RawPortal,
+  authorization: string | undefined,
+): Promise<RawAnswer | undefined> {
   try {
     return await portal.get(check.path, authorization);
   } catch (error) {
@@ -589,12 +669,16 @@ async function getRaw(pool: Pool, path: string, authorization: string | undefine
 
 function isConnectFailure(error: unknown): boolean {
   const code = error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
-  return error instanceof undiciErrors.ConnectTimeoutError || ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code ?? '');
+  return (
+    error instanceof undiciErrors.ConnectTimeoutError ||
+    ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code ?? '')
+  );
 }
 
 function describeTransportError(error: unknown): string {
   if (error instanceof undiciErrors.ConnectTimeoutError) return 'the connection timed out';
-  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) return 'the portal did not answer in time';
+  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError)
+    return 'the portal did not answer in time';
   const code = error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
   if (code === 'ECONNREFUSED') return 'connection refused';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'the host name does not resolve';
@@ -610,7 +694,9 @@ function headerOf(answer: RawAnswer, name: string): string | undefined {
 /** The positive integer ids of a list's items, in order; lenient, so that a list off the contract still gives ids. */
 function idsOf(list: unknown): number[] {
   if (!Array.isArray(list)) return [];
-  return list.map((item) => (isRecord(item) ? positiveInteger(item.id) : undefined)).filter((id): id is number => id !== undefined);
+  return list
+    .map((item) => (isRecord(item) ? positiveInteger(item.id) : undefined))
+    .filter((id): id is number => id !== undefined);
 }
 
 function firstItem(list: unknown): unknown {

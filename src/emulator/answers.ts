@@ -29,7 +29,12 @@ export function encodeAnswer(answer: Answer): EncodedAnswer {
   switch (answer.kind) {
     case 'json': {
       const body = Buffer.from(flaskJson(answer.value), 'utf8');
-      return { status: 200, headers: { 'Content-Type': JSON_TYPE, 'Content-Length': String(body.length) }, body, json: answer.value };
+      return {
+        status: 200,
+        headers: { 'Content-Type': JSON_TYPE, 'Content-Length': String(body.length) },
+        body,
+        json: answer.value,
+      };
     }
     case 'text': {
       const body = Buffer.from(answer.body, 'utf8');
@@ -124,7 +129,9 @@ export function werkzeugPage(status: keyof typeof WERKZEUG_DESCRIPTIONS): Answer
     `<title>${status} ${name}</title>\n` +
     `<h1>${name}</h1>\n` +
     `<p>${WERKZEUG_DESCRIPTIONS[status]}</p>\n`;
-  return status === 405 ? { kind: 'text', status, body, headers: { Allow: ALLOWED_METHODS } } : { kind: 'text', status, body };
+  return status === 405
+    ? { kind: 'text', status, body, headers: { Allow: ALLOWED_METHODS } }
+    : { kind: 'text', status, body };
 }
 
 /** Flask's automatic answer to OPTIONS on a route: empty, with the allowed methods. */

@@ -57,11 +57,21 @@ export function parseCliOptions(argv: readonly string[]): EmulatorOptions | 'hel
     options.seed = values.seed as SeedName;
   }
   if (values['seed-number'] !== undefined) {
-    options.seedNumber = integerFlag('--seed-number', values['seed-number'], Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    options.seedNumber = integerFlag(
+      '--seed-number',
+      values['seed-number'],
+      Number.MIN_SAFE_INTEGER,
+      Number.MAX_SAFE_INTEGER,
+    );
   }
   if (values.today !== undefined) {
     const day = new Date(`${values.today}T00:00:00Z`);
-    if (!/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(values.today) || Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== values.today) throw new UsageError(`--today must be a real date YYYY-MM-DD, but got: ${values.today}`);
+    if (
+      !/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(values.today) ||
+      Number.isNaN(day.getTime()) ||
+      day.toISOString().slice(0, 10) !== values.today
+    )
+      throw new UsageError(`--today must be a real date YYYY-MM-DD, but got: ${values.today}`);
     options.today = values.today;
   }
   return options;
@@ -105,7 +115,9 @@ async function main(): Promise<void> {
       `  seed: ${emulator.state.seed} #${emulator.state.seedNumber}, today ${emulator.state.today()}: ` +
         `${counts.assignments} product assignments, ${counts.licenses} licences`,
       'Demo accounts (HTTP Basic):',
-      ...emulator.accounts.map((a) => `  ${a.username} / ${a.password}   ${a.customer}   Authorization: ${a.authorization}`),
+      ...emulator.accounts.map(
+        (a) => `  ${a.username} / ${a.password}   ${a.customer}   Authorization: ${a.authorization}`,
+      ),
       'Try:',
       `  curl -u ${first!.username}:${first!.password} ${emulator.url}/api/product-assignment/list`,
       '',
@@ -131,7 +143,9 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    process.stderr.write(`portal emulator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `portal emulator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exit(1);
   });
 }

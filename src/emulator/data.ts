@@ -126,9 +126,7 @@ export interface SeedLandmarks {
 }
 
 /** The outcome of `PortalStore.generateLicense`: the new licence, or why the portal refuses (its 400 detail). */
-export type GenerateOutcome =
-  | { ok: true; license: License; detail: LicenseDetail }
-  | { ok: false; reason: string };
+export type GenerateOutcome = { ok: true; license: License; detail: LicenseDetail } | { ok: false; reason: string };
 
 export interface GenerateLicenseInput {
   assignmentId: number;
@@ -175,7 +173,8 @@ export class PortalStore {
     this.licenses = [];
     for (const { license, detail } of [...seed.licenses].sort((a, b) => a.license.id - b.license.id)) {
       const owner = this.assignmentsById.get(license.product_assignment_id);
-      if (!owner) throw new Error(`seed licence ${license.id} names unknown assignment ${license.product_assignment_id}`);
+      if (!owner)
+        throw new Error(`seed licence ${license.id} names unknown assignment ${license.product_assignment_id}`);
       if (this.licensesById.has(license.id)) throw new Error(`seed has two licences with id ${license.id}`);
       const stored = { customer: owner.customer, license: { ...license }, detail: cloneDetail(detail) };
       this.licenses.push(stored);
@@ -201,7 +200,11 @@ export class PortalStore {
   }
 
   allLicenses(): Array<{ customer: string; license: License; detail: LicenseDetail }> {
-    return this.licenses.map((s) => ({ customer: s.customer, license: { ...s.license }, detail: cloneDetail(s.detail) }));
+    return this.licenses.map((s) => ({
+      customer: s.customer,
+      license: { ...s.license },
+      detail: cloneDetail(s.detail),
+    }));
   }
 
   // --- one customer's lists, as the portal answers them ---
@@ -232,7 +235,13 @@ export class PortalStore {
 
   assignment(id: number): { customer: string; assignment: ProductAssignment; licenses: License[] } | undefined {
     const stored = this.assignmentsById.get(id);
-    return stored && { customer: stored.customer, assignment: { ...stored.assignment }, licenses: stored.licenses.map((l) => ({ ...l })) };
+    return (
+      stored && {
+        customer: stored.customer,
+        assignment: { ...stored.assignment },
+        licenses: stored.licenses.map((l) => ({ ...l })),
+      }
+    );
   }
 
   license(id: number): { customer: string; license: License; detail: LicenseDetail } | undefined {
@@ -317,24 +326,31 @@ export class PortalStore {
       unlimitedAssignmentId: firstAssignment('unlimited', (s) => s.assignment.total_license_count === null),
       exhaustedAssignmentId: firstAssignment(
         'exhausted',
-        (s) => s.assignment.total_license_count !== null && s.assignment.used_license_count >= s.assignment.total_license_count,
+        (s) =>
+          s.assignment.total_license_count !== null &&
+          s.assignment.used_license_count >= s.assignment.total_license_count,
       ),
       emptyAssignmentId: firstAssignment('empty', (s) => s.licenses.length === 0),
       noValidUntilAssignmentId: firstAssignment('open-ended', (s) => s.assignment.valid_until === null),
       soonValidUntilAssignmentId: firstAssignment(
         'soon-ending',
-        (s) => s.assignment.valid_until !== null && s.assignment.valid_until >= today && s.assignment.valid_until <= soon,
+        (s) =>
+          s.assignment.valid_until !== null && s.assignment.valid_until >= today && s.assignment.valid_until <= soon,
       ),
       generatableAssignmentId: firstAssignment(
         'generatable',
         (s) =>
-          (s.assignment.total_license_count === null || s.assignment.used_license_count < s.assignment.total_license_count) &&
+          (s.assignment.total_license_count === null ||
+            s.assignment.used_license_count < s.assignment.total_license_count) &&
           (s.assignment.valid_until === null || s.assignment.valid_until >= addDaysTo(today, 365)),
       ),
       universalLicenseId: firstLicense('universal', (l) => l.hwid === null),
       hwidBoundLicenseId: firstLicense('hardware-bound', (l) => l.hwid !== null),
       expiredLicenseId: firstLicense('expired', (l) => l.expiration_date < today),
-      soonExpiringLicenseId: firstLicense('soon-expiring', (l) => l.expiration_date >= today && l.expiration_date <= soon),
+      soonExpiringLicenseId: firstLicense(
+        'soon-expiring',
+        (l) => l.expiration_date >= today && l.expiration_date <= soon,
+      ),
       nonAsciiNoteLicenseId: firstLicense('non-ASCII note', (l) => l.note !== null && /[^\u0000-\u007f]/.test(l.note)),
       nullNoteLicenseId: firstLicense('null note', (l) => l.note === null),
       otherCustomerAssignmentId: otherAssignment.assignment.id,

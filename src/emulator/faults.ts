@@ -154,20 +154,23 @@ function validateRule(rule: FaultRule): void {
   const fail = (what: string, got: unknown): never => {
     throw new TypeError(`fault rule '${String(rule.kind)}': ${what}, but got: ${JSON.stringify(got)}`);
   };
-  if (rule.times !== undefined && !(Number.isSafeInteger(rule.times) && rule.times > 0)) fail('times must be a positive integer', rule.times);
+  if (rule.times !== undefined && !(Number.isSafeInteger(rule.times) && rule.times > 0))
+    fail('times must be a positive integer', rule.times);
   if (rule.probability !== undefined && !(rule.probability >= 0 && rule.probability <= 1)) {
     fail('probability must be a number in [0, 1]', rule.probability);
   }
   switch (rule.kind) {
     case 'status':
-      if (!(Number.isInteger(rule.status) && rule.status >= 100 && rule.status <= 599)) fail('status must be an HTTP status 100..599', rule.status);
+      if (!(Number.isInteger(rule.status) && rule.status >= 100 && rule.status <= 599))
+        fail('status must be an HTTP status 100..599', rule.status);
       return;
     case 'slowHeaders':
     case 'slowBody':
       if (!(Number.isFinite(rule.ms) && rule.ms >= 0)) fail('ms must be a number of milliseconds >= 0', rule.ms);
       return;
     case 'tricklingBody':
-      if (rule.ms !== undefined && !(Number.isFinite(rule.ms) && rule.ms > 0)) fail('ms must be a number of milliseconds > 0', rule.ms);
+      if (rule.ms !== undefined && !(Number.isFinite(rule.ms) && rule.ms > 0))
+        fail('ms must be a number of milliseconds > 0', rule.ms);
       return;
     case 'reset':
     case 'resetAfterEffect':
@@ -209,7 +212,9 @@ export function malformedJsonAnswer(answer: EncodedAnswer): EncodedAnswer {
 
 /** A 200 with valid JSON the contract does not allow. */
 export function wrongShapeAnswer(answer: EncodedAnswer, body: unknown): EncodedAnswer {
-  const source = isJson(answer) ? (JSON.parse(answer.body.toString('utf8')) as unknown) : { message: answer.body.toString('utf8') };
+  const source = isJson(answer)
+    ? (JSON.parse(answer.body.toString('utf8')) as unknown)
+    : { message: answer.body.toString('utf8') };
   return jsonAnswer(Buffer.from(flaskJson(body !== undefined ? body : misshape(source)), 'utf8'));
 }
 
@@ -232,7 +237,10 @@ export function endlessListPieces(answer: EncodedAnswer): { opening: Buffer; rep
   }
   const item = Buffer.from(`${record},`, 'utf8');
   const copies = Math.max(1, Math.floor((64 * 1024) / item.length));
-  return { opening: Buffer.from(`[${record},`, 'utf8'), repeated: Buffer.concat(Array.from({ length: copies }, () => item)) };
+  return {
+    opening: Buffer.from(`[${record},`, 'utf8'),
+    repeated: Buffer.concat(Array.from({ length: copies }, () => item)),
+  };
 }
 
 function misshape(value: unknown): unknown {

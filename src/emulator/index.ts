@@ -34,7 +34,14 @@ import type { RouteName } from './routes';
 import { Prng, SEED_NAMES, buildSeed, type SeedName } from './seed';
 import { LatencySettings, createPortalServer, type Clock } from './server';
 
-export type { DemoAccount, License, LicenseDetail, LicensesOfAssignment, ProductAssignment, SeedLandmarks } from './data';
+export type {
+  DemoAccount,
+  License,
+  LicenseDetail,
+  LicensesOfAssignment,
+  ProductAssignment,
+  SeedLandmarks,
+} from './data';
 export { ACME, DEMO_ACCOUNTS, GLOBEX } from './data';
 export type { ActiveFault, FaultControl, FaultKind, FaultMatch, FaultRule } from './faults';
 export { FAULT_KINDS } from './faults';
@@ -126,7 +133,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const faults = new FaultSet(() => faultRolls.next());
   let world = seedWorld(settings.seed, settings.seedNumber, clock.today());
 
-  const server = createPortalServer({ store: () => world.store, clock, faults, log, latency, lifetime: lifetime.signal });
+  const server = createPortalServer({
+    store: () => world.store,
+    clock,
+    faults,
+    log,
+    latency,
+    lifetime: lifetime.signal,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, () => {
@@ -139,7 +153,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   const accountNamed = (username: string): DemoAccount => {
     const account = DEMO_ACCOUNTS.find((a) => a.username === username);
-    if (!account) throw new TypeError(`no demo account is named ${JSON.stringify(username)}; there are: ${DEMO_ACCOUNTS.map((a) => a.username).join(', ')}`);
+    if (!account)
+      throw new TypeError(
+        `no demo account is named ${JSON.stringify(username)}; there are: ${DEMO_ACCOUNTS.map((a) => a.username).join(', ')}`,
+      );
     return account;
   };
   const customerOf = (username: string): string => accountNamed(username).customer;
@@ -212,8 +229,10 @@ function validateOptions(options: EmulatorOptions): Settings {
   if (typeof host !== 'string' || host === '') fail('host must be a non-empty string', host);
   if (!SEED_NAMES.includes(seed)) fail(`seed must be one of ${SEED_NAMES.join(', ')}`, seed);
   if (!Number.isSafeInteger(seedNumber)) fail('seedNumber must be an integer', seedNumber);
-  if (!(Number.isFinite(latencyMs) && latencyMs >= 0)) fail('latencyMs must be a number of milliseconds >= 0', latencyMs);
-  if (today !== undefined && !(typeof today === 'string' && isCalendarDate(today))) fail('today must be a date YYYY-MM-DD', today);
+  if (!(Number.isFinite(latencyMs) && latencyMs >= 0))
+    fail('latencyMs must be a number of milliseconds >= 0', latencyMs);
+  if (today !== undefined && !(typeof today === 'string' && isCalendarDate(today)))
+    fail('today must be a date YYYY-MM-DD', today);
   return { port, host, seed, seedNumber, latencyMs, today: today ?? null };
 }
 
@@ -228,7 +247,11 @@ function makeClock(fixedToday: string | null): Clock {
   };
 }
 
-function seedWorld(seed: SeedName, seedNumber: number, today: string): { store: PortalStore; landmarks: SeedLandmarks } {
+function seedWorld(
+  seed: SeedName,
+  seedNumber: number,
+  today: string,
+): { store: PortalStore; landmarks: SeedLandmarks } {
   const store = new PortalStore(buildSeed(seed, seedNumber, today));
   return { store, landmarks: store.landmarks(ACME, GLOBEX, today) };
 }

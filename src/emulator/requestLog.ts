@@ -84,7 +84,13 @@ export class RecordingLog implements RequestLog {
 
   begin(request: { method: string; path: string; query: string }): PendingRequest {
     this.running += 1;
-    const pending = new PendingRequest(this.nextSeq++, request.method, request.path, request.query, highResolutionNow());
+    const pending = new PendingRequest(
+      this.nextSeq++,
+      request.method,
+      request.path,
+      request.query,
+      highResolutionNow(),
+    );
     this.requests.push(pending);
     // Trimmed in batches, so that a busy emulator does not copy the whole array on every request.
     if (this.requests.length > this.limit + 1000) this.requests.splice(0, this.requests.length - this.limit);

@@ -123,7 +123,8 @@ function generate(assignmentId: number, context: RouteContext, customer: string)
   const hwid = query.get('hwid');
   if (hwid === undefined || !isValidHardwareId(hwid)) return textAnswer(403, MESSAGES.invalidHardwareId);
   const expirationDate = query.get('expiration_date');
-  if (expirationDate === undefined || !isCalendarDate(expirationDate)) return textAnswer(403, MESSAGES.invalidExpirationDate);
+  if (expirationDate === undefined || !isCalendarDate(expirationDate))
+    return textAnswer(403, MESSAGES.invalidExpirationDate);
   // An empty note is taken as no note, as a form with an empty field would be.
   const note = query.get('note') || null;
   const outcome = store.generateLicense({ assignmentId, hwid, expirationDate, note }, context.today, context.now);

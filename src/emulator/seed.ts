@@ -81,22 +81,87 @@ const DOT_DOCUMENT: Product = { code: 'dot-document', name: 'DOT Document' };
 const DOT_FACE: Product = { code: 'dot-face', name: 'DOT Face' };
 const IDKIT: Product = { code: 'idkit', name: 'IDKit Fingerprint SDK' };
 const SMARTFACE: Product = { code: 'smartface', name: 'SmartFace Platform' };
-const PRODUCTS: readonly Product[] = [IFACE, IFACE_LIVENESS, ISMARTCORE, DOT_CORE, DOT_DOCUMENT, DOT_FACE, IDKIT, SMARTFACE];
+const PRODUCTS: readonly Product[] = [
+  IFACE,
+  IFACE_LIVENESS,
+  ISMARTCORE,
+  DOT_CORE,
+  DOT_DOCUMENT,
+  DOT_FACE,
+  IDKIT,
+  SMARTFACE,
+];
 
 /**
  * Acme: 1 (room left), 2 (unlimited), 4 (exhausted, no valid_until), 5 (valid_until in 20 days), 7 (empty,
  * no valid_until), 8. Globex: 3, 6 (unlimited), 9 (exhausted). The owners interleave so that 403s are real.
  */
 const DEMO_ASSIGNMENTS: readonly AssignmentRow[] = [
-  { id: 1, customer: ACME, product: IFACE, total: 25, validUntilInDays: 540, note: 'Production, royalty free', createdDaysAgo: 700 },
-  { id: 2, customer: ACME, product: IFACE_LIVENESS, total: null, validUntilInDays: 365, note: null, createdDaysAgo: 650 },
-  { id: 3, customer: GLOBEX, product: IFACE, total: 10, validUntilInDays: 300, note: 'Access control', createdDaysAgo: 640 },
-  { id: 4, customer: ACME, product: ISMARTCORE, total: 4, validUntilInDays: null, note: 'Pilot – Bratislava HQ', createdDaysAgo: 600 },
-  { id: 5, customer: ACME, product: DOT_CORE, total: 10, validUntilInDays: 20, note: 'Renewal pending', createdDaysAgo: 550 },
+  {
+    id: 1,
+    customer: ACME,
+    product: IFACE,
+    total: 25,
+    validUntilInDays: 540,
+    note: 'Production, royalty free',
+    createdDaysAgo: 700,
+  },
+  {
+    id: 2,
+    customer: ACME,
+    product: IFACE_LIVENESS,
+    total: null,
+    validUntilInDays: 365,
+    note: null,
+    createdDaysAgo: 650,
+  },
+  {
+    id: 3,
+    customer: GLOBEX,
+    product: IFACE,
+    total: 10,
+    validUntilInDays: 300,
+    note: 'Access control',
+    createdDaysAgo: 640,
+  },
+  {
+    id: 4,
+    customer: ACME,
+    product: ISMARTCORE,
+    total: 4,
+    validUntilInDays: null,
+    note: 'Pilot – Bratislava HQ',
+    createdDaysAgo: 600,
+  },
+  {
+    id: 5,
+    customer: ACME,
+    product: DOT_CORE,
+    total: 10,
+    validUntilInDays: 20,
+    note: 'Renewal pending',
+    createdDaysAgo: 550,
+  },
   { id: 6, customer: GLOBEX, product: DOT_CORE, total: null, validUntilInDays: null, note: null, createdDaysAgo: 500 },
   { id: 7, customer: ACME, product: IFACE, total: 5, validUntilInDays: null, note: null, createdDaysAgo: 90 },
-  { id: 8, customer: ACME, product: DOT_DOCUMENT, total: 12, validUntilInDays: 200, note: 'Mobile onboarding app', createdDaysAgo: 450 },
-  { id: 9, customer: GLOBEX, product: IFACE_LIVENESS, total: 2, validUntilInDays: 100, note: 'Trial', createdDaysAgo: 300 },
+  {
+    id: 8,
+    customer: ACME,
+    product: DOT_DOCUMENT,
+    total: 12,
+    validUntilInDays: 200,
+    note: 'Mobile onboarding app',
+    createdDaysAgo: 450,
+  },
+  {
+    id: 9,
+    customer: GLOBEX,
+    product: IFACE_LIVENESS,
+    total: 2,
+    validUntilInDays: 100,
+    note: 'Trial',
+    createdDaysAgo: 300,
+  },
 ];
 
 /**
@@ -195,7 +260,14 @@ const LARGE_SHAPE = {
 
 /** The first Acme assignments (in id order) take these roles, so every landmark exists whatever the seed number. */
 type AssignmentRole = 'unlimited' | 'exhausted' | 'noValidUntil' | 'soonValidUntil' | 'empty' | 'generatable' | 'any';
-const FORCED_ROLES: readonly AssignmentRole[] = ['unlimited', 'exhausted', 'noValidUntil', 'soonValidUntil', 'empty', 'generatable'];
+const FORCED_ROLES: readonly AssignmentRole[] = [
+  'unlimited',
+  'exhausted',
+  'noValidUntil',
+  'soonValidUntil',
+  'empty',
+  'generatable',
+];
 
 const NOTE_TEMPLATES: readonly string[] = [
   'Vstupná kamera #',
@@ -216,7 +288,10 @@ function largeSeed(prng: Prng, today: string): SeedData {
   // Owners in id order: Acme first, the rest shuffled, so that Globex ids sit between Acme ids.
   const acmeCount = LARGE_SHAPE[ACME].assignments;
   const globexCount = LARGE_SHAPE[GLOBEX].assignments;
-  const owners = [ACME, ...prng.shuffle([...Array<string>(acmeCount - 1).fill(ACME), ...Array<string>(globexCount).fill(GLOBEX)])];
+  const owners = [
+    ACME,
+    ...prng.shuffle([...Array<string>(acmeCount - 1).fill(ACME), ...Array<string>(globexCount).fill(GLOBEX)]),
+  ];
 
   let createdDaysAgo = 1200;
   let acmeSeen = 0;
@@ -254,7 +329,9 @@ function largeSeed(prng: Prng, today: string): SeedData {
         total_license_count: largeTotal(prng, p.role, used),
         used_license_count: used,
         valid_until: largeValidUntil(prng, p.role, today),
-        note: prng.chance(0.4) ? null : `${p.product.name} – ${prng.pick(['production', 'staging', 'pilot', 'lab', 'pobočka Brno'])}`,
+        note: prng.chance(0.4)
+          ? null
+          : `${p.product.name} – ${prng.pick(['production', 'staging', 'pilot', 'lab', 'pobočka Brno'])}`,
         created_at: instantOn(addDaysTo(today, -p.createdDaysAgo), officeSecond(prng)),
       } satisfies ProductAssignment,
       createdDaysAgo: p.createdDaysAgo,

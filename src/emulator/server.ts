@@ -11,7 +11,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeAnswer, optionsAnswer, werkzeugPage, type Answer, type EncodedAnswer } from './answers';
 import { parseBasicCredentials } from './basicAuth';
 import { findAccount, type DemoAccount, type PortalStore } from './data';
-import { endlessListPieces, garbageAnswer, malformedJsonAnswer, wrongShapeAnswer, type FaultRule, type FaultSet } from './faults';
+import {
+  endlessListPieces,
+  garbageAnswer,
+  malformedJsonAnswer,
+  wrongShapeAnswer,
+  type FaultRule,
+  type FaultSet,
+} from './faults';
 import type { RecordingLog } from './requestLog';
 import { parseQuery, percentDecode, splitTarget } from './requestTarget';
 import { answerRoute, matchRoute, type RouteMatch, type RouteName } from './routes';
@@ -33,7 +40,8 @@ export class LatencySettings {
 
   /** Sets the latency of every route, or (with `route`) of that one only, overriding the global value. */
   set(ms: number, route?: RouteName): void {
-    if (!(Number.isFinite(ms) && ms >= 0)) throw new TypeError(`latency must be a number of milliseconds >= 0, but got: ${String(ms)}`);
+    if (!(Number.isFinite(ms) && ms >= 0))
+      throw new TypeError(`latency must be a number of milliseconds >= 0, but got: ${String(ms)}`);
     if (route === undefined) this.globalMs = ms;
     else this.perRoute.set(route, ms);
   }
@@ -76,7 +84,9 @@ async function serve(req: IncomingMessage, res: ServerResponse, parts: PortalSer
   const { rawPath, rawQuery } = splitTarget(req.url);
   const method = req.method ?? '';
   const logged = parts.log.begin({ method, path: rawPath, query: rawQuery });
-  res.once('close', () => parts.log.end(logged, { status: res.headersSent ? res.statusCode : null, completed: res.writableFinished }));
+  res.once('close', () =>
+    parts.log.end(logged, { status: res.headersSent ? res.statusCode : null, completed: res.writableFinished }),
+  );
 
   const credentials = parseBasicCredentials(req.headers.authorization);
   const account = credentials && findAccount(credentials.username, credentials.password);
@@ -86,7 +96,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, parts: PortalSer
   logged.route = match?.name ?? null;
   if (match === null) return answerPlainly(res, werkzeugPage(404), parts.latency.for(null), parts);
   if (method === 'OPTIONS') return answerPlainly(res, optionsAnswer(), parts.latency.for(match.name), parts);
-  if (method !== 'GET' && method !== 'HEAD') return answerPlainly(res, werkzeugPage(405), parts.latency.for(match.name), parts);
+  if (method !== 'GET' && method !== 'HEAD')
+    return answerPlainly(res, werkzeugPage(405), parts.latency.for(match.name), parts);
 
   const fault = parts.faults.take(match.name);
   logged.fault = fault?.kind ?? null;
@@ -112,7 +123,12 @@ async function serveWithFault(
   switch (fault.kind) {
     case 'status': {
       await pause(latencyMs, parts);
-      const answer: Answer = { kind: 'text', status: fault.status, body: fault.body ?? STATUS_CODES[fault.status] ?? '', headers: fault.headers ?? {} };
+      const answer: Answer = {
+        kind: 'text',
+        status: fault.status,
+        body: fault.body ?? STATUS_CODES[fault.status] ?? '',
+        headers: fault.headers ?? {},
+      };
       return send(res, encodeAnswer(answer));
     }
     case 'reset':
@@ -178,7 +194,12 @@ function routeContext(match: RouteMatch, account: DemoAccount | null, rawQuery: 
   return { store: parts.store(), account, query, today: parts.clock.today(), now: parts.clock.now() };
 }
 
-async function answerPlainly(res: ServerResponse, answer: Answer, latencyMs: number, parts: PortalServerParts): Promise<void> {
+async function answerPlainly(
+  res: ServerResponse,
+  answer: Answer,
+  latencyMs: number,
+  parts: PortalServerParts,
+): Promise<void> {
   await pause(latencyMs, parts);
   send(res, encodeAnswer(answer));
 }
@@ -190,7 +211,12 @@ function send(res: ServerResponse, answer: EncodedAnswer): void {
   res.end(answer.body);
 }
 
-async function sendSlowly(res: ServerResponse, answer: EncodedAnswer, ms: number, parts: PortalServerParts): Promise<void> {
+async function sendSlowly(
+  res: ServerResponse,
+  answer: EncodedAnswer,
+  ms: number,
+  parts: PortalServerParts,
+): Promise<void> {
   if (res.destroyed) return;
   const half = Math.max(1, Math.floor(answer.body.length / 2));
   res.writeHead(answer.status, answer.headers);
@@ -224,7 +250,12 @@ function sendEndlessly(res: ServerResponse, answer: EncodedAnswer, parts: Portal
 }
 
 /** The answer's headers with its full Content-Length, then its body one byte every `ms`. */
-async function sendTrickling(res: ServerResponse, answer: EncodedAnswer, ms: number, parts: PortalServerParts): Promise<void> {
+async function sendTrickling(
+  res: ServerResponse,
+  answer: EncodedAnswer,
+  ms: number,
+  parts: PortalServerParts,
+): Promise<void> {
   if (res.destroyed) return;
   res.writeHead(answer.status, answer.headers);
   res.flushHeaders();

@@ -38,7 +38,8 @@ export class AdmissionQueue {
       if (released) return;
       released = true;
       const next = this.waiting.shift();
-      if (next) next(); // The slot passes straight to the next in line: `active` stays as it is.
+      if (next)
+        next(); // The slot passes straight to the next in line: `active` stays as it is.
       else this.active -= 1;
     };
   }

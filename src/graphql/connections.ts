@@ -64,7 +64,8 @@ export interface CheckedLicenseFilter {
 export function checkLicenseFilter(filter: LicenseFilter | null | undefined): CheckedLicenseFilter {
   if (!filter) return {};
   const checked: CheckedLicenseFilter = {};
-  if (filter.productAssignmentId != null) checked.productAssignmentId = parseId(filter.productAssignmentId, 'productAssignmentId');
+  if (filter.productAssignmentId != null)
+    checked.productAssignmentId = parseId(filter.productAssignmentId, 'productAssignmentId');
   if (filter.hwid != null) checked.hwid = filter.hwid;
   if (filter.universal != null) checked.universal = filter.universal;
   if (filter.expiresBefore != null) checked.expiresBefore = parseDate(filter.expiresBefore, 'expiresBefore');
@@ -74,7 +75,8 @@ export function checkLicenseFilter(filter: LicenseFilter | null | undefined): Ch
 }
 
 export function licenseMatches(license: LicenseWire, filter: CheckedLicenseFilter): boolean {
-  if (filter.productAssignmentId !== undefined && license.product_assignment_id !== filter.productAssignmentId) return false;
+  if (filter.productAssignmentId !== undefined && license.product_assignment_id !== filter.productAssignmentId)
+    return false;
   if (filter.hwid !== undefined && license.hwid !== filter.hwid) return false;
   if (filter.universal !== undefined && (license.hwid === null) !== filter.universal) return false;
   if (filter.expiresBefore !== undefined && !(license.expiration_date < filter.expiresBefore)) return false;
@@ -119,7 +121,11 @@ export const licenseDetailOrdering: Ordering<LicenseDetailWire> = {
 };
 
 /** Checks `first` and `after` against the ordering they are used with; throws `BAD_USER_INPUT`. */
-export function checkPageArgs<T>(ordering: Ordering<T>, first: number | null | undefined, after: string | null | undefined): PageArgs {
+export function checkPageArgs<T>(
+  ordering: Ordering<T>,
+  first: number | null | undefined,
+  after: string | null | undefined,
+): PageArgs {
   return { first: parseFirst(first), after: after == null ? undefined : decodeCursor(ordering.tag, after) };
 }
 
@@ -128,12 +134,12 @@ export function paginate<T>(items: readonly T[], ordering: Ordering<T>, args: Pa
   const sign = ordering.direction === 'ASC' ? 1 : -1;
   const compare = (a: { key: SortKey; id: number }, b: { key: SortKey; id: number }): number =>
     sign * (compareKeys(a.key, b.key) || a.id - b.id);
-  const sorted = items
-    .map((item) => ({ item, key: ordering.keyOf(item), id: ordering.idOf(item) }))
-    .sort(compare);
+  const sorted = items.map((item) => ({ item, key: ordering.keyOf(item), id: ordering.idOf(item) })).sort(compare);
   const start = args.after === undefined ? 0 : firstIndexAfter(sorted, args.after, compare);
   const end = args.first === undefined ? sorted.length : Math.min(sorted.length, start + args.first);
-  const edges = sorted.slice(start, end).map((entry) => ({ node: entry.item, position: { tag: ordering.tag, key: entry.key, id: entry.id } }));
+  const edges = sorted
+    .slice(start, end)
+    .map((entry) => ({ node: entry.item, position: { tag: ordering.tag, key: entry.key, id: entry.id } }));
   return { totalCount: sorted.length, edges, hasNextPage: end < sorted.length, hasPreviousPage: start > 0 };
 }
 
@@ -180,7 +186,10 @@ function decodeCursor(tag: string, cursor: string): { key: SortKey; id: number }
     !(decoded[1] === null || typeof decoded[1] === 'number' || typeof decoded[1] === 'string') ||
     !Number.isSafeInteger(decoded[2])
   ) {
-    throw new InputError('`after` is not a cursor of this API; take it from an edge or from pageInfo.endCursor.', 'after');
+    throw new InputError(
+      '`after` is not a cursor of this API; take it from an edge or from pageInfo.endCursor.',
+      'after',
+    );
   }
   if (decoded[0] !== tag) {
     throw new InputError('`after` is a cursor of another list or order; use the orderBy it came from.', 'after');

@@ -71,7 +71,15 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
       upstreamCalls.push(call);
       options.onUpstreamCall?.(call);
       if (call.errorCode === 'INVALID_RESPONSE' || call.errorCode === 'OUTCOME_UNKNOWN') {
-        options.log.warn({ endpoint: call.endpoint, status: call.status ?? null, errorCode: call.errorCode, reason: call.errorMessage }, 'portal answer not read');
+        options.log.warn(
+          {
+            endpoint: call.endpoint,
+            status: call.status ?? null,
+            errorCode: call.errorCode,
+            reason: call.errorMessage,
+          },
+          'portal answer not read',
+        );
       }
     },
     signal: signals.ended,
@@ -79,7 +87,9 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
     deadline: startedAt + options.timeoutMs,
   };
   const loaders =
-    options.strategy === 'baseline' ? new BaselineLoaders(options.portal, caller) : new PortalLoaders(options.portal, caller, options.onBatch);
+    options.strategy === 'baseline'
+      ? new BaselineLoaders(options.portal, caller)
+      : new PortalLoaders(options.portal, caller, options.onBatch);
   return {
     caller,
     portal: options.portal,

@@ -29,7 +29,9 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export class InputError extends GraphQLError {
   readonly field: string | undefined;
   constructor(message: string, field?: string) {
-    super(message, { extensions: field === undefined ? { code: ErrorCode.BAD_USER_INPUT } : { code: ErrorCode.BAD_USER_INPUT, field } });
+    super(message, {
+      extensions: field === undefined ? { code: ErrorCode.BAD_USER_INPUT } : { code: ErrorCode.BAD_USER_INPUT, field },
+    });
     this.field = field;
   }
 }
@@ -70,7 +72,9 @@ export function messageOfPortalError(error: PortalError): string {
     case 'NOT_FOUND':
       return 'The Customer Portal has no record with this id.';
     case 'INVALID_INPUT':
-      return error.detail ? `The Customer Portal refused the input: ${error.detail}` : 'The Customer Portal refused the input.';
+      return error.detail
+        ? `The Customer Portal refused the input: ${error.detail}`
+        : 'The Customer Portal refused the input.';
     case 'TIMEOUT':
       return 'The Customer Portal did not answer in time.';
     case 'UNAVAILABLE':
@@ -105,7 +109,12 @@ export function createErrorFormatter(logger: ErrorLogger) {
       if (original.field !== undefined) extensions.field = original.field;
       if (original.detail !== undefined) extensions.portalMessage = original.detail;
       if (original.status !== undefined) extensions.upstreamStatus = original.status;
-      return { message: messageOfPortalError(original), locations: formatted.locations, path: formatted.path, extensions };
+      return {
+        message: messageOfPortalError(original),
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions,
+      };
     }
     const inputError = findInputError(error);
     if (inputError) {
@@ -113,17 +122,28 @@ export function createErrorFormatter(logger: ErrorLogger) {
       if (inputError.field !== undefined) extensions.field = inputError.field;
       return { ...formatted, extensions };
     }
-    if (original instanceof GraphQLError && original.extensions?.code === undefined && isClientErrorStatus(original.extensions?.http)) {
+    if (
+      original instanceof GraphQLError &&
+      original.extensions?.code === undefined &&
+      isClientErrorStatus(original.extensions?.http)
+    ) {
       // Apollo refuses some malformed requests (a persisted query of an unknown version, a hash that does not
       // match its query) with a 4xx but no code: the request is at fault, not the server.
       return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_REQUEST } };
     }
     if (original instanceof GraphQLError || isApolloRequestError(formatted)) {
       // A deliberate GraphQL error (parse, validation, a request error of Apollo's): its message is for the user.
-      return formatted.extensions?.code ? formatted : { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR } };
+      return formatted.extensions?.code
+        ? formatted
+        : { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR } };
     }
     logger.error({ err: original, path: formatted.path }, 'unexpected error in a resolver');
-    return { message: 'Unexpected error.', locations: formatted.locations, path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+    return {
+      message: 'Unexpected error.',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+    };
   };
 }
 

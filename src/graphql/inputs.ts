@@ -9,7 +9,8 @@ import { InputError } from './errors';
 /** An `ID` argument as the portal's positive integer id. Accepts `7` and `"7"`; refuses `"07"`, `"-1"`, `"7a"`. */
 export function parseId(value: unknown, field: string): number {
   const id = positiveIntegerId(value);
-  if (id === undefined) throw new InputError(`\`${field}\` must be a positive integer id, but got: ${describe(value)}`, field);
+  if (id === undefined)
+    throw new InputError(`\`${field}\` must be a positive integer id, but got: ${describe(value)}`, field);
   return id;
 }
 

@@ -14,7 +14,15 @@ import { ErrorCode } from './errors';
 import type { AdmissionQueue } from './admission';
 import { checkLicenseFilter, checkPageArgs, licenseDetailOrdering, licenseOrdering } from './connections';
 import type { LicenseFilter, LicenseOrder } from '../generated/graphql';
-import { answerShape, countAnswer, listSizesOf, type AnswerCount, type AnswerShape, type ListSizeMemory, type ListSizes } from './resultSize';
+import {
+  answerShape,
+  countAnswer,
+  listSizesOf,
+  type AnswerCount,
+  type AnswerShape,
+  type ListSizeMemory,
+  type ListSizes,
+} from './resultSize';
 import { noRecordIds } from '../loaders/loaders';
 
 export interface PlanningOptions {
@@ -46,11 +54,13 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
           contextValue.operationType = operation.operation;
           const plan = planOperation(document, operation, request.variables, { accepts: argumentsAccepted });
           contextValue.plan = plan;
-          if (plan.estimatedCalls > options.budget) throw budgetError(plan.estimatedCalls, options.budget, plan.estimate);
+          if (plan.estimatedCalls > options.budget)
+            throw budgetError(plan.estimatedCalls, options.budget, plan.estimate);
           const shape = answerShape(schema, document, operation, request.variables);
           callerKey = options.listSizes.callerKey(contextValue.caller.authorization);
           const estimated = countAnswer(shape, undefined, options.listSizes.get(callerKey));
-          if (estimated.objects > options.maxResultObjects) throw resultTooLargeError(estimated.objects, options.maxResultObjects, 'about');
+          if (estimated.objects > options.maxResultObjects)
+            throw resultTooLargeError(estimated.objects, options.maxResultObjects, 'about');
           release = await options.admission.acquire();
           if (!release) throw overloadedError();
           if (!options.prefetch) return;
@@ -61,7 +71,11 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
           options.listSizes.remember(callerKey, listSizesOf(known));
           const counted = await countExactly(shape, contextValue, options.listSizes.get(callerKey));
           if (counted.objects > options.maxResultObjects) {
-            throw resultTooLargeError(counted.objects, options.maxResultObjects, counted.estimated ? 'about' : 'exactly');
+            throw resultTooLargeError(
+              counted.objects,
+              options.maxResultObjects,
+              counted.estimated ? 'about' : 'exactly',
+            );
           }
         },
         async willSendResponse({ contextValue, response }) {
@@ -102,7 +116,8 @@ async function countExactly(shape: AnswerShape, context: RequestContext, sizes: 
     const wants = wanted.assignments.size + wanted.licenses.size + wanted.details.size + wanted.licensesOf.size;
     if (wants === 0 || round === MAX_COUNT_ROUNDS) return counted;
     await context.loaders.load(wanted);
-    for (const kind of ['assignments', 'licenses', 'details', 'licensesOf'] as const) for (const id of wanted[kind]) tried[kind].add(id);
+    for (const kind of ['assignments', 'licenses', 'details', 'licensesOf'] as const)
+      for (const id of wanted[kind]) tried[kind].add(id);
   }
 }
 
@@ -130,7 +145,11 @@ function resultTooLargeError(count: number, bound: number, how: 'about' | 'exact
 
 function overloadedError(): GraphQLError {
   return new GraphQLError('The server is busy with other requests to the Customer Portal; try again in a moment.', {
-    extensions: { code: ErrorCode.UPSTREAM_UNAVAILABLE, reason: 'OVERLOADED', http: { status: 503, headers: new Map([['retry-after', '1']]) } },
+    extensions: {
+      code: ErrorCode.UPSTREAM_UNAVAILABLE,
+      reason: 'OVERLOADED',
+      http: { status: 503, headers: new Map([['retry-after', '1']]) },
+    },
   });
 }
 
@@ -142,7 +161,11 @@ export function argumentsAccepted(typeName: string, fieldName: string, args: Rec
   try {
     if (fieldName === 'licenses' && (typeName === 'Query' || typeName === 'ProductAssignment')) {
       checkLicenseFilter(args.filter as LicenseFilter | undefined);
-      checkPageArgs(licenseOrdering(args.orderBy as LicenseOrder | undefined), args.first as number | undefined, args.after as string | undefined);
+      checkPageArgs(
+        licenseOrdering(args.orderBy as LicenseOrder | undefined),
+        args.first as number | undefined,
+        args.after as string | undefined,
+      );
     }
     if (typeName === 'Query' && fieldName === 'licenseDetails') {
       checkPageArgs(licenseDetailOrdering, args.first as number | undefined, args.after as string | undefined);
@@ -164,7 +187,9 @@ function budgetError(estimated: number, budget: number, byEndpoint: Record<strin
       reason: 'UPSTREAM_CALL_BUDGET',
       estimatedCalls: unbounded ? null : estimated,
       budget,
-      byEndpoint: Object.fromEntries(Object.entries(byEndpoint).map(([endpoint, calls]) => [endpoint, Number.isFinite(calls) ? calls : null])),
+      byEndpoint: Object.fromEntries(
+        Object.entries(byEndpoint).map(([endpoint, calls]) => [endpoint, Number.isFinite(calls) ? calls : null]),
+      ),
       http: { status: 400 },
     },
   });

@@ -32,7 +32,14 @@ import { positiveIntegerId } from '../portal/endpoints';
 import type { LicenseDetailWire, LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
 import { noRecordIds, type KnownRecords, type RecordIds } from '../loaders/loaders';
 import type { LicenseFilter, LicenseOrder } from '../generated/graphql';
-import { checkLicenseFilter, checkPageArgs, licenseDetailOrdering, licenseMatches, licenseOrdering, paginate } from './connections';
+import {
+  checkLicenseFilter,
+  checkPageArgs,
+  licenseDetailOrdering,
+  licenseMatches,
+  licenseOrdering,
+  paginate,
+} from './connections';
 
 /** How many records of each list a caller's last answers held. */
 export interface ListSizes {
@@ -58,7 +65,12 @@ interface ShapeField {
 }
 
 /** Reads an operation's answer shape. The document must have passed validation against `schema`. */
-export function answerShape(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown> | undefined): AnswerShape {
+export function answerShape(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown> | undefined,
+): AnswerShape {
   const root = schema.getRootType(operation.operation);
   if (!root) return { typeName: 'Query', fields: [] };
   return new ShapeReader(new Selections(document, variables ?? {})).read(root, [operation.selectionSet]);
@@ -97,7 +109,14 @@ class ShapeReader {
       const nullable = getNullableType(definition.type);
       const named = getNamedType(definition.type);
       if (isObjectType(named)) {
-        fields.push({ name, args: this.selections.arguments(first), shape: this.read(named, group.map((field) => field.selectionSet)) });
+        fields.push({
+          name,
+          args: this.selections.arguments(first),
+          shape: this.read(
+            named,
+            group.map((field) => field.selectionSet),
+          ),
+        });
       } else if (isListType(nullable)) {
         fields.push({ name, args: {}, shape: undefined });
       }
@@ -133,7 +152,12 @@ export interface AnswerCount {
  * in hand, from the sizes seen (`sizes`). Without `known`, the whole count is the estimate made before any call.
  * Records asked for before (`tried`) and still not in hand failed to load: their fields will be null.
  */
-export function countAnswer(shape: AnswerShape, known: KnownRecords | undefined, sizes: ListSizes, tried: RecordIds = noRecordIds()): AnswerCount {
+export function countAnswer(
+  shape: AnswerShape,
+  known: KnownRecords | undefined,
+  sizes: ListSizes,
+  tried: RecordIds = noRecordIds(),
+): AnswerCount {
   const records = new AnswerRecords(known, sizes, tried);
   const objects = new AnswerCounter(records).count(shape, ROOT);
   return { objects, wanted: records.wanted, estimated: records.estimated };
@@ -235,11 +259,19 @@ class AnswerRecords {
       case 'LicenseDetailEdge.node':
         return [one(record)];
       case 'License.productAssignment':
-        return parent ? this.byId('assignments', (parent as LicenseWire).product_assignment_id, ASSIGNMENT, (id) => this.known?.assignment(id)) : [one(ASSIGNMENT)];
+        return parent
+          ? this.byId('assignments', (parent as LicenseWire).product_assignment_id, ASSIGNMENT, (id) =>
+              this.known?.assignment(id),
+            )
+          : [one(ASSIGNMENT)];
       case 'License.detail':
-        return parent ? this.byId('details', (parent as LicenseWire).id, DETAIL, (id) => this.known?.detail(id)) : [one(DETAIL)];
+        return parent
+          ? this.byId('details', (parent as LicenseWire).id, DETAIL, (id) => this.known?.detail(id))
+          : [one(DETAIL)];
       case 'LicenseDetail.license':
-        return parent ? this.byId('licenses', (parent as LicenseDetailWire).license_id, LICENSE, (id) => this.known?.license(id)) : [one(LICENSE)];
+        return parent
+          ? this.byId('licenses', (parent as LicenseDetailWire).license_id, LICENSE, (id) => this.known?.license(id))
+          : [one(LICENSE)];
       case 'GenerateLicensePayload.license':
         return [one(LICENSE)];
       case 'GenerateLicensePayload.productAssignment':
@@ -263,7 +295,12 @@ class AnswerRecords {
    * A record by id: the record in hand; none when the id is refused or the record failed to load (its field is
    * null); else a stand-in, and the record is wanted for the next count.
    */
-  private byId(kind: keyof RecordIds, id: unknown, standIn: Estimated, find: (id: number) => object | undefined): Weighted[] {
+  private byId(
+    kind: keyof RecordIds,
+    id: unknown,
+    standIn: Estimated,
+    find: (id: number) => object | undefined,
+  ): Weighted[] {
     const checked = positiveIntegerId(id);
     if (checked === undefined) return [];
     const found = find(checked);
@@ -279,7 +316,10 @@ class AnswerRecords {
   }
 
   /** A licence page, as `licensesPage` makes it: nested under `parent`, or at the root when it is undefined. */
-  private licensePage(args: Record<string, unknown>, parent: ProductAssignmentWire | Estimated | undefined): Weighted[] {
+  private licensePage(
+    args: Record<string, unknown>,
+    parent: ProductAssignmentWire | Estimated | undefined,
+  ): Weighted[] {
     let filter;
     let ordering;
     let page;
@@ -295,13 +335,17 @@ class AnswerRecords {
     if (licenses === null) return [];
     if (licenses) {
       const matching = filtered ? licenses.filter((license) => licenseMatches(license, filter)) : licenses;
-      const nodes = page.first === undefined && page.after === undefined ? matching : paginate(matching, ordering, page).edges.map((edge) => edge.node);
+      const nodes =
+        page.first === undefined && page.after === undefined
+          ? matching
+          : paginate(matching, ordering, page).edges.map((edge) => edge.node);
       return [one(new PageOf(nodes, { record: LICENSE, items: nodes.length }))];
     }
     this.estimated = true;
     const { assignments, licenses: all } = this.sizes;
     const perAssignment = all !== undefined && assignments ? all / assignments : 1;
-    const seen = parent !== undefined || filter.productAssignmentId !== undefined ? perAssignment : filtered ? 1 : (all ?? 1);
+    const seen =
+      parent !== undefined || filter.productAssignmentId !== undefined ? perAssignment : filtered ? 1 : (all ?? 1);
     return [one(new PageOf(undefined, { record: LICENSE, items: page.first ?? seen }))];
   }
 
@@ -310,7 +354,10 @@ class AnswerRecords {
    * in hand (and wanted), null when they failed to load under a parent (the field is null; at the root, a filter
    * on a foreign assignment is an empty page, as `licensesPage` answers).
    */
-  private licensesFor(parent: ProductAssignmentWire | Estimated | undefined, filterAssignmentId: number | undefined): readonly LicenseWire[] | null | undefined {
+  private licensesFor(
+    parent: ProductAssignmentWire | Estimated | undefined,
+    filterAssignmentId: number | undefined,
+  ): readonly LicenseWire[] | null | undefined {
     if (parent instanceof Estimated) return undefined;
     if (parent !== undefined && filterAssignmentId !== undefined && filterAssignmentId !== parent.id) return [];
     const assignmentId = parent?.id ?? filterAssignmentId;
@@ -333,7 +380,10 @@ class AnswerRecords {
     }
     const details = this.known?.details;
     if (details) {
-      const nodes = page.first === undefined && page.after === undefined ? details : paginate(details, licenseDetailOrdering, page).edges.map((edge) => edge.node);
+      const nodes =
+        page.first === undefined && page.after === undefined
+          ? details
+          : paginate(details, licenseDetailOrdering, page).edges.map((edge) => edge.node);
       return [one(new PageOf(nodes, { record: DETAIL, items: nodes.length }))];
     }
     this.estimated = true;
@@ -363,7 +413,9 @@ export class ListSizeMemory {
 
   /** The key of a caller's sizes. */
   callerKey(authorization: string | undefined): string {
-    return createHmac('sha256', this.secret).update(authorization ?? '').digest('base64url');
+    return createHmac('sha256', this.secret)
+      .update(authorization ?? '')
+      .digest('base64url');
   }
 
   get(callerKey: string): ListSizes {

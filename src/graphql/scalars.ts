@@ -17,7 +17,8 @@ export const DateScalar = new GraphQLScalarType<string, string>({
   description: 'A calendar date, `YYYY-MM-DD`.',
   serialize: (value) => String(value),
   parseValue: (value) => {
-    if (typeof value !== 'string') throw new InputError(`A Date must be a string YYYY-MM-DD, but got: ${describe(value)}`);
+    if (typeof value !== 'string')
+      throw new InputError(`A Date must be a string YYYY-MM-DD, but got: ${describe(value)}`);
     return value;
   },
   parseLiteral: (ast) => {

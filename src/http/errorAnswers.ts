@@ -10,17 +10,37 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { ErrorCode } from '../graphql/errors';
 
 /** A refusal of Fastify's, in the API's words: what was wrong and what to send instead. */
-function refusalOf(error: FastifyError, bodyLimitBytes: number): { status: number; reason: string; message: string } | undefined {
+function refusalOf(
+  error: FastifyError,
+  bodyLimitBytes: number,
+): { status: number; reason: string; message: string } | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return { status: 400, reason: 'MALFORMED_JSON', message: 'The request body is not valid JSON; send {"query": "…", "variables": {…}}.' };
+      return {
+        status: 400,
+        reason: 'MALFORMED_JSON',
+        message: 'The request body is not valid JSON; send {"query": "…", "variables": {…}}.',
+      };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { status: 400, reason: 'EMPTY_BODY', message: 'The request body is empty; send {"query": "…", "variables": {…}} as application/json.' };
+      return {
+        status: 400,
+        reason: 'EMPTY_BODY',
+        message: 'The request body is empty; send {"query": "…", "variables": {…}} as application/json.',
+      };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { status: error.statusCode ?? 415, reason: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send a GraphQL request as a POST with content-type application/json, or as a GET with a `query` parameter.' };
+      return {
+        status: error.statusCode ?? 415,
+        reason: 'UNSUPPORTED_MEDIA_TYPE',
+        message:
+          'Send a GraphQL request as a POST with content-type application/json, or as a GET with a `query` parameter.',
+      };
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, reason: 'BODY_TOO_LARGE', message: `The request body is larger than ${bodyLimitBytes} bytes (BODY_LIMIT_BYTES).` };
+      return {
+        status: 413,
+        reason: 'BODY_TOO_LARGE',
+        message: `The request body is larger than ${bodyLimitBytes} bytes (BODY_LIMIT_BYTES).`,
+      };
     default:
       return error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
         ? { status: error.statusCode, reason: 'BAD_REQUEST', message: 'The request could not be read.' }
@@ -32,13 +52,18 @@ export function graphqlErrorBody(message: string, extensions: Record<string, unk
   return JSON.stringify({ errors: [{ message, extensions }] });
 }
 
-export function registerErrorAnswers(app: FastifyInstance, options: { bodyLimitBytes: number; graphqlPath: string }): void {
+export function registerErrorAnswers(
+  app: FastifyInstance,
+  options: { bodyLimitBytes: number; graphqlPath: string },
+): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const refusal = refusalOf(error, options.bodyLimitBytes);
     reply.type('application/json; charset=utf-8');
     if (refusal) {
       request.log.info({ statusCode: refusal.status, reason: refusal.reason }, `request refused: ${error.message}`);
-      return reply.status(refusal.status).send(graphqlErrorBody(refusal.message, { code: ErrorCode.BAD_REQUEST, reason: refusal.reason }));
+      return reply
+        .status(refusal.status)
+        .send(graphqlErrorBody(refusal.message, { code: ErrorCode.BAD_REQUEST, reason: refusal.reason }));
     }
     request.log.error({ err: error }, 'unexpected error');
     return reply.status(500).send(graphqlErrorBody('Unexpected error.', { code: ErrorCode.INTERNAL_SERVER_ERROR }));
@@ -52,12 +77,22 @@ export function registerErrorAnswers(app: FastifyInstance, options: { bodyLimitB
       return reply
         .status(405)
         .header('allow', 'GET, POST')
-        .send(graphqlErrorBody(`${options.graphqlPath} takes GET and POST, not ${request.method}.`, { code: ErrorCode.BAD_REQUEST, reason: 'METHOD_NOT_ALLOWED' }));
+        .send(
+          graphqlErrorBody(`${options.graphqlPath} takes GET and POST, not ${request.method}.`, {
+            code: ErrorCode.BAD_REQUEST,
+            reason: 'METHOD_NOT_ALLOWED',
+          }),
+        );
     }
     request.log.info({ statusCode: 404 }, 'request refused: no such route');
     return reply
       .status(404)
-      .send(graphqlErrorBody(`There is nothing at ${request.method} ${path.slice(0, 200)}; GraphQL is at POST ${options.graphqlPath}.`, { code: ErrorCode.NOT_FOUND, reason: 'ROUTE_NOT_FOUND' }));
+      .send(
+        graphqlErrorBody(
+          `There is nothing at ${request.method} ${path.slice(0, 200)}; GraphQL is at POST ${options.graphqlPath}.`,
+          { code: ErrorCode.NOT_FOUND, reason: 'ROUTE_NOT_FOUND' },
+        ),
+      );
   });
 }
 
@@ -75,7 +110,9 @@ export function clientErrorAnswer(error: Error & { code?: string }, socket: Sock
         : [400, 'MALFORMED_REQUEST', 'The HTTP request could not be parsed.'];
   const body = graphqlErrorBody(message, { code: ErrorCode.BAD_REQUEST, reason });
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
   socket.destroy(error);
 }

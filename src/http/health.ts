@@ -28,7 +28,8 @@ export class Readiness {
 
   async check(): Promise<{ ready: boolean; reason: string }> {
     if (this.options.closing()) return { ready: false, reason: 'shutting down' };
-    if (performance.now() - this.lastAnswerAt < this.options.cacheMs) return { ready: true, reason: 'the portal answered recently' };
+    if (performance.now() - this.lastAnswerAt < this.options.cacheMs)
+      return { ready: true, reason: 'the portal answered recently' };
     this.probe ??= this.options.portal.ping().finally(() => {
       this.probe = undefined;
     });

@@ -45,24 +45,37 @@ export interface LicenseFileRouteOptions {
  * second, holds a connection (to the client and to the portal) for at most `timeoutMs` and `maxBytes`, after which
  * both are dropped and the client sees the download break off.
  */
-export function registerLicenseFileRoute(app: FastifyInstance, portal: PortalClient, options: LicenseFileRouteOptions): void {
+export function registerLicenseFileRoute(
+  app: FastifyInstance,
+  portal: PortalClient,
+  options: LicenseFileRouteOptions,
+): void {
   app.get<{ Params: { licenseId: string } }>('/licenses/:licenseId/file', async (request, reply) => {
     const licenseId = positiveIntegerId(request.params.licenseId);
     if (licenseId === undefined) return plain(reply, 400, 'The licence id must be a positive integer.');
     const authorization = request.headers.authorization;
     const abort = new AbortController();
-    const deadline = setTimeout(() => abort.abort(new DOMException(`The download took longer than ${options.timeoutMs} ms.`, 'TimeoutError')), options.timeoutMs);
+    const deadline = setTimeout(
+      () => abort.abort(new DOMException(`The download took longer than ${options.timeoutMs} ms.`, 'TimeoutError')),
+      options.timeoutMs,
+    );
     deadline.unref();
     request.raw.on('close', () => {
       if (!reply.sent) abort.abort();
     });
     try {
-      const file = await portal.openLicenseFile({ authorization, signal: abort.signal, onCall: options.onCall }, licenseId);
+      const file = await portal.openLicenseFile(
+        { authorization, signal: abort.signal, onCall: options.onCall },
+        licenseId,
+      );
       const declared = Number(file.contentLength);
       if (Number.isFinite(declared) && declared > options.maxBytes) {
         file.body.destroy();
         clearTimeout(deadline);
-        request.log.warn({ licenseId, declaredBytes: declared, maxBytes: options.maxBytes }, 'licence file over the bound: not passed on');
+        request.log.warn(
+          { licenseId, declaredBytes: declared, maxBytes: options.maxBytes },
+          'licence file over the bound: not passed on',
+        );
         return plain(reply, 502, fileErrorStatus('INVALID_RESPONSE').message);
       }
       reply.header('content-type', file.contentType).header('cache-control', 'private, no-store');
@@ -71,12 +84,16 @@ export function registerLicenseFileRoute(app: FastifyInstance, portal: PortalCli
       const bounded = new Transform({
         transform(chunk: Buffer, _encoding, done) {
           passed += chunk.length;
-          done(passed > options.maxBytes ? new Error(`The licence file ran past ${options.maxBytes} bytes.`) : null, chunk);
+          done(
+            passed > options.maxBytes ? new Error(`The licence file ran past ${options.maxBytes} bytes.`) : null,
+            chunk,
+          );
         },
       });
       pipeline(file.body, bounded, (error) => {
         clearTimeout(deadline);
-        if (error && !reply.raw.destroyed) request.log.warn({ licenseId, bytes: passed, reason: error.message }, 'licence file download cut off');
+        if (error && !reply.raw.destroyed)
+          request.log.warn({ licenseId, bytes: passed, reason: error.message }, 'licence file download cut off');
       });
       return reply.status(200).send(bounded);
     } catch (error) {

@@ -21,7 +21,11 @@ export class ServerMetrics {
   private readonly upstreamRetries: Counter<'endpoint'>;
   private readonly batchSize: Histogram<'loader'>;
 
-  constructor(sources: { keyStoreSize: () => number; admission: () => { active: number; queued: number }; breaker: () => BreakerState }) {
+  constructor(sources: {
+    keyStoreSize: () => number;
+    admission: () => { active: number; queued: number };
+    breaker: () => BreakerState;
+  }) {
     collectDefaultMetrics({ register: this.registry });
     this.operationDuration = new Histogram({
       name: 'graphql_operation_duration_seconds',
@@ -90,7 +94,10 @@ export class ServerMetrics {
   }
 
   observeUpstreamCall(call: UpstreamCall): void {
-    this.upstreamCalls.inc({ endpoint: call.endpoint, status: call.status === undefined ? 'none' : String(call.status) });
+    this.upstreamCalls.inc({
+      endpoint: call.endpoint,
+      status: call.status === undefined ? 'none' : String(call.status),
+    });
     this.upstreamDuration.observe({ endpoint: call.endpoint }, call.durationMs / 1000);
     if (call.attempt > 0) this.upstreamRetries.inc({ endpoint: call.endpoint });
   }

@@ -66,7 +66,9 @@ export function registerPlayground(app: FastifyInstance, options: PlaygroundOpti
   const assets = playgroundAssets();
   const urls = playgroundAssetUrls();
   const persistHeaders = options.demoAuthorization !== undefined;
-  const headers = persistHeaders ? JSON.stringify({ Authorization: options.demoAuthorization }, null, 2) : PLACEHOLDER_HEADERS;
+  const headers = persistHeaders
+    ? JSON.stringify({ Authorization: options.demoAuthorization }, null, 2)
+    : PLACEHOLDER_HEADERS;
 
   const page = async (_request: unknown, reply: FastifyReply) => {
     const config: PlaygroundConfig = {
@@ -88,7 +90,8 @@ export function registerPlayground(app: FastifyInstance, options: PlaygroundOpti
     name: PLAYGROUND_CONSTRAINT,
     storage: () => handlerStore(),
     // Runs for every request once a route uses the constraint, so it answers from the method first.
-    deriveConstraint: (request: IncomingMessage) => (wantsPlaygroundPage(request.method, request.url, request.headers.accept) ? BROWSER : undefined),
+    deriveConstraint: (request: IncomingMessage) =>
+      wantsPlaygroundPage(request.method, request.url, request.headers.accept) ? BROWSER : undefined,
     mustMatchWhenDerived: false,
   });
   app.get('/graphql', { constraints: { [PLAYGROUND_CONSTRAINT]: BROWSER } }, page);
@@ -123,7 +126,11 @@ export function playgroundAssetUrls(): PlaygroundAssetUrls {
  * GraphQL response type (as Apollo's own landing page decides) and with no `query` parameter, which would make
  * it an API call.
  */
-export function wantsPlaygroundPage(method: string | undefined, url: string | undefined, accept: string | string[] | undefined): boolean {
+export function wantsPlaygroundPage(
+  method: string | undefined,
+  url: string | undefined,
+  accept: string | string[] | undefined,
+): boolean {
   if (method !== 'GET' && method !== 'HEAD') return false;
   const search = url?.indexOf('?') ?? -1;
   if (search >= 0 && new URLSearchParams(url!.slice(search + 1)).has('query')) return false;
@@ -139,7 +146,8 @@ export function prefersHtml(accept: string | undefined): boolean {
   if (accept === undefined || accept.trim() === '') return false;
   const ranges = parseAccept(accept);
   const html = priority(ranges, 'text', 'html');
-  const beats = (other: Priority) => (html.q - other.q || html.specificity - other.specificity || other.order - html.order) > 0;
+  const beats = (other: Priority) =>
+    (html.q - other.q || html.specificity - other.specificity || other.order - html.order) > 0;
   return html.q > 0 && GRAPHQL_MEDIA_TYPES.every(([type, subtype]) => beats(priority(ranges, type, subtype)));
 }
 
@@ -199,9 +207,14 @@ function parseAccept(accept: string): MediaRange[] {
 function priority(ranges: MediaRange[], type: string, subtype: string): Priority {
   let best: Priority = { q: 0, specificity: -1, order: Number.MAX_SAFE_INTEGER };
   for (const range of ranges) {
-    const specificity = (range.type === type ? 4 : range.type === '*' ? 0 : -1) + (range.subtype === subtype ? 2 : range.subtype === '*' ? 0 : -10);
+    const specificity =
+      (range.type === type ? 4 : range.type === '*' ? 0 : -1) +
+      (range.subtype === subtype ? 2 : range.subtype === '*' ? 0 : -10);
     if (specificity < 0) continue;
-    if (specificity > best.specificity || (specificity === best.specificity && (range.q > best.q || (range.q === best.q && range.order < best.order)))) {
+    if (
+      specificity > best.specificity ||
+      (specificity === best.specificity && (range.q > best.q || (range.q === best.q && range.order < best.order)))
+    ) {
       best = { q: range.q, specificity, order: range.order };
     }
   }
@@ -236,14 +249,26 @@ function playgroundAssets(): Record<AssetName, Asset> {
   const reactDom = packageDirectory('react-dom');
   const graphiql = packageDirectory('graphiql');
   assetsOnce = {
-    react: fileAsset(`react@${react.version}/react.production.min.js`, join(react.directory, 'umd', 'react.production.min.js'), JAVASCRIPT),
+    react: fileAsset(
+      `react@${react.version}/react.production.min.js`,
+      join(react.directory, 'umd', 'react.production.min.js'),
+      JAVASCRIPT,
+    ),
     reactDom: fileAsset(
       `react-dom@${reactDom.version}/react-dom.production.min.js`,
       join(reactDom.directory, 'umd', 'react-dom.production.min.js'),
       JAVASCRIPT,
     ),
-    graphiqlJs: fileAsset(`graphiql@${graphiql.version}/graphiql.min.js`, join(graphiql.directory, 'graphiql.min.js'), JAVASCRIPT),
-    graphiqlCss: fileAsset(`graphiql@${graphiql.version}/graphiql.min.css`, join(graphiql.directory, 'graphiql.min.css'), CSS),
+    graphiqlJs: fileAsset(
+      `graphiql@${graphiql.version}/graphiql.min.js`,
+      join(graphiql.directory, 'graphiql.min.js'),
+      JAVASCRIPT,
+    ),
+    graphiqlCss: fileAsset(
+      `graphiql@${graphiql.version}/graphiql.min.css`,
+      join(graphiql.directory, 'graphiql.min.css'),
+      CSS,
+    ),
     pageCss: textAsset('playground', PLAYGROUND_CSS, 'css', CSS),
     pageJs: textAsset('playground', PLAYGROUND_SCRIPT, 'js', JAVASCRIPT),
   };

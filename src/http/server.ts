@@ -60,7 +60,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       level: options.logLevel,
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], remove: true },
       ...(options.logFormat === 'pretty'
-        ? { stream: pinoPretty({ sync: true, colorize: Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) }
+        ? {
+            stream: pinoPretty({
+              sync: true,
+              colorize: Boolean(process.stdout.isTTY),
+              translateTime: 'SYS:HH:MM:ss.l',
+              ignore: 'pid,hostname',
+            }),
+          }
         : {}),
     },
     bodyLimit: options.bodyLimitBytes,
@@ -106,13 +113,21 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     if (typeof payload !== 'string' || payload.length * 3 <= options.limits.maxResponseBytes) return payload;
     const bytes = Buffer.byteLength(payload);
     if (bytes <= options.limits.maxResponseBytes || operationTypes.get(request)?.() === 'mutation') return payload;
-    request.log.warn({ responseBytes: bytes, maxResponseBytes: options.limits.maxResponseBytes }, 'response too large: not sent');
+    request.log.warn(
+      { responseBytes: bytes, maxResponseBytes: options.limits.maxResponseBytes },
+      'response too large: not sent',
+    );
     reply.code(400);
     return JSON.stringify({
       errors: [
         {
           message: `This operation's answer is ${bytes} bytes; at most ${options.limits.maxResponseBytes} are sent. Ask for less: give lists \`first\`, or select fewer fields (a licence file's text and base64 are large).`,
-          extensions: { code: ErrorCode.BAD_USER_INPUT, reason: 'RESPONSE_TOO_LARGE', responseBytes: bytes, maxResponseBytes: options.limits.maxResponseBytes },
+          extensions: {
+            code: ErrorCode.BAD_USER_INPUT,
+            reason: 'RESPONSE_TOO_LARGE',
+            responseBytes: bytes,
+            maxResponseBytes: options.limits.maxResponseBytes,
+          },
         },
       ],
     });
@@ -121,7 +136,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     await app.register(fastifyCors, {
       origin: options.corsOrigins,
       methods: ['GET', 'POST'],
-      allowedHeaders: ['authorization', 'content-type', 'apollo-require-preflight', 'x-apollo-operation-name', REQUEST_ID_HEADER, SHOW_UPSTREAM_CALLS_HEADER],
+      allowedHeaders: [
+        'authorization',
+        'content-type',
+        'apollo-require-preflight',
+        'x-apollo-operation-name',
+        REQUEST_ID_HEADER,
+        SHOW_UPSTREAM_CALLS_HEADER,
+      ],
       exposedHeaders: [REQUEST_ID_HEADER],
       maxAge: 600,
     });
@@ -152,7 +174,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
         generator,
         strategy: options.loaderStrategy,
         authorization: headerOf(request.headers.authorization),
-        showUpstreamCalls: options.alwaysShowUpstreamCalls || /^(1|true|yes)$/i.test(headerOf(request.headers[SHOW_UPSTREAM_CALLS_HEADER]) ?? ''),
+        showUpstreamCalls:
+          options.alwaysShowUpstreamCalls ||
+          /^(1|true|yes)$/i.test(headerOf(request.headers[SHOW_UPSTREAM_CALLS_HEADER]) ?? ''),
         timeoutMs: options.limits.operationTimeoutMs,
         maxResultObjects: options.limits.maxResultObjects,
         clientGone: clientGoneSignal(reply.raw),

@@ -60,7 +60,9 @@ export class LicenseGenerator {
       const existing = await this.store.claim(key, pending);
       if (!existing) return this.generateHoldingKey(key, fingerprint, detached, input, undefined);
       if (existing.fingerprint !== fingerprint) {
-        throw new KeyReusedError('This idempotencyKey was used before with other input; use a new key for a new licence.');
+        throw new KeyReusedError(
+          'This idempotencyKey was used before with other input; use a new key for a new licence.',
+        );
       }
       switch (existing.state) {
         case 'succeeded':
@@ -79,9 +81,13 @@ export class LicenseGenerator {
         }
       }
     }
-    throw new PortalError('UNAVAILABLE', 'Another request with this idempotencyKey is still running; try again shortly.', {
-      endpoint: 'license.generate',
-    });
+    throw new PortalError(
+      'UNAVAILABLE',
+      'Another request with this idempotencyKey is still running; try again shortly.',
+      {
+        endpoint: 'license.generate',
+      },
+    );
   }
 
   /**
@@ -98,7 +104,9 @@ export class LicenseGenerator {
     let known = knownLicenseIds;
     let license: LicenseWire;
     try {
-      known ??= (await this.portal.listLicensesOfAssignment(caller, input.productAssignmentId)).map((existing) => existing.id);
+      known ??= (await this.portal.listLicensesOfAssignment(caller, input.productAssignmentId)).map(
+        (existing) => existing.id,
+      );
       license = await this.portal.generateLicense(caller, input);
     } catch (error) {
       if (error instanceof PortalError && error.code === 'OUTCOME_UNKNOWN' && known) {
@@ -123,7 +131,12 @@ export class LicenseGenerator {
    * lost call made. None: nothing was made, so generate now. Several: it cannot be told which, so the outcome
    * stays unknown and the user must look.
    */
-  private async reconcile(key: string, lost: Extract<KeyRecord, { state: 'unknown' }>, caller: PortalCaller, input: GenerateInput): Promise<LicenseWire> {
+  private async reconcile(
+    key: string,
+    lost: Extract<KeyRecord, { state: 'unknown' }>,
+    caller: PortalCaller,
+    input: GenerateInput,
+  ): Promise<LicenseWire> {
     let current: LicenseWire[];
     try {
       current = await this.portal.listLicensesOfAssignment(caller, lost.productAssignmentId);
@@ -134,20 +147,37 @@ export class LicenseGenerator {
     const known = new Set(lost.knownLicenseIds);
     const made = current.filter((license) => !known.has(license.id) && sameInput(license, input));
     if (made.length === 1) {
-      await this.store.settle(key, { state: 'succeeded', fingerprint: lost.fingerprint, since: Date.now(), license: made[0]! });
+      await this.store.settle(key, {
+        state: 'succeeded',
+        fingerprint: lost.fingerprint,
+        since: Date.now(),
+        license: made[0]!,
+      });
       return made[0]!;
     }
     if (made.length === 0) {
-      return this.generateHoldingKey(key, lost.fingerprint, caller, input, current.map((license) => license.id));
+      return this.generateHoldingKey(
+        key,
+        lost.fingerprint,
+        caller,
+        input,
+        current.map((license) => license.id),
+      );
     }
     await this.store.settle(key, lost);
-    throw new PortalError('OUTCOME_UNKNOWN', 'Several new licences match this request; it cannot be told which one it made.', {
-      endpoint: 'license.generate',
-    });
+    throw new PortalError(
+      'OUTCOME_UNKNOWN',
+      'Several new licences match this request; it cannot be told which one it made.',
+      {
+        endpoint: 'license.generate',
+      },
+    );
   }
 
   private scopedKey(authorization: string | undefined, idempotencyKey: string): string {
-    const caller = createHmac('sha256', this.secret).update(authorization ?? '').digest('base64url');
+    const caller = createHmac('sha256', this.secret)
+      .update(authorization ?? '')
+      .digest('base64url');
     return `${caller}:${idempotencyKey}`;
   }
 }

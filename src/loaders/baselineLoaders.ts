@@ -24,7 +24,9 @@ export class BaselineLoaders implements Loaders {
     this.assignmentById = new DataLoader((ids) => eachKey(ids, (id) => portal.showProductAssignment(caller, id)));
     this.licenseById = new DataLoader((ids) => eachKey(ids, (id) => portal.showLicense(caller, id)));
     this.detailByLicenseId = new DataLoader((ids) => eachKey(ids, (id) => portal.showLicenseDetail(caller, id)));
-    this.licensesByAssignmentId = new DataLoader((ids) => eachKey(ids, (id) => portal.listLicensesOfAssignment(caller, id)));
+    this.licensesByAssignmentId = new DataLoader((ids) =>
+      eachKey(ids, (id) => portal.listLicensesOfAssignment(caller, id)),
+    );
     this.fileByLicenseId = new DataLoader((ids) => eachKey(ids, (id) => portal.downloadLicenseFile(caller, id)));
   }
 
@@ -66,7 +68,13 @@ export class BaselineLoaders implements Loaders {
 
   clearAll(): void {
     this.lists.clear();
-    for (const loader of [this.assignmentById, this.licenseById, this.detailByLicenseId, this.licensesByAssignmentId, this.fileByLicenseId]) {
+    for (const loader of [
+      this.assignmentById,
+      this.licenseById,
+      this.detailByLicenseId,
+      this.licensesByAssignmentId,
+      this.fileByLicenseId,
+    ]) {
       (loader as DataLoader<number, unknown>).clearAll();
     }
   }

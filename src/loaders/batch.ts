@@ -4,7 +4,12 @@
  */
 
 /** Orders `records` by `keys`; a key with no record gets `missing(key)`. */
-export function inKeyOrder<K, V>(keys: readonly K[], records: Iterable<V>, keyOf: (record: V) => K, missing: (key: K) => Error): Array<V | Error> {
+export function inKeyOrder<K, V>(
+  keys: readonly K[],
+  records: Iterable<V>,
+  keyOf: (record: V) => K,
+  missing: (key: K) => Error,
+): Array<V | Error> {
   const byKey = new Map<K, V>();
   for (const record of records) byKey.set(keyOf(record), record);
   return keys.map((key) => byKey.get(key) ?? missing(key));

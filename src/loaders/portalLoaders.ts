@@ -15,7 +15,13 @@
  */
 import DataLoader from 'dataloader';
 import type { PortalCaller, PortalClient } from '../portal/portalClient';
-import type { GroupedLicensesWire, LicenseDetailWire, LicenseFileDownload, LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
+import type {
+  GroupedLicensesWire,
+  LicenseDetailWire,
+  LicenseFileDownload,
+  LicenseWire,
+  ProductAssignmentWire,
+} from '../portal/wireTypes';
 import { PortalError } from '../portal/portalErrors';
 import type { EndpointName } from '../portal/endpoints';
 import { SHOW_CALLS_THRESHOLD, type OperationPlan } from '../planner/operationPlan';
@@ -78,13 +84,33 @@ export class PortalLoaders implements Loaders {
         });
         return results;
       };
-    this.assignmentById = new DataLoader(observed('assignmentById', keeping(this.listed.assignments, (ids) => this.batchAssignments(ids))));
-    this.licenseById = new DataLoader(observed('licenseById', keeping(this.listed.licenses, (ids) => this.batchLicenses(ids))));
-    this.detailByLicenseId = new DataLoader(observed('detailByLicenseId', keeping(this.listed.detailsByLicenseId, (ids) => this.batchDetails(ids))));
-    this.licensesByAssignmentId = new DataLoader(
-      observed('licensesByAssignmentId', keeping(this.listed.licensesByAssignmentId, (ids) => this.batchLicensesOfAssignments(ids))),
+    this.assignmentById = new DataLoader(
+      observed(
+        'assignmentById',
+        keeping(this.listed.assignments, (ids) => this.batchAssignments(ids)),
+      ),
     );
-    this.fileByLicenseId = new DataLoader(observed('fileByLicenseId', (ids) => eachKey(ids, (id) => this.portal.downloadLicenseFile(this.caller, id))));
+    this.licenseById = new DataLoader(
+      observed(
+        'licenseById',
+        keeping(this.listed.licenses, (ids) => this.batchLicenses(ids)),
+      ),
+    );
+    this.detailByLicenseId = new DataLoader(
+      observed(
+        'detailByLicenseId',
+        keeping(this.listed.detailsByLicenseId, (ids) => this.batchDetails(ids)),
+      ),
+    );
+    this.licensesByAssignmentId = new DataLoader(
+      observed(
+        'licensesByAssignmentId',
+        keeping(this.listed.licensesByAssignmentId, (ids) => this.batchLicensesOfAssignments(ids)),
+      ),
+    );
+    this.fileByLicenseId = new DataLoader(
+      observed('fileByLicenseId', (ids) => eachKey(ids, (id) => this.portal.downloadLicenseFile(this.caller, id))),
+    );
   }
 
   /** Starts, all at once, every list call the plan names and every record it names by id; settles once they have. */
@@ -218,8 +244,12 @@ export class PortalLoaders implements Loaders {
       this.assignmentList ??
       this.groupedList?.then((groups) => groups.map((group) => group.product_assignment)) ??
       (ids.length > SHOW_CALLS_THRESHOLD ? this.allAssignments() : undefined);
-    return this.fromListOrShow(ids, list, 'productAssignment.show', (id) => this.portal.showProductAssignment(this.caller, id), () =>
-      this.portal.listProductAssignments(this.caller),
+    return this.fromListOrShow(
+      ids,
+      list,
+      'productAssignment.show',
+      (id) => this.portal.showProductAssignment(this.caller, id),
+      () => this.portal.listProductAssignments(this.caller),
     );
   }
 
@@ -228,7 +258,13 @@ export class PortalLoaders implements Loaders {
       this.licenseList ??
       this.groupedList?.then((groups) => groups.flatMap((group) => group.licenses)) ??
       (ids.length > SHOW_CALLS_THRESHOLD ? this.allLicenses() : undefined);
-    return this.fromListOrShow(ids, list, 'license.show', (id) => this.portal.showLicense(this.caller, id), () => this.portal.listLicenses(this.caller));
+    return this.fromListOrShow(
+      ids,
+      list,
+      'license.show',
+      (id) => this.portal.showLicense(this.caller, id),
+      () => this.portal.listLicenses(this.caller),
+    );
   }
 
   private batchDetails(ids: readonly number[]): Promise<Array<LicenseDetailWire | Error>> {
@@ -251,12 +287,17 @@ export class PortalLoaders implements Loaders {
       });
     if (this.licenseList) {
       // The whole licence list is here already: group it. An assignment with no licence in it has none.
-      const byAssignment = await settle(this.licenseList, (licenses) => groupBy(licenses, (license) => license.product_assignment_id));
+      const byAssignment = await settle(this.licenseList, (licenses) =>
+        groupBy(licenses, (license) => license.product_assignment_id),
+      );
       if (byAssignment instanceof Error) return ids.map(() => byAssignment);
       return ids.map((id) => byAssignment.get(id) ?? []);
     }
     if (!this.groupedList && ids.length <= SHOW_CALLS_THRESHOLD) return eachKey(ids, showOne);
-    const groups = await settle(this.allGrouped(), (list) => new Map(list.map((group) => [group.product_assignment.id, group.licenses])));
+    const groups = await settle(
+      this.allGrouped(),
+      (list) => new Map(list.map((group) => [group.product_assignment.id, group.licenses])),
+    );
     if (groups instanceof Error) return ids.map(() => groups);
     const shown = await showMissing(ids, groups, 'license.byAssignment.show', showOne);
     return ids.map((id) => groups.get(id) ?? shown.get(id)!);
@@ -321,7 +362,10 @@ async function showMissing<V>(
   const asked = missing.slice(0, SHOW_CALLS_THRESHOLD);
   const shown = new Map<number, V | Error>(asked.length === 0 ? [] : zip(asked, await eachKey(asked, show)));
   for (const id of missing.slice(SHOW_CALLS_THRESHOLD)) {
-    shown.set(id, unsettled ?? new PortalError('NOT_FOUND', `No record ${id} among the caller's records.`, { endpoint }));
+    shown.set(
+      id,
+      unsettled ?? new PortalError('NOT_FOUND', `No record ${id} among the caller's records.`, { endpoint }),
+    );
   }
   return shown;
 }

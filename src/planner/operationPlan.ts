@@ -26,7 +26,13 @@
  * customer's, or none) costs at most `SHOW_CALLS_THRESHOLD` more show calls per kind, to give the portal's own
  * answer for it; the estimate leaves those out, as "500 aliases are one list call" asks.
  */
-import { OperationTypeNode, type DocumentNode, type FieldNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import {
+  OperationTypeNode,
+  type DocumentNode,
+  type FieldNode,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import { positiveIntegerId } from '../portal/endpoints';
 import { Selections } from './selections';
 
@@ -155,7 +161,8 @@ function resolveDemand(demand: Demand, threshold: number): Omit<OperationPlan, '
   if (licenses) estimate['license.list'] = 1;
   if (assignments) estimate['productAssignment.list'] = 1;
   if (details) estimate['licenseDetail.list'] = 1;
-  if (!grouped && !licenses && demanded(licensesOfAssignment)) shows('licensesOfAssignment', 'license.byAssignment.show');
+  if (!grouped && !licenses && demanded(licensesOfAssignment))
+    shows('licensesOfAssignment', 'license.byAssignment.show');
   if (!grouped && !licenses && demanded(license)) shows('license', 'license.show');
   if (!grouped && !assignments && demanded(assignment)) shows('assignment', 'productAssignment.show');
   if (!details && demanded(detail)) shows('detail', 'licenseDetail.show');
@@ -189,7 +196,12 @@ class Walker extends Selections {
           const assignmentId = this.filterAssignmentId(field);
           if (assignmentId === undefined) demand.rootLicenses = true;
           else demand.add('licensesOfAssignment', 1, [assignmentId]);
-          this.walkType('LicenseConnection', field.selectionSet, { count: this.pageCount(field, 'many'), ids: undefined }, demand);
+          this.walkType(
+            'LicenseConnection',
+            field.selectionSet,
+            { count: this.pageCount(field, 'many'), ids: undefined },
+            demand,
+          );
           break;
         }
         case 'license':
@@ -197,7 +209,12 @@ class Walker extends Selections {
           break;
         case 'licenseDetails':
           demand.rootDetails = true;
-          this.walkType('LicenseDetailConnection', field.selectionSet, { count: this.pageCount(field, 'many'), ids: undefined }, demand);
+          this.walkType(
+            'LicenseDetailConnection',
+            field.selectionSet,
+            { count: this.pageCount(field, 'many'), ids: undefined },
+            demand,
+          );
           break;
         case 'licenseDetail':
           this.named(demand, 'detail', 'LicenseDetail', field, this.idArgument(field, 'licenseId'));
@@ -211,7 +228,8 @@ class Walker extends Selections {
   /** The payload of one `generateLicense`: the new licence (its id unknown until then) and the assignment. */
   walkPayload(field: FieldNode, demand: Demand): void {
     for (const child of this.fields(field.selectionSet)) {
-      if (child.name.value === 'license') this.walkType('License', child.selectionSet, { count: 1, ids: undefined }, demand);
+      if (child.name.value === 'license')
+        this.walkType('License', child.selectionSet, { count: 1, ids: undefined }, demand);
       if (child.name.value === 'productAssignment') {
         demand.add('assignment', 1, undefined);
         this.walkType('ProductAssignment', child.selectionSet, { count: 1, ids: undefined }, demand);
@@ -237,7 +255,8 @@ class Walker extends Selections {
         }
         case 'LicenseEdge':
         case 'LicenseDetailEdge':
-          if (name === 'node') this.walkType(typeName === 'LicenseEdge' ? 'License' : 'LicenseDetail', field.selectionSet, place, demand);
+          if (name === 'node')
+            this.walkType(typeName === 'LicenseEdge' ? 'License' : 'LicenseDetail', field.selectionSet, place, demand);
           break;
         case 'ProductAssignment':
           if (name === 'licenses' && this.accepted(typeName, field)) {

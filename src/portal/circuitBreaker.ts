@@ -53,7 +53,11 @@ export class CircuitBreaker {
     this.failures += 1;
     const wasProbe = this.probing;
     this.probing = false;
-    if (this.state === 'halfOpen' || (wasProbe && this.state !== 'closed') || this.failures >= this.options.failureThreshold) {
+    if (
+      this.state === 'halfOpen' ||
+      (wasProbe && this.state !== 'closed') ||
+      this.failures >= this.options.failureThreshold
+    ) {
       this.openedAt = this.now();
       if (this.state !== 'open') this.moveTo('open');
     }

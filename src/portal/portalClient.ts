@@ -234,14 +234,23 @@ export class PortalClient {
     await this.pool.close();
   }
 
-  private getJson<T>(caller: PortalCaller, endpoint: EndpointName, id: number | undefined, schema: z.ZodType<T>): Promise<T> {
+  private getJson<T>(
+    caller: PortalCaller,
+    endpoint: EndpointName,
+    id: number | undefined,
+    schema: z.ZodType<T>,
+  ): Promise<T> {
     return this.call(caller, endpoint, endpointPath(endpoint, id), { idempotent: true }, async (response) =>
       parseBody(endpoint, await this.readBody(endpoint, response, false), schema, false),
     );
   }
 
   /** A 2xx body, whole, within `maxResponseBytes`; one that passes the bound is an answer this server cannot read. */
-  private async readBody(endpoint: EndpointName, response: Dispatcher.ResponseData, sideEffecting: boolean): Promise<Buffer> {
+  private async readBody(
+    endpoint: EndpointName,
+    response: Dispatcher.ResponseData,
+    sideEffecting: boolean,
+  ): Promise<Buffer> {
     try {
       return await readBounded(response, this.maxResponseBytes, 'fail');
     } catch (error) {
@@ -267,10 +276,14 @@ export class PortalClient {
     const maxAttempts = options.idempotent ? 1 + this.retries.max : 1;
     for (let attempt = 0; ; attempt += 1) {
       if (!this.breaker.tryAcquire()) {
-        throw new PortalError('UNAVAILABLE', `The portal is failing; calls are held back for ${this.breaker.retryAfterMs()} ms.`, {
-          endpoint,
-          retryAfterMs: this.breaker.retryAfterMs(),
-        });
+        throw new PortalError(
+          'UNAVAILABLE',
+          `The portal is failing; calls are held back for ${this.breaker.retryAfterMs()} ms.`,
+          {
+            endpoint,
+            retryAfterMs: this.breaker.retryAfterMs(),
+          },
+        );
       }
       try {
         const result = await this.attempt(caller, endpoint, path, options, onSuccess, attempt);
@@ -281,7 +294,8 @@ export class PortalClient {
         if (caller.signal?.aborted) this.breaker.recordNeutral();
         else if (isPortalFailure(portalError)) this.breaker.recordFailure();
         else this.breaker.recordSuccess();
-        const delay = attempt + 1 < maxAttempts && isRetryable(portalError) ? this.retryDelay(portalError, attempt) : undefined;
+        const delay =
+          attempt + 1 < maxAttempts && isRetryable(portalError) ? this.retryDelay(portalError, attempt) : undefined;
         const deadline = caller.deadline ?? performance.now() + MAX_RETRY_WAIT_MS;
         if (delay === undefined || caller.signal?.aborted || performance.now() + delay >= deadline) {
           throw portalError;
@@ -315,7 +329,13 @@ export class PortalClient {
       if (caller.authorization !== undefined) headers.authorization = caller.authorization;
       let response: Dispatcher.ResponseData;
       try {
-        response = await this.pool.request({ method: 'GET', path, headers, idempotent: options.idempotent, signal: caller.signal });
+        response = await this.pool.request({
+          method: 'GET',
+          path,
+          headers,
+          idempotent: options.idempotent,
+          signal: caller.signal,
+        });
       } catch (error) {
         throw transportError(endpoint, error, sideEffecting);
       }
@@ -327,7 +347,12 @@ export class PortalClient {
         } catch (error) {
           throw transportError(endpoint, error, sideEffecting);
         }
-        throw errorFromResponse(endpoint, status, body.toString('utf8'), retryAfterOf(headerValue(response.headers['retry-after'])));
+        throw errorFromResponse(
+          endpoint,
+          status,
+          body.toString('utf8'),
+          retryAfterOf(headerValue(response.headers['retry-after'])),
+        );
       }
       let result: T;
       try {
@@ -403,7 +428,8 @@ function transportError(endpoint: EndpointName, error: unknown, sideEffecting: b
   if (error instanceof PortalError) return error;
   const neverSent =
     error instanceof undiciErrors.ConnectTimeoutError ||
-    (isErrnoError(error) && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(error.code));
+    (isErrnoError(error) &&
+      ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(error.code));
   const timedOut =
     error instanceof undiciErrors.HeadersTimeoutError ||
     error instanceof undiciErrors.BodyTimeoutError ||
@@ -416,7 +442,8 @@ function transportError(endpoint: EndpointName, error: unknown, sideEffecting: b
       { endpoint, cause: error },
     );
   }
-  if (timedOut) return new PortalError('TIMEOUT', `The portal did not answer ${endpoint} in time.`, { endpoint, cause: error });
+  if (timedOut)
+    return new PortalError('TIMEOUT', `The portal did not answer ${endpoint} in time.`, { endpoint, cause: error });
   return new PortalError('UNAVAILABLE', `The portal could not be reached for ${endpoint}.`, { endpoint, cause: error });
 }
 
@@ -429,9 +456,10 @@ function isErrnoError(error: unknown): error is { code: string } {
 }
 
 function nameOf(error: unknown): string {
-  return typeof error === 'object' && error !== null && typeof (error as { name?: unknown }).name === 'string' ? (error as { name: string }).name : '';
+  return typeof error === 'object' && error !== null && typeof (error as { name?: unknown }).name === 'string'
+    ? (error as { name: string }).name
+    : '';
 }
-
 
 /** The file name of a `Content-Disposition` header (`filename*=` or `filename=`), if it names one. */
 export function fileNameOf(disposition: string | undefined): string | undefined {

@@ -64,7 +64,12 @@ const EXPIRATION_DATE_REFUSED = "Please provide valid expiration_date format: '%
  * The mapping table: what a non-2xx answer of the portal means. Flask error bodies are bare text (served as
  * text/html), so the body is only ever compared as text, never parsed; Werkzeug's HTML pages are never passed on.
  */
-export function errorFromResponse(endpoint: EndpointName, status: number, body: string, retryAfterMs?: number): PortalError {
+export function errorFromResponse(
+  endpoint: EndpointName,
+  status: number,
+  body: string,
+  retryAfterMs?: number,
+): PortalError {
   const text = body.trim();
   const options = retryAfterMs === undefined ? { endpoint, status } : { endpoint, status, retryAfterMs };
   if (status === 401) return new PortalError('UNAUTHENTICATED', 'The portal refused the credentials.', options);
@@ -88,10 +93,14 @@ export function errorFromResponse(endpoint: EndpointName, status: number, body: 
   if (status === 404) return new PortalError('NOT_FOUND', 'The portal has no record with this id.', options);
   if (status === 400) {
     const detail = isPlainLine(text) ? text : undefined;
-    return new PortalError('INVALID_INPUT', detail ? `The portal refused the request: ${detail}` : 'The portal refused the request.', {
-      ...options,
-      detail,
-    });
+    return new PortalError(
+      'INVALID_INPUT',
+      detail ? `The portal refused the request: ${detail}` : 'The portal refused the request.',
+      {
+        ...options,
+        detail,
+      },
+    );
   }
   if (status === 429 || (status >= 500 && status <= 599)) {
     return new PortalError('UNAVAILABLE', `The portal is unavailable (HTTP ${status}).`, options);

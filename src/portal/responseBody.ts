@@ -18,7 +18,11 @@ export class BodyTooLargeError extends Error {
     readonly limit: number,
     readonly declared: boolean,
   ) {
-    super(declared ? `the body declares ${bytes} bytes, over the limit of ${limit} bytes` : `the body ran past the limit of ${limit} bytes and was cut off`);
+    super(
+      declared
+        ? `the body declares ${bytes} bytes, over the limit of ${limit} bytes`
+        : `the body ran past the limit of ${limit} bytes and was cut off`,
+    );
   }
 }
 
@@ -28,7 +32,11 @@ export class BodyTooLargeError extends Error {
  * `limit` bytes and destroys the rest, for error bodies where a prefix is all that is read. Errors of the stream
  * itself (a reset, an abort) are thrown as they come.
  */
-export async function readBounded(response: Dispatcher.ResponseData, limit: number, overflow: 'fail' | 'cut'): Promise<Buffer> {
+export async function readBounded(
+  response: Dispatcher.ResponseData,
+  limit: number,
+  overflow: 'fail' | 'cut',
+): Promise<Buffer> {
   const body = response.body;
   const declared = Number(headerValue(response.headers['content-length']));
   if (overflow === 'fail' && Number.isFinite(declared) && declared > limit) {
@@ -74,10 +82,14 @@ export function parseBody<T>(endpoint: EndpointName, body: Buffer, schema: z.Zod
 /** A 2xx answer that could not be read: INVALID_RESPONSE, or OUTCOME_UNKNOWN when the call had side effects. */
 export function invalidBody(endpoint: EndpointName, why: string, sideEffecting: boolean): PortalError {
   if (sideEffecting) {
-    return new PortalError('OUTCOME_UNKNOWN', `The portal's answer could not be read (${why}); a licence may or may not have been generated.`, {
-      endpoint,
-      status: 200,
-    });
+    return new PortalError(
+      'OUTCOME_UNKNOWN',
+      `The portal's answer could not be read (${why}); a licence may or may not have been generated.`,
+      {
+        endpoint,
+        status: 200,
+      },
+    );
   }
   return new PortalError('INVALID_RESPONSE', `The portal answered ${endpoint} but ${why}.`, { endpoint, status: 200 });
 }

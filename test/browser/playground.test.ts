@@ -49,12 +49,15 @@ describeInBrowser(`the playground in headless Chromium${skipBrowser ? ` (SKIPPED
     });
     page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
     page.on('request', (request) => requested.push(request.url()));
-    page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`));
+    page.on('requestfailed', (request) =>
+      problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`),
+    );
     page.on('response', (response) => {
       if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`);
     });
     page.on('console', (message) => {
-      if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
+      if (message.type() === 'error' || message.type() === 'warning')
+        problems.push(`console ${message.type()}: ${message.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     pageResponse = await page.goto(stack.graphqlUrl);
@@ -82,11 +85,15 @@ describeInBrowser(`the playground in headless Chromium${skipBrowser ? ` (SKIPPED
   });
 
   test('loads the schema: the documentation explorer lists the root types', async () => {
-    await expect(page.locator('.graphiql-doc-explorer').innerText()).resolves.toMatch(/query: Query\s+mutation: Mutation/);
+    await expect(page.locator('.graphiql-doc-explorer').innerText()).resolves.toMatch(
+      /query: Query\s+mutation: Mutation/,
+    );
   });
 
   test('runs the nested example query and shows its data', async () => {
-    const posted = page.waitForRequest((request) => request.method() === 'POST' && request.postData()?.includes('query Overview') === true);
+    const posted = page.waitForRequest(
+      (request) => request.method() === 'POST' && request.postData()?.includes('query Overview') === true,
+    );
     await page.click('.graphiql-execute-button');
     const request = await posted;
     expect(request.headers()['content-type']).toBe('application/json');
@@ -107,7 +114,10 @@ describeInBrowser(`the playground in headless Chromium${skipBrowser ? ` (SKIPPED
     expect(await editorText(page, '.graphiql-query-editor')).toContain('mutation GenerateLicense(');
     // GraphiQL works out the operation to send 100 ms (debounced) after the editor changes: a click sooner would
     // send the previous tab's operation name.
-    await waitFor(async () => (await queryEditorOperationName(page)) === 'GenerateLicense', 'the query editor to select GenerateLicense');
+    await waitFor(
+      async () => (await queryEditorOperationName(page)) === 'GenerateLicense',
+      'the query editor to select GenerateLicense',
+    );
     await page.click('.graphiql-execute-button');
     const result = JSON.parse(await resultShowing(page, '"generateLicense"'));
     expect(result.errors).toBeUndefined();
@@ -142,7 +152,11 @@ describe('the playground over HTTP, outside demo mode', () => {
     const config = pageConfig(await response.text());
     expect(config.persistHeaders).toBe(false);
     expect(config.defaultHeaders).toBe(PLACEHOLDER_HEADERS);
-    expect(config.tabs.map((tab) => tab.headers)).toEqual([PLACEHOLDER_HEADERS, PLACEHOLDER_HEADERS, PLACEHOLDER_HEADERS]);
+    expect(config.tabs.map((tab) => tab.headers)).toEqual([
+      PLACEHOLDER_HEADERS,
+      PLACEHOLDER_HEADERS,
+      PLACEHOLDER_HEADERS,
+    ]);
   });
 
   test('every example operation runs without errors against the emulator', async () => {
@@ -170,7 +184,9 @@ describe('the playground over HTTP, outside demo mode', () => {
       expect(response.headers.get('content-type')).toMatch(url.endsWith('.css') ? /^text\/css/ : /^text\/javascript/);
       expect((await response.arrayBuffer()).byteLength).toBeGreaterThan(0);
     }
-    const graphiql = await fetch(`${stack.origin}${urls.find((url) => url.endsWith('graphiql.min.js'))}`, { headers: { 'accept-encoding': 'gzip' } });
+    const graphiql = await fetch(`${stack.origin}${urls.find((url) => url.endsWith('graphiql.min.js'))}`, {
+      headers: { 'accept-encoding': 'gzip' },
+    });
     expect(graphiql.headers.get('content-encoding')).toBe('gzip');
   });
 
@@ -181,7 +197,9 @@ describe('the playground over HTTP, outside demo mode', () => {
     expect(withQuery.status).toBe(200);
     expect(((await withQuery.json()) as { data: unknown }).data).toEqual({ __typename: 'Query' });
 
-    const jsonAccept = await fetch(stack.graphqlUrl, { headers: { accept: 'application/json', 'apollo-require-preflight': '1' } });
+    const jsonAccept = await fetch(stack.graphqlUrl, {
+      headers: { accept: 'application/json', 'apollo-require-preflight': '1' },
+    });
     expect(jsonAccept.status).toBe(400);
     expect(jsonAccept.headers.get('content-type')).toMatch(/^application\/json/);
   });
@@ -199,7 +217,8 @@ describe.each<{ name: string; env: Record<string, string> }>([
 
   test('GET / is 404, and so are the playground files', async () => {
     expect((await fetch(`${stack.origin}/`, { headers: { accept: BROWSER_ACCEPT } })).status).toBe(404);
-    for (const url of Object.values(playgroundAssetUrls())) expect({ url, status: (await fetch(`${stack.origin}${url}`)).status }).toEqual({ url, status: 404 });
+    for (const url of Object.values(playgroundAssetUrls()))
+      expect({ url, status: (await fetch(`${stack.origin}${url}`)).status }).toEqual({ url, status: 404 });
   });
 
   test("GET /graphql from a browser gets Apollo's answer, not a page", async () => {
@@ -209,7 +228,9 @@ describe.each<{ name: string; env: Record<string, string> }>([
   });
 
   test('an API GET with a query and the preflight header still answers JSON', async () => {
-    const response = await fetch(`${stack.graphqlUrl}?query=${encodeURIComponent('{__typename}')}`, { headers: { 'apollo-require-preflight': '1' } });
+    const response = await fetch(`${stack.graphqlUrl}?query=${encodeURIComponent('{__typename}')}`, {
+      headers: { 'apollo-require-preflight': '1' },
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     expect(((await response.json()) as { data: unknown }).data).toEqual({ __typename: 'Query' });
@@ -239,10 +260,13 @@ async function editorText(page: Page, selector: string): Promise<string> {
 /** The result pane's text, once it shows every one of `needles`. */
 async function resultShowing(page: Page, ...needles: string[]): Promise<string> {
   let text = '';
-  await waitFor(async () => {
-    text = await editorText(page, '.result-window');
-    return needles.every((needle) => text.includes(needle));
-  }, `the result pane to show ${needles.join(' and ')}`).catch((error: Error) => {
+  await waitFor(
+    async () => {
+      text = await editorText(page, '.result-window');
+      return needles.every((needle) => text.includes(needle));
+    },
+    `the result pane to show ${needles.join(' and ')}`,
+  ).catch((error: Error) => {
     throw new Error(`${error.message}; it shows:\n${text}`);
   });
   return text;
@@ -252,7 +276,10 @@ async function resultShowing(page: Page, ...needles: string[]): Promise<string> 
 async function queryEditorOperationName(page: Page): Promise<string | null> {
   return page
     .locator('.graphiql-query-editor .CodeMirror')
-    .evaluate((element) => (element as unknown as { CodeMirror: { operationName?: string | null } }).CodeMirror.operationName ?? null);
+    .evaluate(
+      (element) =>
+        (element as unknown as { CodeMirror: { operationName?: string | null } }).CodeMirror.operationName ?? null,
+    );
 }
 
 async function waitFor(condition: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {

@@ -15,6 +15,7 @@ function sizeOf(value: unknown): number {
 /** What an object holds below itself; a list item that is itself a list counts its own items. */
 function inner(value: unknown): number {
   if (Array.isArray(value)) return sizeOf(value);
-  if (value !== null && typeof value === 'object') return Object.values(value).reduce<number>((total, field) => total + sizeOf(field), 0);
+  if (value !== null && typeof value === 'object')
+    return Object.values(value).reduce<number>((total, field) => total + sizeOf(field), 0);
   return 0;
 }

@@ -37,7 +37,13 @@ export function startChildServer(env: Record<string, string>): Promise<ChildServ
       if (!match) return;
       clearTimeout(timer);
       child.stdout.off('data', onData);
-      resolve({ process: child, graphqlUrl: match[1]!, output: () => ({ stdout, stderr }), exited, peakMemoryMiB: () => peakMemoryMiB(child.pid!) });
+      resolve({
+        process: child,
+        graphqlUrl: match[1]!,
+        output: () => ({ stdout, stderr }),
+        exited,
+        peakMemoryMiB: () => peakMemoryMiB(child.pid!),
+      });
     };
     child.stdout.on('data', onData);
     child.on('exit', () => reject(new Error(`The server exited:\n${stdout}\n${stderr}`)));

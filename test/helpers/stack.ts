@@ -15,7 +15,11 @@ export interface Stack {
   /** The `Authorization` header of the demo user of each customer. */
   auth: { acme: string; acmeOps: string; globex: string };
   /** Posts a GraphQL operation as the given caller (Acme's demo user by default). */
-  gql<T = GraphQLData>(query: string, variables?: Record<string, unknown>, authorization?: string | null): Promise<GraphQLResult<T>>;
+  gql<T = GraphQLData>(
+    query: string,
+    variables?: Record<string, unknown>,
+    authorization?: string | null,
+  ): Promise<GraphQLResult<T>>;
   close(): Promise<void>;
 }
 
@@ -41,7 +45,13 @@ export interface StackOptions {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const separate = options.embeddedEmulator ? undefined : await startEmulator({ port: 0, ...options.emulator });
   const server = await startServer(
-    loadConfig({ PORT: '0', HOST: '127.0.0.1', ...(separate ? { PORTAL_URL: separate.url } : {}), LOG_LEVEL: 'silent', ...options.env }),
+    loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ...(separate ? { PORTAL_URL: separate.url } : {}),
+      LOG_LEVEL: 'silent',
+      ...options.env,
+    }),
   );
   const emulator = separate ?? server.emulator!;
   const account = (username: string) => {
@@ -60,7 +70,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async gql(query, variables, authorization = auth.acme) {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (authorization !== null) headers.authorization = authorization;
-      const response = await request(graphqlUrl, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+      const response = await request(graphqlUrl, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ query, variables }),
+      });
       const body = (await response.body.json()) as GraphQLResult;
       return { ...body, status: response.statusCode } as never;
     },

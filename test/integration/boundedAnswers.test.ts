@@ -39,7 +39,9 @@ function inThirtyDays(today: string): string {
 }
 
 function serverOn(emulator: Emulator, env: Record<string, string> = {}): Promise<RunningServer> {
-  return startServer(loadConfig({ PORT: '0', PORTAL_URL: emulator.url, LOG_LEVEL: 'silent', NODE_ENV: 'production', ...env }));
+  return startServer(
+    loadConfig({ PORT: '0', PORTAL_URL: emulator.url, LOG_LEVEL: 'silent', NODE_ENV: 'production', ...env }),
+  );
 }
 
 describe('an answer is counted exactly before it is resolved (demo seed)', () => {
@@ -61,12 +63,24 @@ describe('an answer is counted exactly before it is resolved (demo seed)', () =>
     return [
       ['the nested overview', OVERVIEW],
       ['the relations cycle, twice round', CYCLE_TWICE],
-      ['edges with their nodes, scalar lists and pageInfo', '{ licenses { edges { cursor node { id detail { products hwids } } } pageInfo { hasNextPage } } }'],
+      [
+        'edges with their nodes, scalar lists and pageInfo',
+        '{ licenses { edges { cursor node { id detail { products hwids } } } pageInfo { hasNextPage } } }',
+      ],
       ['pages under first', '{ productAssignments { licenses(first: 2) { totalCount nodes { id } } } }'],
-      ['a filter, an order and a page', '{ productAssignments { licenses(filter: { universal: false }, orderBy: { field: EXPIRATION_DATE, direction: DESC }, first: 3) { nodes { productAssignment { id } } } } }'],
+      [
+        'a filter, an order and a page',
+        '{ productAssignments { licenses(filter: { universal: false }, orderBy: { field: EXPIRATION_DATE, direction: DESC }, first: 3) { nodes { productAssignment { id } } } } }',
+      ],
       ['details with their licences', '{ licenseDetails { nodes { license { productAssignment { productName } } } } }'],
-      ['aliases, fragments and a skipped field', '{ a: productAssignments { ...L } b: productAssignments { ...L licenses { nodes { detail { id } } } } c: licenses @skip(if: true) { nodes { id } } } fragment L on ProductAssignment { licenses { nodes { id } } }'],
-      ['records named by id', `{ license(id: ${hwidBoundLicenseId}) { productAssignment { licenses { nodes { detail { fileName } } } } } productAssignment(id: ${unlimitedAssignmentId}) { licenses { nodes { id } } } }`],
+      [
+        'aliases, fragments and a skipped field',
+        '{ a: productAssignments { ...L } b: productAssignments { ...L licenses { nodes { detail { id } } } } c: licenses @skip(if: true) { nodes { id } } } fragment L on ProductAssignment { licenses { nodes { id } } }',
+      ],
+      [
+        'records named by id',
+        `{ license(id: ${hwidBoundLicenseId}) { productAssignment { licenses { nodes { detail { fileName } } } } } productAssignment(id: ${unlimitedAssignmentId}) { licenses { nodes { id } } } }`,
+      ],
     ];
   };
 
@@ -85,11 +99,22 @@ describe('an answer is counted exactly before it is resolved (demo seed)', () =>
         const servedCalls = emulator.requestLog.entries().length;
         emulator.requestLog.clear();
         const refused = await post(below.graphqlUrl, demo, query);
-        expect({ name, status: refused.status, data: refused.data, extensions: refused.errors?.[0]?.extensions }).toEqual({
+        expect({
+          name,
+          status: refused.status,
+          data: refused.data,
+          extensions: refused.errors?.[0]?.extensions,
+        }).toEqual({
           name,
           status: 400,
           data: undefined,
-          extensions: { code: 'BAD_USER_INPUT', reason: 'RESULT_TOO_LARGE', resultObjects: size, maxResultObjects: size - 1, counted: 'EXACT' },
+          extensions: {
+            code: 'BAD_USER_INPUT',
+            reason: 'RESULT_TOO_LARGE',
+            resultObjects: size,
+            maxResultObjects: size - 1,
+            counted: 'EXACT',
+          },
         });
         expect(emulator.requestLog.entries().length).toBeLessThanOrEqual(servedCalls);
         expect({ name, data: served.data }).toEqual({ name, data: answer.data });
@@ -102,10 +127,18 @@ describe('an answer is counted exactly before it is resolved (demo seed)', () =>
 
   test('before any call, a list under `first` counts as its `first`', async () => {
     emulator.requestLog.clear();
-    const answer = await post(reference.graphqlUrl, emulator.account('globex').authorization, '{ licenses(first: 1000) { nodes { productAssignment { licenses(first: 1000) { nodes { id } } } } } }');
+    const answer = await post(
+      reference.graphqlUrl,
+      emulator.account('globex').authorization,
+      '{ licenses(first: 1000) { nodes { productAssignment { licenses(first: 1000) { nodes { id } } } } } }',
+    );
     // 1,000 licences, each with its assignment, its connection and 1,000 licences of that assignment.
     expect(answer.status).toBe(400);
-    expect(answer.errors![0]!.extensions).toMatchObject({ reason: 'RESULT_TOO_LARGE', counted: 'ESTIMATE', resultObjects: 1000 * (1 + 1 + 1 + 1000) + 1 });
+    expect(answer.errors![0]!.extensions).toMatchObject({
+      reason: 'RESULT_TOO_LARGE',
+      counted: 'ESTIMATE',
+      resultObjects: 1000 * (1 + 1 + 1 + 1000) + 1,
+    });
     expect(emulator.requestLog.entries()).toEqual([]);
   });
 });
@@ -135,7 +168,12 @@ describe('behind the count (demo seed)', () => {
       expect(answer.status).toBe(200);
       expect((answer.data as any).generateLicense.license).toMatchObject({ id: String(made[0]!.id), hwid });
       expect(answer.errors!.map((error) => error.extensions)).toContainEqual(
-        expect.objectContaining({ code: 'BAD_USER_INPUT', reason: 'RESULT_TOO_LARGE', maxResultObjects: 10, counted: 'AT_LEAST' }),
+        expect.objectContaining({
+          code: 'BAD_USER_INPUT',
+          reason: 'RESULT_TOO_LARGE',
+          maxResultObjects: 10,
+          counted: 'AT_LEAST',
+        }),
       );
     } finally {
       await server.close();
@@ -148,9 +186,17 @@ describe('behind the count (demo seed)', () => {
       const small = await post(server.graphqlUrl, demo, '{ productAssignments { id } }');
       expect(small.status).toBe(200);
       expect(small.errors).toBeUndefined();
-      const large = await post(server.graphqlUrl, demo, '{ licenses { nodes { id hwid note expirationDate detail { fileName products } } } }');
+      const large = await post(
+        server.graphqlUrl,
+        demo,
+        '{ licenses { nodes { id hwid note expirationDate detail { fileName products } } } }',
+      );
       expect(large.status).toBe(400);
-      expect(large.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'RESPONSE_TOO_LARGE', maxResponseBytes: 2048 });
+      expect(large.errors![0]!.extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        reason: 'RESPONSE_TOO_LARGE',
+        maxResponseBytes: 2048,
+      });
       expect(large.errors![0]!.extensions!.responseBytes).toBeGreaterThan(2048);
     } finally {
       await server.close();
@@ -165,7 +211,12 @@ describe('the large seed, against the server as its own process', () => {
   beforeAll(async () => {
     emulator = await startEmulator({ port: 0, seed: 'large' });
     demo = emulator.account('demo').authorization;
-    server = await startChildServer({ PORTAL_URL: emulator.url, LOG_LEVEL: 'silent', NODE_ENV: 'production', OPERATION_TIMEOUT_MS: '4000' });
+    server = await startChildServer({
+      PORTAL_URL: emulator.url,
+      LOG_LEVEL: 'silent',
+      NODE_ENV: 'production',
+      OPERATION_TIMEOUT_MS: '4000',
+    });
   }, 30_000);
   afterAll(async () => {
     server?.process.kill('SIGTERM');
@@ -194,7 +245,11 @@ describe('the large seed, against the server as its own process', () => {
     probing = false;
     await prober;
     expect(answer.status).toBe(400);
-    expect(answer.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'RESULT_TOO_LARGE', maxResultObjects: 100_000 });
+    expect(answer.errors![0]!.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      reason: 'RESULT_TOO_LARGE',
+      maxResultObjects: 100_000,
+    });
     expect(answer.errors![0]!.extensions!.resultObjects).toBeGreaterThan(40_000_000);
     expect(answer.ms).toBeLessThan(2000);
     expect(probes.length).toBeGreaterThan(0);
@@ -214,11 +269,21 @@ describe('the large seed, against the server as its own process', () => {
     expect(answer.data!.productAssignments).toHaveLength(emulator.state.assignmentsOf('demo').length);
     const size = answerSize(answer.data!);
     expect(size).toBeGreaterThan(5000);
-    const small = await startChildServer({ PORTAL_URL: emulator.url, LOG_LEVEL: 'silent', NODE_ENV: 'production', MAX_RESULT_OBJECTS: '5000' });
+    const small = await startChildServer({
+      PORTAL_URL: emulator.url,
+      LOG_LEVEL: 'silent',
+      NODE_ENV: 'production',
+      MAX_RESULT_OBJECTS: '5000',
+    });
     try {
       const refused = await post(small.graphqlUrl, demo, OVERVIEW);
       expect(refused.status).toBe(400);
-      expect(refused.errors![0]!.extensions).toMatchObject({ reason: 'RESULT_TOO_LARGE', resultObjects: size, maxResultObjects: 5000, counted: 'EXACT' });
+      expect(refused.errors![0]!.extensions).toMatchObject({
+        reason: 'RESULT_TOO_LARGE',
+        resultObjects: size,
+        maxResultObjects: 5000,
+        counted: 'EXACT',
+      });
       expect(refused.errors![0]!.message).toContain(size.toLocaleString('en-US'));
     } finally {
       small.process.kill('SIGTERM');
@@ -227,10 +292,17 @@ describe('the large seed, against the server as its own process', () => {
   }, 30_000);
 
   test('a body that never ends is cut off at PORTAL_MAX_RESPONSE_BYTES within 5 s, with flat memory', async () => {
-    const bounded = await startChildServer({ PORTAL_URL: emulator.url, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', NODE_ENV: 'production', PORTAL_MAX_RESPONSE_BYTES: '2000000' });
+    const bounded = await startChildServer({
+      PORTAL_URL: emulator.url,
+      LOG_LEVEL: 'warn',
+      LOG_FORMAT: 'json',
+      NODE_ENV: 'production',
+      PORTAL_MAX_RESPONSE_BYTES: '2000000',
+    });
     try {
       // Warmed up by the same query answered whole, so that what grows after is the fault's alone.
-      for (let warmUp = 0; warmUp < 3; warmUp += 1) expect((await post(bounded.graphqlUrl, demo, OVERVIEW)).errors).toBeUndefined();
+      for (let warmUp = 0; warmUp < 3; warmUp += 1)
+        expect((await post(bounded.graphqlUrl, demo, OVERVIEW)).errors).toBeUndefined();
       const before = bounded.peakMemoryMiB();
       emulator.faults.add({ route: 'license.byAssignment.list', kind: 'endlessBody', times: 1 });
       const answer = await post(bounded.graphqlUrl, demo, OVERVIEW);
@@ -287,7 +359,9 @@ describe('the large seed, against the server as its own process', () => {
     expect(performance.now() - started).toBeLessThan(5000);
     expect(received).toBeLessThanOrEqual(16 * 1024 * 1024);
     const whole = await request(url, { headers: { authorization: demo } });
-    expect(Buffer.from(await whole.body.arrayBuffer()).equals(emulator.state.licenseFile(hwidBoundLicenseId)!)).toBe(true);
+    expect(Buffer.from(await whole.body.arrayBuffer()).equals(emulator.state.licenseFile(hwidBoundLicenseId)!)).toBe(
+      true,
+    );
     expect(server.peakMemoryMiB()).toBeLessThan(300);
   });
 

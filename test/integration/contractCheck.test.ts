@@ -52,7 +52,10 @@ function environment(variables: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** Runs the command in this process, capturing what it prints. */
-async function runInProcess(argv: string[], variables: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+async function runInProcess(
+  argv: string[],
+  variables: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(argv, environment(variables), {
@@ -76,7 +79,8 @@ function demoCredentials(): Record<string, string> {
 
 function checkNamed(report: ContractReport, name: string) {
   const check = report.checks.find((candidate) => candidate.name === name);
-  if (!check) throw new Error(`the report has no check named ${name}; it has: ${report.checks.map((c) => c.name).join(', ')}`);
+  if (!check)
+    throw new Error(`the report has no check named ${name}; it has: ${report.checks.map((c) => c.name).join(', ')}`);
   return check;
 }
 
@@ -88,12 +92,19 @@ function credentialForms(): string[] {
 }
 
 test('the command, run as a customer runs it, finds the emulator fitting the contract and exits 0', async () => {
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = execFile(TSX, [CLI], { cwd: ROOT, env: environment(demoCredentials()), timeout: 60_000 }, (error, out, err) => {
-      if (error && typeof error.code !== 'number') reject(new Error(`the command did not run: ${error.message}`));
-      else resolve({ code: child.exitCode, stdout: out, stderr: err });
-    });
-  });
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (resolve, reject) => {
+      const child = execFile(
+        TSX,
+        [CLI],
+        { cwd: ROOT, env: environment(demoCredentials()), timeout: 60_000 },
+        (error, out, err) => {
+          if (error && typeof error.code !== 'number') reject(new Error(`the command did not run: ${error.message}`));
+          else resolve({ code: child.exitCode, stdout: out, stderr: err });
+        },
+      );
+    },
+  );
 
   expect({ code, stderr }).toEqual({ code: EXIT_FITS, stderr: '' });
   expect(stdout).toContain(`Contract check of ${emulator.url}`);
@@ -139,13 +150,22 @@ test('credentials a portal echoes back never appear in the text or the JSON repo
   // A portal that echoes the credentials back: the report must drop them wherever they show up.
   const secretPassword = 'pa55-w0rd-never-printed';
   const authorization = `Basic ${Buffer.from(`someone:${secretPassword}`).toString('base64')}`;
-  emulator.faults.add({ kind: 'wrongShape', route: 'license.show', body: { id: 1, note: `echo ${secretPassword} ${authorization}` } });
+  emulator.faults.add({
+    kind: 'wrongShape',
+    route: 'license.show',
+    body: { id: 1, note: `echo ${secretPassword} ${authorization}` },
+  });
 
   const report = await runContractCheck({ portalUrl: emulator.url, authorization });
   const printed = formatReport(report) + JSON.stringify(report);
 
   expect(report.ok).toBe(false);
-  for (const secret of [authorization, authorization.slice('Basic '.length), `someone:${secretPassword}`, secretPassword]) {
+  for (const secret of [
+    authorization,
+    authorization.slice('Basic '.length),
+    `someone:${secretPassword}`,
+    secretPassword,
+  ]) {
     expect(printed).not.toContain(secret);
   }
 });
@@ -179,7 +199,10 @@ test('an endpoint answering the wrong shape is named with the field path, and th
       'product_assignment_id: missing (expected number; the answer has "productAssignmentId")',
     ]),
   );
-  expect(report.checks.filter((check) => !check.ok).map((check) => check.name)).toEqual(['productAssignment.list', 'license.show']);
+  expect(report.checks.filter((check) => !check.ok).map((check) => check.name)).toEqual([
+    'productAssignment.list',
+    'license.show',
+  ]);
 });
 
 test('a body that is not JSON, and an error status, are reported for their endpoints', async () => {
@@ -188,8 +211,12 @@ test('a body that is not JSON, and an error status, are reported for their endpo
 
   const report = await runContractCheck({ portalUrl: emulator.url, authorization: demoAccount().authorization });
 
-  expect(checkNamed(report, 'licenseDetail.show').differences).toEqual([expect.stringMatching(/^body: expected JSON, got "\{/)]);
-  expect(checkNamed(report, 'licenseDetail.list').differences).toEqual(['status: expected 200, got 503 "Service Unavailable"']);
+  expect(checkNamed(report, 'licenseDetail.show').differences).toEqual([
+    expect.stringMatching(/^body: expected JSON, got "\{/),
+  ]);
+  expect(checkNamed(report, 'licenseDetail.list').differences).toEqual([
+    'status: expected 200, got 503 "Service Unavailable"',
+  ]);
   expect(report.checks.filter((check) => !check.ok)).toHaveLength(2);
 });
 
@@ -208,7 +235,10 @@ test.each([
   [{ PORTAL_USER: 'demo' }, 'PORTAL_PASSWORD is not set'],
   [{ PORTAL_PASSWORD: 'demo' }, 'PORTAL_USER is not set'],
   [{}, 'no credentials: set PORTAL_USER and PORTAL_PASSWORD, or PORTAL_AUTHORIZATION'],
-  [{ PORTAL_AUTHORIZATION: 'Basic ZGVtbzpkZW1v', PORTAL_USER: 'demo', PORTAL_PASSWORD: 'demo' }, 'set either PORTAL_AUTHORIZATION or'],
+  [
+    { PORTAL_AUTHORIZATION: 'Basic ZGVtbzpkZW1v', PORTAL_USER: 'demo', PORTAL_PASSWORD: 'demo' },
+    'set either PORTAL_AUTHORIZATION or',
+  ],
 ])('credentials %j are bad usage: exit 2 with %s', async (variables, message) => {
   const { code, stderr } = await runInProcess([], { PORTAL_URL: emulator.url, ...variables });
 
@@ -217,7 +247,10 @@ test.each([
 });
 
 test('PORTAL_AUTHORIZATION is sent whole, in place of a user and password', async () => {
-  const { code } = await runInProcess([], { PORTAL_URL: emulator.url, PORTAL_AUTHORIZATION: demoAccount().authorization });
+  const { code } = await runInProcess([], {
+    PORTAL_URL: emulator.url,
+    PORTAL_AUTHORIZATION: demoAccount().authorization,
+  });
 
   expect(code).toBe(EXIT_FITS);
   expect(emulator.requestLog.entries({ username: demoAccount().username }).length).toBeGreaterThan(0);

@@ -52,7 +52,10 @@ interface Reply {
 }
 
 /** GET (or another method) as the `demo` account unless `auth` says otherwise; `auth: null` sends no header. */
-async function call(path: string, options: { auth?: string | null; method?: string; on?: Emulator } = {}): Promise<Reply> {
+async function call(
+  path: string,
+  options: { auth?: string | null; method?: string; on?: Emulator } = {},
+): Promise<Reply> {
   const target = options.on ?? emulator;
   const auth = options.auth === undefined ? target.account('demo').authorization : options.auth;
   const response = await request(`${target.url}${path}`, {
@@ -62,13 +65,18 @@ async function call(path: string, options: { auth?: string | null; method?: stri
   });
   const bytes = Buffer.from(await response.body.arrayBuffer());
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(response.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  for (const [name, value] of Object.entries(response.headers))
+    headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
   return { status: response.statusCode, headers, text: bytes.toString('utf8'), bytes };
 }
 
 async function getJson<T>(path: string, auth?: string): Promise<T> {
   const reply = await call(path, { auth });
-  expect({ path, status: reply.status, type: reply.headers['content-type'] }).toEqual({ path, status: 200, type: JSON_TYPE });
+  expect({ path, status: reply.status, type: reply.headers['content-type'] }).toEqual({
+    path,
+    status: 200,
+    type: JSON_TYPE,
+  });
   return JSON.parse(reply.text) as T;
 }
 
@@ -121,9 +129,16 @@ describe('reads: every endpoint answers only the caller’s records, in ascendin
     expect(assignments).toEqual(emulator.state.assignmentsOf('demo'));
     expect(ids(assignments)).toEqual(ascending(ids(assignments)));
     expect(ids(assignments)).toEqual([1, 2, 4, 5, 7, 8]);
-    expect(Object.keys(assignments[0]!).sort()).toEqual(
-      ['created_at', 'id', 'note', 'product_code', 'product_name', 'total_license_count', 'used_license_count', 'valid_until'],
-    );
+    expect(Object.keys(assignments[0]!).sort()).toEqual([
+      'created_at',
+      'id',
+      'note',
+      'product_code',
+      'product_name',
+      'total_license_count',
+      'used_license_count',
+      'valid_until',
+    ]);
   });
 
   test('/api/license/list', async () => {
@@ -133,7 +148,14 @@ describe('reads: every endpoint answers only the caller’s records, in ascendin
     expect(ids(licenses)).toEqual(ascending(ids(licenses)));
     expect(licenses.every((license) => own.has(license.product_assignment_id))).toBe(true);
     expect(licenses.length).toBeGreaterThanOrEqual(25);
-    expect(Object.keys(licenses[0]!).sort()).toEqual(['created_at', 'expiration_date', 'hwid', 'id', 'note', 'product_assignment_id']);
+    expect(Object.keys(licenses[0]!).sort()).toEqual([
+      'created_at',
+      'expiration_date',
+      'hwid',
+      'id',
+      'note',
+      'product_assignment_id',
+    ]);
   });
 
   test('/api/license-detail/list: one detail per licence, each with an id of its own', async () => {
@@ -167,20 +189,28 @@ describe('reads: every endpoint answers only the caller’s records, in ascendin
   });
 
   test('/api/license/product-assignment/list: one entry per assignment, the empty one included', async () => {
-    const grouped = await getJson<Array<{ product_assignment: ProductAssignment; licenses: License[] }>>('/api/license/product-assignment/list');
+    const grouped = await getJson<Array<{ product_assignment: ProductAssignment; licenses: License[] }>>(
+      '/api/license/product-assignment/list',
+    );
     expect(grouped).toEqual(emulator.state.licensesByAssignmentOf('demo'));
     expect(grouped.map((entry) => entry.product_assignment)).toEqual(emulator.state.assignmentsOf('demo'));
-    expect(grouped.find((entry) => entry.product_assignment.id === landmarks().emptyAssignmentId)!.licenses).toEqual([]);
+    expect(grouped.find((entry) => entry.product_assignment.id === landmarks().emptyAssignmentId)!.licenses).toEqual(
+      [],
+    );
     for (const entry of grouped) {
       expect(entry.licenses.length).toBe(entry.product_assignment.used_license_count);
-      expect(entry.licenses.every((license) => license.product_assignment_id === entry.product_assignment.id)).toBe(true);
+      expect(entry.licenses.every((license) => license.product_assignment_id === entry.product_assignment.id)).toBe(
+        true,
+      );
       expect(ids(entry.licenses)).toEqual(ascending(ids(entry.licenses)));
     }
   });
 
   test('/api/license/product-assignment/<id>: the licences of that assignment', async () => {
     const licenses = await getJson<License[]>('/api/license/product-assignment/1');
-    expect(licenses).toEqual(emulator.state.licensesOf('demo').filter((license) => license.product_assignment_id === 1));
+    expect(licenses).toEqual(
+      emulator.state.licensesOf('demo').filter((license) => license.product_assignment_id === 1),
+    );
     expect(await getJson(`/api/license/product-assignment/${landmarks().emptyAssignmentId}`)).toEqual([]);
   });
 
@@ -196,7 +226,12 @@ describe('reads: every endpoint answers only the caller’s records, in ascendin
       const file = JSON.parse(reply.text);
       expect(Object.keys(file)).toEqual(['version', 'contract', 'contract_signature']);
       expect(file.version).toBe('2.1');
-      expect(file.contract).toEqual({ customer: detail.customer, expiration: { day, month, year }, hwids: detail.hwids, products: detail.products });
+      expect(file.contract).toEqual({
+        customer: detail.customer,
+        expiration: { day, month, year },
+        hwids: detail.hwids,
+        products: detail.products,
+      });
       expect(file.contract_signature).toMatch(/^[A-Za-z0-9+/]{171}=$/);
     }
     const universal = JSON.parse((await call(`/api/license-detail/download/${landmarks().universalLicenseId}`)).text);
@@ -210,7 +245,10 @@ describe('reads: every endpoint answers only the caller’s records, in ascendin
     expect(license.note).toMatch(/[^\u0000-\u007f]/);
     expect(reply.bytes.every((byte) => byte < 0x80)).toBe(true);
     expect(reply.text.endsWith('}\n')).toBe(true);
-    expect(reply.text).toContain('"note":"' + license.note!.replace(/[^\u0000-\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    expect(reply.text).toContain(
+      '"note":"' +
+        license.note!.replace(/[^\u0000-\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    );
     expect(reply.text.indexOf('"created_at"')).toBeLessThan(reply.text.indexOf('"id"'));
     expect(JSON.parse(reply.text)).toEqual(license);
   });
@@ -227,7 +265,7 @@ describe('reads: every endpoint answers only the caller’s records, in ascendin
   });
 });
 
-describe("the demo seed holds every case the contract names", () => {
+describe('the demo seed holds every case the contract names', () => {
   test('notable ids', () => {
     expect(landmarks()).toEqual({
       unlimitedAssignmentId: 2,
@@ -268,7 +306,9 @@ describe("the demo seed holds every case the contract names", () => {
     expect(hwids.some((hwid) => hwid.includes('+'))).toBe(true);
     expect(licenses.some((l) => l.note === 'Vstupná kamera 2')).toBe(true);
     expect(licenses.filter((l) => l.expiration_date < today()).length).toBeGreaterThanOrEqual(3);
-    expect(licenses.filter((l) => l.expiration_date >= today() && l.expiration_date <= daysFrom(today(), 30)).length).toBeGreaterThanOrEqual(3);
+    expect(
+      licenses.filter((l) => l.expiration_date >= today() && l.expiration_date <= daysFrom(today(), 30)).length,
+    ).toBeGreaterThanOrEqual(3);
     const assignments = emulator.state.assignmentsOf('demo');
     expect(new Set(assignments.map((a) => a.product_code)).size).toBeGreaterThanOrEqual(4);
     expect(assignments.some((a) => a.note === null)).toBe(true);
@@ -291,7 +331,9 @@ describe("the demo seed holds every case the contract names", () => {
       expect(a.state.allLicenses()).toEqual(b.state.allLicenses());
       expect(a.state.allAssignments()).toEqual(b.state.allAssignments());
       expect(a.state.licenseFile(1001)!.equals(b.state.licenseFile(1001)!)).toBe(true);
-      expect(a.state.allLicenses().map((l) => l.license.hwid)).not.toEqual(c.state.allLicenses().map((l) => l.license.hwid));
+      expect(a.state.allLicenses().map((l) => l.license.hwid)).not.toEqual(
+        c.state.allLicenses().map((l) => l.license.hwid),
+      );
       expect(a.state.landmarks()).toEqual(c.state.landmarks());
       expect(a.state.license(1001)!.license.expiration_date).toBe('2025-10-14');
     } finally {
@@ -311,28 +353,56 @@ describe('errors, byte for byte with their content type', () => {
     ['base64 without a colon', '/api/license/list', basic('demo'), 401, 'Unauthorized'],
     ['a scheme alone', '/api/license/list', 'Basic', 401, 'Unauthorized'],
     ['401 comes before 404', '/api/license/show/999999', null, 401, 'Unauthorized'],
-    ['401 comes before 403', '/api/license/generate/3?hwid=x&expiration_date=2030-01-01', wrongPassword, 401, 'Unauthorized'],
+    [
+      '401 comes before 403',
+      '/api/license/generate/3?hwid=x&expiration_date=2030-01-01',
+      wrongPassword,
+      401,
+      'Unauthorized',
+    ],
     ['missing licence', '/api/license/show/999999', undefined as never, 404, 'Not Found'],
     ['missing licence detail', '/api/license-detail/show/999999', undefined as never, 404, 'Not Found'],
     ['missing assignment', '/api/product-assignment/show/999', undefined as never, 404, 'Not Found'],
     ['missing assignment’s licences', '/api/license/product-assignment/999', undefined as never, 404, 'Not Found'],
-    ['generate on a missing assignment', '/api/license/generate/999?hwid=x&expiration_date=2030-01-01', undefined as never, 404, 'Not Found'],
+    [
+      'generate on a missing assignment',
+      '/api/license/generate/999?hwid=x&expiration_date=2030-01-01',
+      undefined as never,
+      404,
+      'Not Found',
+    ],
     ['id 0', '/api/license/show/0', undefined as never, 404, 'Not Found'],
     ['an id beyond any integer', `/api/license/show/${'9'.repeat(40)}`, undefined as never, 404, 'Not Found'],
     ["Globex's licence", '/api/license/show/1004', undefined as never, 403, 'Forbidden'],
     ["Globex's licence detail", '/api/license-detail/show/1004', undefined as never, 403, 'Forbidden'],
     ["Globex's assignment", '/api/product-assignment/show/3', undefined as never, 403, 'Forbidden'],
     ["Globex's assignment’s licences", '/api/license/product-assignment/3', undefined as never, 403, 'Forbidden'],
-    ["generate on Globex's assignment", '/api/license/generate/3?hwid=x&expiration_date=2030-01-01', undefined as never, 403, 'Forbidden'],
+    [
+      "generate on Globex's assignment",
+      '/api/license/generate/3?hwid=x&expiration_date=2030-01-01',
+      undefined as never,
+      403,
+      'Forbidden',
+    ],
     ['403 comes before invalid input', '/api/license/generate/3', undefined as never, 403, 'Forbidden'],
     ["download of Globex's licence", '/api/license-detail/download/1004', undefined as never, 403, DOWNLOAD_FORBIDDEN],
-    ['download of a licence that does not exist', '/api/license-detail/download/999999', undefined as never, 403, DOWNLOAD_FORBIDDEN],
+    [
+      'download of a licence that does not exist',
+      '/api/license-detail/download/999999',
+      undefined as never,
+      403,
+      DOWNLOAD_FORBIDDEN,
+    ],
     ['Acme seen as Globex', '/api/license/show/1001', () => emulator.account('globex').authorization, 403, 'Forbidden'],
   ];
 
   test.each(cases)('%s: %s', async (_name, path, auth, status, body) => {
     const reply = await call(path, { auth: typeof auth === 'function' ? auth() : auth });
-    expect({ status: reply.status, type: reply.headers['content-type'], body: reply.text }).toEqual({ status, type: HTML, body });
+    expect({ status: reply.status, type: reply.headers['content-type'], body: reply.text }).toEqual({
+      status,
+      type: HTML,
+      body,
+    });
     expect(reply.headers['content-length']).toBe(String(Buffer.byteLength(body)));
     expect(reply.headers['www-authenticate']).toBeUndefined();
   });
@@ -363,14 +433,20 @@ describe('generate refuses bad input with the portal’s 403s and 400s, and crea
     async (_name, query, message) => {
       const before = emulator.state.counts().licenses;
       const reply = await call(`/api/license/generate/1?${query}`);
-      expect({ status: reply.status, type: reply.headers['content-type'], body: reply.text }).toEqual({ status: 403, type: HTML, body: message });
+      expect({ status: reply.status, type: reply.headers['content-type'], body: reply.text }).toEqual({
+        status: 403,
+        type: HTML,
+        body: message,
+      });
       expect(emulator.state.counts().licenses).toBe(before);
     },
   );
 
   test('no licence left: 400 naming the assignment', async () => {
     const { exhaustedAssignmentId } = landmarks();
-    const reply = await call(generatePath(exhaustedAssignmentId, { hwid: 'IM0000ffc535fc60', expiration_date: daysFrom(today(), 10) }));
+    const reply = await call(
+      generatePath(exhaustedAssignmentId, { hwid: 'IM0000ffc535fc60', expiration_date: daysFrom(today(), 10) }),
+    );
     expect({ status: reply.status, type: reply.headers['content-type'], body: reply.text }).toEqual({
       status: 400,
       type: HTML,
@@ -379,14 +455,20 @@ describe('generate refuses bad input with the portal’s 403s and 400s, and crea
   });
 
   test('an invalid hwid on an exhausted assignment is still the 403', async () => {
-    const reply = await call(generatePath(landmarks().exhaustedAssignmentId, { hwid: '', expiration_date: daysFrom(today(), 10) }));
+    const reply = await call(
+      generatePath(landmarks().exhaustedAssignmentId, { hwid: '', expiration_date: daysFrom(today(), 10) }),
+    );
     expect([reply.status, reply.text]).toEqual([403, BAD_HWID]);
   });
 
   test('an expiration in the past: 400', async () => {
     const yesterday = daysFrom(today(), -1);
     const reply = await call(generatePath(1, { hwid: 'IM0000ffc535fc60', expiration_date: yesterday }));
-    expect([reply.status, reply.headers['content-type'], reply.text]).toEqual([400, HTML, `Bad Request: Expiration date ${yesterday} is in the past`]);
+    expect([reply.status, reply.headers['content-type'], reply.text]).toEqual([
+      400,
+      HTML,
+      `Bad Request: Expiration date ${yesterday} is in the past`,
+    ]);
   });
 
   test('an expiration after valid_until: 400; on valid_until and on today: accepted', async () => {
@@ -416,7 +498,9 @@ describe('generate: a GET with side effects, visible everywhere right after', ()
     const maxDetailId = Math.max(...emulator.state.allLicenses().map((l) => l.detail.id));
     const expiration = daysFrom(today(), 90);
 
-    const reply = await call(generatePath(assignmentId, { hwid: 'Zx9+/Ab0Qm2pL0aZ', expiration_date: expiration, note: 'Vstupná kamera 9' }));
+    const reply = await call(
+      generatePath(assignmentId, { hwid: 'Zx9+/Ab0Qm2pL0aZ', expiration_date: expiration, note: 'Vstupná kamera 9' }),
+    );
     expect([reply.status, reply.headers['content-type']]).toEqual([200, JSON_TYPE]);
     const created = JSON.parse(reply.text) as License;
     expect(created).toEqual({
@@ -446,20 +530,32 @@ describe('generate: a GET with side effects, visible everywhere right after', ()
     expect(after.used_license_count).toBe(before.used_license_count + 1);
     expect(await getJson<ProductAssignment[]>('/api/product-assignment/list')).toContainEqual(after);
     expect(await getJson<License[]>(`/api/license/product-assignment/${assignmentId}`)).toContainEqual(created);
-    const grouped = await getJson<Array<{ product_assignment: ProductAssignment; licenses: License[] }>>('/api/license/product-assignment/list');
+    const grouped = await getJson<Array<{ product_assignment: ProductAssignment; licenses: License[] }>>(
+      '/api/license/product-assignment/list',
+    );
     const entry = grouped.find((g) => g.product_assignment.id === assignmentId)!;
     expect(entry.product_assignment).toEqual(after);
     expect(entry.licenses.at(-1)).toEqual(created);
     const file = JSON.parse((await call(`/api/license-detail/download/${created.id}`)).text);
     expect(file.contract.hwids).toEqual(['Zx9+/Ab0Qm2pL0aZ']);
-    expect(file.contract.expiration).toEqual({ year: Number(expiration.slice(0, 4)), month: Number(expiration.slice(5, 7)), day: Number(expiration.slice(8)) });
+    expect(file.contract.expiration).toEqual({
+      year: Number(expiration.slice(0, 4)),
+      month: Number(expiration.slice(5, 7)),
+      day: Number(expiration.slice(8)),
+    });
     // Globex sees none of it.
-    expect((await call(`/api/license/show/${created.id}`, { auth: emulator.account('globex').authorization })).status).toBe(403);
+    expect(
+      (await call(`/api/license/show/${created.id}`, { auth: emulator.account('globex').authorization })).status,
+    ).toBe(403);
   });
 
   test('no note, or an empty one, is null', async () => {
-    const a = JSON.parse((await call(generatePath(1, { hwid: 'IM0000ffc535fc60', expiration_date: daysFrom(today(), 5) }))).text);
-    const b = JSON.parse((await call(generatePath(1, { hwid: 'IM0000ffc535fc60', expiration_date: daysFrom(today(), 5), note: '' }))).text);
+    const a = JSON.parse(
+      (await call(generatePath(1, { hwid: 'IM0000ffc535fc60', expiration_date: daysFrom(today(), 5) }))).text,
+    );
+    const b = JSON.parse(
+      (await call(generatePath(1, { hwid: 'IM0000ffc535fc60', expiration_date: daysFrom(today(), 5), note: '' }))).text,
+    );
     expect([a.note, b.note]).toEqual([null, null]);
   });
 
@@ -469,14 +565,18 @@ describe('generate: a GET with side effects, visible everywhere right after', ()
     const second = JSON.parse((await call(path)).text) as License;
     expect(second.id).toBe(first.id + 1);
     expect(emulator.state.licensesOf('demo').filter((l) => l.note === 'twice')).toHaveLength(2);
-    expect(emulator.state.assignment(1)!.assignment.used_license_count).toBe(emulator.state.assignment(1)!.licenses.length);
+    expect(emulator.state.assignment(1)!.assignment.used_license_count).toBe(
+      emulator.state.assignment(1)!.licenses.length,
+    );
   });
 
   test('an assignment fills up, then answers 400', async () => {
     const { emptyAssignmentId: id } = landmarks();
     const total = emulator.state.assignment(id)!.assignment.total_license_count!;
     for (let i = 0; i < total; i += 1) {
-      expect((await call(generatePath(id, { hwid: `IM00000000000${i}`, expiration_date: daysFrom(today(), 30) }))).status).toBe(200);
+      expect(
+        (await call(generatePath(id, { hwid: `IM00000000000${i}`, expiration_date: daysFrom(today(), 30) }))).status,
+      ).toBe(200);
     }
     const full = await call(generatePath(id, { hwid: 'IM0000000000ff', expiration_date: daysFrom(today(), 30) }));
     expect([full.status, full.text]).toEqual([400, `Bad Request: No licenses left on product assignment ${id}`]);
@@ -486,13 +586,17 @@ describe('generate: a GET with side effects, visible everywhere right after', ()
   test('an unlimited assignment never runs out', async () => {
     const { unlimitedAssignmentId: id } = landmarks();
     const validUntil = emulator.state.assignment(id)!.assignment.valid_until;
-    const reply = await call(generatePath(id, { hwid: 'IM0000ffc535fc60', expiration_date: validUntil ?? daysFrom(today(), 30) }));
+    const reply = await call(
+      generatePath(id, { hwid: 'IM0000ffc535fc60', expiration_date: validUntil ?? daysFrom(today(), 30) }),
+    );
     expect(reply.status).toBe(200);
   });
 
   test('HEAD runs the view as Flask does (so it generates too) and answers no body; OPTIONS answers the allowed methods', async () => {
     const before = emulator.state.counts().licenses;
-    const head = await call(generatePath(1, { hwid: 'IM0000ffc535fc60', expiration_date: daysFrom(today(), 5) }), { method: 'HEAD' });
+    const head = await call(generatePath(1, { hwid: 'IM0000ffc535fc60', expiration_date: daysFrom(today(), 5) }), {
+      method: 'HEAD',
+    });
     expect([head.status, head.bytes.length, head.headers['content-type']]).toEqual([200, 0, JSON_TYPE]);
     expect(emulator.state.counts().licenses).toBe(before + 1);
     const options = await call('/api/license/list', { method: 'OPTIONS', auth: null });
@@ -513,14 +617,23 @@ describe("Flask's router: Werkzeug's HTML pages, before any credentials are read
   ])('%s: 404 page', async (path) => {
     for (const auth of [undefined, null]) {
       const reply = await call(path, { auth });
-      expect({ status: reply.status, type: reply.headers['content-type'], body: reply.text }).toEqual({ status: 404, type: HTML, body: WERKZEUG_404 });
+      expect({ status: reply.status, type: reply.headers['content-type'], body: reply.text }).toEqual({
+        status: 404,
+        type: HTML,
+        body: WERKZEUG_404,
+      });
     }
   });
 
   test('another method on a known path: the 405 page with Allow; on an unknown path: 404', async () => {
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
       const reply = await call('/api/license/generate/1?hwid=x&expiration_date=2030-01-01', { method });
-      expect({ status: reply.status, type: reply.headers['content-type'], allow: reply.headers.allow, body: reply.text }).toEqual({
+      expect({
+        status: reply.status,
+        type: reply.headers['content-type'],
+        allow: reply.headers.allow,
+        body: reply.text,
+      }).toEqual({
         status: 405,
         type: HTML,
         allow: 'GET, HEAD, OPTIONS',
@@ -539,7 +652,14 @@ describe("Flask's router: Werkzeug's HTML pages, before any credentials are read
 
 describe('never crashes, whatever arrives', () => {
   test('bad percent-encoding, huge paths, odd targets', async () => {
-    for (const target of ['/api/license/show/%', '/api/license/show/%zz', '/api/%E0%A4%A', '/%00', `/api/${'x'.repeat(8000)}`, '*']) {
+    for (const target of [
+      '/api/license/show/%',
+      '/api/license/show/%zz',
+      '/api/%E0%A4%A',
+      '/%00',
+      `/api/${'x'.repeat(8000)}`,
+      '*',
+    ]) {
       const answer = await rawGet(target);
       expect(answer).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
       expect(answer).toContain('<title>404 Not Found</title>');
@@ -550,7 +670,10 @@ describe('never crashes, whatever arrives', () => {
   });
 
   test('an absolute-form target is routed by its path', async () => {
-    const answer = await rawGet(`http://portal.example/api/license/show/1001`, `Authorization: ${emulator.account('demo').authorization}\r\n`);
+    const answer = await rawGet(
+      `http://portal.example/api/license/show/1001`,
+      `Authorization: ${emulator.account('demo').authorization}\r\n`,
+    );
     expect(answer).toMatch(/^HTTP\/1\.1 200 OK/);
   });
 
@@ -571,11 +694,17 @@ describe('never crashes, whatever arrives', () => {
       expect(answer.endsWith('\r\n\r\nUnauthorized')).toBe(true);
     }
     const latin1 = await rawExchange(
-      Buffer.concat([Buffer.from('GET /api/license/list HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Basic '), Buffer.from([0xff, 0xfe, 0x80]), Buffer.from('\r\n\r\n')]),
+      Buffer.concat([
+        Buffer.from('GET /api/license/list HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Basic '),
+        Buffer.from([0xff, 0xfe, 0x80]),
+        Buffer.from('\r\n\r\n'),
+      ]),
     );
     expect(latin1).toMatch(/^HTTP\/1\.1 401 Unauthorized\r\n/);
     // Scheme in any case, as Werkzeug reads it.
-    expect(await rawGet('/api/license/list', `Authorization: bAsIc ${emulator.account('demo').authorization.slice(6)}\r\n`)).toMatch(/^HTTP\/1\.1 200/);
+    expect(
+      await rawGet('/api/license/list', `Authorization: bAsIc ${emulator.account('demo').authorization.slice(6)}\r\n`),
+    ).toMatch(/^HTTP\/1\.1 200/);
     expect((await call('/api/license/list')).status).toBe(200);
   });
 });
@@ -588,7 +717,11 @@ describe('faults', () => {
     emulator.faults.add({ route: 'license.generate', kind: 'status', status: 503, times: 1 });
     const before = emulator.state.counts().licenses;
     const refused = await generate();
-    expect({ status: refused.status, type: refused.headers['content-type'], body: refused.text }).toEqual({ status: 503, type: HTML, body: 'Service Unavailable' });
+    expect({ status: refused.status, type: refused.headers['content-type'], body: refused.text }).toEqual({
+      status: 503,
+      type: HTML,
+      body: 'Service Unavailable',
+    });
     expect(emulator.state.counts().licenses).toBe(before);
     expect(emulator.faults.list()).toEqual([]);
     expect((await generate()).status).toBe(200);
@@ -660,7 +793,10 @@ describe('faults', () => {
   test('slowBody: headers and half the body at once, the rest later, and the body intact', async () => {
     emulator.faults.add({ route: 'license.list', kind: 'slowBody', ms: 300 });
     const started = performance.now();
-    const response = await request(`${emulator.url}/api/license/list`, { headers: { authorization: emulator.account('demo').authorization }, dispatcher });
+    const response = await request(`${emulator.url}/api/license/list`, {
+      headers: { authorization: emulator.account('demo').authorization },
+      dispatcher,
+    });
     const headersAfter = performance.now() - started;
     const text = await response.body.text();
     const bodyAfter = performance.now() - started;
@@ -695,7 +831,9 @@ describe('faults', () => {
   test('wrongShape: valid JSON the contract does not allow (or the body given)', async () => {
     emulator.faults.add({ route: 'license.show', kind: 'wrongShape', times: 1 });
     const show = JSON.parse((await call('/api/license/show/1001')).text);
-    expect(show).toEqual(expect.objectContaining({ id: '1001', productAssignmentId: '1', expirationDate: expect.any(String) }));
+    expect(show).toEqual(
+      expect.objectContaining({ id: '1001', productAssignmentId: '1', expirationDate: expect.any(String) }),
+    );
     emulator.faults.add({ route: 'license.list', kind: 'wrongShape', times: 1 });
     const list = JSON.parse((await call('/api/license/list')).text);
     expect(list.total).toBe(emulator.state.licensesOf('demo').length);
@@ -760,13 +898,47 @@ describe('request log', () => {
   test('records each request in order: method, path, raw query, route, status, username', async () => {
     await call('/api/license/list');
     await call('/api/license/show/1004', { auth: emulator.account('globex').authorization });
-    await call('/api/license/generate/1?hwid=ab%2Bcd&expiration_date=2000-01-01', { auth: emulator.account('acme-ops').authorization });
+    await call('/api/license/generate/1?hwid=ab%2Bcd&expiration_date=2000-01-01', {
+      auth: emulator.account('acme-ops').authorization,
+    });
     await call('/api/license/list', { auth: basic('demo:wrong') });
     await call('/nope?x=1', { auth: null });
     const entries = emulator.requestLog.entries();
-    expect(entries.map(({ seq, method, path, query, route, status, username, fault, completed }) => ({ seq, method, path, query, route, status, username, fault, completed }))).toEqual([
-      { seq: 1, method: 'GET', path: '/api/license/list', query: '', route: 'license.list', status: 200, username: 'demo', fault: null, completed: true },
-      { seq: 2, method: 'GET', path: '/api/license/show/1004', query: '', route: 'license.show', status: 200, username: 'globex', fault: null, completed: true },
+    expect(
+      entries.map(({ seq, method, path, query, route, status, username, fault, completed }) => ({
+        seq,
+        method,
+        path,
+        query,
+        route,
+        status,
+        username,
+        fault,
+        completed,
+      })),
+    ).toEqual([
+      {
+        seq: 1,
+        method: 'GET',
+        path: '/api/license/list',
+        query: '',
+        route: 'license.list',
+        status: 200,
+        username: 'demo',
+        fault: null,
+        completed: true,
+      },
+      {
+        seq: 2,
+        method: 'GET',
+        path: '/api/license/show/1004',
+        query: '',
+        route: 'license.show',
+        status: 200,
+        username: 'globex',
+        fault: null,
+        completed: true,
+      },
       {
         seq: 3,
         method: 'GET',
@@ -778,8 +950,28 @@ describe('request log', () => {
         fault: null,
         completed: true,
       },
-      { seq: 4, method: 'GET', path: '/api/license/list', query: '', route: 'license.list', status: 401, username: null, fault: null, completed: true },
-      { seq: 5, method: 'GET', path: '/nope', query: 'x=1', route: null, status: 404, username: null, fault: null, completed: true },
+      {
+        seq: 4,
+        method: 'GET',
+        path: '/api/license/list',
+        query: '',
+        route: 'license.list',
+        status: 401,
+        username: null,
+        fault: null,
+        completed: true,
+      },
+      {
+        seq: 5,
+        method: 'GET',
+        path: '/nope',
+        query: 'x=1',
+        route: null,
+        status: 404,
+        username: null,
+        fault: null,
+        completed: true,
+      },
     ]);
     expect(emulator.requestLog.byRoute('license.list').map((e) => e.seq)).toEqual([1, 4]);
     expect(emulator.requestLog.entries({ route: null }).map((e) => e.path)).toEqual(['/nope']);
@@ -791,7 +983,19 @@ describe('request log', () => {
     await call('/api/license/list', { auth: basic('demo:s3cret-attempt') });
     const entries = emulator.requestLog.entries();
     for (const entry of entries) {
-      expect(Object.keys(entry).sort()).toEqual(['completed', 'endedAt', 'fault', 'method', 'path', 'query', 'route', 'seq', 'startedAt', 'status', 'username']);
+      expect(Object.keys(entry).sort()).toEqual([
+        'completed',
+        'endedAt',
+        'fault',
+        'method',
+        'path',
+        'query',
+        'route',
+        'seq',
+        'startedAt',
+        'status',
+        'username',
+      ]);
     }
     const text = JSON.stringify(entries);
     expect(text).not.toContain('Basic');
@@ -803,7 +1007,11 @@ describe('request log', () => {
     emulator.setLatency(150);
     await Promise.all([call('/api/license/list'), call('/api/product-assignment/list')]);
     await call('/api/license-detail/list');
-    const [a, b, c] = emulator.requestLog.entries().sort((x, y) => x.startedAt - y.startedAt) as [RequestLogEntry, RequestLogEntry, RequestLogEntry];
+    const [a, b, c] = emulator.requestLog.entries().sort((x, y) => x.startedAt - y.startedAt) as [
+      RequestLogEntry,
+      RequestLogEntry,
+      RequestLogEntry,
+    ];
     const overlap = (x: RequestLogEntry, y: RequestLogEntry) => x.startedAt < y.endedAt && y.startedAt < x.endedAt;
     expect(overlap(a, b)).toBe(true);
     expect(overlap(b, c) || overlap(a, c)).toBe(false);
@@ -854,9 +1062,13 @@ describe('lifecycle and options', () => {
     try {
       expect(past.state.today()).toBe('2030-01-15');
       expect(past.state.license(1001)!.license.expiration_date).toBe('2029-06-29');
-      const refused = await call(generatePath(1, { hwid: 'IM0000ffc535fc60', expiration_date: '2030-01-14' }), { on: past });
+      const refused = await call(generatePath(1, { hwid: 'IM0000ffc535fc60', expiration_date: '2030-01-14' }), {
+        on: past,
+      });
       expect(refused.text).toBe('Bad Request: Expiration date 2030-01-14 is in the past');
-      const created = JSON.parse((await call(generatePath(1, { hwid: 'IM0000ffc535fc60', expiration_date: '2030-01-15' }), { on: past })).text);
+      const created = JSON.parse(
+        (await call(generatePath(1, { hwid: 'IM0000ffc535fc60', expiration_date: '2030-01-15' }), { on: past })).text,
+      );
       expect(created.created_at.slice(0, 10)).toBe('2030-01-15');
     } finally {
       await past.close();
@@ -875,8 +1087,10 @@ describe('the large seed', () => {
       expect(large.state.licensesOf('globex').length).toBeGreaterThan(100);
       for (const { assignment, licenses: own } of assignments.map((a) => large.state.assignment(a.id)!)) {
         expect(assignment.used_license_count).toBe(own.length);
-        if (assignment.total_license_count !== null) expect(assignment.used_license_count).toBeLessThanOrEqual(assignment.total_license_count);
-        if (assignment.valid_until !== null) expect(own.every((l) => l.expiration_date <= assignment.valid_until!)).toBe(true);
+        if (assignment.total_license_count !== null)
+          expect(assignment.used_license_count).toBeLessThanOrEqual(assignment.total_license_count);
+        if (assignment.valid_until !== null)
+          expect(own.every((l) => l.expiration_date <= assignment.valid_until!)).toBe(true);
       }
       const marks = large.state.landmarks();
       expect(marks.otherCustomerAssignmentId).toBeGreaterThan(1);

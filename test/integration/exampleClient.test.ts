@@ -19,8 +19,13 @@ function runExample(graphqlUrl: string): Promise<Run> {
     execFile(
       join(root, 'node_modules', '.bin', 'tsx'),
       ['examples/client.ts'],
-      { cwd: root, env: { ...process.env, GRAPHQL_URL: graphqlUrl, PORTAL_USER: 'demo', PORTAL_PASSWORD: 'demo' }, timeout: 25_000 },
-      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+      {
+        cwd: root,
+        env: { ...process.env, GRAPHQL_URL: graphqlUrl, PORTAL_USER: 'demo', PORTAL_PASSWORD: 'demo' },
+        timeout: 25_000,
+      },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
     );
   });
 }

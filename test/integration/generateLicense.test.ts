@@ -33,7 +33,13 @@ function daysFromToday(days: number): string {
 }
 
 function input(overrides: Record<string, unknown> = {}) {
-  return { productAssignmentId: String(landmarks.generatableAssignmentId), hwid: 'Apsh8svsn3/3xyID', expirationDate: daysFromToday(30), note: 'Lobby camera 2', ...overrides };
+  return {
+    productAssignmentId: String(landmarks.generatableAssignmentId),
+    hwid: 'Apsh8svsn3/3xyID',
+    expirationDate: daysFromToday(30),
+    note: 'Lobby camera 2',
+    ...overrides,
+  };
 }
 
 const generateCalls = () => stack.emulator.requestLog.entries({ route: 'license.generate' });
@@ -43,12 +49,18 @@ describe('the happy path', () => {
   test('one call with the exact query string; the payload is fresh in the same operation and the next', async () => {
     const before = stack.emulator.state.assignment(landmarks.generatableAssignmentId)!;
     const countBefore = licenceCount();
-    const result = await stack.gql(GENERATE, { input: input({ hwid: 'IM0000ff+c5/35 x'.replace(' ', ''), note: 'Vstupná kamera 2 & more' }) });
+    const result = await stack.gql(GENERATE, {
+      input: input({ hwid: 'IM0000ff+c5/35 x'.replace(' ', ''), note: 'Vstupná kamera 2 & more' }),
+    });
     expect(result.errors).toBeUndefined();
 
     const calls = generateCalls();
     expect(calls).toHaveLength(1);
-    const expectedQuery = new URLSearchParams({ hwid: 'IM0000ff+c5/35x', expiration_date: daysFromToday(30), note: 'Vstupná kamera 2 & more' }).toString();
+    const expectedQuery = new URLSearchParams({
+      hwid: 'IM0000ff+c5/35x',
+      expiration_date: daysFromToday(30),
+      note: 'Vstupná kamera 2 & more',
+    }).toString();
     expect(calls[0]!.path).toBe(`/api/license/generate/${landmarks.generatableAssignmentId}`);
     expect(calls[0]!.query).toBe(expectedQuery);
     expect(licenceCount()).toBe(countBefore + 1);
@@ -68,8 +80,13 @@ describe('the happy path', () => {
     expect(payload.productAssignment.usedLicenseCount).toBe(usedBefore + 1);
     expect(payload.productAssignment.licenses.totalCount).toBe(usedBefore + 1);
 
-    const next = await stack.gql(`{ license(id: ${made.id}) { id } productAssignment(id: ${landmarks.generatableAssignmentId}) { usedLicenseCount } }`);
-    expect(next.data).toEqual({ license: { id: String(made.id) }, productAssignment: { usedLicenseCount: usedBefore + 1 } });
+    const next = await stack.gql(
+      `{ license(id: ${made.id}) { id } productAssignment(id: ${landmarks.generatableAssignmentId}) { usedLicenseCount } }`,
+    );
+    expect(next.data).toEqual({
+      license: { id: String(made.id) },
+      productAssignment: { usedLicenseCount: usedBefore + 1 },
+    });
   });
 
   test('reads made earlier in the same operation are forgotten after the licence is generated', async () => {
@@ -139,7 +156,12 @@ describe('input is checked before any upstream call', () => {
 });
 
 describe("the portal's answers", () => {
-  async function expectRefusal(overrides: Record<string, unknown>, code: string, portalMessage?: RegExp, authorization?: string | null) {
+  async function expectRefusal(
+    overrides: Record<string, unknown>,
+    code: string,
+    portalMessage?: RegExp,
+    authorization?: string | null,
+  ) {
     const countBefore = stack.emulator.state.allLicenses().length;
     const result = await stack.gql(GENERATE, { input: input(overrides) }, authorization);
     expect(result.data).toEqual({ generateLicense: null });
@@ -155,11 +177,19 @@ describe("the portal's answers", () => {
   });
 
   test("an expiration after the assignment's validUntil is refused by the portal", async () => {
-    await expectRefusal({ productAssignmentId: String(landmarks.soonValidUntilAssignmentId), expirationDate: daysFromToday(400) }, 'BAD_USER_INPUT', /^Bad Request: /);
+    await expectRefusal(
+      { productAssignmentId: String(landmarks.soonValidUntilAssignmentId), expirationDate: daysFromToday(400) },
+      'BAD_USER_INPUT',
+      /^Bad Request: /,
+    );
   });
 
   test('an exhausted assignment is refused by the portal', async () => {
-    await expectRefusal({ productAssignmentId: String(landmarks.exhaustedAssignmentId) }, 'BAD_USER_INPUT', /^Bad Request: /);
+    await expectRefusal(
+      { productAssignmentId: String(landmarks.exhaustedAssignmentId) },
+      'BAD_USER_INPUT',
+      /^Bad Request: /,
+    );
   });
 
   test('another customer’s assignment is FORBIDDEN, a missing one NOT_FOUND, no credentials UNAUTHENTICATED', async () => {
@@ -207,7 +237,9 @@ describe('a lost answer is OUTCOME_UNKNOWN, never a failure that invites a blind
     try {
       const lm = quick.emulator.state.landmarks();
       quick.emulator.faults.add({ route: 'license.generate', kind: 'slowHeaders', ms: 1500 });
-      const result = await quick.gql(GENERATE, { input: { ...input(), productAssignmentId: String(lm.generatableAssignmentId) } });
+      const result = await quick.gql(GENERATE, {
+        input: { ...input(), productAssignmentId: String(lm.generatableAssignmentId) },
+      });
       expect(result.errors![0]!.extensions!.code).toBe('OUTCOME_UNKNOWN');
       await quick.emulator.requestLog.whenIdle();
       expect(quick.emulator.requestLog.entries({ route: 'license.generate' })).toHaveLength(1);
@@ -228,7 +260,9 @@ describe('idempotencyKey', () => {
   });
 
   test('the same key at the same time: one generate call, every request gets the same licence', async () => {
-    const results = await Promise.all(Array.from({ length: 6 }, () => stack.gql(GENERATE, { input: input({ idempotencyKey: 'double-click' }) })));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => stack.gql(GENERATE, { input: input({ idempotencyKey: 'double-click' }) })),
+    );
     const ids = new Set(results.map((result) => result.data!.generateLicense.license.id));
     expect(ids.size).toBe(1);
     expect(generateCalls()).toHaveLength(1);
@@ -240,7 +274,11 @@ describe('idempotencyKey', () => {
       stack.gql(GENERATE, { input: input({ idempotencyKey: 'shared-key' }) }, stack.auth.acmeOps),
     ]);
     expect(demo.data!.generateLicense.license.id).not.toBe(ops.data!.generateLicense.license.id);
-    expect(generateCalls().map((call) => call.username).sort()).toEqual(['acme-ops', 'demo']);
+    expect(
+      generateCalls()
+        .map((call) => call.username)
+        .sort(),
+    ).toEqual(['acme-ops', 'demo']);
   });
 
   test('a key reused with other input is BAD_USER_INPUT, and nothing is generated', async () => {
@@ -285,22 +323,27 @@ describe('GET /licenses/<licenseId>/file', () => {
     expect(response.headers.get('content-type')).toBe('application/json');
     expect(response.headers.get('content-disposition')).toBe('attachment; filename="iengine.lic"');
     expect(Buffer.from(await response.arrayBuffer())).toEqual(stack.emulator.state.licenseFile(id));
-    expect(stack.emulator.requestLog.entries().map((entry) => [entry.route, entry.username])).toEqual([['licenseDetail.download', 'demo']]);
+    expect(stack.emulator.requestLog.entries().map((entry) => [entry.route, entry.username])).toEqual([
+      ['licenseDetail.download', 'demo'],
+    ]);
   });
 
   test.each([
     ['no credentials', () => [`/licenses/${landmarks.hwidBoundLicenseId}/file`, undefined], 401],
     ["another customer's licence", () => [`/licenses/${landmarks.otherCustomerLicenseId}/file`, stack.auth.acme], 403],
     ['an id that is not a number', () => ['/licenses/abc/file', stack.auth.acme], 400],
-  ] as Array<[string, () => [string, string | undefined], number]>)('%s: %i with a short plain-text message', async (_name, args, status) => {
-    const [path, authorization] = args();
-    const response = await download(path, authorization);
-    expect(response.status).toBe(status);
-    expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8');
-    const text = await response.text();
-    expect(text.length).toBeLessThan(200);
-    expect(text).not.toMatch(/</);
-  });
+  ] as Array<[string, () => [string, string | undefined], number]>)(
+    '%s: %i with a short plain-text message',
+    async (_name, args, status) => {
+      const [path, authorization] = args();
+      const response = await download(path, authorization);
+      expect(response.status).toBe(status);
+      expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+      const text = await response.text();
+      expect(text.length).toBeLessThan(200);
+      expect(text).not.toMatch(/</);
+    },
+  );
 
   test('a failing portal is 502, a slow one 504', async () => {
     stack.emulator.faults.add({ route: 'licenseDetail.download', kind: 'status', status: 500, times: 1 });
@@ -308,7 +351,9 @@ describe('GET /licenses/<licenseId>/file', () => {
     const quick = await startStack({ env: { PORTAL_HEADERS_TIMEOUT_MS: '150' } });
     try {
       quick.emulator.faults.add({ route: 'licenseDetail.download', kind: 'slowHeaders', ms: 1000 });
-      const response = await fetch(`${quick.origin}/licenses/${landmarks.hwidBoundLicenseId}/file`, { headers: { authorization: quick.auth.acme } });
+      const response = await fetch(`${quick.origin}/licenses/${landmarks.hwidBoundLicenseId}/file`, {
+        headers: { authorization: quick.auth.acme },
+      });
       expect(response.status).toBe(504);
     } finally {
       await quick.close();

@@ -84,7 +84,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (process.env.HOSTILE_STATS) console.log([...met].sort().map(([what, count]) => `${what}: ${count}`).join('\n'));
+  if (process.env.HOSTILE_STATS)
+    console.log(
+      [...met]
+        .sort()
+        .map(([what, count]) => `${what}: ${count}`)
+        .join('\n'),
+    );
   await client?.close();
   await stack?.close();
   hostProcess.off('unhandledRejection', onUnhandledRejection);
@@ -123,7 +129,13 @@ async function send(req: HttpRequest, origin = stack.origin): Promise<Outcome> {
     tally(`${req.path.split('?')[0]!.startsWith('/graphql') ? 'graphql' : 'other'} ${response.statusCode}`);
     for (const code of body.toString('utf8').match(/"code":"[A-Z_]+"/g) ?? []) tally(code.slice(8, -1));
     const contentType = response.headers['content-type'];
-    return { answer: { status: response.statusCode, contentType: (Array.isArray(contentType) ? contentType[0] : contentType) ?? '', body } };
+    return {
+      answer: {
+        status: response.statusCode,
+        contentType: (Array.isArray(contentType) ? contentType[0] : contentType) ?? '',
+        body,
+      },
+    };
   } catch (error) {
     tally('no answer');
     return { transportError: describeError(error) };
@@ -164,23 +176,29 @@ function graphqlProblems(req: HttpRequest, outcome: Outcome, allowedCodes?: read
   if (status < 200) problems.push(`status ${status}`);
   problems.push(...leakProblems(body));
   if (req.method === 'HEAD') return problems;
-  if (!/^application\/(?:graphql-response\+)?json\b/i.test(contentType)) problems.push(`content-type ${JSON.stringify(contentType)}`);
+  if (!/^application\/(?:graphql-response\+)?json\b/i.test(contentType))
+    problems.push(`content-type ${JSON.stringify(contentType)}`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch {
     return [...problems, `body is not JSON: ${JSON.stringify(body.toString('utf8').slice(0, 200))}`];
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return [...problems, 'body is not a JSON object'];
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return [...problems, 'body is not a JSON object'];
   const graphql = parsed as GraphQLBody;
   if ('errors' in graphql) {
-    if (!Array.isArray(graphql.errors) || graphql.errors.length === 0) problems.push('`errors` is not a non-empty list');
+    if (!Array.isArray(graphql.errors) || graphql.errors.length === 0)
+      problems.push('`errors` is not a non-empty list');
     for (const error of graphql.errors ?? []) {
       const code = error.extensions?.code;
       if (typeof error.message !== 'string') problems.push('an error without a message');
-      if (typeof code !== 'string') problems.push(`an error without extensions.code: ${JSON.stringify(error).slice(0, 300)}`);
-      else if (code === 'INTERNAL_SERVER_ERROR') problems.push(`INTERNAL_SERVER_ERROR: ${JSON.stringify(error).slice(0, 300)}`);
-      else if (allowedCodes && !allowedCodes.includes(code)) problems.push(`unexpected code ${code}: ${JSON.stringify(error).slice(0, 300)}`);
+      if (typeof code !== 'string')
+        problems.push(`an error without extensions.code: ${JSON.stringify(error).slice(0, 300)}`);
+      else if (code === 'INTERNAL_SERVER_ERROR')
+        problems.push(`INTERNAL_SERVER_ERROR: ${JSON.stringify(error).slice(0, 300)}`);
+      else if (allowedCodes && !allowedCodes.includes(code))
+        problems.push(`unexpected code ${code}: ${JSON.stringify(error).slice(0, 300)}`);
     }
   } else if (!('data' in graphql)) {
     problems.push(`neither data nor errors: ${JSON.stringify(graphql).slice(0, 200)}`);
@@ -192,9 +210,13 @@ function leakProblems(body: Buffer): string[] {
   const text = body.toString('utf8');
   const problems: string[] = [];
   const trace = STACK_TRACE.exec(text);
-  if (trace) problems.push(`stack trace in the body: ${JSON.stringify(text.slice(Math.max(0, trace.index - 80), trace.index + 80))}`);
+  if (trace)
+    problems.push(
+      `stack trace in the body: ${JSON.stringify(text.slice(Math.max(0, trace.index - 80), trace.index + 80))}`,
+    );
   const html = PORTAL_HTML.exec(text);
-  if (html) problems.push(`HTML in the body: ${JSON.stringify(text.slice(Math.max(0, html.index - 40), html.index + 80))}`);
+  if (html)
+    problems.push(`HTML in the body: ${JSON.stringify(text.slice(Math.max(0, html.index - 40), html.index + 80))}`);
   return problems;
 }
 
@@ -212,7 +234,8 @@ function fileProblems(req: HttpRequest, outcome: Outcome, expected: FileExpectat
   if ('transportError' in outcome) return expected.mayBreakOff ? [] : [`no answer: ${outcome.transportError}`];
   const { status, contentType, body } = outcome.answer;
   const problems: string[] = [];
-  if (!expected.statuses.includes(status)) problems.push(`status ${status}, expected one of ${expected.statuses.join(', ')}`);
+  if (!expected.statuses.includes(status))
+    problems.push(`status ${status}, expected one of ${expected.statuses.join(', ')}`);
   if (status === 500) problems.push('status 500');
   problems.push(...leakProblems(body));
   if (req.method === 'HEAD') return problems;
@@ -222,7 +245,8 @@ function fileProblems(req: HttpRequest, outcome: Outcome, expected: FileExpectat
   }
   if (/^text\/plain\b/i.test(contentType)) {
     const text = body.toString('utf8');
-    if (!/^[^\r\n]{1,200}\n?$/.test(text)) problems.push(`not a short one-line message: ${JSON.stringify(text.slice(0, 200))}`);
+    if (!/^[^\r\n]{1,200}\n?$/.test(text))
+      problems.push(`not a short one-line message: ${JSON.stringify(text.slice(0, 200))}`);
   } else if (/^application\/json\b/i.test(contentType)) {
     try {
       JSON.parse(body.toString('utf8'));
@@ -237,8 +261,18 @@ function fileProblems(req: HttpRequest, outcome: Outcome, expected: FileExpectat
 
 function assertNoProblems(problems: string[], req: HttpRequest, outcome: Outcome): void {
   if (problems.length === 0) return;
-  const answer = 'answer' in outcome ? { status: outcome.answer.status, contentType: outcome.answer.contentType, body: outcome.answer.body.toString('utf8').slice(0, 600) } : outcome;
-  const shown = { ...req, body: typeof req.body === 'string' ? req.body.slice(0, 600) : req.body?.subarray(0, 200).toString('hex') };
+  const answer =
+    'answer' in outcome
+      ? {
+          status: outcome.answer.status,
+          contentType: outcome.answer.contentType,
+          body: outcome.answer.body.toString('utf8').slice(0, 600),
+        }
+      : outcome;
+  const shown = {
+    ...req,
+    body: typeof req.body === 'string' ? req.body.slice(0, 600) : req.body?.subarray(0, 200).toString('hex'),
+  };
   throw new Error(`${problems.join('; ')}\nrequest: ${JSON.stringify(shown)}\nanswer: ${JSON.stringify(answer)}`);
 }
 
@@ -254,14 +288,45 @@ const anyText = clean(
     fc.string({ maxLength: 30 }),
     fc.string({ unit: 'binary', maxLength: 20 }),
     fc.string({ unit: 'grapheme', maxLength: 10 }),
-    fc.constantFrom('', ' ', '\u0000', '\ud800', '١٠٠٢', '１００２', '1002 ', ' 1002', '0x3EA', '1e3', '-0', 'null', 'undefined', '💥'),
+    fc.constantFrom(
+      '',
+      ' ',
+      '\u0000',
+      '\ud800',
+      '١٠٠٢',
+      '１００２',
+      '1002 ',
+      ' 1002',
+      '0x3EA',
+      '1e3',
+      '-0',
+      'null',
+      'undefined',
+      '💥',
+    ),
   ),
 );
 
 const jsonish: fc.Arbitrary<unknown> = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }).filter((value) => !LEAKS.test(JSON.stringify(value) ?? '')),
   anyText,
-  fc.constantFrom(1e308, -1e308, 2 ** 53 + 1, -(2 ** 31) - 1, 2 ** 31, 1.5, -0, 0, -1, Number.MIN_VALUE, null, true, false, [], {}),
+  fc.constantFrom(
+    1e308,
+    -1e308,
+    2 ** 53 + 1,
+    -(2 ** 31) - 1,
+    2 ** 31,
+    1.5,
+    -0,
+    0,
+    -1,
+    Number.MIN_VALUE,
+    null,
+    true,
+    false,
+    [],
+    {},
+  ),
   fc.integer({ min: 1, max: 200 }).map((depth) => nestedArray(depth)),
 );
 
@@ -273,16 +338,57 @@ function nestedArray(depth: number): unknown {
 const name = fc.stringMatching(/^[_A-Za-z][_0-9A-Za-z]{0,8}$/);
 
 const SCHEMA_FIELDS = [
-  'productAssignments', 'productAssignment', 'licenses', 'license', 'licenseDetails', 'licenseDetail', 'generateLicense',
-  'id', 'hwid', 'note', 'expired', 'expirationDate', 'createdAt', 'detail', 'file', 'text', 'base64', 'sha256',
-  'byteLength', 'downloadUrl', 'nodes', 'edges', 'node', 'cursor', 'pageInfo', 'hasNextPage', 'endCursor', 'totalCount',
-  'productName', 'remainingLicenseCount', 'usedLicenseCount', 'validUntil', 'fileName', 'customer', 'products', 'hwids',
-  '__typename', '__schema', '__type', 'types', 'name', 'fields', 'kind',
+  'productAssignments',
+  'productAssignment',
+  'licenses',
+  'license',
+  'licenseDetails',
+  'licenseDetail',
+  'generateLicense',
+  'id',
+  'hwid',
+  'note',
+  'expired',
+  'expirationDate',
+  'createdAt',
+  'detail',
+  'file',
+  'text',
+  'base64',
+  'sha256',
+  'byteLength',
+  'downloadUrl',
+  'nodes',
+  'edges',
+  'node',
+  'cursor',
+  'pageInfo',
+  'hasNextPage',
+  'endCursor',
+  'totalCount',
+  'productName',
+  'remainingLicenseCount',
+  'usedLicenseCount',
+  'validUntil',
+  'fileName',
+  'customer',
+  'products',
+  'hwids',
+  '__typename',
+  '__schema',
+  '__type',
+  'types',
+  'name',
+  'fields',
+  'kind',
 ] as const;
 const SCHEMA_ARGUMENTS = ['id', 'licenseId', 'first', 'after', 'filter', 'orderBy', 'input', 'if'] as const;
 
 const fieldName = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...SCHEMA_FIELDS) }, { weight: 1, arbitrary: name });
-const argumentName = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...SCHEMA_ARGUMENTS) }, { weight: 1, arbitrary: name });
+const argumentName = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...SCHEMA_ARGUMENTS) },
+  { weight: 1, arbitrary: name },
+);
 
 /** A GraphQL float literal from a double: `1e+308` is valid GraphQL, `Infinity` is not. */
 const floatLiteral = fc.double({ noNaN: true, noDefaultInfinity: true }).map((value) => {
@@ -301,7 +407,17 @@ const valueLiteral: fc.Arbitrary<string> = fc.letrec<{ value: string }>((tie) =>
     fc.constantFrom('true', 'false', 'null', 'ID', 'EXPIRATION_DATE', 'CREATED_AT', 'ASC', 'DESC', 'NOPE'),
     fc.constantFrom('$v', '$id', '$first', '$filter', '$input', '$undeclared'),
     fc.array(tie('value'), { maxLength: 3 }).map((items) => `[${items.join(', ')}]`),
-    fc.array(fc.tuple(fc.oneof(name, fc.constantFrom('productAssignmentId', 'hwid', 'expirationDate', 'field', 'direction', 'search')), tie('value')), { maxLength: 3 })
+    fc
+      .array(
+        fc.tuple(
+          fc.oneof(
+            name,
+            fc.constantFrom('productAssignmentId', 'hwid', 'expirationDate', 'field', 'direction', 'search'),
+          ),
+          tie('value'),
+        ),
+        { maxLength: 3 },
+      )
       .map((entries) => `{${entries.map(([key, value]) => `${key}: ${value}`).join(', ')}}`),
   ),
 })).value;
@@ -310,9 +426,9 @@ const argumentsText = fc
   .array(fc.tuple(argumentName, valueLiteral), { minLength: 1, maxLength: 3 })
   .map((entries) => `(${entries.map(([key, value]) => `${key}: ${value}`).join(', ')})`);
 
-const directive = fc.tuple(fc.constantFrom('skip', 'include', 'deprecated', 'nope'), fc.option(valueLiteral, { nil: undefined })).map(
-  ([directiveName, value]) => (value === undefined ? ` @${directiveName}` : ` @${directiveName}(if: ${value})`),
-);
+const directive = fc
+  .tuple(fc.constantFrom('skip', 'include', 'deprecated', 'nope'), fc.option(valueLiteral, { nil: undefined }))
+  .map(([directiveName, value]) => (value === undefined ? ` @${directiveName}` : ` @${directiveName}(if: ${value})`));
 
 /** Selection sets with random fields, arguments, aliases, directives and inline fragments. */
 const selectionSet: fc.Arbitrary<string> = fc.letrec<{ set: string; selection: string }>((tie) => ({
@@ -328,20 +444,40 @@ const selectionSet: fc.Arbitrary<string> = fc.letrec<{ set: string; selection: s
         fc.option(directive, { nil: undefined }),
         fc.option(tie('set'), { nil: undefined }),
       )
-      .map(([alias, field, args, dir, set]) => `${alias ? `${alias}: ` : ''}${field}${args ?? ''}${dir ?? ''}${set ? ` ${set}` : ''}`),
-    fc.tuple(fc.constantFrom('', 'on Query ', 'on License ', 'on Nope '), tie('set')).map(([condition, set]) => `... ${condition}${set}`),
+      .map(
+        ([alias, field, args, dir, set]) =>
+          `${alias ? `${alias}: ` : ''}${field}${args ?? ''}${dir ?? ''}${set ? ` ${set}` : ''}`,
+      ),
+    fc
+      .tuple(fc.constantFrom('', 'on Query ', 'on License ', 'on Nope '), tie('set'))
+      .map(([condition, set]) => `... ${condition}${set}`),
     fc.constantFrom('...F', '...Missing'),
   ),
 })).set;
 
-const VARIABLE_TYPES = ['ID', 'ID!', 'Int', 'Int!', 'String', 'Boolean', 'Date', 'LicenseFilter', 'LicenseOrder', 'GenerateLicenseInput!', '[ID!]', 'Nope'] as const;
+const VARIABLE_TYPES = [
+  'ID',
+  'ID!',
+  'Int',
+  'Int!',
+  'String',
+  'Boolean',
+  'Date',
+  'LicenseFilter',
+  'LicenseOrder',
+  'GenerateLicenseInput!',
+  '[ID!]',
+  'Nope',
+] as const;
 
 const variableDefinitions = fc
   .uniqueArray(fc.tuple(fc.constantFrom('v', 'id', 'first', 'filter', 'input'), fc.constantFrom(...VARIABLE_TYPES)), {
     maxLength: 3,
     selector: ([variable]) => variable,
   })
-  .map((definitions) => (definitions.length === 0 ? '' : `(${definitions.map(([variable, type]) => `$${variable}: ${type}`).join(', ')})`));
+  .map((definitions) =>
+    definitions.length === 0 ? '' : `(${definitions.map(([variable, type]) => `$${variable}: ${type}`).join(', ')})`,
+  );
 
 /** A document: operations of every kind, named or not, with variable definitions and maybe a fragment F. */
 const document = fc
@@ -363,16 +499,23 @@ const document = fc
 /** Valid nesting, deeper than the depth limit at times: licences → assignment → licences → … */
 const deepValidQuery = fc.integer({ min: 1, max: 16 }).map((depth) => {
   let inner = 'id';
-  for (let level = 0; level < depth; level += 1) inner = `licenses(first: 1) { nodes { id productAssignment { id ${inner} } } }`;
+  for (let level = 0; level < depth; level += 1)
+    inner = `licenses(first: 1) { nodes { id productAssignment { id ${inner} } } }`;
   return `{ productAssignments { ${inner} } }`;
 });
 
 /** Nonsense nesting, and deep list and object literals, up to well past any parser limit (within the body limit). */
 const deepNonsenseQuery = fc.oneof(
   fc.integer({ min: 1, max: 400 }).map((depth) => `{ ${'a { '.repeat(depth)}b${' }'.repeat(depth)} }`),
-  fc.integer({ min: 1, max: 20_000 }).map((depth) => `{ licenses(filter: { search: ${'['.repeat(depth)}"x"${']'.repeat(depth)} }) { totalCount } }`),
-  fc.integer({ min: 1, max: 8_000 }).map((depth) => `{ licenses(filter: ${'{ a: '.repeat(depth)}1${' }'.repeat(depth)}) { totalCount } }`),
-  fc.integer({ min: 1, max: 3_000 }).map((count) => `{ ${Array.from({ length: count }, (_, i) => `a${i}: __typename`).join(' ')} }`),
+  fc
+    .integer({ min: 1, max: 20_000 })
+    .map((depth) => `{ licenses(filter: { search: ${'['.repeat(depth)}"x"${']'.repeat(depth)} }) { totalCount } }`),
+  fc
+    .integer({ min: 1, max: 8_000 })
+    .map((depth) => `{ licenses(filter: ${'{ a: '.repeat(depth)}1${' }'.repeat(depth)}) { totalCount } }`),
+  fc
+    .integer({ min: 1, max: 3_000 })
+    .map((count) => `{ ${Array.from({ length: count }, (_, i) => `a${i}: __typename`).join(' ')} }`),
   fc.integer({ min: 1, max: 12 }).map((chain) => {
     // Each fragment spreads the one before twice: 2^chain expansions for a naive walker. Kept small here; the
     // exponential case is its own test below.
@@ -390,7 +533,12 @@ const variables = fc.oneof(
       { requiredKeys: [] },
     ),
   }),
-  fc.record({ filter: fc.record({ productAssignmentId: jsonish, expiresBefore: jsonish, search: jsonish, universal: jsonish }, { requiredKeys: [] }) }),
+  fc.record({
+    filter: fc.record(
+      { productAssignmentId: jsonish, expiresBefore: jsonish, search: jsonish, universal: jsonish },
+      { requiredKeys: [] },
+    ),
+  }),
 );
 
 const JSON_TYPE: Array<[string, string]> = [['content-type', 'application/json']];
@@ -409,20 +557,55 @@ describe('hostile client input: never a 5xx, always well-formed JSON with coded 
   test('random and malformed request bodies', async () => {
     const validBody = JSON.stringify({ query: '{ licenses(first: 2) { nodes { id } } }', variables: { a: 1 } });
     const body = fc.oneof(
-      fc.uint8Array({ maxLength: 600 }).map((bytes) => Buffer.from(bytes)).filter((bytes) => !LEAKS.test(bytes.toString('latin1'))),
+      fc
+        .uint8Array({ maxLength: 600 })
+        .map((bytes) => Buffer.from(bytes))
+        .filter((bytes) => !LEAKS.test(bytes.toString('latin1'))),
       fc.nat({ max: validBody.length - 1 }).map((cut) => validBody.slice(0, cut)),
       jsonish.map((value) => JSON.stringify(value) ?? 'null'),
-      fc.record({ query: jsonish, variables: jsonish, operationName: jsonish, extensions: jsonish }, { requiredKeys: [] }).map((value) => JSON.stringify(value)),
+      fc
+        .record(
+          { query: jsonish, variables: jsonish, operationName: jsonish, extensions: jsonish },
+          { requiredKeys: [] },
+        )
+        .map((value) => JSON.stringify(value)),
       // Malformed persistedQuery extensions have their own regression tests below; only well-formed ones here.
-      fc.record({ extensions: fc.record({ persistedQuery: fc.record({ version: fc.constant(1), sha256Hash: anyText }) }) }).map((value) => JSON.stringify(value)),
+      fc
+        .record({
+          extensions: fc.record({ persistedQuery: fc.record({ version: fc.constant(1), sha256Hash: anyText }) }),
+        })
+        .map((value) => JSON.stringify(value)),
       // Huge strings, just under and over the body limit (102400 bytes: larger is a 413).
-      fc.integer({ min: 1, max: 120_000 }).map((size) => JSON.stringify({ query: 'query($s: String) { licenses(filter: { search: $s }) { totalCount } }', variables: { s: 'x'.repeat(size) } })),
-      fc.integer({ min: 1, max: 120_000 }).map((size) => JSON.stringify({ query: `{ licenses(filter: { search: "${'y'.repeat(size)}" }) { totalCount } }` })),
+      fc
+        .integer({ min: 1, max: 120_000 })
+        .map((size) =>
+          JSON.stringify({
+            query: 'query($s: String) { licenses(filter: { search: $s }) { totalCount } }',
+            variables: { s: 'x'.repeat(size) },
+          }),
+        ),
+      fc
+        .integer({ min: 1, max: 120_000 })
+        .map((size) =>
+          JSON.stringify({ query: `{ licenses(filter: { search: "${'y'.repeat(size)}" }) { totalCount } }` }),
+        ),
       // Deep nesting in the JSON itself.
-      fc.integer({ min: 1, max: 45_000 }).map((depth) => `{"query":"{ __typename }","variables":{"v":${'['.repeat(depth)}${']'.repeat(depth)}}}`),
-      fc.integer({ min: 1, max: 45_000 }).map((depth) => `{"query":"{ __typename }","extensions":${'['.repeat(depth)}${']'.repeat(depth)}}`),
+      fc
+        .integer({ min: 1, max: 45_000 })
+        .map((depth) => `{"query":"{ __typename }","variables":{"v":${'['.repeat(depth)}${']'.repeat(depth)}}}`),
+      fc
+        .integer({ min: 1, max: 45_000 })
+        .map((depth) => `{"query":"{ __typename }","extensions":${'['.repeat(depth)}${']'.repeat(depth)}}`),
       fc.integer({ min: 1, max: 15_000 }).map((depth) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`),
-      fc.constantFrom('', 'null', '[]', '{}', '"query"', '[{"query":"{ __typename }"}]', '{"query":"{ __typename }","__proto__":{"x":1}}'),
+      fc.constantFrom(
+        '',
+        'null',
+        '[]',
+        '{}',
+        '"query"',
+        '[{"query":"{ __typename }"}]',
+        '{"query":"{ __typename }","__proto__":{"x":1}}',
+      ),
     );
     await fc.assert(
       fc.asyncProperty(body, async (payload) => {
@@ -441,27 +624,38 @@ describe('hostile client input: never a 5xx, always well-formed JSON with coded 
       { weight: 1, arbitrary: deepValidQuery },
       { weight: 1, arbitrary: deepNonsenseQuery },
     );
-    const operationName = fc.option(fc.oneof(fc.constantFrom('Q', 'M', 'Other', 'Missing'), anyText), { nil: undefined });
+    const operationName = fc.option(fc.oneof(fc.constantFrom('Q', 'M', 'Other', 'Missing'), anyText), {
+      nil: undefined,
+    });
     const overGet = fc.boolean();
     await fc.assert(
-      fc.asyncProperty(query, fc.option(variables, { nil: undefined }), operationName, overGet, async (text, vars, opName, get) => {
-        let req: HttpRequest;
-        const body: Record<string, unknown> = { query: text };
-        if (vars !== undefined) body.variables = vars;
-        if (opName !== undefined) body.operationName = opName;
-        if (get) {
-          const search = new URLSearchParams({ query: text });
-          if (vars !== undefined) search.set('variables', JSON.stringify(vars));
-          if (opName !== undefined) search.set('operationName', opName);
-          // GET carries the operation in the request line: keep it within Node's header limit (16 KiB).
-          const path = `/graphql?${search.toString()}`;
-          req = path.length < 8_000 ? { method: 'GET', path, headers: [...JSON_TYPE, ['authorization', stack.auth.acme]] } : gqlPost(JSON.stringify(body));
-        } else {
-          req = gqlPost(JSON.stringify(body));
-        }
-        const outcome = await send(req);
-        assertNoProblems(graphqlProblems(req, outcome), req, outcome);
-      }),
+      fc.asyncProperty(
+        query,
+        fc.option(variables, { nil: undefined }),
+        operationName,
+        overGet,
+        async (text, vars, opName, get) => {
+          let req: HttpRequest;
+          const body: Record<string, unknown> = { query: text };
+          if (vars !== undefined) body.variables = vars;
+          if (opName !== undefined) body.operationName = opName;
+          if (get) {
+            const search = new URLSearchParams({ query: text });
+            if (vars !== undefined) search.set('variables', JSON.stringify(vars));
+            if (opName !== undefined) search.set('operationName', opName);
+            // GET carries the operation in the request line: keep it within Node's header limit (16 KiB).
+            const path = `/graphql?${search.toString()}`;
+            req =
+              path.length < 8_000
+                ? { method: 'GET', path, headers: [...JSON_TYPE, ['authorization', stack.auth.acme]] }
+                : gqlPost(JSON.stringify(body));
+          } else {
+            req = gqlPost(JSON.stringify(body));
+          }
+          const outcome = await send(req);
+          assertNoProblems(graphqlProblems(req, outcome), req, outcome);
+        },
+      ),
       runs(300),
     );
   }, 60_000);
@@ -469,35 +663,98 @@ describe('hostile client input: never a 5xx, always well-formed JSON with coded 
   test('random headers: garbage credentials, odd or missing content types, huge values', async () => {
     const token = fc.stringMatching(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}$/);
     /** Header values undici sends and Node accepts: visible ASCII, space, tab, and Latin-1. */
-    const headerValue = (maxLength: number) => clean(fc.string({ unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constantFrom(0x09, 0xe9, 0xff)).map((code) => String.fromCharCode(code)), maxLength }));
+    const headerValue = (maxLength: number) =>
+      clean(
+        fc.string({
+          unit: fc
+            .oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constantFrom(0x09, 0xe9, 0xff))
+            .map((code) => String.fromCharCode(code)),
+          maxLength,
+        }),
+      );
     const authorization = fc.oneof(
-      fc.constantFrom(stack.auth.acme, stack.auth.globex, 'Basic', 'Basic ', 'Basic !!!!', 'Basic ZGVtbw==', 'Basic ZGVtbzp3cm9uZw==', 'Bearer abc', 'basic ZGVtbzpkZW1v', ''),
+      fc.constantFrom(
+        stack.auth.acme,
+        stack.auth.globex,
+        'Basic',
+        'Basic ',
+        'Basic !!!!',
+        'Basic ZGVtbw==',
+        'Basic ZGVtbzp3cm9uZw==',
+        'Bearer abc',
+        'basic ZGVtbzpkZW1v',
+        '',
+      ),
       headerValue(60),
       headerValue(60).map((text) => `Basic ${Buffer.from(text, 'latin1').toString('base64')}`),
       fc.integer({ min: 1_000, max: 9_000 }).map((size) => `Basic ${'A'.repeat(size)}`),
     );
     const contentType = fc.oneof(
       fc.constantFrom(
-        'application/json', 'application/json; charset=utf-8', 'application/json; charset=latin1', 'application/json; charset=utf-16',
-        'APPLICATION/JSON', 'application/graphql', 'application/graphql-response+json', 'text/plain', 'text/html',
-        'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream', '*/*', ';', 'json',
+        'application/json',
+        'application/json; charset=utf-8',
+        'application/json; charset=latin1',
+        'application/json; charset=utf-16',
+        'APPLICATION/JSON',
+        'application/graphql',
+        'application/graphql-response+json',
+        'text/plain',
+        'text/html',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/octet-stream',
+        '*/*',
+        ';',
+        'json',
       ),
       fc.tuple(token, token).map(([type, subtype]) => `${type}/${subtype}`),
     );
-    const accept = fc.constantFrom('application/json', 'application/graphql-response+json', 'text/html', 'text/event-stream', 'multipart/mixed; deferSpec=20220824', '*/*', 'nope', '');
+    const accept = fc.constantFrom(
+      'application/json',
+      'application/graphql-response+json',
+      'text/html',
+      'text/event-stream',
+      'multipart/mixed; deferSpec=20220824',
+      '*/*',
+      'nope',
+      '',
+    );
     const headers = fc.record(
       {
-        authorization: fc.oneof(authorization.map((value) => [value]), fc.tuple(authorization, authorization).map((pair) => [...pair])),
+        authorization: fc.oneof(
+          authorization.map((value) => [value]),
+          fc.tuple(authorization, authorization).map((pair) => [...pair]),
+        ),
         contentType,
         accept,
         preflight: fc.constantFrom('apollo-require-preflight', 'x-apollo-operation-name'),
-        extra: fc.array(fc.tuple(token.map((t) => `x-${t}`), headerValue(40)), { maxLength: 3 }),
+        extra: fc.array(
+          fc.tuple(
+            token.map((t) => `x-${t}`),
+            headerValue(40),
+          ),
+          { maxLength: 3 },
+        ),
         huge: fc.option(fc.integer({ min: 1_000, max: 9_000 }), { nil: undefined }),
       },
       { requiredKeys: ['extra'] },
     );
-    const method = fc.constantFrom<HttpRequest['method']>('POST', 'POST', 'GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS');
-    const query = fc.constantFrom('{ productAssignments { id } }', '{ license(id: 1002) { id hwid } }', '{ __typename }', 'mutation { __typename }');
+    const method = fc.constantFrom<HttpRequest['method']>(
+      'POST',
+      'POST',
+      'GET',
+      'HEAD',
+      'PUT',
+      'DELETE',
+      'PATCH',
+      'OPTIONS',
+    );
+    const query = fc.constantFrom(
+      '{ productAssignments { id } }',
+      '{ license(id: 1002) { id hwid } }',
+      '{ __typename }',
+      'mutation { __typename }',
+    );
     await fc.assert(
       fc.asyncProperty(method, headers, query, async (verb, h, text) => {
         const list: Array<[string, string]> = [];
@@ -525,36 +782,75 @@ describe('hostile client input: never a 5xx, always well-formed JSON with coded 
     const globexAssignments = stack.emulator.state.assignmentsOf('globex').map((assignment) => assignment.id);
     /** An id as a JSON value (variables) and as a GraphQL literal. */
     const idValue: fc.Arbitrary<{ json: unknown; literal: string }> = fc.oneof(
-      fc.constantFrom(...acmeLicenses, ...globexLicenses, ...acmeAssignments, ...globexAssignments, 999_999, 0).chain((id) =>
-        fc.constantFrom({ json: id, literal: String(id) }, { json: String(id), literal: JSON.stringify(String(id)) }),
-      ),
+      fc
+        .constantFrom(...acmeLicenses, ...globexLicenses, ...acmeAssignments, ...globexAssignments, 999_999, 0)
+        .chain((id) =>
+          fc.constantFrom({ json: id, literal: String(id) }, { json: String(id), literal: JSON.stringify(String(id)) }),
+        ),
       fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }).map((id) => ({ json: id, literal: String(id) })),
-      fc.constantFrom(-1, -0, 1.5, 1e308, -1e308, 2 ** 53, 2 ** 53 + 2, Number.MAX_SAFE_INTEGER, 1e21).map((id) => ({ json: id, literal: floatOrInt(id) })),
-      fc.constantFrom('1002.0', '01002', '+1002', '1002 ', ' 1002', '١٠٠٢', '１００２', '1e3', '0x3EA', '9999999999999999', '99999999999999999999', '', '-5', 'NaN', 'Infinity', '💥')
+      fc
+        .constantFrom(-1, -0, 1.5, 1e308, -1e308, 2 ** 53, 2 ** 53 + 2, Number.MAX_SAFE_INTEGER, 1e21)
+        .map((id) => ({ json: id, literal: floatOrInt(id) })),
+      fc
+        .constantFrom(
+          '1002.0',
+          '01002',
+          '+1002',
+          '1002 ',
+          ' 1002',
+          '١٠٠٢',
+          '１００２',
+          '1e3',
+          '0x3EA',
+          '9999999999999999',
+          '99999999999999999999',
+          '',
+          '-5',
+          'NaN',
+          'Infinity',
+          '💥',
+        )
         .map((text) => ({ json: text, literal: JSON.stringify(text) })),
       anyText.map((text) => ({ json: text, literal: JSON.stringify(text) })),
-      fc.constantFrom({ json: null, literal: 'null' }, { json: true, literal: 'true' }, { json: [1002], literal: '[1002]' }, { json: { id: 1 }, literal: '{ id: 1 }' }),
+      fc.constantFrom(
+        { json: null, literal: 'null' },
+        { json: true, literal: 'true' },
+        { json: [1002], literal: '[1002]' },
+        { json: { id: 1 }, literal: '{ id: 1 }' },
+      ),
     );
     const field = fc.constantFrom(
       { query: 'license', argument: 'id', select: '{ id hwid productAssignment { id } }', kind: 'license' as const },
       { query: 'productAssignment', argument: 'id', select: '{ id productName }', kind: 'assignment' as const },
-      { query: 'licenseDetail', argument: 'licenseId', select: '{ id customer license { id } }', kind: 'license' as const },
+      {
+        query: 'licenseDetail',
+        argument: 'licenseId',
+        select: '{ id customer license { id } }',
+        kind: 'license' as const,
+      },
       { query: 'licenses', argument: 'filter', select: '{ totalCount nodes { id } }', kind: 'filter' as const },
     );
     const caller = fc.constantFrom<'acme' | 'globex' | 'none'>('acme', 'globex', 'none');
-    const graphqlCase = fc.record({ field, id: idValue, asVariable: fc.boolean(), caller }).map((c) => ({ ...c, target: 'graphql' as const }));
+    const graphqlCase = fc
+      .record({ field, id: idValue, asVariable: fc.boolean(), caller })
+      .map((c) => ({ ...c, target: 'graphql' as const }));
     const pathSegment = fc.oneof(
       idValue.map((id) => percentEncode(typeof id.json === 'string' ? id.json : String(JSON.stringify(id.json)))),
       anyText.map((text) => percentEncode(text)),
       fc.constantFrom('%E0%A4%A', '%', '%00', '..', '.', '1002%2F', '1002;x', '1002?x=1', '1002#x', 'ab%2Fcd'),
     );
     const fileCase = fc
-      .record({ segment: pathSegment, method: fc.constantFrom<HttpRequest['method']>('GET', 'GET', 'HEAD', 'POST'), caller })
+      .record({
+        segment: pathSegment,
+        method: fc.constantFrom<HttpRequest['method']>('GET', 'GET', 'HEAD', 'POST'),
+        caller,
+      })
       .map((c) => ({ ...c, target: 'file' as const }));
 
     await fc.assert(
       fc.asyncProperty(fc.oneof(graphqlCase, fileCase), async (c) => {
-        const authorization = c.caller === 'acme' ? stack.auth.acme : c.caller === 'globex' ? stack.auth.globex : undefined;
+        const authorization =
+          c.caller === 'acme' ? stack.auth.acme : c.caller === 'globex' ? stack.auth.globex : undefined;
         const auth: Array<[string, string]> = authorization ? [['authorization', authorization]] : [];
         if (c.target === 'file') {
           const req: HttpRequest = { method: c.method, path: `/licenses/${c.segment}/file`, headers: auth };
@@ -563,7 +859,14 @@ describe('hostile client input: never a 5xx, always well-formed JSON with coded 
           return;
         }
         const { field: f, id } = c;
-        const argument = f.kind === 'filter' ? (c.asVariable ? '{ productAssignmentId: $id }' : `{ productAssignmentId: ${id.literal} }`) : c.asVariable ? '$id' : id.literal;
+        const argument =
+          f.kind === 'filter'
+            ? c.asVariable
+              ? '{ productAssignmentId: $id }'
+              : `{ productAssignmentId: ${id.literal} }`
+            : c.asVariable
+              ? '$id'
+              : id.literal;
         const text = `${c.asVariable ? (f.kind === 'filter' ? 'query($id: ID)' : 'query($id: ID!)') : ''} { ${f.query}(${f.argument}: ${argument}) ${f.select} }`;
         const req: HttpRequest = {
           method: 'POST',
@@ -579,27 +882,56 @@ describe('hostile client input: never a 5xx, always well-formed JSON with coded 
     );
 
     /** Where the id is plainly valid and no fault is on, the answer is exactly the portal's. */
-    function exactIdProblems(who: 'acme' | 'globex' | 'none', kind: 'license' | 'assignment' | 'filter', query: string, json: unknown, outcome: Outcome): string[] {
+    function exactIdProblems(
+      who: 'acme' | 'globex' | 'none',
+      kind: 'license' | 'assignment' | 'filter',
+      query: string,
+      json: unknown,
+      outcome: Outcome,
+    ): string[] {
       if (!('answer' in outcome) || kind === 'filter') return [];
-      const id = typeof json === 'number' ? json : typeof json === 'string' && /^[1-9][0-9]{0,9}$/.test(json) ? Number(json) : undefined;
+      const id =
+        typeof json === 'number'
+          ? json
+          : typeof json === 'string' && /^[1-9][0-9]{0,9}$/.test(json)
+            ? Number(json)
+            : undefined;
       if (id === undefined || !Number.isSafeInteger(id) || id <= 0) return [];
-      const body = JSON.parse(outcome.answer.body.toString('utf8')) as { data?: Record<string, { id?: string } | null>; errors?: Array<{ extensions?: { code?: string } }> };
+      const body = JSON.parse(outcome.answer.body.toString('utf8')) as {
+        data?: Record<string, { id?: string } | null>;
+        errors?: Array<{ extensions?: { code?: string } }>;
+      };
       const codes = (body.errors ?? []).map((error) => error.extensions?.code);
-      const owner = kind === 'license' ? stack.emulator.state.license(id)?.customer : stack.emulator.state.assignment(id)?.customer;
+      const owner =
+        kind === 'license' ? stack.emulator.state.license(id)?.customer : stack.emulator.state.assignment(id)?.customer;
       const expected =
-        who === 'none' ? 'UNAUTHENTICATED'
-        : owner === undefined ? 'NOT_FOUND'
-        : owner === stack.emulator.state.customerOf(who === 'acme' ? 'demo' : 'globex') ? 'data'
-        : 'FORBIDDEN';
+        who === 'none'
+          ? 'UNAUTHENTICATED'
+          : owner === undefined
+            ? 'NOT_FOUND'
+            : owner === stack.emulator.state.customerOf(who === 'acme' ? 'demo' : 'globex')
+              ? 'data'
+              : 'FORBIDDEN';
       if (expected === 'data') {
         const record = body.data?.[query];
-        const returnedId = query === 'licenseDetail' ? (record as { license?: { id?: string } } | null | undefined)?.license?.id : record?.id;
-        return codes.length === 0 && returnedId === String(id) ? [] : [`expected the record ${id}, got ${JSON.stringify(body).slice(0, 300)}`];
+        const returnedId =
+          query === 'licenseDetail'
+            ? (record as { license?: { id?: string } } | null | undefined)?.license?.id
+            : record?.id;
+        return codes.length === 0 && returnedId === String(id)
+          ? []
+          : [`expected the record ${id}, got ${JSON.stringify(body).slice(0, 300)}`];
       }
-      return codes.length === 1 && codes[0] === expected && body.data?.[query] === null ? [] : [`expected ${expected} for id ${id}, got ${JSON.stringify(body).slice(0, 300)}`];
+      return codes.length === 1 && codes[0] === expected && body.data?.[query] === null
+        ? []
+        : [`expected ${expected} for id ${id}, got ${JSON.stringify(body).slice(0, 300)}`];
     }
 
-    function fileExpectation(segment: string, method: HttpRequest['method'], who: 'acme' | 'globex' | 'none'): FileExpectation {
+    function fileExpectation(
+      segment: string,
+      method: HttpRequest['method'],
+      who: 'acme' | 'globex' | 'none',
+    ): FileExpectation {
       if (method === 'POST') return { statuses: [400, 404], mayBreakOff: false };
       let decoded: string | undefined;
       try {
@@ -608,13 +940,22 @@ describe('hostile client input: never a 5xx, always well-formed JSON with coded 
         decoded = undefined;
       }
       // '?', '#' and '/' change the route itself; an undecodable segment is Fastify's 400; leave those general.
-      if (decoded === undefined || /[?#/;]/.test(segment) || /%2F/i.test(segment) || segment === '.' || segment === '..' || segment === '') {
+      if (
+        decoded === undefined ||
+        /[?#/;]/.test(segment) ||
+        /%2F/i.test(segment) ||
+        segment === '.' ||
+        segment === '..' ||
+        segment === ''
+      ) {
         return { statuses: [400, 404], mayBreakOff: false };
       }
-      if (!/^[1-9][0-9]{0,15}$/.test(decoded) || !Number.isSafeInteger(Number(decoded))) return { statuses: [400], mayBreakOff: false };
+      if (!/^[1-9][0-9]{0,15}$/.test(decoded) || !Number.isSafeInteger(Number(decoded)))
+        return { statuses: [400], mayBreakOff: false };
       if (who === 'none') return { statuses: [401], mayBreakOff: false };
       const found = stack.emulator.state.license(Number(decoded));
-      const mine = found !== undefined && found.customer === stack.emulator.state.customerOf(who === 'acme' ? 'demo' : 'globex');
+      const mine =
+        found !== undefined && found.customer === stack.emulator.state.customerOf(who === 'acme' ? 'demo' : 'globex');
       if (!mine) return { statuses: [403], mayBreakOff: false };
       const bytes = stack.emulator.state.licenseFile(Number(decoded));
       return bytes ? { statuses: [200], bytes, mayBreakOff: false } : { statuses: [200], mayBreakOff: false };
@@ -629,7 +970,10 @@ describe('regressions: bugs these properties found', () => {
     ['a list instead of an object, with a query', { query: '{ __typename }', extensions: { persistedQuery: [] } }],
     ['version 2, without a query', { extensions: { persistedQuery: { version: 2, sha256Hash: 'abc' } } }],
     ['version "1" as a string', { extensions: { persistedQuery: { version: '1', sha256Hash: 'abc' } } }],
-    ['a hash that does not match the query', { query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }],
+    [
+      'a hash that does not match the query',
+      { query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } },
+    ],
   ];
   for (const [what, body] of malformedPersistedQueries) {
     test(`a malformed persistedQuery extension (${what}) is refused with a client error code`, async () => {
@@ -677,7 +1021,13 @@ const CYCLE_SCALARS: Record<CycleType, readonly string[]> = {
 const cycleLicenseArgs = fc.oneof(
   { weight: 4, arbitrary: fc.constant('') },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 5 }).map((first) => `(first: ${first})`) },
-  { weight: 1, arbitrary: fc.constantFrom('(filter: { universal: false })', '(orderBy: { field: EXPIRATION_DATE, direction: DESC }, first: 3)') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '(filter: { universal: false })',
+      '(orderBy: { field: EXPIRATION_DATE, direction: DESC }, first: 3)',
+    ),
+  },
 );
 
 const cycleSelections = new Map<string, fc.Arbitrary<string>>();
@@ -692,10 +1042,17 @@ function cycleSelection(type: CycleType, depth: number): fc.Arbitrary<string> {
     const below = (inner: CycleType, wrap: (set: string) => string) => cycleSelection(inner, depth - 1).map(wrap);
     switch (type) {
       case 'ProductAssignment':
-        relations.push(fc.tuple(cycleLicenseArgs, cycleSelection('LicenseConnection', depth - 1)).map(([args, set]) => `licenses${args} ${set}`));
+        relations.push(
+          fc
+            .tuple(cycleLicenseArgs, cycleSelection('LicenseConnection', depth - 1))
+            .map(([args, set]) => `licenses${args} ${set}`),
+        );
         break;
       case 'License':
-        relations.push(below('ProductAssignment', (set) => `productAssignment ${set}`), below('LicenseDetail', (set) => `detail ${set}`));
+        relations.push(
+          below('ProductAssignment', (set) => `productAssignment ${set}`),
+          below('LicenseDetail', (set) => `detail ${set}`),
+        );
         break;
       case 'LicenseDetail':
         relations.push(below('License', (set) => `license ${set}`));
@@ -703,14 +1060,20 @@ function cycleSelection(type: CycleType, depth: number): fc.Arbitrary<string> {
       case 'LicenseConnection':
       case 'LicenseDetailConnection': {
         const node = type === 'LicenseConnection' ? 'License' : 'LicenseDetail';
-        relations.push(below(node, (set) => `nodes ${set}`), fc.constant('pageInfo { hasNextPage endCursor }'));
+        relations.push(
+          below(node, (set) => `nodes ${set}`),
+          fc.constant('pageInfo { hasNextPage endCursor }'),
+        );
         if (depth > 2) relations.push(cycleSelection(node, depth - 2).map((set) => `edges { cursor node ${set} }`));
         break;
       }
     }
   }
   const arbitrary = fc
-    .tuple(fc.subarray([...CYCLE_SCALARS[type]], { minLength: 1 }), ...relations.map((relation) => fc.option(relation, { nil: undefined, freq: 3 })))
+    .tuple(
+      fc.subarray([...CYCLE_SCALARS[type]], { minLength: 1 }),
+      ...relations.map((relation) => fc.option(relation, { nil: undefined, freq: 3 })),
+    )
     .map(([scalars, ...chosen]) => `{ ${[...scalars, ...chosen.filter((set) => set !== undefined)].join(' ')} }`);
   cycleSelections.set(key, arbitrary);
   return arbitrary;
@@ -720,7 +1083,9 @@ function cycleSelection(type: CycleType, depth: number): fc.Arbitrary<string> {
 function cycleQuery(ids: { licenseId: number; assignmentId: number }): fc.Arbitrary<string> {
   return fc.oneof(
     cycleSelection('ProductAssignment', 9).map((set) => `{ productAssignments ${set} }`),
-    fc.tuple(cycleLicenseArgs, cycleSelection('LicenseConnection', 9)).map(([args, set]) => `{ licenses${args} ${set} }`),
+    fc
+      .tuple(cycleLicenseArgs, cycleSelection('LicenseConnection', 9))
+      .map(([args, set]) => `{ licenses${args} ${set} }`),
     cycleSelection('LicenseDetailConnection', 9).map((set) => `{ licenseDetails ${set} }`),
     cycleSelection('License', 9).map((set) => `{ license(id: ${ids.licenseId}) ${set} }`),
     cycleSelection('ProductAssignment', 9).map((set) => `{ productAssignment(id: ${ids.assignmentId}) ${set} }`),
@@ -732,40 +1097,51 @@ describe('answers that follow the relations cycles', () => {
 
   test('are answered exactly as without the bound, or refused with their exact size', async () => {
     const bound = 400;
-    const bounded = await startServer(loadConfig({ PORT: '0', PORTAL_URL: stack.emulator.url, LOG_LEVEL: 'silent', MAX_RESULT_OBJECTS: String(bound) }));
+    const bounded = await startServer(
+      loadConfig({ PORT: '0', PORTAL_URL: stack.emulator.url, LOG_LEVEL: 'silent', MAX_RESULT_OBJECTS: String(bound) }),
+    );
     const seen = { served: 0, exact: 0, estimated: 0 };
     try {
       await fc.assert(
-        fc.asyncProperty(cycleQuery({ licenseId: landmarks.hwidBoundLicenseId, assignmentId: landmarks.unlimitedAssignmentId }), async (query) => {
-          const body = JSON.stringify({ query });
-          const unbounded = await send(gqlPost(body));
-          const req: HttpRequest = { ...gqlPost(body), path: new URL(bounded.graphqlUrl).pathname };
-          const outcome = await send({ ...req, headers: req.headers }, new URL(bounded.graphqlUrl).origin);
-          assertNoProblems(graphqlProblems(req, outcome, ['BAD_USER_INPUT']), req, outcome);
-          if (!('answer' in unbounded) || !('answer' in outcome)) throw new Error('no answer');
-          const reference = JSON.parse(unbounded.answer.body.toString('utf8')) as GraphQLBody & { data: Record<string, unknown> };
-          expect(reference.errors).toBeUndefined();
-          const size = answerSize(reference.data);
-          const answer = JSON.parse(outcome.answer.body.toString('utf8')) as GraphQLBody & { data?: unknown };
-          if (answer.errors === undefined) {
-            seen.served += 1;
-            expect(size).toBeLessThanOrEqual(bound);
-            expect(answer.data).toEqual(reference.data);
-            return;
-          }
-          const extensions = answer.errors[0]!.extensions as Record<string, unknown>;
-          expect(outcome.answer.status).toBe(400);
-          expect(extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'RESULT_TOO_LARGE', maxResultObjects: bound });
-          if (extensions.counted === 'EXACT') {
-            seen.exact += 1;
-            expect(extensions.resultObjects).toBe(size);
-          } else {
-            // Before any call a page counts as its `first`, and a filtered list as the caller's average: looser.
-            seen.estimated += 1;
-            expect(extensions.counted).toBe('ESTIMATE');
-            if (!/first:|filter:/.test(query)) expect(size).toBeGreaterThan(bound);
-          }
-        }),
+        fc.asyncProperty(
+          cycleQuery({ licenseId: landmarks.hwidBoundLicenseId, assignmentId: landmarks.unlimitedAssignmentId }),
+          async (query) => {
+            const body = JSON.stringify({ query });
+            const unbounded = await send(gqlPost(body));
+            const req: HttpRequest = { ...gqlPost(body), path: new URL(bounded.graphqlUrl).pathname };
+            const outcome = await send({ ...req, headers: req.headers }, new URL(bounded.graphqlUrl).origin);
+            assertNoProblems(graphqlProblems(req, outcome, ['BAD_USER_INPUT']), req, outcome);
+            if (!('answer' in unbounded) || !('answer' in outcome)) throw new Error('no answer');
+            const reference = JSON.parse(unbounded.answer.body.toString('utf8')) as GraphQLBody & {
+              data: Record<string, unknown>;
+            };
+            expect(reference.errors).toBeUndefined();
+            const size = answerSize(reference.data);
+            const answer = JSON.parse(outcome.answer.body.toString('utf8')) as GraphQLBody & { data?: unknown };
+            if (answer.errors === undefined) {
+              seen.served += 1;
+              expect(size).toBeLessThanOrEqual(bound);
+              expect(answer.data).toEqual(reference.data);
+              return;
+            }
+            const extensions = answer.errors[0]!.extensions as Record<string, unknown>;
+            expect(outcome.answer.status).toBe(400);
+            expect(extensions).toMatchObject({
+              code: 'BAD_USER_INPUT',
+              reason: 'RESULT_TOO_LARGE',
+              maxResultObjects: bound,
+            });
+            if (extensions.counted === 'EXACT') {
+              seen.exact += 1;
+              expect(extensions.resultObjects).toBe(size);
+            } else {
+              // Before any call a page counts as its `first`, and a filtered list as the caller's average: looser.
+              seen.estimated += 1;
+              expect(extensions.counted).toBe('ESTIMATE');
+              if (!/first:|filter:/.test(query)) expect(size).toBeGreaterThan(bound);
+            }
+          },
+        ),
         runs(120),
       );
     } finally {
@@ -789,15 +1165,21 @@ describe('answers that follow the relations cycles', () => {
     const outcomes = { served: 0, refused: 0 };
     try {
       await fc.assert(
-        fc.asyncProperty(cycleQuery({ licenseId: large.hwidBoundLicenseId, assignmentId: large.unlimitedAssignmentId }), async (query) => {
-          const req: HttpRequest = { ...gqlPost(JSON.stringify({ query })), headers: [...JSON_TYPE, ['authorization', emulator.account('demo').authorization]] };
-          const started = performance.now();
-          const outcome = await send(req, origin);
-          expect(performance.now() - started).toBeLessThan(3000);
-          assertNoProblems(graphqlProblems(req, outcome, ['BAD_USER_INPUT']), req, outcome);
-          if ('answer' in outcome) outcomes[outcome.answer.status === 200 ? 'served' : 'refused'] += 1;
-          expect(server.peakMemoryMiB()).toBeLessThan(PEAK_MEMORY_BOUND_MIB);
-        }),
+        fc.asyncProperty(
+          cycleQuery({ licenseId: large.hwidBoundLicenseId, assignmentId: large.unlimitedAssignmentId }),
+          async (query) => {
+            const req: HttpRequest = {
+              ...gqlPost(JSON.stringify({ query })),
+              headers: [...JSON_TYPE, ['authorization', emulator.account('demo').authorization]],
+            };
+            const started = performance.now();
+            const outcome = await send(req, origin);
+            expect(performance.now() - started).toBeLessThan(3000);
+            assertNoProblems(graphqlProblems(req, outcome, ['BAD_USER_INPUT']), req, outcome);
+            if ('answer' in outcome) outcomes[outcome.answer.status === 200 ? 'served' : 'refused'] += 1;
+            expect(server.peakMemoryMiB()).toBeLessThan(PEAK_MEMORY_BOUND_MIB);
+          },
+        ),
         { ...runs(40), interruptAfterTimeLimit: 40_000 },
       );
       if (process.env.HOSTILE_STATS) console.log(outcomes, `peak ${server.peakMemoryMiB()} MiB`);
@@ -812,7 +1194,13 @@ describe('answers that follow the relations cycles', () => {
 
 /** Percent-encodes the UTF-8 bytes of any text (a lone surrogate becomes U+FFFD, as `encodeURIComponent` cannot). */
 function percentEncode(text: string): string {
-  return [...Buffer.from(text, 'utf8')].map((byte) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  return [...Buffer.from(text, 'utf8')]
+    .map((byte) =>
+      /[A-Za-z0-9_.~-]/.test(String.fromCharCode(byte))
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`,
+    )
+    .join('');
 }
 
 function floatOrInt(value: number): string {
@@ -826,21 +1214,29 @@ function floatOrInt(value: number): string {
 // ---------------------------------------------------------------------------------------------------------
 
 describe('a hostile portal: garbage, cut bodies, wrong shapes, resets and 5xx never leak or crash', () => {
-  const PORTAL_HTML_BODY = '<!doctype html>\n<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>';
-  const PORTAL_TRACE_BODY = 'Traceback (most recent call last):\n  File "/srv/portal/app.py", line 12\nError: boom\n    at Object.handler (/srv/portal/server.js:41:13)';
+  const PORTAL_HTML_BODY =
+    '<!doctype html>\n<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>';
+  const PORTAL_TRACE_BODY =
+    'Traceback (most recent call last):\n  File "/srv/portal/app.py", line 12\nError: boom\n    at Object.handler (/srv/portal/server.js:41:13)';
 
   /**
    * A wait below the upstream timeouts (300 ms), or well beyond them: undici checks its headers and body timeouts
    * on a coarse clock (ticks of about half a second), so a timeout fires up to a second after it is due. The long
    * waits are rare, to keep the property fast.
    */
-  const slowMs = fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 0, max: 150 }) }, { weight: 1, arbitrary: fc.integer({ min: 1_400, max: 1_600 }) });
+  const slowMs = fc.oneof(
+    { weight: 5, arbitrary: fc.integer({ min: 0, max: 150 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 1_400, max: 1_600 }) },
+  );
 
   const faultRule: fc.Arbitrary<FaultRule> = fc
     .record({
       // Every route at times, so that a fault meets the operation often; one route at others, so that a mix of
       // good and bad answers meets it too.
-      route: fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom<RouteName>(...ROUTE_NAMES) }),
+      route: fc.oneof(
+        { weight: 2, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: fc.constantFrom<RouteName>(...ROUTE_NAMES) },
+      ),
       times: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
       probability: fc.option(fc.double({ min: 0.3, max: 1, noNaN: true }), { nil: undefined }),
       kind: fc.oneof(
@@ -856,8 +1252,13 @@ describe('a hostile portal: garbage, cut bodies, wrong shapes, resets and 5xx ne
         slowMs.map((ms): FaultRule => ({ kind: 'slowBody', ms })),
         slowMs.map((ms): FaultRule => ({ kind: 'slowHeaders', ms })),
         fc
-          .record({ status: fc.oneof(fc.integer({ min: 500, max: 599 }), fc.constant(429)), body: fc.constantFrom(undefined, PORTAL_HTML_BODY, PORTAL_TRACE_BODY, '', 'Service Unavailable') })
-          .map(({ status, body }): FaultRule => (body === undefined ? { kind: 'status', status } : { kind: 'status', status, body })),
+          .record({
+            status: fc.oneof(fc.integer({ min: 500, max: 599 }), fc.constant(429)),
+            body: fc.constantFrom(undefined, PORTAL_HTML_BODY, PORTAL_TRACE_BODY, '', 'Service Unavailable'),
+          })
+          .map(({ status, body }): FaultRule =>
+            body === undefined ? { kind: 'status', status } : { kind: 'status', status, body },
+          ),
       ),
     })
     .map(({ route, times, probability, kind }) => {
@@ -869,28 +1270,57 @@ describe('a hostile portal: garbage, cut bodies, wrong shapes, resets and 5xx ne
     });
 
   type Operation = 'nested' | 'list' | 'byId' | 'file' | 'otherCustomer' | 'generate' | 'download' | 'downloadOther';
-  const operation = fc.constantFrom<Operation>('nested', 'list', 'byId', 'file', 'otherCustomer', 'generate', 'generate', 'download', 'download', 'downloadOther');
+  const operation = fc.constantFrom<Operation>(
+    'nested',
+    'list',
+    'byId',
+    'file',
+    'otherCustomer',
+    'generate',
+    'generate',
+    'download',
+    'download',
+    'downloadOther',
+  );
 
   const UPSTREAM = ['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_INVALID_RESPONSE'] as const;
 
   let generated = 0;
 
-  function graphqlOperation(op: Exclude<Operation, 'download' | 'downloadOther'>): { query: string; variables?: Record<string, unknown>; codes: readonly string[] } {
+  function graphqlOperation(op: Exclude<Operation, 'download' | 'downloadOther'>): {
+    query: string;
+    variables?: Record<string, unknown>;
+    codes: readonly string[];
+  } {
     const own = landmarks.hwidBoundLicenseId;
     switch (op) {
       case 'nested':
-        return { query: '{ productAssignments { id licenses(first: 3) { totalCount nodes { id productAssignment { id } detail { id customer downloadUrl } } } } }', codes: UPSTREAM };
+        return {
+          query:
+            '{ productAssignments { id licenses(first: 3) { totalCount nodes { id productAssignment { id } detail { id customer downloadUrl } } } } }',
+          codes: UPSTREAM,
+        };
       case 'list':
         return {
-          query: '{ licenses(filter: { universal: false }, orderBy: { field: EXPIRATION_DATE, direction: DESC }, first: 5) { totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }',
+          query:
+            '{ licenses(filter: { universal: false }, orderBy: { field: EXPIRATION_DATE, direction: DESC }, first: 5) { totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }',
           codes: UPSTREAM,
         };
       case 'byId':
-        return { query: `{ license(id: ${own}) { id detail { fileName customer } productAssignment { id } } productAssignment(id: ${landmarks.unlimitedAssignmentId}) { id usedLicenseCount } }`, codes: UPSTREAM };
+        return {
+          query: `{ license(id: ${own}) { id detail { fileName customer } productAssignment { id } } productAssignment(id: ${landmarks.unlimitedAssignmentId}) { id usedLicenseCount } }`,
+          codes: UPSTREAM,
+        };
       case 'file':
-        return { query: `{ licenseDetail(licenseId: ${own}) { fileName customer file { byteLength sha256 } } }`, codes: UPSTREAM };
+        return {
+          query: `{ licenseDetail(licenseId: ${own}) { fileName customer file { byteLength sha256 } } }`,
+          codes: UPSTREAM,
+        };
       case 'otherCustomer':
-        return { query: `{ license(id: ${landmarks.otherCustomerLicenseId}) { id } }`, codes: [...UPSTREAM, 'FORBIDDEN'] };
+        return {
+          query: `{ license(id: ${landmarks.otherCustomerLicenseId}) { id } }`,
+          codes: [...UPSTREAM, 'FORBIDDEN'],
+        };
       case 'generate': {
         generated += 1;
         const input = {
@@ -900,7 +1330,8 @@ describe('a hostile portal: garbage, cut bodies, wrong shapes, resets and 5xx ne
           idempotencyKey: `hostile-${Date.now()}-${generated}`,
         };
         return {
-          query: 'mutation($input: GenerateLicenseInput!) { generateLicense(input: $input) { license { id hwid } productAssignment { id usedLicenseCount } } }',
+          query:
+            'mutation($input: GenerateLicenseInput!) { generateLicense(input: $input) { license { id hwid } productAssignment { id usedLicenseCount } } }',
           variables: { input },
           codes: [...UPSTREAM, 'OUTCOME_UNKNOWN'],
         };
@@ -921,15 +1352,23 @@ describe('a hostile portal: garbage, cut bodies, wrong shapes, resets and 5xx ne
           for (const rule of rules) faults.add(rule);
           if (op === 'download' || op === 'downloadOther') {
             const id = op === 'download' ? landmarks.hwidBoundLicenseId : landmarks.otherCustomerLicenseId;
-            const req: HttpRequest = { method: 'GET', path: `/licenses/${id}/file`, headers: [['authorization', stack.auth.acme]] };
+            const req: HttpRequest = {
+              method: 'GET',
+              path: `/licenses/${id}/file`,
+              headers: [['authorization', stack.auth.acme]],
+            };
             const outcome = await send(req);
             // A fault that cuts or stalls the body strikes after the headers were passed on: the stream can only
             // break off. One that mangles a whole 200 is the portal's file as far as a stream can tell.
-            const expected: FileExpectation = { statuses: op === 'download' ? [200, 502, 504] : [403, 200, 502, 504], mayBreakOff: true };
+            const expected: FileExpectation = {
+              statuses: op === 'download' ? [200, 502, 504] : [403, 200, 502, 504],
+              mayBreakOff: true,
+            };
             const problems = fileProblems(req, outcome, expected);
             // A mangled 200 may stand in for the portal's 403, but never with the other customer's file.
             const othersFile = stack.emulator.state.licenseFile(landmarks.otherCustomerLicenseId)!;
-            if (op === 'downloadOther' && 'answer' in outcome && outcome.answer.body.equals(othersFile)) problems.push('the other customer’s file');
+            if (op === 'downloadOther' && 'answer' in outcome && outcome.answer.body.equals(othersFile))
+              problems.push('the other customer’s file');
             assertNoProblems(problems, req, outcome);
             return;
           }
@@ -937,7 +1376,8 @@ describe('a hostile portal: garbage, cut bodies, wrong shapes, resets and 5xx ne
           const req = gqlPost(JSON.stringify(vars ? { query, variables: vars } : { query }));
           const outcome = await send(req);
           const problems = graphqlProblems(req, outcome, codes);
-          if ('answer' in outcome && outcome.answer.status !== 200) problems.push(`status ${outcome.answer.status} for an operation that executed`);
+          if ('answer' in outcome && outcome.answer.status !== 200)
+            problems.push(`status ${outcome.answer.status} for an operation that executed`);
           if ('answer' in outcome) problems.push(...crossCustomerProblems(outcome.answer.body));
           assertNoProblems(problems, req, outcome);
         } finally {
@@ -956,7 +1396,8 @@ describe('a hostile portal: garbage, cut bodies, wrong shapes, resets and 5xx ne
       if (Array.isArray(value)) return value.forEach((item) => visit(item, key));
       if (value === null || typeof value !== 'object') return;
       const record = value as Record<string, unknown>;
-      if (typeof record.customer === 'string' && record.customer !== acme) problems.push(`a record of ${record.customer}`);
+      if (typeof record.customer === 'string' && record.customer !== acme)
+        problems.push(`a record of ${record.customer}`);
       if (typeof record.id === 'string' && (key === 'license' || key === 'node' || key === 'nodes')) {
         const owner = stack.emulator.state.license(Number(record.id))?.customer;
         if (owner !== undefined && owner !== acme) problems.push(`licence ${record.id} of ${owner}`);
@@ -994,7 +1435,9 @@ describe('afterwards', () => {
     }
     expect(result.status).toBe(200);
     expect(result.errors).toBeUndefined();
-    expect(result.data).toEqual({ license: { id: String(expected.id), hwid: expected.hwid, expirationDate: expected.expiration_date } });
+    expect(result.data).toEqual({
+      license: { id: String(expected.id), hwid: expected.hwid, expirationDate: expected.expiration_date },
+    });
     const health = await request(`${stack.origin}/healthz`);
     expect(health.statusCode).toBe(200);
     await health.body.dump();

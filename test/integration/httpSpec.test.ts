@@ -38,7 +38,11 @@ describe('GraphQL over HTTP audits', () => {
     test(`${audit.id} ${audit.name}`, async () => {
       const result = await audit.fn();
       if (audit.name.startsWith('MUST')) {
-        expect({ id: audit.id, status: result.status, reason: result.status === 'ok' ? undefined : result.reason }).toEqual({
+        expect({
+          id: audit.id,
+          status: result.status,
+          reason: result.status === 'ok' ? undefined : result.reason,
+        }).toEqual({
           id: audit.id,
           status: 'ok',
           reason: undefined,
@@ -46,7 +50,11 @@ describe('GraphQL over HTTP audits', () => {
       } else if (audit.id in KNOWN_NOT_OK) {
         expect(result.status).not.toBe('ok');
       } else {
-        expect({ id: audit.id, status: result.status, reason: result.status === 'ok' ? undefined : result.reason }).toEqual({
+        expect({
+          id: audit.id,
+          status: result.status,
+          reason: result.status === 'ok' ? undefined : result.reason,
+        }).toEqual({
           id: audit.id,
           status: 'ok',
           reason: undefined,
@@ -64,13 +72,39 @@ describe('GraphQL over HTTP audits', () => {
 
 describe('every answer is a GraphQL response, also those given before Apollo reads the request', () => {
   const json = { 'content-type': 'application/json' };
-  const cases: Array<[string, { method?: string; path?: string; headers?: Record<string, string>; body?: string }, number, string, string]> = [
+  const cases: Array<
+    [
+      string,
+      { method?: string; path?: string; headers?: Record<string, string>; body?: string },
+      number,
+      string,
+      string,
+    ]
+  > = [
     ['malformed JSON', { headers: json, body: '{"query":' }, 400, 'BAD_REQUEST', 'MALFORMED_JSON'],
     ['an empty body', { headers: json, body: '' }, 400, 'BAD_REQUEST', 'EMPTY_BODY'],
     ['no content type', { body: '{"query":"{ __typename }"}' }, 415, 'BAD_REQUEST', 'UNSUPPORTED_MEDIA_TYPE'],
-    ['an unsupported content type', { headers: { 'content-type': 'application/xml' }, body: '<query/>' }, 415, 'BAD_REQUEST', 'UNSUPPORTED_MEDIA_TYPE'],
-    ['a body over the limit', { headers: json, body: JSON.stringify({ query: `{ __typename }${' '.repeat(110_000)}` }) }, 413, 'BAD_REQUEST', 'BODY_TOO_LARGE'],
-    ['a method /graphql does not take', { method: 'PUT', headers: json, body: '{}' }, 405, 'BAD_REQUEST', 'METHOD_NOT_ALLOWED'],
+    [
+      'an unsupported content type',
+      { headers: { 'content-type': 'application/xml' }, body: '<query/>' },
+      415,
+      'BAD_REQUEST',
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      'a body over the limit',
+      { headers: json, body: JSON.stringify({ query: `{ __typename }${' '.repeat(110_000)}` }) },
+      413,
+      'BAD_REQUEST',
+      'BODY_TOO_LARGE',
+    ],
+    [
+      'a method /graphql does not take',
+      { method: 'PUT', headers: json, body: '{}' },
+      405,
+      'BAD_REQUEST',
+      'METHOD_NOT_ALLOWED',
+    ],
     ['an unknown route', { method: 'GET', path: '/nope' }, 404, 'NOT_FOUND', 'ROUTE_NOT_FOUND'],
   ];
 
@@ -86,7 +120,9 @@ describe('every answer is a GraphQL response, also those given before Apollo rea
     const response = await send(stack.origin, req);
     expect(response.statusCode).toBe(status);
     expect(response.headers['content-type']).toMatch(/^application\/json/);
-    const body = (await response.body.json()) as { errors: Array<{ message: string; extensions: Record<string, unknown> }> };
+    const body = (await response.body.json()) as {
+      errors: Array<{ message: string; extensions: Record<string, unknown> }>;
+    };
     expect(body.errors).toHaveLength(1);
     expect(body.errors[0]!.message.length).toBeGreaterThan(10);
     expect(body.errors[0]!.extensions).toEqual({ code, reason });
@@ -94,9 +130,14 @@ describe('every answer is a GraphQL response, also those given before Apollo rea
   });
 
   test('headers too large for the HTTP parser: 431, as a GraphQL response', async () => {
-    const response = await send(stack.origin, { headers: { ...json, 'x-padding': 'x'.repeat(20_000) }, body: '{"query":"{ __typename }"}' });
+    const response = await send(stack.origin, {
+      headers: { ...json, 'x-padding': 'x'.repeat(20_000) },
+      body: '{"query":"{ __typename }"}',
+    });
     expect(response.statusCode).toBe(431);
-    expect(await response.body.json()).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'BAD_REQUEST', reason: 'HEADERS_TOO_LARGE' } }] });
+    expect(await response.body.json()).toEqual({
+      errors: [{ message: expect.any(String), extensions: { code: 'BAD_REQUEST', reason: 'HEADERS_TOO_LARGE' } }],
+    });
   });
 
   test("a client's mistake is logged on one line, without a stack trace", async () => {
@@ -107,7 +148,10 @@ describe('every answer is a GraphQL response, also those given before Apollo rea
       server.process.kill('SIGTERM');
       await server.exited;
     }
-    const lines = server.output().stdout.split('\n').filter((line) => line.includes('request refused'));
+    const lines = server
+      .output()
+      .stdout.split('\n')
+      .filter((line) => line.includes('request refused'));
     expect(lines).toHaveLength(cases.length);
     for (const line of lines) {
       const entry = JSON.parse(line) as Record<string, unknown>;

@@ -21,7 +21,17 @@ async function post(body: string, headers: Record<string, string> = {}, url = st
     body,
   });
   const text = await response.body.text();
-  return { status: response.statusCode, text, json: (() => { try { return JSON.parse(text); } catch { return undefined; } })() };
+  return {
+    status: response.statusCode,
+    text,
+    json: (() => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        return undefined;
+      }
+    })(),
+  };
 }
 
 /** An operation of `sets` nested selection sets, the operation's own included: { license { detail { license … { id } } } }. */
@@ -34,7 +44,11 @@ const nested = (sets: number) => {
 describe('limits on an operation', () => {
   test.each([
     ['11 nested selection sets', nested(11), /depth/i],
-    ['31 aliases', `{ ${Array.from({ length: 31 }, (_, i) => `a${i}: license(id: ${1001 + i}) { id }`).join(' ')} }`, /alias/i],
+    [
+      '31 aliases',
+      `{ ${Array.from({ length: 31 }, (_, i) => `a${i}: license(id: ${1001 + i}) { id }`).join(' ')} }`,
+      /alias/i,
+    ],
     ['51 directives', `{ __typename ${'@include(if: true) '.repeat(51)} }`, /directive/i],
     ['more than 2000 tokens', `{ ${'__typename '.repeat(2100)} }`, /token/i],
   ])('%s is refused before any upstream call', async (_name, query, message) => {
@@ -49,14 +63,18 @@ describe('limits on an operation', () => {
     const result = await post(JSON.stringify({ query: nested(10) }));
     expect(result.status).toBe(200);
     expect(result.json.errors).toBeUndefined();
-    const aliases = await post(JSON.stringify({ query: `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: __typename`).join(' ')} }` }));
+    const aliases = await post(
+      JSON.stringify({ query: `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: __typename`).join(' ')} }` }),
+    );
     expect(aliases.status).toBe(200);
     expect(result.status).toBe(200);
     expect(result.json.errors).toBeUndefined();
   });
 
   test('a body over 100 KB is 413', async () => {
-    const result = await post(JSON.stringify({ query: `{ __typename }`, variables: { padding: 'x'.repeat(110 * 1024) } }));
+    const result = await post(
+      JSON.stringify({ query: `{ __typename }`, variables: { padding: 'x'.repeat(110 * 1024) } }),
+    );
     expect(result.status).toBe(413);
     expect(stack.emulator.requestLog.entries()).toEqual([]);
   });
@@ -68,7 +86,9 @@ describe('limits on an operation', () => {
   });
 
   test('CSRF prevention: a GET without a preflight-forcing header is refused', async () => {
-    const response = await request(`${stack.graphqlUrl}?query=${encodeURIComponent('{ productAssignments { id } }')}`, { headers: { authorization: stack.auth.acme } });
+    const response = await request(`${stack.graphqlUrl}?query=${encodeURIComponent('{ productAssignments { id } }')}`, {
+      headers: { authorization: stack.auth.acme },
+    });
     expect(response.statusCode).toBe(400);
     await response.body.dump();
     expect(stack.emulator.requestLog.entries()).toEqual([]);
@@ -86,7 +106,11 @@ describe('introspection and field suggestions', () => {
   test('off when NODE_ENV=production, back on with INTROSPECTION=true', async () => {
     const production = await startStack({ env: { NODE_ENV: 'production' } });
     try {
-      const result = await post(JSON.stringify({ query: '{ __schema { queryType { name } } }' }), {}, production.graphqlUrl);
+      const result = await post(
+        JSON.stringify({ query: '{ __schema { queryType { name } } }' }),
+        {},
+        production.graphqlUrl,
+      );
       expect(result.status).toBe(400);
       expect(result.json.errors[0].message).toMatch(/introspection/i);
       const typo = await post(JSON.stringify({ query: '{ licences { totalCount } }' }), {}, production.graphqlUrl);
@@ -97,7 +121,11 @@ describe('introspection and field suggestions', () => {
     }
     const opened = await startStack({ env: { NODE_ENV: 'production', INTROSPECTION: 'true' } });
     try {
-      const result = await post(JSON.stringify({ query: '{ __schema { queryType { name } } }' }), {}, opened.graphqlUrl);
+      const result = await post(
+        JSON.stringify({ query: '{ __schema { queryType { name } } }' }),
+        {},
+        opened.graphqlUrl,
+      );
       expect(result.json.data.__schema.queryType.name).toBe('Query');
     } finally {
       await opened.close();

@@ -23,10 +23,14 @@ async function post(body: unknown, headers: Record<string, string> = {}) {
 
 describe('request ids', () => {
   test('a well-formed x-request-id is kept and answered; a missing or odd one is replaced', async () => {
-    expect((await post({ query: '{ __typename }' }, { 'x-request-id': 'checkout-4711' })).headers['x-request-id']).toBe('checkout-4711');
+    expect((await post({ query: '{ __typename }' }, { 'x-request-id': 'checkout-4711' })).headers['x-request-id']).toBe(
+      'checkout-4711',
+    );
     const made = (await post({ query: '{ __typename }' })).headers['x-request-id'];
     expect(made).toMatch(/^[0-9a-f-]{36}$/);
-    const odd = (await post({ query: '{ __typename }' }, { 'x-request-id': 'no spaces allowed <here>' })).headers['x-request-id'];
+    const odd = (await post({ query: '{ __typename }' }, { 'x-request-id': 'no spaces allowed <here>' })).headers[
+      'x-request-id'
+    ];
     expect(odd).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
@@ -39,7 +43,10 @@ describe('metrics', () => {
   }
 
   test('operations, upstream calls, batches, retries, breaker and key store are exported', async () => {
-    await post({ query: 'query Overview { productAssignments { licenses { nodes { detail { id } } } } }', operationName: 'Overview' });
+    await post({
+      query: 'query Overview { productAssignments { licenses { nodes { detail { id } } } } }',
+      operationName: 'Overview',
+    });
     await post({ query: 'query One { license(id: 1004) { id } }', operationName: 'One' });
     const text = await scrape();
     expect(text).toMatch(/graphql_operation_duration_seconds_count\{operation="Overview",outcome="ok"\} 1/);
@@ -56,7 +63,10 @@ describe('metrics', () => {
 
   test('no label holds a credential, and client-chosen operation names are bounded', async () => {
     for (let i = 0; i < MAX_OPERATION_NAMES + 20; i += 1) {
-      await post({ query: `query Op${i} { __typename }`, operationName: `Op${i}` }, { authorization: `Basic ${Buffer.from(`demo:pw${i}`).toString('base64')}` });
+      await post(
+        { query: `query Op${i} { __typename }`, operationName: `Op${i}` },
+        { authorization: `Basic ${Buffer.from(`demo:pw${i}`).toString('base64')}` },
+      );
     }
     await post({ query: 'query Ünïcode { __typename }' });
     const text = await scrape();
@@ -98,7 +108,11 @@ describe('CORS', () => {
   async function preflight(origin: string) {
     const response = await request(stack.graphqlUrl, {
       method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type',
+      },
     });
     await response.body.dump();
     return response.headers;

@@ -11,7 +11,10 @@ let landmarks: ReturnType<Stack['emulator']['state']['landmarks']>;
 beforeAll(async () => {
   // 500 aliases are over the default limit of 30: this suite raises it to show the planner's rule for them.
   // Development: every response carries its upstream calls.
-  stack = await startStack({ emulator: { seed: 'large' }, env: { NODE_ENV: 'development', MAX_ALIASES: '600', MAX_TOKENS: '10000' } });
+  stack = await startStack({
+    emulator: { seed: 'large' },
+    env: { NODE_ENV: 'development', MAX_ALIASES: '600', MAX_TOKENS: '10000' },
+  });
   landmarks = stack.emulator.state.landmarks();
 });
 afterAll(() => stack.close());
@@ -24,7 +27,10 @@ beforeEach(async () => {
 });
 
 const log = () => stack.emulator.requestLog.entries();
-const routes = () => log().map((entry) => entry.route).sort();
+const routes = () =>
+  log()
+    .map((entry) => entry.route)
+    .sort();
 
 /** True when every pair of the given calls overlapped in time at the portal. */
 function allOverlap(entries: ReturnType<typeof log>): boolean {
@@ -34,7 +40,9 @@ function allOverlap(entries: ReturnType<typeof log>): boolean {
 describe('the benchmark queries: their calls, and the calls that go out together', () => {
   test('assignment → licences → detail, and back to the assignment: two calls at once, about one round trip', async () => {
     stack.emulator.setLatency(100);
-    const result = await stack.gql(`{ productAssignments { id licenses { nodes { detail { fileName } productAssignment { productName } } } } }`);
+    const result = await stack.gql(
+      `{ productAssignments { id licenses { nodes { detail { fileName } productAssignment { productName } } } } }`,
+    );
     expect(result.errors).toBeUndefined();
     expect(routes()).toEqual(['license.byAssignment.list', 'licenseDetail.list']);
     expect(allOverlap(log())).toBe(true);
@@ -50,8 +58,13 @@ describe('the benchmark queries: their calls, and the calls that go out together
 
   test('five aliased licences with their assignment: the licence list and the assignment list, at once', async () => {
     stack.emulator.setLatency(200);
-    const ids = stack.emulator.state.licensesOf('demo').slice(0, 5).map((license) => license.id);
-    const result = await stack.gql(`{ ${ids.map((id, i) => `l${i}: license(id: ${id}) { id productAssignment { productName } }`).join(' ')} }`);
+    const ids = stack.emulator.state
+      .licensesOf('demo')
+      .slice(0, 5)
+      .map((license) => license.id);
+    const result = await stack.gql(
+      `{ ${ids.map((id, i) => `l${i}: license(id: ${id}) { id productAssignment { productName } }`).join(' ')} }`,
+    );
     expect(Object.values(result.data!).map((license: any) => Number(license.id))).toEqual(ids);
     expect(routes()).toEqual(['license.list', 'productAssignment.list']);
     expect(allOverlap(log())).toBe(true);
@@ -59,7 +72,9 @@ describe('the benchmark queries: their calls, and the calls that go out together
 
   test('a filtered, paged licence list: two calls at once', async () => {
     stack.emulator.setLatency(200);
-    const result = await stack.gql(`{ licenses(filter: { universal: false }, orderBy: { field: EXPIRATION_DATE, direction: DESC }, first: 20) { totalCount nodes { hwid productAssignment { productName } } } }`);
+    const result = await stack.gql(
+      `{ licenses(filter: { universal: false }, orderBy: { field: EXPIRATION_DATE, direction: DESC }, first: 20) { totalCount nodes { hwid productAssignment { productName } } } }`,
+    );
     expect(result.data!.licenses.nodes).toHaveLength(20);
     expect(routes()).toEqual(['license.list', 'productAssignment.list']);
     expect(allOverlap(log())).toBe(true);
@@ -77,7 +92,13 @@ describe('the benchmark queries: their calls, and the calls that go out together
   test('generateLicense: the call, then the fresh assignment', async () => {
     const result = await stack.gql(
       `mutation($input: GenerateLicenseInput!) { generateLicense(input: $input) { license { id } productAssignment { usedLicenseCount } } }`,
-      { input: { productAssignmentId: String(landmarks.unlimitedAssignmentId), hwid: 'BENCH-1', expirationDate: new Date(Date.now() + 30 * 864e5).toISOString().slice(0, 10) } },
+      {
+        input: {
+          productAssignmentId: String(landmarks.unlimitedAssignmentId),
+          hwid: 'BENCH-1',
+          expirationDate: new Date(Date.now() + 30 * 864e5).toISOString().slice(0, 10),
+        },
+      },
     );
     expect(result.errors).toBeUndefined();
     expect(log().map((entry) => entry.route)).toEqual(['license.generate', 'productAssignment.show']);
@@ -88,7 +109,10 @@ describe('show calls or one list call', () => {
   const aliased = (ids: number[]) => `{ ${ids.map((id, i) => `l${i}: license(id: ${id}) { id }`).join(' ')} }`;
 
   test(`up to ${SHOW_CALLS_THRESHOLD} ids are show calls, so one licence never downloads the whole list`, async () => {
-    const ids = stack.emulator.state.licensesOf('demo').slice(0, SHOW_CALLS_THRESHOLD).map((license) => license.id);
+    const ids = stack.emulator.state
+      .licensesOf('demo')
+      .slice(0, SHOW_CALLS_THRESHOLD)
+      .map((license) => license.id);
     await stack.gql(aliased(ids));
     expect(routes()).toEqual(Array(SHOW_CALLS_THRESHOLD).fill('license.show'));
   });
@@ -104,7 +128,10 @@ describe('show calls or one list call', () => {
   });
 
   test("many ids that are not the caller's do not become many calls", async () => {
-    const foreign = stack.emulator.state.licensesOf('globex').slice(0, 20).map((license) => license.id);
+    const foreign = stack.emulator.state
+      .licensesOf('globex')
+      .slice(0, 20)
+      .map((license) => license.id);
     const result = await stack.gql(aliased(foreign));
     expect(result.errors).toHaveLength(20);
     expect(new Set(result.errors!.map((error) => error.extensions!.code))).toEqual(new Set(['FORBIDDEN', 'NOT_FOUND']));
@@ -119,7 +146,12 @@ describe('the budget', () => {
     expect(result.status).toBe(400);
     expect(result.data).toBeUndefined();
     expect(result.errors![0]!.message).toMatch(/first/);
-    expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'UPSTREAM_CALL_BUDGET', budget: 50, estimatedCalls: null });
+    expect(result.errors![0]!.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      reason: 'UPSTREAM_CALL_BUDGET',
+      budget: 50,
+      estimatedCalls: null,
+    });
     expect(log()).toEqual([]);
   });
 
@@ -136,7 +168,11 @@ describe('the budget', () => {
     const tight = await startStack({ env: { NODE_ENV: 'development', UPSTREAM_CALL_BUDGET: '2' } });
     try {
       const refused = await tight.gql(`{ licenses { nodes { productAssignment { id } detail { id } } } }`);
-      expect(refused.errors![0]!.extensions).toMatchObject({ reason: 'UPSTREAM_CALL_BUDGET', estimatedCalls: 3, budget: 2 });
+      expect(refused.errors![0]!.extensions).toMatchObject({
+        reason: 'UPSTREAM_CALL_BUDGET',
+        estimatedCalls: 3,
+        budget: 2,
+      });
       expect(tight.emulator.requestLog.entries()).toEqual([]);
       const allowed = await tight.gql(`{ productAssignments { licenses { totalCount } } }`);
       expect(allowed.errors).toBeUndefined();
@@ -151,11 +187,18 @@ describe('visible costs', () => {
     const result: any = await stack.gql(`{ licenses(first: 3) { nodes { productAssignment { id } } } }`);
     const upstream = result.extensions.upstream;
     expect(upstream.calls).toBe(log().length);
-    expect(Object.fromEntries(Object.entries(upstream.byEndpoint).map(([endpoint, entry]: [string, any]) => [endpoint, entry.calls]))).toEqual(
-      Object.fromEntries(routes().map((route) => [route, routes().filter((r) => r === route).length])),
-    );
+    expect(
+      Object.fromEntries(
+        Object.entries(upstream.byEndpoint).map(([endpoint, entry]: [string, any]) => [endpoint, entry.calls]),
+      ),
+    ).toEqual(Object.fromEntries(routes().map((route) => [route, routes().filter((r) => r === route).length])));
     for (const call of upstream.timeline) {
-      expect(call).toEqual({ endpoint: expect.any(String), status: 200, startMs: expect.any(Number), durationMs: expect.any(Number) });
+      expect(call).toEqual({
+        endpoint: expect.any(String),
+        status: 200,
+        startMs: expect.any(Number),
+        durationMs: expect.any(Number),
+      });
     }
     expect(upstream.estimatedCalls).toBeGreaterThanOrEqual(upstream.calls);
   });
@@ -164,9 +207,12 @@ describe('visible costs', () => {
 describe('licences of a few known assignments', () => {
   test('are show calls, as the estimate says; more are the grouped call', async () => {
     const ids = stack.emulator.state.assignmentsOf('demo').map((assignment) => assignment.id);
-    const query = (some: number[]) => `{ ${some.map((id, i) => `a${i}: productAssignment(id: ${id}) { licenses { totalCount } }`).join(' ')} }`;
+    const query = (some: number[]) =>
+      `{ ${some.map((id, i) => `a${i}: productAssignment(id: ${id}) { licenses { totalCount } }`).join(' ')} }`;
     const few: any = await stack.gql(query(ids.slice(0, SHOW_CALLS_THRESHOLD)), undefined);
-    expect(routes().filter((route) => route!.startsWith('license.'))).toEqual(Array(SHOW_CALLS_THRESHOLD).fill('license.byAssignment.show'));
+    expect(routes().filter((route) => route!.startsWith('license.'))).toEqual(
+      Array(SHOW_CALLS_THRESHOLD).fill('license.byAssignment.show'),
+    );
     expect(few.extensions.upstream.calls).toBe(few.extensions.upstream.estimatedCalls);
     stack.emulator.requestLog.clear();
     await stack.gql(query(ids.slice(0, SHOW_CALLS_THRESHOLD + 1)));

@@ -8,7 +8,12 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 
 test('no credential appears in the logs or in an error message, whatever happens', async () => {
   const server = await startChildServer({ LOG_LEVEL: 'trace' });
-  const secrets = ['S3cret-Passw0rd!', basic('demo', 'S3cret-Passw0rd!'), basic('demo', 'demo'), basic('globex', 'globex')];
+  const secrets = [
+    'S3cret-Passw0rd!',
+    basic('demo', 'S3cret-Passw0rd!'),
+    basic('demo', 'demo'),
+    basic('globex', 'globex'),
+  ];
   const bodies: string[] = [];
   try {
     const queries = [
@@ -18,9 +23,18 @@ test('no credential appears in the logs or in an error message, whatever happens
       'mutation { generateLicense(input: { productAssignmentId: 1, hwid: "bad hwid", expirationDate: "2027-01-01" }) { license { id } } }',
       '{ nope',
     ];
-    for (const authorization of [basic('demo', 'demo'), basic('demo', 'S3cret-Passw0rd!'), basic('globex', 'globex'), 'Bearer S3cret-Passw0rd!']) {
+    for (const authorization of [
+      basic('demo', 'demo'),
+      basic('demo', 'S3cret-Passw0rd!'),
+      basic('globex', 'globex'),
+      'Bearer S3cret-Passw0rd!',
+    ]) {
       for (const query of queries) {
-        const response = await request(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query }) });
+        const response = await request(server.graphqlUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization },
+          body: JSON.stringify({ query }),
+        });
         bodies.push(await response.body.text());
       }
       const file = await request(new URL('/licenses/1002/file', server.graphqlUrl), { headers: { authorization } });
@@ -41,7 +55,11 @@ test('no credential appears in the logs or in an error message, whatever happens
 }, 60_000);
 
 test('SIGTERM: stops accepting, finishes the request in flight, exits 0 within the grace period', async () => {
-  const server = await startChildServer({ LOG_LEVEL: 'silent', EMULATOR_LATENCY_MS: '1500', SHUTDOWN_GRACE_MS: '10000' });
+  const server = await startChildServer({
+    LOG_LEVEL: 'silent',
+    EMULATOR_LATENCY_MS: '1500',
+    SHUTDOWN_GRACE_MS: '10000',
+  });
   const inFlight = request(server.graphqlUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: basic('demo', 'demo') },
@@ -86,8 +104,15 @@ test('logs are structured JSON lines with the request id, operation name, durati
   try {
     const response = await request(server.graphqlUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: basic('demo', 'demo'), 'x-request-id': 'trace-me-42' },
-      body: JSON.stringify({ query: 'query Overview { productAssignments { id licenses { totalCount } } license(id: 1004) { id } }', operationName: 'Overview' }),
+      headers: {
+        'content-type': 'application/json',
+        authorization: basic('demo', 'demo'),
+        'x-request-id': 'trace-me-42',
+      },
+      body: JSON.stringify({
+        query: 'query Overview { productAssignments { id licenses { totalCount } } license(id: 1004) { id } }',
+        operationName: 'Overview',
+      }),
     });
     await response.body.dump();
   } finally {

@@ -41,7 +41,9 @@ const today = new Date().toISOString().slice(0, 10);
 
 describe('product assignments', () => {
   test('every assignment of the caller, renamed, with the derived remaining count', async () => {
-    const result = await stack.gql(`{ productAssignments { id productName productCode totalLicenseCount usedLicenseCount remainingLicenseCount validUntil note createdAt } }`);
+    const result = await stack.gql(
+      `{ productAssignments { id productName productCode totalLicenseCount usedLicenseCount remainingLicenseCount validUntil note createdAt } }`,
+    );
     expect(result.errors).toBeUndefined();
     expect(result.data!.productAssignments).toEqual(
       expected.assignments.map((a) => ({
@@ -50,7 +52,8 @@ describe('product assignments', () => {
         productCode: a.product_code,
         totalLicenseCount: a.total_license_count,
         usedLicenseCount: a.used_license_count,
-        remainingLicenseCount: a.total_license_count === null ? null : Math.max(0, a.total_license_count - a.used_license_count),
+        remainingLicenseCount:
+          a.total_license_count === null ? null : Math.max(0, a.total_license_count - a.used_license_count),
         validUntil: a.valid_until,
         note: a.note,
         createdAt: a.created_at,
@@ -61,7 +64,9 @@ describe('product assignments', () => {
 
   test('the seed has the awkward cases this suite relies on', () => {
     expect(expected.assignments.some((a) => a.total_license_count === null)).toBe(true);
-    expect(expected.assignments.some((a) => a.total_license_count !== null && a.used_license_count >= a.total_license_count)).toBe(true);
+    expect(
+      expected.assignments.some((a) => a.total_license_count !== null && a.used_license_count >= a.total_license_count),
+    ).toBe(true);
     expect(expected.licenses.some((l) => l.hwid === null)).toBe(true);
     expect(expected.licenses.some((l) => l.expiration_date < today)).toBe(true);
     expect(expected.licenses.some((l) => l.note === null)).toBe(true);
@@ -69,7 +74,9 @@ describe('product assignments', () => {
 
   test('one assignment by id is one show call', async () => {
     const target = expected.assignments[1];
-    const result = await stack.gql(`query($id: ID!) { productAssignment(id: $id) { id productName } }`, { id: String(target.id) });
+    const result = await stack.gql(`query($id: ID!) { productAssignment(id: $id) { id productName } }`, {
+      id: String(target.id),
+    });
     expect(result.data!.productAssignment).toEqual({ id: String(target.id), productName: target.product_name });
     expect(upstreamRoutes()).toEqual(['productAssignment.show']);
   });
@@ -100,7 +107,9 @@ describe('nested queries cost a handful of calls, whatever the list lengths', ()
   });
 
   test('licences with their assignment and detail: three calls', async () => {
-    const result = await stack.gql(`{ licenses { totalCount nodes { id productAssignment { productName } detail { customer products hwids } } } }`);
+    const result = await stack.gql(
+      `{ licenses { totalCount nodes { id productAssignment { productName } detail { customer products hwids } } } }`,
+    );
     expect(result.errors).toBeUndefined();
     expect(result.data!.licenses.totalCount).toBe(expected.licenses.length);
     const first = result.data!.licenses.nodes[0];
@@ -111,7 +120,9 @@ describe('nested queries cost a handful of calls, whatever the list lengths', ()
 
   test('a few ids stay show calls: two licences by id are two show calls, made once each', async () => {
     const [a, b] = expected.licenses;
-    const result = await stack.gql(`{ x: license(id: ${a.id}) { id } y: license(id: ${b.id}) { id } again: license(id: ${a.id}) { hwid } }`);
+    const result = await stack.gql(
+      `{ x: license(id: ${a.id}) { id } y: license(id: ${b.id}) { id } again: license(id: ${a.id}) { hwid } }`,
+    );
     expect(result.data).toEqual({ x: { id: String(a.id) }, y: { id: String(b.id) }, again: { hwid: a.hwid } });
     expect(upstreamRoutes()).toEqual(['license.show', 'license.show']);
   });
@@ -127,13 +138,18 @@ describe('nested queries cost a handful of calls, whatever the list lengths', ()
   test('with the large seed, the nested query over thousands of licences is still two calls', async () => {
     const large = await startStack({ emulator: { seed: 'large' } });
     try {
-      const result = await large.gql(`{ productAssignments { id licenses { totalCount nodes { id detail { fileName } productAssignment { id } } } } }`);
+      const result = await large.gql(
+        `{ productAssignments { id licenses { totalCount nodes { id detail { fileName } productAssignment { id } } } } }`,
+      );
       expect(result.errors).toBeUndefined();
       const assignments = result.data!.productAssignments as any[];
       const total = assignments.reduce((sum, a) => sum + a.licenses.totalCount, 0);
       expect(assignments.length).toBeGreaterThanOrEqual(20);
       expect(total).toBeGreaterThanOrEqual(1000);
-      const routes = large.emulator.requestLog.entries().map((entry) => entry.route).sort();
+      const routes = large.emulator.requestLog
+        .entries()
+        .map((entry) => entry.route)
+        .sort();
       expect(routes).toEqual(['license.byAssignment.list', 'licenseDetail.list']);
     } finally {
       await large.close();
@@ -160,7 +176,9 @@ describe('licences: filters, order and pages', () => {
   test('search is a case-insensitive substring of hwid or note', async () => {
     const withNote = expected.licenses.find((l) => l.note && l.note.length > 4);
     const needle = withNote.note.slice(1, 4).toUpperCase();
-    const result = await stack.gql(`query($s: String) { licenses(filter: { search: $s }) { nodes { id } } }`, { s: needle });
+    const result = await stack.gql(`query($s: String) { licenses(filter: { search: $s }) { nodes { id } } }`, {
+      s: needle,
+    });
     const lower = needle.toLowerCase();
     const want = expected.licenses
       .filter((l) => (l.hwid ?? '').toLowerCase().includes(lower) || (l.note ?? '').toLowerCase().includes(lower))
@@ -169,9 +187,13 @@ describe('licences: filters, order and pages', () => {
   });
 
   test('a filter on one assignment reads only that assignment', async () => {
-    const assignment = expected.assignments.find((a) => expected.licenses.some((l) => l.product_assignment_id === a.id));
+    const assignment = expected.assignments.find((a) =>
+      expected.licenses.some((l) => l.product_assignment_id === a.id),
+    );
     const result = await stack.gql(`{ licenses(filter: { productAssignmentId: ${assignment.id} }) { nodes { id } } }`);
-    expect(ids(result)).toEqual(expected.licenses.filter((l) => l.product_assignment_id === assignment.id).map((l) => l.id));
+    expect(ids(result)).toEqual(
+      expected.licenses.filter((l) => l.product_assignment_id === assignment.id).map((l) => l.id),
+    );
     expect(upstreamRoutes()).toEqual(['license.byAssignment.show']);
   });
 
@@ -183,9 +205,13 @@ describe('licences: filters, order and pages', () => {
   });
 
   test('ordered by expiration date, descending, ties by id descending', async () => {
-    const result = await stack.gql(`{ licenses(orderBy: { field: EXPIRATION_DATE, direction: DESC }) { nodes { id } } }`);
+    const result = await stack.gql(
+      `{ licenses(orderBy: { field: EXPIRATION_DATE, direction: DESC }) { nodes { id } } }`,
+    );
     const want = [...expected.licenses]
-      .sort((a, b) => (a.expiration_date === b.expiration_date ? b.id - a.id : a.expiration_date < b.expiration_date ? 1 : -1))
+      .sort((a, b) =>
+        a.expiration_date === b.expiration_date ? b.id - a.id : a.expiration_date < b.expiration_date ? 1 : -1,
+      )
       .map((l) => l.id);
     expect(ids(result)).toEqual(want);
   });
@@ -215,7 +241,11 @@ describe('licences: filters, order and pages', () => {
     ['a cursor not of this API', `{ licenses(after: "bm9wZQ") { totalCount } }`, 'after'],
     ['an id that is not a positive integer', `{ license(id: "12abc") { id } }`, 'id'],
     ['a zero id', `{ productAssignment(id: 0) { id } }`, 'id'],
-    ['a filter id that is not a number', `{ licenses(filter: { productAssignmentId: "x" }) { totalCount } }`, 'productAssignmentId'],
+    [
+      'a filter id that is not a number',
+      `{ licenses(filter: { productAssignmentId: "x" }) { totalCount } }`,
+      'productAssignmentId',
+    ],
   ])('%s is refused before any upstream call', async (_name, query, field) => {
     const result = await stack.gql(query);
     expect(result.status).toBe(200);
@@ -228,9 +258,13 @@ describe('licences: filters, order and pages', () => {
     const literal = await stack.gql(`{ licenses(filter: { expiresBefore: "2027-02-30" }) { totalCount } }`);
     expect(literal.status).toBe(200);
     expect(literal.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'expiresBefore' });
-    const variable = await stack.gql(`query($d: Date) { licenses(filter: { expiresAfter: $d }) { totalCount } }`, { d: '2027-13-01' });
+    const variable = await stack.gql(`query($d: Date) { licenses(filter: { expiresAfter: $d }) { totalCount } }`, {
+      d: '2027-13-01',
+    });
     expect(variable.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'expiresAfter' });
-    const notAString = await stack.gql(`query($d: Date) { licenses(filter: { expiresAfter: $d }) { totalCount } }`, { d: 20270101 });
+    const notAString = await stack.gql(`query($d: Date) { licenses(filter: { expiresAfter: $d }) { totalCount } }`, {
+      d: 20270101,
+    });
     expect(notAString.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
     expect(upstreamRoutes()).toEqual([]);
   });
@@ -238,16 +272,22 @@ describe('licences: filters, order and pages', () => {
 
 describe('licence details and files', () => {
   test('licenseDetails pages by the detail id', async () => {
-    const result = await stack.gql(`{ licenseDetails(first: 3) { totalCount nodes { id license { id } } pageInfo { hasNextPage } } }`);
+    const result = await stack.gql(
+      `{ licenseDetails(first: 3) { totalCount nodes { id license { id } } pageInfo { hasNextPage } } }`,
+    );
     const sorted = [...expected.details].sort((a, b) => a.id - b.id);
     expect(result.data!.licenseDetails.totalCount).toBe(sorted.length);
-    expect(result.data!.licenseDetails.nodes.map((n: any) => n.id)).toEqual(sorted.slice(0, 3).map((d) => String(d.id)));
+    expect(result.data!.licenseDetails.nodes.map((n: any) => n.id)).toEqual(
+      sorted.slice(0, 3).map((d) => String(d.id)),
+    );
     expect(result.data!.licenseDetails.pageInfo.hasNextPage).toBe(true);
   });
 
   test("licenseDetail is looked up by the licence's id and links back to it", async () => {
     const detail = expected.details[2];
-    const result = await stack.gql(`{ licenseDetail(licenseId: ${detail.license_id}) { id downloadUrl license { id } } }`);
+    const result = await stack.gql(
+      `{ licenseDetail(licenseId: ${detail.license_id}) { id downloadUrl license { id } } }`,
+    );
     expect(result.data!.licenseDetail).toEqual({
       id: String(detail.id),
       downloadUrl: `/licenses/${detail.license_id}/file`,
@@ -262,10 +302,14 @@ describe('licence details and files', () => {
     expect(upstreamRoutes()).toEqual(['licenseDetail.show']);
     stack.emulator.requestLog.clear();
 
-    const raw = await fetch(`${stack.emulator.url}/api/license-detail/download/${licenseId}`, { headers: { authorization: stack.auth.acme } });
+    const raw = await fetch(`${stack.emulator.url}/api/license-detail/download/${licenseId}`, {
+      headers: { authorization: stack.auth.acme },
+    });
     const bytes = Buffer.from(await raw.arrayBuffer());
     stack.emulator.requestLog.clear();
-    const result = await stack.gql(`{ licenseDetail(licenseId: ${licenseId}) { file { fileName contentType byteLength sha256 text base64 } } }`);
+    const result = await stack.gql(
+      `{ licenseDetail(licenseId: ${licenseId}) { file { fileName contentType byteLength sha256 text base64 } } }`,
+    );
     expect(result.data!.licenseDetail.file).toEqual({
       fileName: 'iengine.lic',
       contentType: raw.headers.get('content-type'),
@@ -290,14 +334,21 @@ describe('errors', () => {
   test("another customer's record is FORBIDDEN, a missing one NOT_FOUND, and the rest of the data still comes", async () => {
     const foreign = expected.globexLicenses[0];
     const own = expected.licenses[0];
-    const result = await stack.gql(`{ foreign: license(id: ${foreign.id}) { id } missing: license(id: 987654321) { id } own: license(id: ${own.id}) { id } }`);
+    const result = await stack.gql(
+      `{ foreign: license(id: ${foreign.id}) { id } missing: license(id: 987654321) { id } own: license(id: ${own.id}) { id } }`,
+    );
     expect(result.data).toEqual({ foreign: null, missing: null, own: { id: String(own.id) } });
     const codes = Object.fromEntries(result.errors!.map((e) => [e.path![0], e.extensions!.code]));
     expect(codes).toEqual({ foreign: 'FORBIDDEN', missing: 'NOT_FOUND' });
   });
 
   test('a failing nested field is null beside its error; its siblings keep their data', async () => {
-    stack.emulator.faults.add({ route: 'licenseDetail.list', kind: 'status', status: 503, body: 'Service Unavailable' });
+    stack.emulator.faults.add({
+      route: 'licenseDetail.list',
+      kind: 'status',
+      status: 503,
+      body: 'Service Unavailable',
+    });
     const result = await stack.gql(`{ licenses(first: 5) { nodes { id hwid detail { fileName } } } }`);
     const nodes = result.data!.licenses.nodes;
     expect(nodes).toHaveLength(5);

@@ -46,7 +46,13 @@ describe('retries of safe reads', () => {
   });
 
   test("a 429's Retry-After is honoured", async () => {
-    stack.emulator.faults.add({ route: 'productAssignment.list', kind: 'status', status: 429, times: 1, headers: { 'retry-after': '1' } });
+    stack.emulator.faults.add({
+      route: 'productAssignment.list',
+      kind: 'status',
+      status: 429,
+      times: 1,
+      headers: { 'retry-after': '1' },
+    });
     const started = performance.now();
     const result = await stack.gql(QUERY);
     expect(result.errors).toBeUndefined();
@@ -58,7 +64,9 @@ describe('retries of safe reads', () => {
   test('generate is never retried', async () => {
     stack.emulator.faults.add({ route: 'license.generate', kind: 'status', status: 503 });
     const { generatableAssignmentId } = stack.emulator.state.landmarks();
-    const result = await stack.gql(`mutation { generateLicense(input: { productAssignmentId: ${generatableAssignmentId}, hwid: "NO-RETRY", expirationDate: "${new Date(Date.now() + 20 * 864e5).toISOString().slice(0, 10)}" }) { license { id } } }`);
+    const result = await stack.gql(
+      `mutation { generateLicense(input: { productAssignmentId: ${generatableAssignmentId}, hwid: "NO-RETRY", expirationDate: "${new Date(Date.now() + 20 * 864e5).toISOString().slice(0, 10)}" }) { license { id } } }`,
+    );
     expect(result.errors![0]!.extensions!.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(routes(stack)).toEqual(['license.generate']);
   });
@@ -83,14 +91,19 @@ describe('deadlines', () => {
 
 describe('the circuit breaker', () => {
   test('opens after repeated failures, refuses at once, then probes and closes when the portal is back', async () => {
-    const stack = await startStack({ env: { BREAKER_FAILURE_THRESHOLD: '3', BREAKER_COOLDOWN_MS: '400', PORTAL_MAX_RETRIES: '0' } });
+    const stack = await startStack({
+      env: { BREAKER_FAILURE_THRESHOLD: '3', BREAKER_COOLDOWN_MS: '400', PORTAL_MAX_RETRIES: '0' },
+    });
     try {
       stack.emulator.faults.add({ route: 'productAssignment.list', kind: 'status', status: 503 });
       for (let i = 0; i < 3; i += 1) await stack.gql(QUERY);
       expect(routes(stack)).toHaveLength(3);
 
       const refused = await stack.gql(`{ productAssignments { id } license(id: 1001) { id } }`);
-      expect(refused.errors!.map((error) => error.extensions!.code)).toEqual(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE']);
+      expect(refused.errors!.map((error) => error.extensions!.code)).toEqual([
+        'UPSTREAM_UNAVAILABLE',
+        'UPSTREAM_UNAVAILABLE',
+      ]);
       expect(routes(stack)).toHaveLength(3); // nothing was sent while open
 
       stack.emulator.faults.clear();
@@ -112,7 +125,11 @@ describe('bounded concurrency and queue', () => {
     try {
       stack.emulator.setLatency(400);
       const started = performance.now();
-      const results = await Promise.all(Array.from({ length: 10 }, () => stack.gql(QUERY).then((result) => ({ ...result, at: performance.now() - started }))));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          stack.gql(QUERY).then((result) => ({ ...result, at: performance.now() - started })),
+        ),
+      );
       const served = results.filter((result) => result.status === 200 && !result.errors);
       const refused = results.filter((result) => result.status === 503);
       expect(served).toHaveLength(5);

@@ -63,14 +63,25 @@ describe('regressions: bugs the soak found', () => {
   test('a nested read racing with new licences never answers NOT_FOUND for the detail of an existing own licence', async () => {
     const { emulator } = stack;
     const assignment = emulator.state.landmarks().unlimitedAssignmentId;
-    emulator.faults.add({ kind: 'status', status: 503, route: 'license.byAssignment.list', times: 1, headers: { 'Retry-After': '1' } });
-    const read = stack.gql(`{ productAssignments { id licenses(first: 5, orderBy: { field: ID, direction: DESC }) { nodes { id detail { id } } } } }`);
+    emulator.faults.add({
+      kind: 'status',
+      status: 503,
+      route: 'license.byAssignment.list',
+      times: 1,
+      headers: { 'Retry-After': '1' },
+    });
+    const read = stack.gql(
+      `{ productAssignments { id licenses(first: 5, orderBy: { field: ID, direction: DESC }) { nodes { id detail { id } } } } }`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 300)); // the detail list is in; the licence list waits to retry
     const expiration = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
     for (let i = 0; i < 4; i += 1) {
-      const made = await request(`${emulator.url}/api/license/generate/${assignment}?hwid=RACE${i}&expiration_date=${expiration}`, {
-        headers: { authorization: stack.auth.acme },
-      });
+      const made = await request(
+        `${emulator.url}/api/license/generate/${assignment}?hwid=RACE${i}&expiration_date=${expiration}`,
+        {
+          headers: { authorization: stack.auth.acme },
+        },
+      );
       expect(made.statusCode).toBe(200);
       await made.body.dump();
     }

@@ -9,7 +9,10 @@ import { startServer } from '../../src/main';
 const root = join(__dirname, '..', '..');
 const tsx = join(root, 'node_modules', '.bin', 'tsx');
 
-function runMain(env: Record<string, string>, untilOutput?: RegExp): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runMain(
+  env: Record<string, string>,
+  untilOutput?: RegExp,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(tsx, ['src/main.ts'], { cwd: root, env: { ...process.env, LOG_LEVEL: 'silent', ...env } });
     let stdout = '';
@@ -76,8 +79,12 @@ test.each([
   ['PORT', 'eighty'],
   ['PORTAL_URL', 'customerportal'],
   ['PORTAL_HEADERS_TIMEOUT_MS', 'soon'],
-])('a bad %s stops start-up with a message naming it', async (variable, value) => {
-  const result = await runMain({ [variable]: value });
-  expect(result.code).toBe(1);
-  expect(result.stderr).toMatch(new RegExp(`Configuration error: ${variable}: `));
-}, 30_000);
+])(
+  'a bad %s stops start-up with a message naming it',
+  async (variable, value) => {
+    const result = await runMain({ [variable]: value });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`Configuration error: ${variable}: `));
+  },
+  30_000,
+);

@@ -5,21 +5,37 @@ import { ConfigError, SETTINGS, envExample, loadConfig } from '../../src/config'
 describe('loadConfig', () => {
   test('defaults: port 4000 on 127.0.0.1, the embedded emulator', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 4000, host: '127.0.0.1', portal: { url: undefined }, emulator: { seed: 'demo' } });
+    expect(config).toMatchObject({
+      port: 4000,
+      host: '127.0.0.1',
+      portal: { url: undefined },
+      emulator: { seed: 'demo' },
+    });
   });
 
   test('safe by default: pointed at a portal with NODE_ENV unset, it runs as in production', () => {
     const deployed = loadConfig({ PORTAL_URL: 'https://customerportal.innovatrics.com' });
-    expect(deployed).toMatchObject({ nodeEnv: 'production', playground: false, introspection: false, logFormat: 'json' });
+    expect(deployed).toMatchObject({
+      nodeEnv: 'production',
+      playground: false,
+      introspection: false,
+      logFormat: 'json',
+    });
     const demo = loadConfig({});
     expect(demo).toMatchObject({ nodeEnv: 'development', playground: true, introspection: true, logFormat: 'pretty' });
     const asked = loadConfig({ PORTAL_URL: 'https://customerportal.innovatrics.com', NODE_ENV: 'development' });
     expect(asked).toMatchObject({ nodeEnv: 'development', playground: true, introspection: true });
-    expect(loadConfig({ NODE_ENV: 'test' })).toMatchObject({ nodeEnv: 'test', playground: false, introspection: false });
+    expect(loadConfig({ NODE_ENV: 'test' })).toMatchObject({
+      nodeEnv: 'test',
+      playground: false,
+      introspection: false,
+    });
   });
 
   test('PORTAL_URL is reduced to its origin', () => {
-    expect(loadConfig({ PORTAL_URL: 'https://customerportal.innovatrics.com/' }).portal.url).toBe('https://customerportal.innovatrics.com');
+    expect(loadConfig({ PORTAL_URL: 'https://customerportal.innovatrics.com/' }).portal.url).toBe(
+      'https://customerportal.innovatrics.com',
+    );
   });
 
   test.each([
@@ -61,7 +77,8 @@ describe('the settings are documented where users look', () => {
     for (const [name, setting] of Object.entries(SETTINGS)) {
       const row = readme.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
       expect({ name, row: row !== undefined }).toEqual({ name, row: true });
-      if (setting.default !== '') expect({ name, row }).toEqual({ name, row: expect.stringContaining(`\`${setting.default}\``) });
+      if (setting.default !== '')
+        expect({ name, row }).toEqual({ name, row: expect.stringContaining(`\`${setting.default}\``) });
     }
   });
 });

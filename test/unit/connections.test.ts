@@ -1,13 +1,32 @@
 import type { LicenseWire } from '../../src/portal/wireTypes';
-import { checkLicenseFilter, checkPageArgs, cursorOf, licenseMatches, licenseOrdering, paginate } from '../../src/graphql/connections';
+import {
+  checkLicenseFilter,
+  checkPageArgs,
+  cursorOf,
+  licenseMatches,
+  licenseOrdering,
+  paginate,
+} from '../../src/graphql/connections';
 import { InputError } from '../../src/graphql/errors';
 
 function license(id: number, fields: Partial<LicenseWire> = {}): LicenseWire {
-  return { id, product_assignment_id: 1, hwid: `HW${id}`, expiration_date: '2027-01-01', note: null, created_at: '2026-01-01T00:00:00Z', ...fields };
+  return {
+    id,
+    product_assignment_id: 1,
+    hwid: `HW${id}`,
+    expiration_date: '2027-01-01',
+    note: null,
+    created_at: '2026-01-01T00:00:00Z',
+    ...fields,
+  };
 }
 
 describe('paginate', () => {
-  const licenses = [license(3, { expiration_date: '2027-05-01' }), license(1, { expiration_date: '2027-05-01' }), license(2, { expiration_date: '2026-01-01' })];
+  const licenses = [
+    license(3, { expiration_date: '2027-05-01' }),
+    license(1, { expiration_date: '2027-05-01' }),
+    license(2, { expiration_date: '2026-01-01' }),
+  ];
 
   test('without first, every item in ascending id order', () => {
     const ordering = licenseOrdering(undefined);
@@ -79,7 +98,12 @@ describe('licence filters', () => {
     const licenses = [
       license(1, { hwid: 'Apsh8svsn3/3xyID', expiration_date: '2027-01-01' }),
       license(2, { hwid: null, expiration_date: '2026-12-31', note: 'Universal' }),
-      license(3, { hwid: 'IM0000ffc535fc60', expiration_date: '2027-01-02', note: 'Vstupná kamera 2', product_assignment_id: 9 }),
+      license(3, {
+        hwid: 'IM0000ffc535fc60',
+        expiration_date: '2027-01-02',
+        note: 'Vstupná kamera 2',
+        product_assignment_id: 9,
+      }),
     ];
     const checked = checkLicenseFilter(filter);
     expect(licenses.filter((item) => licenseMatches(item, checked)).map((item) => item.id)).toEqual(ids);
@@ -91,6 +115,8 @@ describe('licence filters', () => {
     [{ expiresBefore: '2027-02-30' }, 'expiresBefore'],
     [{ expiresAfter: '27-1-1' }, 'expiresAfter'],
   ])('%j is refused naming %s', (filter, field) => {
-    expect(() => checkLicenseFilter(filter)).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ field }) }));
+    expect(() => checkLicenseFilter(filter)).toThrow(
+      expect.objectContaining({ extensions: expect.objectContaining({ field }) }),
+    );
   });
 });

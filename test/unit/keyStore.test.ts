@@ -1,6 +1,13 @@
 import { MemoryKeyStore, type KeyRecord } from '../../src/idempotency/keyStore';
 
-const license = { id: 1, product_assignment_id: 1, hwid: 'H', expiration_date: '2027-01-01', note: null, created_at: null };
+const license = {
+  id: 1,
+  product_assignment_id: 1,
+  hwid: 'H',
+  expiration_date: '2027-01-01',
+  note: null,
+  created_at: null,
+};
 const pending = (since = 0): KeyRecord => ({ state: 'pending', fingerprint: 'f', since });
 const succeeded = (since = 0): KeyRecord => ({ state: 'succeeded', fingerprint: 'f', since, license });
 
@@ -50,7 +57,13 @@ describe('MemoryKeyStore', () => {
 
   test('replace takes over a record only if it is still the one expected', async () => {
     const store = new MemoryKeyStore();
-    const lost: KeyRecord = { state: 'unknown', fingerprint: 'f', since: 5, productAssignmentId: 1, knownLicenseIds: [] };
+    const lost: KeyRecord = {
+      state: 'unknown',
+      fingerprint: 'f',
+      since: 5,
+      productAssignmentId: 1,
+      knownLicenseIds: [],
+    };
     await store.claim('a', lost);
     expect(await store.replace('a', lost, pending(6))).toBe(true);
     expect(await store.replace('a', lost, pending(7))).toBe(false);

@@ -3,7 +3,8 @@
  */
 import { prefersHtml, wantsPlaygroundPage } from '../../src/http/playground';
 
-const CHROME = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7';
+const CHROME =
+  'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7';
 const FIREFOX = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 const SAFARI = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 
@@ -23,7 +24,11 @@ describe('prefersHtml', () => {
     ['HTML named first at the same q', 'text/html, application/json', true],
     ['HTML at a lower q', 'text/html;q=0.5, application/json', false],
     ['HTML refused', 'text/html;q=0, */*', false],
-    ['JSON refused, HTML through */*', 'application/json;q=0, application/graphql-response+json;q=0, multipart/mixed;q=0, */*', true],
+    [
+      'JSON refused, HTML through */*',
+      'application/json;q=0, application/graphql-response+json;q=0, multipart/mixed;q=0, */*',
+      true,
+    ],
     ['upper case and spaces', ' TEXT/HTML ; q=1 , */* ; q=0.1', true],
   ])('%s', (_name, accept, expected) => {
     expect(prefersHtml(accept)).toBe(expected);

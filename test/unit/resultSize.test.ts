@@ -11,19 +11,39 @@ import type { LicenseDetailWire, LicenseWire, ProductAssignmentWire } from '../.
 const schema = buildSchema(loadTypeDefs());
 
 function assignment(id: number): ProductAssignmentWire {
-  return { id, product_name: 'IFace SDK', product_code: 'iface', total_license_count: null, used_license_count: 0, valid_until: null, note: null, created_at: null };
+  return {
+    id,
+    product_name: 'IFace SDK',
+    product_code: 'iface',
+    total_license_count: null,
+    used_license_count: 0,
+    valid_until: null,
+    note: null,
+    created_at: null,
+  };
 }
 function license(id: number, assignmentId: number, hwid: string | null): LicenseWire {
   return { id, product_assignment_id: assignmentId, hwid, expiration_date: '2027-06-30', note: null, created_at: null };
 }
 function detail(of: LicenseWire): LicenseDetailWire {
-  return { id: of.id + 80000, license_id: of.id, file_name: 'iengine.lic', customer: null, products: ['iface', 'ilive'], hwids: of.hwid ? [of.hwid] : [], expiration_date: null, created_at: null };
+  return {
+    id: of.id + 80000,
+    license_id: of.id,
+    file_name: 'iengine.lic',
+    customer: null,
+    products: ['iface', 'ilive'],
+    hwids: of.hwid ? [of.hwid] : [],
+    expiration_date: null,
+    created_at: null,
+  };
 }
 
 /** Records of a customer with `perAssignment[i]` licences in assignment i + 1; every other licence universal. */
 function customer(perAssignment: number[]): KnownRecords {
   const assignments = perAssignment.map((_, index) => assignment(index + 1));
-  const licenses = perAssignment.flatMap((count, index) => Array.from({ length: count }, (_, n) => license((index + 1) * 1000 + n, index + 1, n % 2 === 0 ? `HW${n}` : null)));
+  const licenses = perAssignment.flatMap((count, index) =>
+    Array.from({ length: count }, (_, n) => license((index + 1) * 1000 + n, index + 1, n % 2 === 0 ? `HW${n}` : null)),
+  );
   const details = licenses.map(detail);
   return {
     assignments,
@@ -36,9 +56,16 @@ function customer(perAssignment: number[]): KnownRecords {
   };
 }
 
-function count(query: string, known: KnownRecords | undefined, sizes: ListSizes = {}, variables?: Record<string, unknown>) {
+function count(
+  query: string,
+  known: KnownRecords | undefined,
+  sizes: ListSizes = {},
+  variables?: Record<string, unknown>,
+) {
   const document = parse(query);
-  const operation = document.definitions.find((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION)!;
+  const operation = document.definitions.find(
+    (definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION,
+  )!;
   return countAnswer(answerShape(schema, document, operation, variables), known, sizes);
 }
 
@@ -47,15 +74,43 @@ describe('the rule: every object counts one, every list item one', () => {
 
   test.each([
     ['a list of objects', '{ productAssignments { id } }', 2],
-    ['a connection, its nodes, and their relations', '{ productAssignments { licenses { nodes { id detail { fileName } } } } }', 2 + 2 + 4 + 4],
-    ['edges count as objects, each with its node', '{ licenses { edges { cursor node { id } } pageInfo { hasNextPage } } }', 1 + 4 * 2 + 1],
+    [
+      'a connection, its nodes, and their relations',
+      '{ productAssignments { licenses { nodes { id detail { fileName } } } } }',
+      2 + 2 + 4 + 4,
+    ],
+    [
+      'edges count as objects, each with its node',
+      '{ licenses { edges { cursor node { id } } pageInfo { hasNextPage } } }',
+      1 + 4 * 2 + 1,
+    ],
     ['lists of scalars count their items', '{ licenseDetails { nodes { products hwids } } }', 1 + 4 + 4 * 2 + 3],
-    ['a page counts what it holds', '{ productAssignments { licenses(first: 2) { totalCount nodes { id } } } }', 2 + 2 + 2 + 1],
+    [
+      'a page counts what it holds',
+      '{ productAssignments { licenses(first: 2) { totalCount nodes { id } } } }',
+      2 + 2 + 2 + 1,
+    ],
     ['a filter counts what matches', '{ licenses(filter: { universal: true }) { nodes { id } } }', 1 + 1],
-    ['a filter on another assignment than the parent is an empty page', '{ productAssignments { licenses(filter: { productAssignmentId: 2 }) { nodes { id } } } }', 2 + 2 + 1],
-    ['arguments the resolver refuses make the field null', '{ licenses(first: -1) { nodes { id } } license(id: "x") { id } }', 0],
-    ['a record named by id', '{ license(id: 1000) { productAssignment { licenses { nodes { id } } } } }', 1 + 1 + 1 + 3],
-    ['the relations cycle, each record counted once per selection', '{ productAssignments { licenses { nodes { productAssignment { licenses { nodes { id } } } } } } }', 2 + 2 + 3 * (1 + 1 + 1 + 3) + 1 * (1 + 1 + 1 + 1)],
+    [
+      'a filter on another assignment than the parent is an empty page',
+      '{ productAssignments { licenses(filter: { productAssignmentId: 2 }) { nodes { id } } } }',
+      2 + 2 + 1,
+    ],
+    [
+      'arguments the resolver refuses make the field null',
+      '{ licenses(first: -1) { nodes { id } } license(id: "x") { id } }',
+      0,
+    ],
+    [
+      'a record named by id',
+      '{ license(id: 1000) { productAssignment { licenses { nodes { id } } } } }',
+      1 + 1 + 1 + 3,
+    ],
+    [
+      'the relations cycle, each record counted once per selection',
+      '{ productAssignments { licenses { nodes { productAssignment { licenses { nodes { id } } } } } } }',
+      2 + 2 + 3 * (1 + 1 + 1 + 3) + 1 * (1 + 1 + 1 + 1),
+    ],
   ])('%s', (_what, query, expected) => {
     expect(count(query, records)).toEqual({ objects: expected, wanted: expect.anything(), estimated: false });
   });
@@ -87,7 +142,8 @@ describe('the rule: every object counts one, every list item one', () => {
 
   test('forty million objects are counted at once from forty assignments of a hundred licences', () => {
     const large = customer(Array.from({ length: 40 }, () => 100));
-    const cycle = '{ productAssignments { licenses { nodes { productAssignment { licenses { nodes { productAssignment { licenses { nodes { id } } } } } } } } } }';
+    const cycle =
+      '{ productAssignments { licenses { nodes { productAssignment { licenses { nodes { productAssignment { licenses { nodes { id } } } } } } } } } }';
     // 40 assignments; each: its connection, 100 nodes; each node: its assignment, that one's connection and 100 nodes; …
     const level3 = 1 + 1 + 100;
     const level2 = 1 + 1 + 100 * (1 + level3);
@@ -115,7 +171,9 @@ describe('the estimate before any call', () => {
 describe('the caller-size memory', () => {
   test('keeps the sizes per caller, merged, and never more callers than its bound (the least recent go first)', () => {
     const memory = new ListSizeMemory(2);
-    const [alice, bob, carol] = ['Basic YWxpY2U6eA==', 'Basic Ym9iOng=', 'Basic Y2Fyb2w6eA=='].map((header) => memory.callerKey(header));
+    const [alice, bob, carol] = ['Basic YWxpY2U6eA==', 'Basic Ym9iOng=', 'Basic Y2Fyb2w6eA=='].map((header) =>
+      memory.callerKey(header),
+    );
     expect(alice).not.toContain('YWxpY2U');
     memory.remember(alice!, { assignments: 3 });
     memory.remember(alice!, { licenses: 9 });

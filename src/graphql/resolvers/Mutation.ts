@@ -47,8 +47,10 @@ export const GenerateLicensePayload: GenerateLicensePayloadResolvers = {
 /** A hardware id: 1 to 128 characters, no whitespace or control characters (the portal's own rule). */
 export function checkHwid(hwid: string): string {
   if (hwid.length === 0) throw new InputError('`hwid` must not be empty.', 'hwid');
-  if ([...hwid].length > MAX_HWID_LENGTH) throw new InputError(`\`hwid\` must be at most ${MAX_HWID_LENGTH} characters.`, 'hwid');
-  if (/[\s\p{Cc}]/u.test(hwid)) throw new InputError('`hwid` must not contain whitespace or control characters.', 'hwid');
+  if ([...hwid].length > MAX_HWID_LENGTH)
+    throw new InputError(`\`hwid\` must be at most ${MAX_HWID_LENGTH} characters.`, 'hwid');
+  if (/[\s\p{Cc}]/u.test(hwid))
+    throw new InputError('`hwid` must not contain whitespace or control characters.', 'hwid');
   return hwid;
 }
 
@@ -64,6 +66,7 @@ export function checkIdempotencyKey(key: string | null | undefined): string | un
 
 export function checkNote(note: string | null | undefined): string | undefined {
   if (note === null || note === undefined) return undefined;
-  if ([...note].length > MAX_NOTE_LENGTH) throw new InputError(`\`note\` must be at most ${MAX_NOTE_LENGTH} characters.`, 'note');
+  if ([...note].length > MAX_NOTE_LENGTH)
+    throw new InputError(`\`note\` must be at most ${MAX_NOTE_LENGTH} characters.`, 'note');
   return note;
 }

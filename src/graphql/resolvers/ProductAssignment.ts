@@ -11,7 +11,9 @@ export const ProductAssignment: ProductAssignmentResolvers = {
   totalLicenseCount: (assignment) => assignment.total_license_count,
   usedLicenseCount: (assignment) => assignment.used_license_count,
   remainingLicenseCount: (assignment) =>
-    assignment.total_license_count === null ? null : Math.max(0, assignment.total_license_count - assignment.used_license_count),
+    assignment.total_license_count === null
+      ? null
+      : Math.max(0, assignment.total_license_count - assignment.used_license_count),
   validUntil: (assignment) => assignment.valid_until,
   note: (assignment) => assignment.note,
   createdAt: (assignment) => assignment.created_at,

@@ -4,7 +4,14 @@
 import type { QueryLicensesArgs } from '../../generated/graphql';
 import type { LicenseWire } from '../../portal/wireTypes';
 import { PortalError } from '../../portal/portalErrors';
-import { checkLicenseFilter, checkPageArgs, licenseMatches, licenseOrdering, paginate, type LicensePage } from '../connections';
+import {
+  checkLicenseFilter,
+  checkPageArgs,
+  licenseMatches,
+  licenseOrdering,
+  paginate,
+  type LicensePage,
+} from '../connections';
 import type { RequestContext } from '../context';
 
 /**
@@ -12,25 +19,45 @@ import type { RequestContext } from '../context';
  * one assignment reads only that assignment's licences. A filter is a predicate: an assignment that is not the
  * caller's (or does not exist) has no licences to match, so it gives an empty page rather than an error.
  */
-export async function licensesPage(context: RequestContext, args: QueryLicensesArgs, assignmentId: number | undefined): Promise<LicensePage> {
+export async function licensesPage(
+  context: RequestContext,
+  args: QueryLicensesArgs,
+  assignmentId: number | undefined,
+): Promise<LicensePage> {
   const filter = checkLicenseFilter(args.filter);
   const ordering = licenseOrdering(args.orderBy);
   const page = checkPageArgs(ordering, args.first, args.after);
   // Once the answer holds all it may, no more pages are cut: they would be dropped (see `ItemAllowance`).
   if (context.allowance.overrun() !== undefined) return paginate([], ordering, page);
-  if (assignmentId !== undefined && filter.productAssignmentId !== undefined && filter.productAssignmentId !== assignmentId) {
+  if (
+    assignmentId !== undefined &&
+    filter.productAssignmentId !== undefined &&
+    filter.productAssignmentId !== assignmentId
+  ) {
     return paginate([], ordering, page);
   }
   const oneAssignment = assignmentId ?? filter.productAssignmentId;
-  const licenses = oneAssignment === undefined ? await context.loaders.allLicenses() : await licensesOf(context, oneAssignment, assignmentId === undefined);
-  return paginate(licenses.filter((license) => licenseMatches(license, filter)), ordering, page);
+  const licenses =
+    oneAssignment === undefined
+      ? await context.loaders.allLicenses()
+      : await licensesOf(context, oneAssignment, assignmentId === undefined);
+  return paginate(
+    licenses.filter((license) => licenseMatches(license, filter)),
+    ordering,
+    page,
+  );
 }
 
-async function licensesOf(context: RequestContext, assignmentId: number, foreignIsEmpty: boolean): Promise<LicenseWire[]> {
+async function licensesOf(
+  context: RequestContext,
+  assignmentId: number,
+  foreignIsEmpty: boolean,
+): Promise<LicenseWire[]> {
   try {
     return await context.loaders.licensesByAssignmentId.load(assignmentId);
   } catch (error) {
-    if (foreignIsEmpty && error instanceof PortalError && (error.code === 'FORBIDDEN' || error.code === 'NOT_FOUND')) return [];
+    if (foreignIsEmpty && error instanceof PortalError && (error.code === 'FORBIDDEN' || error.code === 'NOT_FOUND'))
+      return [];
     throw error;
   }
 }
