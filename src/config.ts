@@ -5,7 +5,7 @@
 import type { PortalClientOptions } from './portal/portalClient';
 
 /** The portal client's settings, and the portal to serve. */
-export interface PortalSettings extends Omit<PortalClientOptions, 'origin'> {
+interface PortalSettings extends Omit<PortalClientOptions, 'origin'> {
   /** The portal's origin; undefined starts the embedded emulator and serves that. */
   url: string | undefined;
 }
@@ -58,7 +58,7 @@ export interface Config {
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-export type NodeEnv = 'development' | 'production' | 'test';
+type NodeEnv = 'development' | 'production' | 'test';
 const NODE_ENVS: readonly NodeEnv[] = ['development', 'production', 'test'];
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 

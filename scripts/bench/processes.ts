@@ -90,7 +90,7 @@ export function peakRssBytes(child: Child): number {
 }
 
 /** Stops a child and its process group: SIGTERM, then SIGKILL if it has not exited in time. */
-export async function stopChild(child: Child): Promise<void> {
+async function stopChild(child: Child): Promise<void> {
   running.delete(child);
   if (hasExited(child)) return;
   const exited = once(child.process, 'exit');
@@ -113,7 +113,7 @@ export function killAllChildrenNow(): void {
 }
 
 /** A TCP port that was free a moment ago: bind port 0, note the port, close. */
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

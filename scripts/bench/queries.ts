@@ -17,10 +17,10 @@ export interface BenchQuery {
 }
 
 /** Five licences of the demo account in the large seed, from assignments 1, 12, 23, 33 and 48 (seed number 1). */
-export const ALIASED_LICENSE_IDS: readonly number[] = [2647, 3321, 4022, 4352, 5971];
+const ALIASED_LICENSE_IDS: readonly number[] = [2647, 3321, 4022, 4352, 5971];
 
 /** The large seed's assignment 1 is always Acme's unlimited one, so generating never runs out of credits. */
-export const UNLIMITED_ASSIGNMENT_ID = '1';
+const UNLIMITED_ASSIGNMENT_ID = '1';
 
 /** The nested query the issue's targets are about; the first of `benchQueries`. */
 export const NESTED_QUERY_NAME = '1. assignments → licences → detail';

@@ -90,7 +90,7 @@ const MAX_EXAMPLES = 12;
  * strikes a request. The headers and body timeouts are 500 ms, but undici checks them on a coarse clock (ticks of
  * about half a second), so a wait of 300 ms stays below them and one of 1,800 ms is surely beyond.
  */
-export function faultPlan(scale: number): FaultRule[] {
+function faultPlan(scale: number): FaultRule[] {
   const rules: FaultRule[] = [
     { kind: 'resetAfterEffect', route: 'license.generate', probability: 0.08 },
     { kind: 'status', status: 500, probability: 0.006 },

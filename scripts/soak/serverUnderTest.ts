@@ -12,7 +12,7 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { startServer, type RunningServer } from '../../src/main';
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 /** How long a server may take to print its banner. */
 const START_TIMEOUT_MS = 30_000;

@@ -29,7 +29,7 @@ export interface ContractCheckOptions {
 }
 
 /** One thing checked: an endpoint's answer, or one rule of the error contract. */
-export interface ContractCheck {
+interface ContractCheck {
   /** An endpoint name of `endpoints.ts` (`license.show`), or `error.*` for a rule of the error contract. */
   name: string;
   /** The path requested, without the origin. */
@@ -53,7 +53,7 @@ export interface ContractReport {
 }
 
 /** An id the portal is very unlikely to hold (the largest 32-bit integer), for the 404 rule. */
-export const NONEXISTENT_ID = 2147483647;
+const NONEXISTENT_ID = 2147483647;
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 

@@ -118,7 +118,7 @@ const WERKZEUG_DESCRIPTIONS = {
 } as const;
 
 /** The methods Flask allows on a GET view: HEAD and OPTIONS come with it automatically. */
-export const ALLOWED_METHODS = 'GET, HEAD, OPTIONS';
+const ALLOWED_METHODS = 'GET, HEAD, OPTIONS';
 
 /** Werkzeug's `HTTPException.get_body()`, exactly. */
 export function werkzeugPage(status: keyof typeof WERKZEUG_DESCRIPTIONS): Answer {

@@ -29,7 +29,7 @@ export type FaultKind =
   | 'endlessBody'
   | 'tricklingBody';
 
-export const FAULT_KINDS: readonly FaultKind[] = [
+const FAULT_KINDS: readonly FaultKind[] = [
   'status',
   'reset',
   'resetAfterEffect',
@@ -43,7 +43,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'tricklingBody',
 ];
 
-export interface FaultMatch {
+interface FaultMatch {
   /** The route or routes the rule applies to; omitted: every route. */
   route?: RouteName | readonly RouteName[];
   /** How many requests the rule strikes before it expires; omitted: until cleared. */

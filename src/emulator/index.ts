@@ -34,18 +34,9 @@ import type { RouteName } from './routes';
 import { Prng, SEED_NAMES, buildSeed, type SeedName } from './seed';
 import { LatencySettings, createPortalServer, type Clock } from './server';
 
-export type {
-  DemoAccount,
-  License,
-  LicenseDetail,
-  LicensesOfAssignment,
-  ProductAssignment,
-  SeedLandmarks,
-} from './data';
-export { ACME, DEMO_ACCOUNTS, GLOBEX } from './data';
-export type { ActiveFault, FaultControl, FaultKind, FaultMatch, FaultRule } from './faults';
-export { FAULT_KINDS } from './faults';
-export type { RequestLog, RequestLogEntry, RequestLogFilter } from './requestLog';
+export type { DemoAccount, License, LicenseDetail, ProductAssignment, SeedLandmarks } from './data';
+export type { FaultKind, FaultRule } from './faults';
+export type { RequestLogEntry } from './requestLog';
 export type { RouteName } from './routes';
 export { ROUTE_NAMES } from './routes';
 export type { SeedName } from './seed';
@@ -70,7 +61,7 @@ export interface EmulatorOptions {
  * Read access to the emulator's records, for tests to compute what the portal should answer. Every method
  * returns copies, current as of the call (generate's effects included); lists in ascending id order.
  */
-export interface EmulatorState {
+interface EmulatorState {
   readonly seed: SeedName;
   readonly seedNumber: number;
   /** The emulator's today, `YYYY-MM-DD`. */

@@ -67,7 +67,7 @@ export class PendingRequest {
   ) {}
 }
 
-export function highResolutionNow(): number {
+function highResolutionNow(): number {
   return performance.timeOrigin + performance.now();
 }
 

@@ -132,7 +132,7 @@ function generate(assignmentId: number, context: RouteContext, customer: string)
 }
 
 /** *(assumed rule)* 1 to 128 characters (code points, as Python counts), none of them whitespace or control. */
-export function isValidHardwareId(hwid: string): boolean {
+function isValidHardwareId(hwid: string): boolean {
   const length = [...hwid].length;
   return length >= 1 && length <= 128 && !/[\s\p{Cc}]/u.test(hwid);
 }

@@ -168,7 +168,7 @@ function compareKeys(a: SortKey, b: SortKey): number {
   return String(a) < String(b) ? -1 : 1;
 }
 
-export function encodeCursor(tag: string, key: SortKey, id: number): string {
+function encodeCursor(tag: string, key: SortKey, id: number): string {
   return Buffer.from(JSON.stringify([tag, key, id]), 'utf8').toString('base64url');
 }
 

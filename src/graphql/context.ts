@@ -35,7 +35,7 @@ export interface RequestContext {
   dispose(): void;
 }
 
-export interface RequestLogger {
+interface RequestLogger {
   info(details: Record<string, unknown>, message: string): void;
   warn(details: Record<string, unknown>, message: string): void;
   error(details: Record<string, unknown>, message: string): void;

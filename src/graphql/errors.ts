@@ -61,7 +61,7 @@ export function codeOfPortalError(code: PortalErrorCode): ErrorCode {
 }
 
 /** The message a user sees for an upstream failure: what happened and what to do. */
-export function messageOfPortalError(error: PortalError): string {
+function messageOfPortalError(error: PortalError): string {
   switch (error.code) {
     case 'UNAUTHENTICATED':
       return 'The Customer Portal refused the credentials: send `Authorization: Basic …` with your customer-portal user and password.';

@@ -14,7 +14,7 @@ export function parseId(value: unknown, field: string): number {
   return id;
 }
 
-export const MAX_PAGE_SIZE = 1000;
+const MAX_PAGE_SIZE = 1000;
 
 /** `first`: absent means every item; otherwise 0 to 1000. */
 export function parseFirst(value: number | null | undefined): number | undefined {

@@ -196,14 +196,14 @@ function budgetError(estimated: number, budget: number, byEndpoint: Record<strin
 }
 
 /** The upstream calls of one request, as reported. */
-export interface UpstreamSummary {
+interface UpstreamSummary {
   calls: number;
   estimatedCalls: number | null;
   byEndpoint: Record<string, { calls: number; totalMs: number }>;
   timeline: Array<{ endpoint: string; status: number | null; startMs: number; durationMs: number; error?: string }>;
 }
 
-export function summarizeUpstreamCalls(context: RequestContext): UpstreamSummary {
+function summarizeUpstreamCalls(context: RequestContext): UpstreamSummary {
   const byEndpoint: UpstreamSummary['byEndpoint'] = {};
   for (const call of context.upstreamCalls) {
     const entry = (byEndpoint[call.endpoint] ??= { calls: 0, totalMs: 0 });
@@ -225,10 +225,6 @@ export function summarizeUpstreamCalls(context: RequestContext): UpstreamSummary
         ...(call.errorCode ? { error: call.errorCode } : {}),
       })),
   };
-}
-
-export interface OperationLogger {
-  info(details: Record<string, unknown>, message: string): void;
 }
 
 /** Told of every operation once its response is ready: for metrics. Must not throw. */

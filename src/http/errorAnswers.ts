@@ -48,7 +48,7 @@ function refusalOf(
   }
 }
 
-export function graphqlErrorBody(message: string, extensions: Record<string, unknown>): string {
+function graphqlErrorBody(message: string, extensions: Record<string, unknown>): string {
   return JSON.stringify({ errors: [{ message, extensions }] });
 }
 

@@ -10,7 +10,7 @@ import { PortalError, type PortalErrorCode } from '../portal/portalErrors';
 import { positiveIntegerId, UnreachableCaseError } from '../portal/endpoints';
 
 /** HTTP status and message of each upstream failure, for a client that asked for a file. */
-export function fileErrorStatus(code: PortalErrorCode): { status: number; message: string } {
+function fileErrorStatus(code: PortalErrorCode): { status: number; message: string } {
   switch (code) {
     case 'UNAUTHENTICATED':
       return { status: 401, message: 'The Customer Portal refused the credentials.' };

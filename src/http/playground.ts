@@ -36,7 +36,7 @@ export const PLAYGROUND_ASSETS_PATH = '/playground/assets/';
  * (empty) favicon are `data:` URLs in GraphiQL's style sheet and our page. Styles need 'unsafe-inline': GraphiQL's
  * dialogs inject `<style>` elements (their scroll lock), which 'self' alone blocks.
  */
-export const PLAYGROUND_CSP = [
+const PLAYGROUND_CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self' 'unsafe-inline'",

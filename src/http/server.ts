@@ -48,10 +48,10 @@ export interface HttpServerOptions {
 }
 
 /** The request header that carries a request id; taken when well-formed, made otherwise, and always answered. */
-export const REQUEST_ID_HEADER = 'x-request-id';
+const REQUEST_ID_HEADER = 'x-request-id';
 
 /** The request header that asks for the upstream calls in the response's `extensions.upstream`. */
-export const SHOW_UPSTREAM_CALLS_HEADER = 'x-upstream-calls';
+const SHOW_UPSTREAM_CALLS_HEADER = 'x-upstream-calls';
 
 /** Builds the Fastify app with Apollo mounted; `listen` is the caller's. */
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {

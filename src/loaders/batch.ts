@@ -1,19 +1,7 @@
 /**
- * The batch contract of DataLoader in one helper: one result per key, in key order, an Error for a missing key.
- * Results are indexed in a Map once, never searched per key.
+ * The batch contract of DataLoader in one helper: one result per key, in key order, an Error for a key that
+ * failed.
  */
-
-/** Orders `records` by `keys`; a key with no record gets `missing(key)`. */
-export function inKeyOrder<K, V>(
-  keys: readonly K[],
-  records: Iterable<V>,
-  keyOf: (record: V) => K,
-  missing: (key: K) => Error,
-): Array<V | Error> {
-  const byKey = new Map<K, V>();
-  for (const record of records) byKey.set(keyOf(record), record);
-  return keys.map((key) => byKey.get(key) ?? missing(key));
-}
 
 /** Runs one call per key in parallel; a failed call becomes that key's Error, the others still resolve. */
 export async function eachKey<K, V>(keys: readonly K[], load: (key: K) => Promise<V>): Promise<Array<V | Error>> {

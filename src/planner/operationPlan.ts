@@ -43,7 +43,7 @@ export const SHOW_CALLS_THRESHOLD = 3;
 type Count = number | 'many';
 
 /** The kinds of record the portal serves by id. */
-export type RecordKind = 'assignment' | 'license' | 'detail' | 'licensesOfAssignment';
+type RecordKind = 'assignment' | 'license' | 'detail' | 'licensesOfAssignment';
 
 /** The plan of one operation. */
 export interface OperationPlan {

@@ -15,19 +15,6 @@ export type EndpointName =
   | 'license.generate'
   | 'licenseDetail.download';
 
-export const ENDPOINT_NAMES: readonly EndpointName[] = [
-  'license.list',
-  'license.show',
-  'licenseDetail.list',
-  'licenseDetail.show',
-  'productAssignment.list',
-  'productAssignment.show',
-  'license.byAssignment.list',
-  'license.byAssignment.show',
-  'license.generate',
-  'licenseDetail.download',
-];
-
 /** The path of an endpoint, with its id; ids are checked positive integers before they reach here. */
 export function endpointPath(endpoint: EndpointName, id?: number): string {
   switch (endpoint) {

@@ -392,7 +392,7 @@ function isRetryable(error: PortalError): boolean {
 }
 
 /** `Retry-After` in seconds or as an HTTP date, in ms; undefined when absent or unreadable. */
-export function retryAfterOf(value: string | undefined): number | undefined {
+function retryAfterOf(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;

@@ -112,7 +112,3 @@ export function errorFromResponse(
 function isPlainLine(text: string): boolean {
   return text.length > 0 && text.length <= 500 && !/[<>\r\n]/.test(text) && !/[\u0000-\u001f]/.test(text);
 }
-
-export function isPortalError(value: unknown): value is PortalError {
-  return value instanceof PortalError;
-}

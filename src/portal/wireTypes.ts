@@ -8,10 +8,10 @@
 import { z } from 'zod';
 
 /** `YYYY-MM-DD` and a real calendar day. */
-export const wireDate = z.string().refine(isCalendarDate, { message: 'expected a date YYYY-MM-DD' });
+const wireDate = z.string().refine(isCalendarDate, { message: 'expected a date YYYY-MM-DD' });
 
 /** An ISO 8601 instant with an offset (`Z` or `+hh:mm`). */
-export const wireDateTime = z.string().refine(isIsoInstant, {
+const wireDateTime = z.string().refine(isIsoInstant, {
   message: 'expected an ISO 8601 date-time with offset',
 });
 
@@ -51,7 +51,7 @@ export const licenseDetailWire = z.object({
   created_at: wireDateTime.nullable(),
 });
 
-export const groupedLicensesWire = z.object({
+const groupedLicensesWire = z.object({
   product_assignment: productAssignmentWire,
   licenses: z.array(licenseWire),
 });

@@ -23,9 +23,9 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export type GraphQLData = Record<string, any>;
+type GraphQLData = Record<string, any>;
 
-export interface GraphQLResult<T = GraphQLData> {
+interface GraphQLResult<T = GraphQLData> {
   status: number;
   data?: T | null;
   errors?: Array<{ message: string; path?: Array<string | number>; extensions?: Record<string, any> }>;

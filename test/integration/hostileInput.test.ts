@@ -576,14 +576,12 @@ describe('hostile client input: never a 5xx, always well-formed JSON with coded 
         })
         .map((value) => JSON.stringify(value)),
       // Huge strings, just under and over the body limit (102400 bytes: larger is a 413).
-      fc
-        .integer({ min: 1, max: 120_000 })
-        .map((size) =>
-          JSON.stringify({
-            query: 'query($s: String) { licenses(filter: { search: $s }) { totalCount } }',
-            variables: { s: 'x'.repeat(size) },
-          }),
-        ),
+      fc.integer({ min: 1, max: 120_000 }).map((size) =>
+        JSON.stringify({
+          query: 'query($s: String) { licenses(filter: { search: $s }) { totalCount } }',
+          variables: { s: 'x'.repeat(size) },
+        }),
+      ),
       fc
         .integer({ min: 1, max: 120_000 })
         .map((size) =>

@@ -17,6 +17,6 @@ export const LicenseDetail: LicenseDetailResolvers = {
 };
 
 /** The path on this server that streams a licence's file. */
-export function licenseFilePath(licenseId: number): string {
+function licenseFilePath(licenseId: number): string {
   return `/licenses/${licenseId}/file`;
 }

@@ -15,8 +15,8 @@ export interface GenerateLicenseResult {
   productAssignmentId: number;
 }
 
-export const MAX_HWID_LENGTH = 128;
-export const MAX_NOTE_LENGTH = 1000;
+const MAX_HWID_LENGTH = 128;
+const MAX_NOTE_LENGTH = 1000;
 
 export const Mutation: MutationResolvers = {
   async generateLicense(_parent, { input }, { generator, caller, loaders }) {
@@ -45,7 +45,7 @@ export const GenerateLicensePayload: GenerateLicensePayloadResolvers = {
 };
 
 /** A hardware id: 1 to 128 characters, no whitespace or control characters (the portal's own rule). */
-export function checkHwid(hwid: string): string {
+function checkHwid(hwid: string): string {
   if (hwid.length === 0) throw new InputError('`hwid` must not be empty.', 'hwid');
   if ([...hwid].length > MAX_HWID_LENGTH)
     throw new InputError(`\`hwid\` must be at most ${MAX_HWID_LENGTH} characters.`, 'hwid');
@@ -54,9 +54,9 @@ export function checkHwid(hwid: string): string {
   return hwid;
 }
 
-export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
 
-export function checkIdempotencyKey(key: string | null | undefined): string | undefined {
+function checkIdempotencyKey(key: string | null | undefined): string | undefined {
   if (key === null || key === undefined) return undefined;
   if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw new InputError(`\`idempotencyKey\` must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`, 'idempotencyKey');
@@ -64,7 +64,7 @@ export function checkIdempotencyKey(key: string | null | undefined): string | un
   return key;
 }
 
-export function checkNote(note: string | null | undefined): string | undefined {
+function checkNote(note: string | null | undefined): string | undefined {
   if (note === null || note === undefined) return undefined;
   if ([...note].length > MAX_NOTE_LENGTH)
     throw new InputError(`\`note\` must be at most ${MAX_NOTE_LENGTH} characters.`, 'note');
