@@ -4,19 +4,28 @@
  *   PORTAL_URL=https://customerportal.innovatrics.com PORTAL_USER=… PORTAL_PASSWORD=… npm run contract:check
  *   PORTAL_URL=… PORTAL_AUTHORIZATION='Basic …' npm run contract:check -- --json
  *
- * Exit status: 0 the portal fits the contract, 1 it differs somewhere (or could not be reached), 2 bad usage.
+ * Exit status: 0 the portal fits the contract, 1 it differs somewhere, 2 bad usage, 3 the portal refused the
+ * credentials, 4 the portal could not be reached (3 and 4: nothing was checked).
  * No credential is ever printed: not the password, not the header, not its base64.
  */
-import { formatReport, redactorOf, runContractCheck, type ContractCheckOptions } from './contractCheck';
+import {
+  formatReport,
+  redactorOf,
+  runContractCheck,
+  type ContractCheckOptions,
+  type ContractReport,
+} from './contractCheck';
 
 export const EXIT_FITS = 0;
 export const EXIT_DIFFERS = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_CREDENTIALS_REFUSED = 3;
+export const EXIT_UNREACHABLE = 4;
 
 export const USAGE = `Usage: PORTAL_URL=<origin> (PORTAL_USER=<user> PORTAL_PASSWORD=<password> | PORTAL_AUTHORIZATION=<header value>) npm run contract:check [-- --json]
 
 Calls every read endpoint of the portal (never one with side effects) and reports where its answers differ
-from the contract of portal-api.md.
+from the contract of docs/portal-contract.md.
 
   PORTAL_URL            the portal's origin, e.g. https://customerportal.innovatrics.com
   PORTAL_USER           the customer portal account, with PORTAL_PASSWORD (sent as HTTP Basic)
@@ -24,7 +33,8 @@ from the contract of portal-api.md.
   PORTAL_AUTHORIZATION  instead of the two above: the whole Authorization header value, e.g. "Basic …"
   --json                print the report as JSON instead of text
 
-Exit status: 0 the portal fits the contract, 1 it differs, 2 bad usage.
+Exit status: 0 the portal fits the contract, 1 it differs, 2 bad usage, 3 the portal refused the
+credentials, 4 the portal could not be reached (3 and 4: nothing was checked).
 `;
 
 export interface CliOutput {
@@ -92,13 +102,20 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, ou
   try {
     const report = await runContractCheck(parsed.options);
     output.stdout(parsed.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
-    return report.ok ? EXIT_FITS : EXIT_DIFFERS;
+    return EXIT_STATUS[report.outcome];
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     output.stderr(`contract:check: the check failed: ${redactorOf(parsed.options.authorization)(message)}\n`);
     return EXIT_DIFFERS;
   }
 }
+
+const EXIT_STATUS: Record<ContractReport['outcome'], number> = {
+  fits: EXIT_FITS,
+  differs: EXIT_DIFFERS,
+  credentialsRefused: EXIT_CREDENTIALS_REFUSED,
+  unreachable: EXIT_UNREACHABLE,
+};
 
 /** The header to send: PORTAL_AUTHORIZATION whole, or HTTP Basic of PORTAL_USER and PORTAL_PASSWORD; never both. */
 function authorizationFrom(env: NodeJS.ProcessEnv): string | { usageError: string } {

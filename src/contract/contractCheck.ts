@@ -1,6 +1,6 @@
 /**
  * `npm run contract:check`: calls every read endpoint of a live portal and reports, field by field, where its
- * answers differ from the contract of `portal-api.md`, as `src/portal/wireTypes.ts` encodes it.
+ * answers differ from the contract of `docs/portal-contract.md`, as `src/portal/wireTypes.ts` encodes it.
  *
  * It sends only GETs without side effects (never `license.generate`), validates with the server's own validators,
  * takes every path from `src/portal/endpoints.ts`, and keeps every credential out of the report.
@@ -9,6 +9,7 @@ import { Pool, errors as undiciErrors } from 'undici';
 import { z } from 'zod';
 import { endpointPath, type EndpointName } from '../portal/endpoints';
 import { fileNameOf } from '../portal/portalClient';
+import { readBounded } from '../portal/responseBody';
 import {
   groupedLicensesListWire,
   licenseDetailListWire,
@@ -47,6 +48,11 @@ interface ContractCheck {
 export interface ContractReport {
   /** The origin checked. */
   portalUrl: string;
+  /**
+   * `fits` and `differs` are verdicts on the contract; `credentialsRefused` (the portal answered 401 to the
+   * credentials given) and `unreachable` (no answer came) mean nothing could be checked.
+   */
+  outcome: 'fits' | 'differs' | 'credentialsRefused' | 'unreachable';
   checks: ContractCheck[];
   /** True when every check is ok. */
   ok: boolean;
@@ -56,6 +62,8 @@ export interface ContractReport {
 const NONEXISTENT_ID = 2147483647;
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** Most bytes of one answer read: a body past it is a failure to answer, not a difference to list. */
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 /**
  * Runs every check against the portal, one request at a time (gentle on a live portal), and resolves with the
@@ -77,11 +85,15 @@ export async function runContractCheck(options: ContractCheckOptions): Promise<C
   });
   // Once the portal cannot be reached at all, every later request would wait out the same timeout: fail them at once.
   let unreachable: Error | undefined;
+  /** The first answer to the caller's own credentials, if any came. */
+  let firstAnswer: RawAnswer | undefined;
   const portal: RawPortal = {
     get: async (path, authorization) => {
       if (unreachable !== undefined) throw unreachable;
       try {
-        return await getRaw(pool, path, authorization);
+        const answer = await getRaw(pool, path, authorization);
+        if (authorization === options.authorization) firstAnswer ??= answer;
+        return answer;
       } catch (error) {
         if (isConnectFailure(error)) unreachable = error instanceof Error ? error : new Error(String(error));
         throw error;
@@ -95,6 +107,10 @@ export async function runContractCheck(options: ContractCheckOptions): Promise<C
   } finally {
     await pool.close();
   }
+  // A portal that never answered, or refused the credentials from the first call on, made every check fail the
+  // same way: that is not a difference from the contract, and nothing was checked.
+  if (firstAnswer === undefined) return { portalUrl: origin, outcome: 'unreachable', checks: [], ok: false };
+  if (firstAnswer.status === 401) return { portalUrl: origin, outcome: 'credentialsRefused', checks: [], ok: false };
   // The report holds text the portal sent; should a portal ever echo the caller's credentials, they go no further.
   const redact = redactorOf(options.authorization);
   const safeChecks = checks.map((check) => ({
@@ -103,12 +119,19 @@ export async function runContractCheck(options: ContractCheckOptions): Promise<C
     differences: check.differences.map(redact),
     notes: check.notes.map(redact),
   }));
-  return { portalUrl: origin, checks: safeChecks, ok: safeChecks.every((check) => check.ok) };
+  const ok = safeChecks.every((check) => check.ok);
+  return { portalUrl: origin, outcome: ok ? 'fits' : 'differs', checks: safeChecks, ok };
 }
 
 /** The report as readable text, one block per check, ending in a one-line verdict. */
 export function formatReport(report: ContractReport): string {
-  const lines = [`Contract check of ${report.portalUrl} against portal-api.md`, ''];
+  if (report.outcome === 'unreachable') {
+    return `The portal at ${report.portalUrl} could not be reached: nothing was checked. Check PORTAL_URL and the network.\n`;
+  }
+  if (report.outcome === 'credentialsRefused') {
+    return `The portal at ${report.portalUrl} refused the credentials (401): nothing was checked. Check PORTAL_USER and PORTAL_PASSWORD (or PORTAL_AUTHORIZATION).\n`;
+  }
+  const lines = [`Contract check of ${report.portalUrl} against docs/portal-contract.md`, ''];
   const nameWidth = Math.max(...report.checks.map((check) => check.name.length), 0);
   for (const check of report.checks) {
     const verdict = check.skipped ? 'SKIPPED' : check.ok ? 'OK' : 'DIFFERS';
@@ -154,7 +177,7 @@ export function redactorOf(authorization: string): (text: string) => string {
 // The checks, in the order they run. Private.
 
 /**
- * A licence file (`iengine.lic`) as `portal-api.md` describes it. The server streams these bytes unchanged and has
+ * A licence file (`iengine.lic`) as `docs/portal-contract.md` describes it. The server streams these bytes unchanged and has
  * no validator for them, so the shape lives here, where only this check uses it.
  */
 const licenseFileShape = z.object({
@@ -662,9 +685,11 @@ async function getRaw(pool: Pool, path: string, authorization: string | undefine
   const headers: Record<string, string> = { accept: 'application/json' };
   if (authorization !== undefined) headers.authorization = authorization;
   const response = await pool.request({ method: 'GET', path, headers });
-  const chunks: Buffer[] = [];
-  for await (const chunk of response.body) chunks.push(chunk as Buffer);
-  return { status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks) };
+  return {
+    status: response.statusCode,
+    headers: response.headers,
+    body: await readBounded(response, MAX_BODY_BYTES, 'fail'),
+  };
 }
 
 function isConnectFailure(error: unknown): boolean {

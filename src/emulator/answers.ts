@@ -87,7 +87,7 @@ function withSortedKeys(value: unknown): unknown {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The portal's own messages (the vendor page and portal-api.md), byte for byte
+// The portal's own messages (the vendor page and docs/portal-contract.md), byte for byte
 // ---------------------------------------------------------------------------------------------------------
 
 export const MESSAGES = {

@@ -2,7 +2,7 @@
  * The emulated portal's data model: its records in their wire shapes, its demo accounts, and the store that
  * answers every query and generates licences. Seeding lives in `seed.ts`; nothing here knows HTTP.
  *
- * Records are kept exactly as the portal serializes them (snake_case, `portal-api.md`), so a route answers a
+ * Records are kept exactly as the portal serializes them (snake_case, `docs/portal-contract.md`), so a route answers a
  * record as it is; the store never hands out its own objects, only copies, so a caller can never change it.
  */
 import { toBasicAuthorization } from './basicAuth';

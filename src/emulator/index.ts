@@ -2,7 +2,7 @@
  * A faithful emulator of the Innovatrics Customer Portal licensing REST API, for tests, demos and load work.
  *
  * It shares no code with the server on purpose: a test that passes against it proves the server speaks the
- * portal's contract (`portal-api.md`), not that two halves of one codebase agree with each other.
+ * portal's contract (`docs/portal-contract.md`), not that two halves of one codebase agree with each other.
  *
  * @example
  *   const portal = await startEmulator({ seed: 'demo' });

@@ -1,7 +1,7 @@
 /**
  * The portal's routes: their names, their paths as Flask matches them, and what each answers for a caller.
  *
- * Checks run in the portal's order (portal-api.md): 401 for no or wrong credentials, 404 for an unknown id,
+ * Checks run in the portal's order (docs/portal-contract.md): 401 for no or wrong credentials, 404 for an unknown id,
  * 403 for another customer's record, then generate's own 403s on its input, then its 400s. What Flask's router
  * refuses before a view runs (unknown paths, ids that are not integers, other methods) is the server's business.
  */

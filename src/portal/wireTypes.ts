@@ -1,7 +1,7 @@
 /**
  * The portal's response bodies as they travel on the wire, and their validators.
  *
- * The vendor's page gives no bodies, so every shape here is the contract of `portal-api.md` (assumed, snake_case).
+ * The vendor's page gives no bodies, so every shape here is the contract of `docs/portal-contract.md` (assumed, snake_case).
  * This file is the one place to change when the live portal turns out to differ; `npm run contract:check`
  * runs these same validators against a live portal and reports where they fail.
  */

@@ -5,7 +5,15 @@
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { runCli, EXIT_DIFFERS, EXIT_FITS, EXIT_USAGE } from '../../src/contract/cli';
+import { createServer } from 'node:net';
+import {
+  runCli,
+  EXIT_CREDENTIALS_REFUSED,
+  EXIT_DIFFERS,
+  EXIT_FITS,
+  EXIT_UNREACHABLE,
+  EXIT_USAGE,
+} from '../../src/contract/cli';
 import { formatReport, runContractCheck, type ContractReport } from '../../src/contract/contractCheck';
 import { startEmulator, type DemoAccount, type Emulator } from '../../src/emulator';
 
@@ -254,4 +262,28 @@ test('PORTAL_AUTHORIZATION is sent whole, in place of a user and password', asyn
 
   expect(code).toBe(EXIT_FITS);
   expect(emulator.requestLog.entries({ username: demoAccount().username }).length).toBeGreaterThan(0);
+});
+
+test('credentials the portal refuses are told apart from a difference: exit 3, nothing checked', async () => {
+  const { code, stdout } = await runInProcess([], { ...demoCredentials(), PORTAL_PASSWORD: 'not-the-password' });
+  expect(code).toBe(EXIT_CREDENTIALS_REFUSED);
+  expect(stdout).toMatch(/refused the credentials \(401\): nothing was checked/);
+  expect(stdout).not.toMatch(/DIFFERS|differs from the contract/);
+  expect(stdout).not.toContain('not-the-password');
+});
+
+test('a portal that cannot be reached is told apart from a difference: exit 4, nothing checked', async () => {
+  // A port that was free a moment ago: nothing listens there.
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as { port: number };
+      probe.close(() => resolve(free));
+    });
+  });
+  const { code, stdout } = await runInProcess(['--json'], {
+    ...demoCredentials(),
+    PORTAL_URL: `http://127.0.0.1:${port}`,
+  });
+  expect(code).toBe(EXIT_UNREACHABLE);
+  expect(JSON.parse(stdout)).toMatchObject({ outcome: 'unreachable', ok: false, checks: [] });
 });

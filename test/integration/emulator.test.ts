@@ -1,6 +1,6 @@
 /**
  * The portal emulator as a client sees it: started in-process on port 0 and spoken to over real sockets.
- * These tests pin the contract of portal-api.md (shapes, ids, every error byte for byte with its content type),
+ * These tests pin the contract of docs/portal-contract.md (shapes, ids, every error byte for byte with its content type),
  * generate's side effects, each fault switch, latency, the request log, and the large seed.
  */
 import { connect } from 'node:net';
