@@ -7,6 +7,9 @@ import { PortalClient } from './portal/portalClient';
 import { createHttpServer } from './http/server';
 import { startEmulator, type Emulator } from './emulator';
 import { MemoryKeyStore } from './idempotency/keyStore';
+import { LicenseGenerator } from './idempotency/idempotentGenerate';
+import { AdmissionQueue } from './graphql/admission';
+import { ListSizeMemory } from './graphql/resultSize';
 
 export interface RunningServer {
   /** The GraphQL endpoint, e.g. `http://127.0.0.1:4000/graphql`. */
@@ -28,24 +31,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
       : undefined;
   const { url, ...clientSettings } = config.portal;
   const portal = new PortalClient({ origin: url ?? emulator!.url, ...clientSettings });
+  const keyStore = new MemoryKeyStore();
   const app = await createHttpServer({
+    config,
     portal,
-    keyStore: new MemoryKeyStore(),
-    logLevel: config.logLevel,
-    logFormat: config.logFormat,
-    corsOrigins: config.corsOrigins,
-    readyCacheMs: config.readyCacheMs,
-    bodyLimitBytes: config.bodyLimitBytes,
-    introspection: config.introspection,
-    limits: config.limits,
-    portalMaxResponseBytes: config.portal.maxResponseBytes,
-    upstreamCallBudget: config.upstreamCallBudget,
-    loaderStrategy: config.loaderStrategy,
-    alwaysShowUpstreamCalls: config.nodeEnv === 'development',
-    playground: {
-      enabled: config.playground,
-      ...(emulator ? { demoAuthorization: emulator.accounts[0]!.authorization } : {}),
-    },
+    keyStore,
+    generator: new LicenseGenerator(portal, keyStore),
+    admission: new AdmissionQueue(config.limits.maxConcurrentOperations, config.limits.maxQueuedOperations),
+    listSizes: new ListSizeMemory(),
+    ...(emulator ? { demoAuthorization: emulator.accounts[0]!.authorization } : {}),
   });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();

@@ -10,41 +10,32 @@ import fastifyApollo from '@as-integrations/fastify';
 import type { PortalClient } from '../portal/portalClient';
 import { createApolloServer } from '../graphql/apollo';
 import { createRequestContext, type RequestContext } from '../graphql/context';
-import type { LogLevel, OperationLimits } from '../config';
-import { AdmissionQueue } from '../graphql/admission';
+import type { Config } from '../config';
+import type { AdmissionQueue } from '../graphql/admission';
 import { registerLicenseFileRoute } from './licenseFileRoute';
 import { clientErrorAnswer, registerErrorAnswers } from './errorAnswers';
 import { registerPlayground } from './playground';
 import { ServerMetrics } from './metrics';
 import { Readiness, registerHealthRoutes } from './health';
-import { LicenseGenerator } from '../idempotency/idempotentGenerate';
+import type { LicenseGenerator } from '../idempotency/idempotentGenerate';
 import type { KeyStore } from '../idempotency/keyStore';
-import type { LoaderStrategy } from '../loaders/loaders';
-import { ListSizeMemory } from '../graphql/resultSize';
+import type { ListSizeMemory } from '../graphql/resultSize';
 import { ErrorCode } from '../graphql/errors';
 
-export interface HttpServerOptions {
+/** What the HTTP layer is given: the settings, and the parts `main.ts` built from them that outlive a request. */
+export interface HttpServerParts {
+  config: Config;
   portal: PortalClient;
-  /** Where idempotency keys of generateLicense are kept. */
+  /** Where idempotency keys of generateLicense are kept (for its size in /metrics). */
   keyStore: KeyStore;
-  logLevel: LogLevel;
-  /** `pretty` for people (development), `json` for machines. */
-  logFormat: 'json' | 'pretty';
-  /** Origins allowed to call the API from a browser (CORS); empty: none. */
-  corsOrigins: string[];
-  /** How long an answer of the portal keeps `/readyz` ready without asking it again. */
-  readyCacheMs: number;
-  bodyLimitBytes: number;
-  introspection: boolean;
-  upstreamCallBudget: number;
-  loaderStrategy: LoaderStrategy;
-  /** Every response carries its upstream calls (development); otherwise only when asked by `x-upstream-calls: 1`. */
-  alwaysShowUpstreamCalls: boolean;
-  limits: OperationLimits;
-  /** Most bytes of a portal answer: also the bound of a licence file passed on. */
-  portalMaxResponseBytes: number;
-  /** The GraphiQL playground; `demoAuthorization` pre-fills the demo account's header (embedded emulator only). */
-  playground: { enabled: boolean; demoAuthorization?: string };
+  /** Generates licences once, with idempotency keys; shared by every request. */
+  generator: LicenseGenerator;
+  /** Admission of operations to execution. */
+  admission: AdmissionQueue;
+  /** The list sizes seen per caller, for estimating answers before any call. */
+  listSizes: ListSizeMemory;
+  /** The demo account's `Authorization`, pre-filled in the playground (embedded emulator only). */
+  demoAuthorization?: string;
 }
 
 /** The request header that carries a request id; taken when well-formed, made otherwise, and always answered. */
@@ -54,12 +45,13 @@ const REQUEST_ID_HEADER = 'x-request-id';
 const SHOW_UPSTREAM_CALLS_HEADER = 'x-upstream-calls';
 
 /** Builds the Fastify app with Apollo mounted; `listen` is the caller's. */
-export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+export async function createHttpServer(parts: HttpServerParts): Promise<FastifyInstance> {
+  const { config, portal } = parts;
   const app = Fastify({
     logger: {
-      level: options.logLevel,
+      level: config.logLevel,
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], remove: true },
-      ...(options.logFormat === 'pretty'
+      ...(config.logFormat === 'pretty'
         ? {
             stream: pinoPretty({
               sync: true,
@@ -70,34 +62,33 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
           }
         : {}),
     },
-    bodyLimit: options.bodyLimitBytes,
+    bodyLimit: config.bodyLimitBytes,
     genReqId: requestIdOf,
     clientErrorHandler: clientErrorAnswer,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
   });
-  const admission = new AdmissionQueue(options.limits.maxConcurrentOperations, options.limits.maxQueuedOperations);
+  const { admission, generator } = parts;
   const metrics = new ServerMetrics({
-    keyStoreSize: () => options.keyStore.size(),
+    keyStoreSize: () => parts.keyStore.size(),
     admission: () => admission.load(),
-    breaker: () => options.portal.breaker.current(),
+    breaker: () => portal.breaker.current(),
   });
   // Once closing, `/readyz` says so, and every response asks its client to close the connection: a keep-alive
   // socket whose request was in flight at SIGTERM then closes with that response, instead of holding shutdown
   // until the grace period ends.
   let closing = false;
-  const readiness = new Readiness({ portal: options.portal, cacheMs: options.readyCacheMs, closing: () => closing });
+  const readiness = new Readiness({ portal: portal, cacheMs: config.readyCacheMs, closing: () => closing });
   const apollo = createApolloServer({
     logger: { error: (details, message) => app.log.error(details, message) },
     observeOperation: (name, outcome, seconds) => metrics.observeOperation(name, outcome, seconds),
-    introspection: options.introspection,
-    upstreamCallBudget: options.loaderStrategy === 'baseline' ? Number.MAX_SAFE_INTEGER : options.upstreamCallBudget,
-    prefetch: options.loaderStrategy === 'planned',
-    limits: options.limits,
+    introspection: config.introspection,
+    upstreamCallBudget: config.loaderStrategy === 'baseline' ? Number.MAX_SAFE_INTEGER : config.upstreamCallBudget,
+    prefetch: config.loaderStrategy === 'planned',
+    limits: config.limits,
     admission,
-    listSizes: new ListSizeMemory(),
+    listSizes: parts.listSizes,
   });
   await apollo.start();
-  const generator = new LicenseGenerator(options.portal, options.keyStore);
 
   app.addHook('preClose', async () => {
     closing = true;
@@ -110,31 +101,31 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   // always sent, whatever its size: it may carry the only word of a licence just generated.
   const operationTypes = new WeakMap<object, () => string | undefined>();
   app.addHook('onSend', async (request, reply, payload) => {
-    if (typeof payload !== 'string' || payload.length * 3 <= options.limits.maxResponseBytes) return payload;
+    if (typeof payload !== 'string' || payload.length * 3 <= config.limits.maxResponseBytes) return payload;
     const bytes = Buffer.byteLength(payload);
-    if (bytes <= options.limits.maxResponseBytes || operationTypes.get(request)?.() === 'mutation') return payload;
+    if (bytes <= config.limits.maxResponseBytes || operationTypes.get(request)?.() === 'mutation') return payload;
     request.log.warn(
-      { responseBytes: bytes, maxResponseBytes: options.limits.maxResponseBytes },
+      { responseBytes: bytes, maxResponseBytes: config.limits.maxResponseBytes },
       'response too large: not sent',
     );
     reply.code(400);
     return JSON.stringify({
       errors: [
         {
-          message: `This operation's answer is ${bytes} bytes; at most ${options.limits.maxResponseBytes} are sent. Ask for less: give lists \`first\`, or select fewer fields (a licence file's text and base64 are large).`,
+          message: `This operation's answer is ${bytes} bytes; at most ${config.limits.maxResponseBytes} are sent. Ask for less: give lists \`first\`, or select fewer fields (a licence file's text and base64 are large).`,
           extensions: {
             code: ErrorCode.BAD_USER_INPUT,
             reason: 'RESPONSE_TOO_LARGE',
             responseBytes: bytes,
-            maxResponseBytes: options.limits.maxResponseBytes,
+            maxResponseBytes: config.limits.maxResponseBytes,
           },
         },
       ],
     });
   });
-  if (options.corsOrigins.length > 0) {
+  if (config.corsOrigins.length > 0) {
     await app.register(fastifyCors, {
-      origin: options.corsOrigins,
+      origin: config.corsOrigins,
       methods: ['GET', 'POST'],
       allowedHeaders: [
         'authorization',
@@ -149,36 +140,40 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     });
   }
 
-  registerErrorAnswers(app, { bodyLimitBytes: options.bodyLimitBytes, graphqlPath: '/graphql' });
+  registerErrorAnswers(app, { bodyLimitBytes: config.bodyLimitBytes, graphqlPath: '/graphql' });
   registerHealthRoutes(app, readiness);
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-  registerLicenseFileRoute(app, options.portal, {
+  registerLicenseFileRoute(app, portal, {
     onCall: (call) => {
       metrics.observeUpstreamCall(call);
       if (call.status !== undefined) readiness.portalAnswered();
     },
-    maxBytes: options.portalMaxResponseBytes,
-    timeoutMs: options.limits.operationTimeoutMs,
+    maxBytes: config.portal.maxResponseBytes,
+    timeoutMs: config.limits.operationTimeoutMs,
   });
   // The playground takes GET /graphql from browsers away from Apollo by a route constraint (see playground.ts).
-  if (options.playground.enabled) registerPlayground(app, { demoAuthorization: options.playground.demoAuthorization });
+  if (config.playground)
+    registerPlayground(
+      app,
+      parts.demoAuthorization === undefined ? {} : { demoAuthorization: parts.demoAuthorization },
+    );
 
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
     context: async (request, reply): Promise<RequestContext> => {
       const context = createRequestContext({
-        portal: options.portal,
+        portal: portal,
         generator,
-        strategy: options.loaderStrategy,
+        strategy: config.loaderStrategy,
         authorization: headerOf(request.headers.authorization),
         showUpstreamCalls:
-          options.alwaysShowUpstreamCalls ||
+          config.nodeEnv === 'development' ||
           /^(1|true|yes)$/i.test(headerOf(request.headers[SHOW_UPSTREAM_CALLS_HEADER]) ?? ''),
-        timeoutMs: options.limits.operationTimeoutMs,
-        maxResultObjects: options.limits.maxResultObjects,
+        timeoutMs: config.limits.operationTimeoutMs,
+        maxResultObjects: config.limits.maxResultObjects,
         clientGone: clientGoneSignal(reply.raw),
         log: request.log,
         onUpstreamCall: (call) => {

@@ -88,3 +88,19 @@ test.each([
   },
   30_000,
 );
+
+test('npm start itself passes SIGTERM on: stopping npm by its process id stops the server', async () => {
+  const npm = spawn('npm', ['start'], { cwd: root, env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent' } });
+  let stdout = '';
+  npm.stdout.on('data', (chunk) => (stdout += chunk));
+  const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 60_000;
+  while (!/GraphQL server ready at (http:\/\/\S+)/.test(stdout) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const url = /GraphQL server ready at (http:\/\/\S+)/.exec(stdout)![1]!;
+  npm.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  expect(stdout).toContain('SIGTERM: closing');
+  await expect(fetch(url, { method: 'POST' })).rejects.toThrow();
+}, 90_000);
