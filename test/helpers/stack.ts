@@ -1,7 +1,7 @@
 /**
  * Test helper: the real server in front of the portal emulator, both on port 0, spoken to over real HTTP.
  */
-import { request } from 'undici';
+import { postTo } from './http';
 import { loadConfig } from '../../src/config';
 import { startServer, type RunningServer } from '../../src/main';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator';
@@ -68,15 +68,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     graphqlUrl,
     auth,
     async gql(query, variables, authorization = auth.acme) {
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (authorization !== null) headers.authorization = authorization;
-      const response = await request(graphqlUrl, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await response.body.json()) as GraphQLResult;
-      return { ...body, status: response.statusCode } as never;
+      const answer = await postTo(graphqlUrl, { query, variables }, authorization === null ? {} : { authorization });
+      return { ...answer.json, status: answer.status } as never;
     },
     async close() {
       await server.close();

@@ -10,6 +10,7 @@ import { startServer, type RunningServer } from '../../src/main';
 import { startEmulator, type Emulator } from '../../src/emulator';
 import { answerSize } from '../helpers/answerSize';
 import { startChildServer, type ChildServer } from '../helpers/childServer';
+import { postTo } from '../helpers/http';
 
 const OVERVIEW = '{ productAssignments { id licenses { nodes { id hwid detail { fileName } } } } }';
 const CYCLE_TWICE = '{ productAssignments { licenses { nodes { productAssignment { licenses { nodes { id } } } } } } }';
@@ -24,14 +25,8 @@ interface Answer {
 }
 
 async function post(graphqlUrl: string, authorization: string, query: string): Promise<Answer> {
-  const started = performance.now();
-  const response = await request(graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization },
-    body: JSON.stringify({ query }),
-  });
-  const body = (await response.body.json()) as Omit<Answer, 'status' | 'ms'>;
-  return { ...body, status: response.statusCode, ms: performance.now() - started };
+  const { status, ms, json } = await postTo(graphqlUrl, { query }, { authorization });
+  return { ...(json as Omit<Answer, 'status' | 'ms'>), status, ms };
 }
 
 function inThirtyDays(today: string): string {

@@ -300,6 +300,20 @@ describe('idempotencyKey', () => {
     expect(generateCalls()).toHaveLength(1);
   });
 
+  test('after a lost answer, a retry that finds several licences of that input stays OUTCOME_UNKNOWN and generates none', async () => {
+    stack.emulator.faults.add({ route: 'license.generate', kind: 'resetAfterEffect', times: 1 });
+    const lost = await stack.gql(GENERATE, { input: input({ idempotencyKey: 'lost-twice' }) });
+    expect(lost.errors![0]!.extensions!.code).toBe('OUTCOME_UNKNOWN');
+    // Meanwhile the same licence is generated once more, without the key (another tab, another tool).
+    const other = await stack.gql(GENERATE, { input: input() });
+    expect(other.errors).toBeUndefined();
+    const countBefore = licenceCount();
+    const retry = await stack.gql(GENERATE, { input: input({ idempotencyKey: 'lost-twice' }) });
+    expect(retry.errors![0]!.extensions!.code).toBe('OUTCOME_UNKNOWN');
+    expect(licenceCount()).toBe(countBefore);
+    expect(generateCalls()).toHaveLength(2);
+  });
+
   test('after a 503, a retry with the same key generates: nothing was made the first time', async () => {
     const countBefore = licenceCount();
     stack.emulator.faults.add({ route: 'license.generate', kind: 'status', status: 503, times: 1 });

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import { MAX_OPERATION_NAMES } from '../../src/http/metrics';
 import { startStack, type Stack } from '../helpers/stack';
+import { postTo } from '../helpers/http';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -12,13 +13,8 @@ beforeAll(async () => {
 });
 afterAll(() => stack.close());
 
-async function post(body: unknown, headers: Record<string, string> = {}) {
-  const response = await request(stack.graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: stack.auth.acme, ...headers },
-    body: JSON.stringify(body),
-  });
-  return { status: response.statusCode, headers: response.headers, json: (await response.body.json()) as any };
+function post(body: unknown, headers: Record<string, string> = {}) {
+  return postTo(stack.graphqlUrl, body, { authorization: stack.auth.acme, ...headers });
 }
 
 describe('request ids', () => {
@@ -140,5 +136,18 @@ describe('automatic persisted queries', () => {
     expect(registered.json.data.productAssignments.length).toBeGreaterThan(0);
     const byHash = await post({ extensions });
     expect(byHash.json.data).toEqual(registered.json.data);
+  });
+});
+
+describe('the upstream timeline on request', () => {
+  test('in production a response carries its upstream calls only when asked with x-upstream-calls: 1', async () => {
+    const plain = await post({ query: '{ productAssignments { id } }' });
+    expect(plain.json.extensions?.upstream).toBeUndefined();
+    const asked = await post({ query: '{ productAssignments { id } }' }, { 'x-upstream-calls': '1' });
+    expect(asked.json.extensions.upstream).toMatchObject({
+      calls: 1,
+      byEndpoint: { 'productAssignment.list': { calls: 1 } },
+      timeline: [{ endpoint: 'productAssignment.list', status: 200 }],
+    });
   });
 });

@@ -61,6 +61,22 @@ describe('retries of safe reads', () => {
     expect(second!.startedAt - first!.endedAt).toBeGreaterThanOrEqual(950);
   });
 
+  test("a 503's Retry-After given as an HTTP date is honoured", async () => {
+    // Two seconds ahead, in whole seconds as HTTP dates go: the retry waits between one and two seconds.
+    const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 2000).toUTCString();
+    stack.emulator.faults.add({
+      route: 'productAssignment.list',
+      kind: 'status',
+      status: 503,
+      times: 1,
+      headers: { 'retry-after': at },
+    });
+    const result = await stack.gql(QUERY);
+    expect(result.errors).toBeUndefined();
+    const [first, second] = stack.emulator.requestLog.entries();
+    expect(second!.startedAt - first!.endedAt).toBeGreaterThanOrEqual(900);
+  });
+
   test('generate is never retried', async () => {
     stack.emulator.faults.add({ route: 'license.generate', kind: 'status', status: 503 });
     const { generatableAssignmentId } = stack.emulator.state.landmarks();
@@ -138,7 +154,37 @@ describe('bounded concurrency and queue', () => {
         expect(result.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', reason: 'OVERLOADED' });
         expect(result.at).toBeLessThan(300); // refused quickly, not after waiting
       }
-      expect(stack.emulator.requestLog.entries()).toHaveLength(5);
+      const calls = stack.emulator.requestLog.entries();
+      expect(calls).toHaveLength(5);
+      // Those that waited ran as others finished: never more than two portal calls at a time.
+      for (const call of calls) {
+        const overlapping = calls.filter((other) => other.startedAt < call.endedAt && other.endedAt > call.startedAt);
+        expect(overlapping.length).toBeLessThanOrEqual(2);
+      }
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test("a client that goes away aborts its operation's portal calls", async () => {
+    const stack = await startStack();
+    try {
+      stack.emulator.setLatency(3000, 'productAssignment.list');
+      const controller = new AbortController();
+      const asked = fetch(stack.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: stack.auth.acme },
+        body: JSON.stringify({ query: QUERY }),
+        signal: controller.signal,
+      }).catch(() => undefined);
+      while (stack.emulator.requestLog.inFlight() === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      const abortedAt = performance.now();
+      controller.abort();
+      await asked;
+      await stack.emulator.requestLog.whenIdle();
+      const [call] = stack.emulator.requestLog.entries();
+      expect(call).toMatchObject({ route: 'productAssignment.list', completed: false });
+      expect(performance.now() - abortedAt).toBeLessThan(1000);
     } finally {
       await stack.close();
     }
