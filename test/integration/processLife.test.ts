@@ -65,11 +65,10 @@ test('SIGTERM: stops accepting, finishes the request in flight, exits 0 within t
     headers: { 'content-type': 'application/json', authorization: basic('demo', 'demo') },
     body: JSON.stringify({ query: '{ productAssignments { id } }' }),
   });
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await untilExecuting(server.graphqlUrl);
   const signalled = performance.now();
   server.process.kill('SIGTERM');
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  await expect(request(new URL('/healthz', server.graphqlUrl))).rejects.toThrow(/ECONNREFUSED|closed|socket/i);
+  await untilRefused(server.graphqlUrl);
 
   const response = await inFlight;
   const body = (await response.body.json()) as any;
@@ -91,7 +90,7 @@ test('SIGTERM with a request that outlives the grace period: its connection is c
     (response) => response.statusCode,
     () => 'closed',
   );
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await untilExecuting(server.graphqlUrl);
   const signalled = performance.now();
   server.process.kill('SIGTERM');
   expect(await server.exited).toBe(0);
@@ -137,3 +136,27 @@ test('logs are structured JSON lines with the request id, operation name, durati
     expect.arrayContaining(['incoming request', 'graphql operation', 'request completed']),
   );
 }, 60_000);
+
+/** Waits, by the server's own gauge, until an operation is executing: it is in flight, not merely sent. */
+async function untilExecuting(graphqlUrl: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const metrics = await (await request(new URL('/metrics', graphqlUrl))).body.text();
+    if (/^graphql_operations_in_flight\{state="active"\} [1-9]/m.test(metrics)) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('no operation started executing within 2 s');
+}
+
+/** Waits until the server refuses new connections (it stopped listening), for at most 2 s. */
+async function untilRefused(graphqlUrl: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    try {
+      await (await request(new URL('/healthz', graphqlUrl))).body.dump();
+    } catch (error) {
+      expect(String(error)).toMatch(/ECONNREFUSED|closed|socket/i);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('the server still accepted connections 2 s after SIGTERM');
+}
