@@ -60,7 +60,7 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<Request
     validationRules: protection.validationRules,
     parseOptions: { maxTokens: options.limits.maxTokens },
     typeDefs: loadTypeDefs(),
-    resolvers: resolvers as never,
+    resolvers,
     formatError: createErrorFormatter(options.logger),
     includeStacktraceInErrorResponses: false,
     introspection: options.introspection,
