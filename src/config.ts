@@ -53,6 +53,10 @@ export interface Config {
   shutdownGraceMs: number;
   /** Whether the GraphiQL playground is served at `GET /` and `GET /graphql` from a browser. */
   playground: boolean;
+  /** Shared state of the replicas; undefined: in-memory stores. */
+  redis: { url: string; callerHashSecret: string } | undefined;
+  /** How long a claim on an idempotency key lasts. */
+  idempotencyLeaseMs: number;
   /** The embedded emulator, used when `PORTAL_URL` is not set. */
   emulator: { seed: 'demo' | 'large'; latencyMs: number; port: number };
 }
@@ -166,6 +170,21 @@ export const SETTINGS = {
     meaning:
       'development, production or test. Unset: production when PORTAL_URL is set, development on the embedded emulator. Only development serves its aids by default: the playground, introspection, upstream calls in every response, pretty logs.',
   },
+  REDIS_URL: {
+    default: '',
+    meaning:
+      'Redis shared by the replicas, e.g. redis://127.0.0.1:6379/0: idempotency keys and persisted queries. Unset: in-memory stores (one process).',
+  },
+  CALLER_HASH_SECRET: {
+    default: '',
+    meaning:
+      'Secret of the HMAC that scopes idempotency keys to callers, the same on every replica (at least 32 characters). Required with REDIS_URL; never logged or stored.',
+  },
+  IDEMPOTENCY_LEASE_MS: {
+    default: '60000',
+    meaning:
+      "How long a replica's claim on an idempotency key lasts before a retry may reconcile in its place; at least the portal's connect, headers and body timeouts together, and the operation deadline.",
+  },
   EMULATOR_SEED: {
     default: 'demo',
     meaning: "Embedded emulator's data: demo (small, realistic) or large (thousands of licences).",
@@ -260,12 +279,52 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     introspection: flag('INTROSPECTION', nodeEnv === 'development'),
     shutdownGraceMs: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000),
+    redis: redisSettings(read('REDIS_URL'), env.CALLER_HASH_SECRET),
+    idempotencyLeaseMs: leaseMs(integer('IDEMPOTENCY_LEASE_MS', 1000, 3_600_000), [
+      integer('PORTAL_CONNECT_TIMEOUT_MS', 1, 600_000) +
+        integer('PORTAL_HEADERS_TIMEOUT_MS', 1, 600_000) +
+        integer('PORTAL_BODY_TIMEOUT_MS', 1, 600_000),
+      integer('OPERATION_TIMEOUT_MS', 1, 3_600_000),
+    ]),
     emulator: {
       seed: oneOf('EMULATOR_SEED', ['demo', 'large'] as const),
       latencyMs: integer('EMULATOR_LATENCY_MS', 0, 60_000),
       port: integer('EMULATOR_PORT', 0, 65535),
     },
   };
+}
+
+function redisSettings(url: string, secret: string | undefined): Config['redis'] {
+  if (url === '') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0.');
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0.');
+  }
+  // The secret is never echoed, not even in part: only its length is told.
+  if (secret === undefined || secret.length < 32) {
+    throw new ConfigError(
+      'CALLER_HASH_SECRET',
+      `must be set, to at least 32 characters, the same on every replica, when REDIS_URL is set (it has ${secret?.length ?? 0}).`,
+    );
+  }
+  return { url, callerHashSecret: secret };
+}
+
+/** A lease shorter than a generate call may take would let a retry reconcile while the call still runs. */
+function leaseMs(lease: number, atLeast: number[]): number {
+  const longest = Math.max(...atLeast);
+  if (lease < longest) {
+    throw new ConfigError(
+      'IDEMPOTENCY_LEASE_MS',
+      `must be at least ${longest} (the portal's connect, headers and body timeouts together, and OPERATION_TIMEOUT_MS), but is ${lease}.`,
+    );
+  }
+  return lease;
 }
 
 function corsOrigins(text: string): string[] {
@@ -306,14 +365,27 @@ export function envExample(): string {
   return lines.join('\n');
 }
 
-/** The effective settings, as `NAME=value` lines: what start-up prints. None of them is a secret. */
+/** The effective settings, as `NAME=value` lines: what start-up prints. A secret is printed as `(set)`. */
 export function describeConfig(env: Record<string, string | undefined> = process.env): string[] {
   return (Object.keys(SETTINGS) as SettingName[]).map((name) => {
     const value = env[name]?.trim() || SETTINGS[name].default;
     if (name === 'NODE_ENV' && value === '')
       return `NODE_ENV=(unset: ${env.PORTAL_URL?.trim() ? 'production' : 'development'})`;
+    if (name === 'CALLER_HASH_SECRET') return `CALLER_HASH_SECRET=${value === '' ? '(unset)' : '(set)'}`;
+    if (name === 'REDIS_URL' && value !== '') return `REDIS_URL=${withoutPassword(value)}`;
     return `${name}=${value === '' ? '(unset)' : value}`;
   });
+}
+
+/** A Redis URL without its password (`redis://:secret@host` carries one). */
+function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(not a URL)';
+  }
 }
 
 function portalUrl(text: string): string | undefined {

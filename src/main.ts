@@ -6,7 +6,10 @@ import { ConfigError, describeConfig, loadConfig, type Config } from './config';
 import { PortalClient } from './portal/portalClient';
 import { createHttpServer } from './http/server';
 import { startEmulator, type Emulator } from './emulator';
+import type { FastifyBaseLogger } from 'fastify';
 import { MemoryKeyStore } from './idempotency/keyStore';
+import { RedisKeyStore } from './idempotency/redisKeyStore';
+import { SharedRedis } from './shared/redis';
 import { LicenseGenerator } from './idempotency/idempotentGenerate';
 import { AdmissionQueue } from './graphql/admission';
 import { ListSizeMemory } from './graphql/resultSize';
@@ -31,16 +34,33 @@ export async function startServer(config: Config): Promise<RunningServer> {
       : undefined;
   const { url, ...clientSettings } = config.portal;
   const portal = new PortalClient({ origin: url ?? emulator!.url, ...clientSettings });
-  const keyStore = new MemoryKeyStore();
+  // Shared state when replicas run (REDIS_URL), in-memory otherwise. Start-up does not wait for Redis.
+  // Redis may report before the HTTP layer (and its logger) exists: such a line goes to stderr.
+  const logs: { to?: FastifyBaseLogger } = {};
+  const redis = config.redis
+    ? new SharedRedis({
+        url: config.redis.url,
+        log: {
+          warn: (details, message) => (logs.to ? logs.to.warn(details, message) : process.stderr.write(`${message}\n`)),
+          info: (details, message) => logs.to?.info(details, message),
+        },
+      })
+    : undefined;
+  const keyStore = redis ? new RedisKeyStore(redis) : new MemoryKeyStore();
+  const generator = new LicenseGenerator(portal, keyStore, {
+    leaseMs: config.idempotencyLeaseMs,
+    ...(config.redis ? { secret: Buffer.from(config.redis.callerHashSecret, 'utf8') } : {}),
+  });
   const app = await createHttpServer({
     config,
     portal,
     keyStore,
-    generator: new LicenseGenerator(portal, keyStore),
+    generator,
     admission: new AdmissionQueue(config.limits.maxConcurrentOperations, config.limits.maxQueuedOperations),
     listSizes: new ListSizeMemory(),
     ...(emulator ? { demoAuthorization: emulator.accounts[0]!.authorization } : {}),
   });
+  logs.to = app.log;
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -60,6 +80,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         clearTimeout(force);
       }
       await portal.close();
+      await redis?.close();
       await emulator?.close();
     },
   };

@@ -9,6 +9,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { PortalError, type PortalErrorCode } from '../portal/portalErrors';
 import { UnreachableCaseError } from '../portal/endpoints';
+import { IdempotencyStoreError } from '../idempotency/keyStore';
 
 export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
@@ -114,6 +115,16 @@ export function createErrorFormatter(logger: ErrorLogger) {
         locations: formatted.locations,
         path: formatted.path,
         extensions,
+      };
+    }
+    if (original instanceof IdempotencyStoreError) {
+      logger.error({ err: original }, 'idempotency store unavailable: keyed generateLicense refused');
+      return {
+        message:
+          'The idempotency store is unavailable, so a generateLicense with an idempotencyKey is refused before any call: no licence was generated. Try again shortly.',
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: ErrorCode.UPSTREAM_UNAVAILABLE, reason: 'IDEMPOTENCY_STORE_UNAVAILABLE' },
       };
     }
     const inputError = findInputError(error);

@@ -22,7 +22,8 @@ export class ServerMetrics {
   private readonly batchSize: Histogram<'loader'>;
 
   constructor(sources: {
-    keyStoreSize: () => number;
+    /** Undefined where the store cannot tell cheaply (Redis): the gauge is then left out. */
+    keyStoreSize: () => number | undefined;
     admission: () => { active: number; queued: number };
     breaker: () => BreakerState;
   }) {
@@ -73,7 +74,8 @@ export class ServerMetrics {
       help: 'Idempotency keys held by the key store.',
       registers: [this.registry],
       collect() {
-        this.set(sources.keyStoreSize());
+        const size = sources.keyStoreSize();
+        if (size !== undefined) this.set(size);
       },
     });
     new Gauge({

@@ -9,11 +9,13 @@
  * Keys are scoped to the caller by an HMAC of its `Authorization` header under a per-process secret, so one
  * caller's key never returns another's licence and no credential is kept.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { PortalCaller, PortalClient } from '../portal/portalClient';
 import { PortalError } from '../portal/portalErrors';
 import type { LicenseWire } from '../portal/wireTypes';
 import type { KeyRecord, KeyStore } from './keyStore';
+
+type PendingRecord = Extract<KeyRecord, { state: 'pending' }>;
 
 export interface GenerateInput {
   productAssignmentId: number;
@@ -27,19 +29,30 @@ export class KeyReusedError extends Error {
   override readonly name = 'KeyReusedError';
 }
 
-/** How long a request waits for another with the same key to finish before giving up on it. */
+/** Without an operation deadline, how long a request waits for another with the same key. */
 const PENDING_WAIT_MS = 30_000;
 const MAX_ROUNDS = 5;
+/** Default lease of a claim: how long its owner may take before a retry may reconcile in its place. */
+const DEFAULT_LEASE_MS = 60_000;
+
+export interface LicenseGeneratorOptions {
+  /** The HMAC secret that scopes keys to callers; the same on every replica that shares a store. */
+  secret?: Buffer;
+  /** How long a claim is its owner's before a retry may take it over (longer than any generate call can take). */
+  leaseMs?: number;
+}
 
 export class LicenseGenerator {
   private readonly secret: Buffer;
+  private readonly leaseMs: number;
 
   constructor(
     private readonly portal: PortalClient,
     private readonly store: KeyStore,
-    secret: Buffer = randomBytes(32),
+    options: LicenseGeneratorOptions = {},
   ) {
-    this.secret = secret;
+    this.secret = options.secret ?? randomBytes(32);
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   }
 
   /** Generates one licence; with a key, at most one per caller and key. */
@@ -56,9 +69,9 @@ export class LicenseGenerator {
     const key = this.scopedKey(caller.authorization, idempotencyKey);
     const fingerprint = fingerprintOf(input);
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
-      const pending: KeyRecord = { state: 'pending', fingerprint, since: Date.now() };
-      const existing = await this.store.claim(key, pending);
-      if (!existing) return this.generateHoldingKey(key, fingerprint, detached, input, undefined);
+      const claim = this.newClaim(fingerprint);
+      const existing = await this.store.claim(key, claim);
+      if (!existing) return this.generateHoldingKey(key, claim, detached, input, undefined);
       if (existing.fingerprint !== fingerprint) {
         throw new KeyReusedError(
           'This idempotencyKey was used before with other input; use a new key for a new licence.',
@@ -67,12 +80,28 @@ export class LicenseGenerator {
       switch (existing.state) {
         case 'succeeded':
           return existing.license;
-        case 'pending':
-          await this.store.whenSettled(key, PENDING_WAIT_MS);
-          break;
+        case 'pending': {
+          if (existing.leaseUntil > Date.now()) {
+            // Another request (here or on another replica) holds the key: wait for its outcome.
+            const waitMs = detached.deadline === undefined ? PENDING_WAIT_MS : detached.deadline - performance.now();
+            await this.store.whenSettled(key, Math.max(0, waitMs));
+            break;
+          }
+          // Its lease ran out: its owner died or hangs. Take over; if it had noted the licences before its call,
+          // the call may have been made, so reconcile as after a lost answer; if not, it never sent one.
+          const takeOver = this.newClaim(fingerprint);
+          if (!(await this.store.replace(key, existing, takeOver))) break;
+          if (existing.knownLicenseIds === undefined || existing.productAssignmentId === undefined) {
+            return this.generateHoldingKey(key, takeOver, detached, input, undefined);
+          }
+          const lost = { productAssignmentId: existing.productAssignmentId, knownLicenseIds: existing.knownLicenseIds };
+          return this.reconcile(key, takeOver, lost, detached, input);
+        }
         case 'unknown': {
-          const takeOver: KeyRecord = { state: 'pending', fingerprint, since: Date.now() };
-          if (await this.store.replace(key, existing, takeOver)) return this.reconcile(key, existing, detached, input);
+          const takeOver = this.newClaim(fingerprint);
+          if (await this.store.replace(key, existing, takeOver)) {
+            return this.reconcile(key, takeOver, existing, detached, input);
+          }
           break;
         }
         default: {
@@ -90,13 +119,19 @@ export class LicenseGenerator {
     );
   }
 
+  private newClaim(fingerprint: string): PendingRecord {
+    const now = Date.now();
+    return { state: 'pending', fingerprint, since: now, owner: randomUUID(), leaseUntil: now + this.leaseMs };
+  }
+
   /**
-   * Makes the one generate call for a key this request holds. First notes the assignment's licences (unless the
-   * caller already knows them), so that if the answer is lost, a retry can tell the licence it made from the rest.
+   * Makes the one generate call for a key this request holds. First notes the assignment's licences in the claim
+   * (renewing its lease), so that if the answer is lost, or this process dies, a retry can tell the licence the
+   * call made from the rest. A claim lost before the call (taken over after its lease) makes no call.
    */
   private async generateHoldingKey(
     key: string,
-    fingerprint: string,
+    claim: PendingRecord,
     caller: PortalCaller,
     input: GenerateInput,
     knownLicenseIds: number[] | undefined,
@@ -107,22 +142,47 @@ export class LicenseGenerator {
       known ??= (await this.portal.listLicensesOfAssignment(caller, input.productAssignmentId)).map(
         (existing) => existing.id,
       );
-      license = await this.portal.generateLicense(caller, input);
-    } catch (error) {
-      if (error instanceof PortalError && error.code === 'OUTCOME_UNKNOWN' && known) {
-        await this.store.settle(key, {
-          state: 'unknown',
-          fingerprint,
-          since: Date.now(),
-          productAssignmentId: input.productAssignmentId,
-          knownLicenseIds: known,
-        });
-      } else {
-        await this.store.release(key);
+      const noted: PendingRecord = {
+        ...claim,
+        leaseUntil: Date.now() + this.leaseMs,
+        productAssignmentId: input.productAssignmentId,
+        knownLicenseIds: known,
+      };
+      if (!(await this.store.settle(key, claim.owner, noted))) {
+        throw new PortalError(
+          'UNAVAILABLE',
+          'This idempotencyKey was taken over by a retry; no licence was generated here.',
+          {
+            endpoint: 'license.generate',
+          },
+        );
       }
+    } catch (error) {
+      await this.store.release(key, claim.owner).catch(() => undefined);
       throw error;
     }
-    await this.store.settle(key, { state: 'succeeded', fingerprint, since: Date.now(), license });
+    try {
+      license = await this.portal.generateLicense(caller, input);
+    } catch (error) {
+      const record: KeyRecord | undefined =
+        error instanceof PortalError && error.code === 'OUTCOME_UNKNOWN'
+          ? {
+              state: 'unknown',
+              fingerprint: claim.fingerprint,
+              since: Date.now(),
+              productAssignmentId: input.productAssignmentId,
+              knownLicenseIds: known,
+            }
+          : undefined;
+      // A store that fails now leaves the noted claim: after its lease, a retry reconciles. Never mask the error.
+      if (record) await this.store.settle(key, claim.owner, record).catch(() => false);
+      else await this.store.release(key, claim.owner).catch(() => undefined);
+      throw error;
+    }
+    // The licence exists whatever the store says now; a failed settle leaves the noted claim to be reconciled.
+    await this.store
+      .settle(key, claim.owner, { state: 'succeeded', fingerprint: claim.fingerprint, since: Date.now(), license })
+      .catch(() => false);
     return license;
   }
 
@@ -133,38 +193,38 @@ export class LicenseGenerator {
    */
   private async reconcile(
     key: string,
-    lost: Extract<KeyRecord, { state: 'unknown' }>,
+    claim: PendingRecord,
+    lost: { productAssignmentId: number; knownLicenseIds: number[] },
     caller: PortalCaller,
     input: GenerateInput,
   ): Promise<LicenseWire> {
+    const unknown: KeyRecord = { state: 'unknown', fingerprint: claim.fingerprint, since: Date.now(), ...lost };
     let current: LicenseWire[];
     try {
       current = await this.portal.listLicensesOfAssignment(caller, lost.productAssignmentId);
     } catch (error) {
-      await this.store.settle(key, lost);
+      await this.store.settle(key, claim.owner, unknown).catch(() => false);
       throw error;
     }
     const known = new Set(lost.knownLicenseIds);
     const made = current.filter((license) => !known.has(license.id) && sameInput(license, input));
     if (made.length === 1) {
-      await this.store.settle(key, {
-        state: 'succeeded',
-        fingerprint: lost.fingerprint,
-        since: Date.now(),
-        license: made[0]!,
-      });
-      return made[0]!;
+      const license = made[0]!;
+      await this.store
+        .settle(key, claim.owner, { state: 'succeeded', fingerprint: claim.fingerprint, since: Date.now(), license })
+        .catch(() => false);
+      return license;
     }
     if (made.length === 0) {
       return this.generateHoldingKey(
         key,
-        lost.fingerprint,
+        claim,
         caller,
         input,
         current.map((license) => license.id),
       );
     }
-    await this.store.settle(key, lost);
+    await this.store.settle(key, claim.owner, unknown).catch(() => false);
     throw new PortalError(
       'OUTCOME_UNKNOWN',
       'Several new licences match this request; it cannot be told which one it made.',

@@ -8,8 +8,20 @@ import type { LicenseWire } from '../portal/wireTypes';
 
 /** What is known about one key. */
 export type KeyRecord =
-  /** A request with this key is generating now. */
-  | { state: 'pending'; fingerprint: string; since: number }
+  /**
+   * A request with this key is generating now: `owner` (one claim's random id) until `leaseUntil` (epoch ms).
+   * Before it sends the generate call, the owner notes the assignment's licences here (`knownLicenseIds`), so that
+   * if it dies, a retry after the lease reconciles (finds the licence the call made) instead of generating blindly.
+   */
+  | {
+      state: 'pending';
+      fingerprint: string;
+      since: number;
+      owner: string;
+      leaseUntil: number;
+      productAssignmentId?: number;
+      knownLicenseIds?: number[];
+    }
   /** The licence this key generated. */
   | { state: 'succeeded'; fingerprint: string; since: number; license: LicenseWire }
   /**
@@ -26,19 +38,42 @@ export interface KeyStore {
    * with the same key makes the call.
    */
   claim(key: string, record: KeyRecord): Promise<KeyRecord | undefined>;
-  /** Replaces the record of a key this request holds. */
-  settle(key: string, record: KeyRecord): Promise<void>;
   /**
-   * Replaces `expected` by `next` only if `expected` (same state and `since`) is still the key's record: how one
-   * of several retries takes over a key whose outcome was unknown.
+   * Replaces the record of a key that `owner` holds (pending, with that owner), and answers true; answers false
+   * and changes nothing when the key is not, or no longer, its own (its lease ran out and another took it over).
+   */
+  settle(key: string, owner: string, record: KeyRecord): Promise<boolean>;
+  /**
+   * Replaces `expected` by `next` only if `expected` (same state, `since` and owner) is still the key's record:
+   * how one of several retries takes over a key whose outcome was unknown, or whose owner's lease ran out.
    */
   replace(key: string, expected: KeyRecord, next: KeyRecord): Promise<boolean>;
-  /** Frees a key whose request failed with nothing made, so that a retry with it may try again. */
-  release(key: string): Promise<void>;
-  /** Resolves once the key is no longer pending (or after `timeoutMs`), with what is there then. */
+  /** Frees a key that `owner` holds and whose call failed with nothing made, so that a retry may try again. */
+  release(key: string, owner: string): Promise<void>;
+  /**
+   * Resolves once the key is no longer pending, or its lease has run out, or after `timeoutMs`, with what is there
+   * then.
+   */
   whenSettled(key: string, timeoutMs: number): Promise<KeyRecord | undefined>;
-  /** How many keys are held now. */
-  size(): number;
+  /** How many keys are held now; undefined where the store cannot tell cheaply (Redis). */
+  size(): number | undefined;
+}
+
+/**
+ * The store could not be asked (Redis down or too slow). Idempotency fails closed: a keyed generate is refused
+ * before any portal call rather than risk a second licence.
+ */
+export class IdempotencyStoreError extends Error {
+  override readonly name = 'IdempotencyStoreError';
+}
+
+/** Whether two records are the same version of a key (what `replace` compares). */
+function sameVersion(a: KeyRecord, b: KeyRecord): boolean {
+  return a.state === b.state && a.since === b.since && ownerOf(a) === ownerOf(b);
+}
+
+function ownerOf(record: KeyRecord): string | undefined {
+  return record.state === 'pending' ? record.owner : undefined;
 }
 
 export interface MemoryKeyStoreOptions {
@@ -75,19 +110,22 @@ export class MemoryKeyStore implements KeyStore {
 
   async replace(key: string, expected: KeyRecord, next: KeyRecord): Promise<boolean> {
     const current = this.live(key);
-    if (!current || current.state !== expected.state || current.since !== expected.since) return false;
+    if (!current || !sameVersion(current, expected)) return false;
     this.entries.delete(key);
     this.put(key, next);
     return true;
   }
 
-  async settle(key: string, record: KeyRecord): Promise<void> {
+  async settle(key: string, owner: string, record: KeyRecord): Promise<boolean> {
+    if (!this.heldBy(key, owner)) return false;
     this.entries.delete(key);
     this.put(key, record);
     this.wake(key);
+    return true;
   }
 
-  async release(key: string): Promise<void> {
+  async release(key: string, owner: string): Promise<void> {
+    if (!this.heldBy(key, owner)) return;
     this.entries.delete(key);
     this.wake(key);
   }
@@ -95,6 +133,8 @@ export class MemoryKeyStore implements KeyStore {
   whenSettled(key: string, timeoutMs: number): Promise<KeyRecord | undefined> {
     const current = this.live(key);
     if (current?.state !== 'pending') return Promise.resolve(current);
+    // A lease that runs out before the timeout ends the wait then: its owner may be gone.
+    timeoutMs = Math.max(0, Math.min(timeoutMs, current.leaseUntil - this.now()));
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -114,6 +154,11 @@ export class MemoryKeyStore implements KeyStore {
 
   size(): number {
     return this.entries.size;
+  }
+
+  private heldBy(key: string, owner: string): boolean {
+    const current = this.live(key);
+    return current?.state === 'pending' && current.owner === owner;
   }
 
   private live(key: string): KeyRecord | undefined {

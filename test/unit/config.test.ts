@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, SETTINGS, envExample, loadConfig } from '../../src/config';
+import { ConfigError, SETTINGS, describeConfig, envExample, loadConfig } from '../../src/config';
 
 describe('loadConfig', () => {
   test('defaults: port 4000 on 127.0.0.1, the embedded emulator', () => {
@@ -32,6 +32,49 @@ describe('loadConfig', () => {
     });
   });
 
+  test('REDIS_URL needs CALLER_HASH_SECRET of at least 32 characters, and start-up never echoes the secret', () => {
+    const secret = 'a-secret-shared-by-every-replica-0123456789';
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/0', CALLER_HASH_SECRET: secret }).redis).toEqual({
+      url: 'redis://127.0.0.1:6379/0',
+      callerHashSecret: secret,
+    });
+    for (const given of [undefined, 'short-secret']) {
+      let caught: unknown;
+      try {
+        loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/0', ...(given ? { CALLER_HASH_SECRET: given } : {}) });
+      } catch (error) {
+        caught = error;
+      }
+      expect((caught as ConfigError).variable).toBe('CALLER_HASH_SECRET');
+      if (given) expect((caught as ConfigError).message).not.toContain(given);
+    }
+    expect(loadConfig({}).redis).toBeUndefined();
+    const described = describeConfig({ REDIS_URL: 'redis://:pw-in-url@127.0.0.1:6379/0', CALLER_HASH_SECRET: secret });
+    expect(described).toContain('CALLER_HASH_SECRET=(set)');
+    expect(described.join('\n')).not.toContain(secret);
+    expect(described.join('\n')).not.toContain('pw-in-url');
+  });
+
+  test('IDEMPOTENCY_LEASE_MS shorter than a generate call may take stops start-up', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ IDEMPOTENCY_LEASE_MS: '20000' });
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as ConfigError).variable).toBe('IDEMPOTENCY_LEASE_MS');
+    expect((caught as ConfigError).message).toMatch(/at least 30000/);
+    expect(
+      loadConfig({
+        IDEMPOTENCY_LEASE_MS: '3000',
+        OPERATION_TIMEOUT_MS: '3000',
+        PORTAL_CONNECT_TIMEOUT_MS: '1000',
+        PORTAL_HEADERS_TIMEOUT_MS: '1000',
+        PORTAL_BODY_TIMEOUT_MS: '1000',
+      }).idempotencyLeaseMs,
+    ).toBe(3000);
+  });
+
   test('PORTAL_URL is reduced to its origin', () => {
     expect(loadConfig({ PORTAL_URL: 'https://customerportal.innovatrics.com/' }).portal.url).toBe(
       'https://customerportal.innovatrics.com',
@@ -51,6 +94,7 @@ describe('loadConfig', () => {
     ['NODE_ENV', 'staging'],
     ['MAX_RESULT_OBJECTS', '0'],
     ['PORTAL_MAX_RESPONSE_BYTES', '10'],
+    ['REDIS_URL', 'http://127.0.0.1:6379'],
   ])('%s=%j stops start-up naming the variable', (variable, value) => {
     let caught: unknown;
     try {

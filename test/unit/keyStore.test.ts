@@ -1,4 +1,12 @@
-import { MemoryKeyStore, type KeyRecord } from '../../src/idempotency/keyStore';
+/**
+ * The key store's contract, shown against both implementations behind the interface: the in-memory one, and
+ * Redis (a real redis-server on a free port).
+ */
+import { MemoryKeyStore, type KeyRecord, type KeyStore } from '../../src/idempotency/keyStore';
+import { RedisKeyStore } from '../../src/idempotency/redisKeyStore';
+import { SharedRedis } from '../../src/shared/redis';
+import { Redis } from 'ioredis';
+import { startRedisServer, type RedisServer } from '../helpers/redisServer';
 
 const license = {
   id: 1,
@@ -8,55 +16,69 @@ const license = {
   note: null,
   created_at: null,
 };
-const pending = (since = 0): KeyRecord => ({ state: 'pending', fingerprint: 'f', since });
-const succeeded = (since = 0): KeyRecord => ({ state: 'succeeded', fingerprint: 'f', since, license });
+const pending = (owner = 'o1', leaseMs = 60_000): KeyRecord => ({
+  state: 'pending',
+  fingerprint: 'f',
+  since: Date.now(),
+  owner,
+  leaseUntil: Date.now() + leaseMs,
+});
+const succeeded = (): KeyRecord => ({ state: 'succeeded', fingerprint: 'f', since: Date.now(), license });
 
-describe('MemoryKeyStore', () => {
+let redisServer: RedisServer;
+let redis: SharedRedis;
+const quiet = { warn: () => undefined, info: () => undefined };
+beforeAll(async () => {
+  redisServer = await startRedisServer();
+  redis = new SharedRedis({ url: redisServer.url, log: quiet });
+  for (let attempt = 0; attempt < 100 && !redis.isUp(); attempt += 1)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+});
+afterAll(async () => {
+  await redis?.close();
+  await redisServer?.stop();
+});
+
+let keySeq = 0;
+const newKey = () => `key-${Date.now()}-${(keySeq += 1)}`;
+
+describe.each([
+  ['memory', () => new MemoryKeyStore() as KeyStore],
+  ['redis', () => new RedisKeyStore(redis) as KeyStore],
+])('the %s key store', (_name, makeStore) => {
   test('claim stores a free key and answers the record of a held one', async () => {
-    const store = new MemoryKeyStore();
-    expect(await store.claim('a', pending())).toBeUndefined();
-    expect(await store.claim('a', pending(1))).toEqual(pending());
-    await store.settle('a', succeeded());
-    expect(await store.claim('a', pending(2))).toEqual(succeeded());
-    await store.release('a');
-    expect(await store.claim('a', pending(3))).toBeUndefined();
+    const store = makeStore();
+    const key = newKey();
+    const first = pending('o1');
+    expect(await store.claim(key, first)).toBeUndefined();
+    expect(await store.claim(key, pending('o2'))).toEqual(first);
   });
 
-  test('keys expire after their time to live', async () => {
-    let now = 0;
-    const store = new MemoryKeyStore({ ttlMs: 1000, now: () => now });
-    await store.claim('a', pending());
-    await store.settle('a', succeeded());
-    now = 999;
-    expect(await store.claim('a', pending())).toEqual(succeeded());
-    now = 1000;
-    expect(await store.claim('a', pending())).toBeUndefined();
+  test('only the owner settles or releases its claim', async () => {
+    const store = makeStore();
+    const key = newKey();
+    await store.claim(key, pending('owner'));
+    expect(await store.settle(key, 'someone-else', succeeded())).toBe(false);
+    await store.release(key, 'someone-else');
+    expect((await store.claim(key, pending('o3')))?.state).toBe('pending');
+    const done = succeeded();
+    expect(await store.settle(key, 'owner', done)).toBe(true);
+    expect(await store.claim(key, pending('o4'))).toEqual(done);
+    // Settled, it is no one's claim any more.
+    expect(await store.settle(key, 'owner', succeeded())).toBe(false);
   });
 
-  test('the store holds at most maxKeys, dropping the oldest settled keys and never a pending one', async () => {
-    const store = new MemoryKeyStore({ maxKeys: 3 });
-    await store.claim('pending-oldest', pending());
-    for (const key of ['s1', 's2', 's3', 's4']) {
-      await store.claim(key, pending());
-      await store.settle(key, succeeded());
-    }
-    expect(store.size()).toBe(3);
-    expect(await store.claim('pending-oldest', pending(9))).toEqual(pending());
-    expect(await store.claim('s1', pending())).toBeUndefined();
+  test('a released key is free again', async () => {
+    const store = makeStore();
+    const key = newKey();
+    await store.claim(key, pending('owner'));
+    await store.release(key, 'owner');
+    expect(await store.claim(key, pending('next'))).toBeUndefined();
   });
 
-  test('whenSettled resolves when the key settles, or after its timeout', async () => {
-    const store = new MemoryKeyStore();
-    await store.claim('a', pending());
-    const waiting = store.whenSettled('a', 5000);
-    await store.settle('a', succeeded());
-    await expect(waiting).resolves.toEqual(succeeded());
-    await store.claim('b', pending());
-    await expect(store.whenSettled('b', 10)).resolves.toEqual(pending());
-  });
-
-  test('replace takes over a record only if it is still the one expected', async () => {
-    const store = new MemoryKeyStore();
+  test('replace takes over a record only if it is still the version expected', async () => {
+    const store = makeStore();
+    const key = newKey();
     const lost: KeyRecord = {
       state: 'unknown',
       fingerprint: 'f',
@@ -64,8 +86,83 @@ describe('MemoryKeyStore', () => {
       productAssignmentId: 1,
       knownLicenseIds: [],
     };
-    await store.claim('a', lost);
-    expect(await store.replace('a', lost, pending(6))).toBe(true);
-    expect(await store.replace('a', lost, pending(7))).toBe(false);
+    await store.claim(key, lost);
+    const seen = (await store.claim(key, pending()))!;
+    expect(await store.replace(key, seen, pending('a'))).toBe(true);
+    expect(await store.replace(key, seen, pending('b'))).toBe(false);
+  });
+
+  test('whenSettled resolves when the key settles, when its lease runs out, or at its timeout', async () => {
+    const store = makeStore();
+    const key = newKey();
+    await store.claim(key, pending('owner'));
+    const waiting = store.whenSettled(key, 5000);
+    const done = succeeded();
+    await store.settle(key, 'owner', done);
+    await expect(waiting).resolves.toEqual(done);
+
+    const leased = newKey();
+    await store.claim(leased, pending('owner', 150));
+    const started = Date.now();
+    expect((await store.whenSettled(leased, 5000))?.state).toBe('pending');
+    expect(Date.now() - started).toBeLessThan(1000);
+
+    const held = newKey();
+    await store.claim(held, pending('owner'));
+    expect((await store.whenSettled(held, 30))?.state).toBe('pending');
+  });
+});
+
+describe('the memory key store alone', () => {
+  test('keys expire after their time to live', async () => {
+    let now = 0;
+    const store = new MemoryKeyStore({ ttlMs: 1000, now: () => now });
+    await store.claim('a', { state: 'pending', fingerprint: 'f', since: 0, owner: 'o', leaseUntil: 60_000 });
+    await store.settle('a', 'o', succeeded());
+    now = 999;
+    expect((await store.claim('a', pending()))?.state).toBe('succeeded');
+    now = 1000;
+    expect(await store.claim('a', pending())).toBeUndefined();
+  });
+
+  test('it holds at most maxKeys, dropping the oldest settled keys and never a pending one', async () => {
+    const store = new MemoryKeyStore({ maxKeys: 3 });
+    const oldest = pending('keep');
+    await store.claim('pending-oldest', oldest);
+    for (const key of ['s1', 's2', 's3', 's4']) {
+      await store.claim(key, pending('o'));
+      await store.settle(key, 'o', succeeded());
+    }
+    expect(store.size()).toBe(3);
+    expect(await store.claim('pending-oldest', pending('x'))).toEqual(oldest);
+    expect(await store.claim('s1', pending())).toBeUndefined();
+  });
+});
+
+describe('the redis key store alone', () => {
+  test('every key it writes has the prefix and a time to live of about a day', async () => {
+    const store = new RedisKeyStore(redis);
+    const key = newKey();
+    await store.claim(key, pending());
+    const raw = new Redis(redisServer.url); // no prefix of its own: it sees the keys as Redis holds them
+    try {
+      const ttl = await raw.pttl(`portal-graphql:idempotency:${key}`);
+      expect(ttl).toBeGreaterThan(23 * 3600 * 1000);
+      expect(ttl).toBeLessThanOrEqual(24 * 3600 * 1000);
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  test('fails closed: with Redis down, every operation is an IdempotencyStoreError at once', async () => {
+    const down = new SharedRedis({ url: 'redis://127.0.0.1:1/0', log: quiet });
+    try {
+      const store = new RedisKeyStore(down);
+      const started = Date.now();
+      await expect(store.claim(newKey(), pending())).rejects.toMatchObject({ name: 'IdempotencyStoreError' });
+      expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      await down.close();
+    }
   });
 });

@@ -1,0 +1,93 @@
+/**
+ * The Redis connection that replicas share state through (`REDIS_URL`): idempotency keys, persisted queries.
+ *
+ * Start-up never waits for it, and no command waits for it either: commands fail at once while it is down (no
+ * offline queue) and after `commandTimeoutMs` when it hangs, so that callers decide: idempotency fails closed,
+ * caches fail open. An outage and its end are logged once each, not per request. Every key carries `KEY_PREFIX`.
+ */
+import { Redis } from 'ioredis';
+
+/** The prefix of every key this server writes: one Redis can serve other applications beside it. */
+const KEY_PREFIX = 'portal-graphql:';
+
+interface RedisLogger {
+  warn(details: Record<string, unknown>, message: string): void;
+  info(details: Record<string, unknown>, message: string): void;
+}
+
+export interface SharedRedisOptions {
+  url: string;
+  /** Most time one command may take before it fails. */
+  commandTimeoutMs?: number;
+  log: RedisLogger;
+}
+
+/** One connection, its health, and the counts `/metrics` shows. */
+export class SharedRedis {
+  readonly client: Redis;
+  private up = false;
+  private downSince: number | undefined = Date.now();
+  private reportedDown = false;
+  readonly counts = { commands: 0, errors: 0 };
+
+  constructor(private readonly options: SharedRedisOptions) {
+    this.client = new Redis(options.url, {
+      keyPrefix: KEY_PREFIX,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeoutMs ?? 1000,
+      connectTimeout: 2000,
+      // Reconnect for ever, every 100 ms to 2 s: Redis coming back is noticed without a restart.
+      retryStrategy: (attempt) => Math.min(2000, 100 * attempt),
+    });
+    this.client.on('ready', () => this.markUp());
+    this.client.on('error', (error: Error) => this.markDown(error));
+    this.client.on('end', () => this.markDown(new Error('connection closed')));
+    this.client.on('close', () => this.markDown(new Error('connection closed')));
+  }
+
+  /** Whether the connection is up now. */
+  isUp(): boolean {
+    return this.up;
+  }
+
+  /** Runs one command, counting it and its failure. */
+  async run<T>(command: (client: Redis) => Promise<T>): Promise<T> {
+    this.counts.commands += 1;
+    try {
+      return await command(this.client);
+    } catch (error) {
+      this.counts.errors += 1;
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.up = false;
+    this.reportedDown = true; // closing is not an outage
+    this.client.disconnect();
+  }
+
+  private markUp(): void {
+    if (this.up) return;
+    this.up = true;
+    if (this.reportedDown) {
+      this.options.log.info({ downForMs: Date.now() - (this.downSince ?? Date.now()) }, 'redis is back');
+    }
+    this.downSince = undefined;
+    this.reportedDown = false;
+  }
+
+  private markDown(error: Error): void {
+    if (this.up) {
+      this.up = false;
+      this.downSince = Date.now();
+    }
+    if (this.reportedDown) return;
+    this.reportedDown = true;
+    this.options.log.warn(
+      { err: { message: error.message } },
+      'redis is unavailable: keyed generateLicense is refused, caches miss',
+    );
+  }
+}
