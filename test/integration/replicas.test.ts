@@ -1,0 +1,168 @@
+/**
+ * Two replicas, one portal, one Redis: the promise "the same key never generates a second licence" holds across
+ * processes. Each replica is its own server process; Redis is a real redis-server; the portal is the emulator.
+ */
+import { startEmulator, type Emulator } from '../../src/emulator';
+import { startChildServer, type ChildServer } from '../helpers/childServer';
+import { postTo } from '../helpers/http';
+import { startRedisServer, type RedisServer } from '../helpers/redisServer';
+
+const GENERATE = `mutation Generate($input: GenerateLicenseInput!) {
+  generateLicense(input: $input) { license { id hwid } }
+}`;
+/** Short timeouts, so that a lease (at least their sum and the deadline) runs out within a test. */
+const LEASE_MS = 4000;
+
+let emulator: Emulator;
+let redis: RedisServer;
+let a: ChildServer;
+let b: ChildServer;
+let demo: string;
+
+function replica(): Promise<ChildServer> {
+  return startChildServer({
+    PORTAL_URL: emulator.url,
+    REDIS_URL: redis.url,
+    CALLER_HASH_SECRET: 'replicas-share-this-secret-0123456789abcdef',
+    LOG_LEVEL: 'silent',
+    PORTAL_CONNECT_TIMEOUT_MS: '1000',
+    PORTAL_HEADERS_TIMEOUT_MS: '2000',
+    PORTAL_BODY_TIMEOUT_MS: '1000',
+    OPERATION_TIMEOUT_MS: String(LEASE_MS),
+    IDEMPOTENCY_LEASE_MS: String(LEASE_MS),
+  });
+}
+
+beforeAll(async () => {
+  emulator = await startEmulator({ port: 0 });
+  redis = await startRedisServer();
+  [a, b] = await Promise.all([replica(), replica()]);
+  demo = emulator.account('demo').authorization;
+}, 60_000);
+
+afterAll(async () => {
+  for (const server of [a, b]) {
+    if (server && server.process.exitCode === null && server.process.signalCode === null) {
+      server.process.kill('SIGTERM');
+      await server.exited;
+    }
+  }
+  await redis?.stop();
+  await emulator?.close();
+});
+
+afterEach(() => {
+  emulator.faults.clear();
+  emulator.setLatency(0);
+});
+
+let seq = 0;
+function input(key: string | undefined, hwid = `REPLICA-${Date.now()}-${(seq += 1)}`) {
+  // The unlimited assignment: twenty-odd licences never exhaust it.
+  const { unlimitedAssignmentId } = emulator.state.landmarks();
+  const expiration = new Date(Date.parse(emulator.state.today()) + 30 * 86_400_000).toISOString().slice(0, 10);
+  return {
+    productAssignmentId: String(unlimitedAssignmentId),
+    hwid,
+    expirationDate: expiration,
+    ...(key === undefined ? {} : { idempotencyKey: key }),
+  };
+}
+
+const generate = (server: ChildServer, variables: { input: ReturnType<typeof input> }) =>
+  postTo(server.graphqlUrl, { query: GENERATE, variables }, { authorization: demo });
+const generateCalls = () => emulator.requestLog.entries({ route: 'license.generate' }).length;
+const licencesWith = (hwid: string) => emulator.state.licensesOf('demo').filter((license) => license.hwid === hwid);
+
+test('one key sent to both replicas at once, twenty times: one generate call per key, one licence in both answers', async () => {
+  emulator.setLatency(300, 'license.generate');
+  const before = generateCalls();
+  const rounds = await Promise.all(
+    Array.from({ length: 20 }, async (_, index) => {
+      const variables = { input: input(`both-at-once-${Date.now()}-${index}`) };
+      const [fromA, fromB] = await Promise.all([generate(a, variables), generate(b, variables)]);
+      return { hwid: variables.input.hwid, fromA, fromB };
+    }),
+  );
+  for (const { hwid, fromA, fromB } of rounds) {
+    expect(fromA.json.errors).toBeUndefined();
+    expect(fromB.json.errors).toBeUndefined();
+    expect(fromA.json.data.generateLicense.license).toEqual(fromB.json.data.generateLicense.license);
+    expect(licencesWith(hwid)).toHaveLength(1);
+  }
+  expect(generateCalls() - before).toBe(20);
+}, 60_000);
+
+test('the answer lost on replica A: the retry on replica B returns the licence A made, and the portal holds one', async () => {
+  const variables = { input: input(`lost-on-a-${Date.now()}`) };
+  emulator.faults.add({ route: 'license.generate', kind: 'resetAfterEffect', times: 1 });
+  const lost = await generate(a, variables);
+  expect(lost.json.errors[0].extensions.code).toBe('OUTCOME_UNKNOWN');
+  const retry = await generate(b, variables);
+  expect(retry.json.errors).toBeUndefined();
+  const made = licencesWith(variables.input.hwid);
+  expect(made).toHaveLength(1);
+  expect(retry.json.data.generateLicense.license.id).toBe(String(made[0]!.id));
+});
+
+test('a key reused with other input on the other replica is BAD_USER_INPUT on idempotencyKey', async () => {
+  const key = `reused-${Date.now()}`;
+  expect((await generate(a, { input: input(key) })).json.errors).toBeUndefined();
+  const before = generateCalls();
+  const reused = await generate(b, { input: input(key, 'ANOTHER-HWID') });
+  expect(reused.json.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'idempotencyKey' });
+  expect(generateCalls()).toBe(before);
+});
+
+test('Redis down: reads answer, a keyed generate is refused before any portal call, one without a key goes on; back, all works', async () => {
+  await redis.stop();
+  try {
+    const read = await postTo(a.graphqlUrl, { query: '{ productAssignments { id } }' }, { authorization: demo });
+    expect(read.json.errors).toBeUndefined();
+    emulator.requestLog.clear();
+    const keyed = await generate(b, { input: input(`while-down-${Date.now()}`) });
+    expect(keyed.json.errors[0].extensions).toEqual({
+      code: 'UPSTREAM_UNAVAILABLE',
+      reason: 'IDEMPOTENCY_STORE_UNAVAILABLE',
+    });
+    expect(emulator.requestLog.entries()).toEqual([]);
+    const unkeyed = await generate(b, { input: input(undefined) });
+    expect(unkeyed.json.errors).toBeUndefined();
+  } finally {
+    await redis.start();
+  }
+  // No restart: each replica reconnects by itself.
+  const variables = { input: input(`after-${Date.now()}`) };
+  let answer = await generate(a, variables);
+  for (let attempt = 0; attempt < 50 && answer.json.errors; attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    answer = await generate(a, variables);
+  }
+  expect(answer.json.errors).toBeUndefined();
+  expect(licencesWith(variables.input.hwid)).toHaveLength(1);
+}, 30_000);
+
+test('a replica killed while its generate call is in flight: the retry on the other, after the lease, yields exactly one licence', async () => {
+  const variables = { input: input(`killed-${Date.now()}`) };
+  // The portal makes the licence at once and answers 1.5 s later: A dies in between.
+  emulator.setLatency(1500, 'license.generate');
+  const inFlight = generate(a, variables).catch(() => undefined);
+  // The licence exists as soon as the portal has the request; its answer is still on its way.
+  for (let waited = 0; licencesWith(variables.input.hwid).length === 0; waited += 10) {
+    if (waited > 10_000) throw new Error('replica A never sent its generate call');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  a.process.kill('SIGKILL');
+  const killedAt = Date.now();
+  await a.exited;
+  await inFlight;
+  emulator.setLatency(0);
+  expect(licencesWith(variables.input.hwid)).toHaveLength(1);
+  // Within the lease, B would wait for A's outcome; after it, B reconciles: it finds the licence A's call made.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, killedAt + LEASE_MS + 200 - Date.now())));
+  const retry = await generate(b, variables);
+  expect(retry.json.errors).toBeUndefined();
+  const made = licencesWith(variables.input.hwid);
+  expect(made).toHaveLength(1);
+  expect(retry.json.data.generateLicense.license.id).toBe(String(made[0]!.id));
+}, 30_000);
