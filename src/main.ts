@@ -10,6 +10,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { MemoryKeyStore } from './idempotency/keyStore';
 import { RedisKeyStore } from './idempotency/redisKeyStore';
 import { SharedRedis } from './shared/redis';
+import { RedisKeyValueCache } from './shared/redisCache';
 import { LicenseGenerator } from './idempotency/idempotentGenerate';
 import { AdmissionQueue } from './graphql/admission';
 import { ListSizeMemory } from './graphql/resultSize';
@@ -58,6 +59,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
     generator,
     admission: new AdmissionQueue(config.limits.maxConcurrentOperations, config.limits.maxQueuedOperations),
     listSizes: new ListSizeMemory(),
+    ...(redis
+      ? {
+          persistedQueries: new RedisKeyValueCache(redis, 'apq'),
+          sharedState: () => ({ up: redis.isUp(), ...redis.counts }),
+        }
+      : {}),
     ...(emulator ? { demoAuthorization: emulator.accounts[0]!.authorization } : {}),
   });
   logs.to = app.log;

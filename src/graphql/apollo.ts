@@ -17,6 +17,13 @@ import type { AdmissionQueue } from './admission';
 import type { OperationLimits } from '../config';
 import type { ListSizeMemory } from './resultSize';
 
+/** Apollo's `KeyValueCache`, as persisted queries use it. */
+export interface PersistedQueryCache {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string, options?: { ttl?: number | null }): Promise<void>;
+  delete(key: string): Promise<boolean | void>;
+}
+
 /** The schema's SDL, read from the project's `schema.graphql` (the one source of truth for codegen too). */
 export function loadTypeDefs(): string {
   return readFileSync(join(__dirname, '..', '..', 'schema.graphql'), 'utf8');
@@ -35,6 +42,8 @@ export interface ApolloOptions {
   admission: AdmissionQueue;
   /** The list sizes seen per caller, for estimating an answer's size before any call. */
   listSizes: ListSizeMemory;
+  /** Where automatic persisted queries are kept when not in this process (Redis, shared by the replicas). */
+  persistedQueries?: PersistedQueryCache;
   plugins?: ApolloServerPlugin<RequestContext>[];
 }
 
@@ -68,6 +77,8 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<Request
     // Shutdown is main.ts's: Apollo's own signal handlers would stop it a second time, concurrently, and hang.
     stopOnTerminationSignals: false,
     csrfPrevention: true,
+    // Automatic persisted queries: in this process by default, in Redis (shared by the replicas) when given.
+    ...(options.persistedQueries ? { persistedQueries: { cache: options.persistedQueries, ttl: 24 * 60 * 60 } } : {}),
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       // Nothing here is cacheable by HTTP caches (every answer is one caller's), and the cache-control plugin's

@@ -41,10 +41,24 @@ export class Readiness {
   }
 }
 
-export function registerHealthRoutes(app: FastifyInstance, readiness: Readiness): void {
+/**
+ * `/readyz` does not depend on the shared store: reads work without Redis, so a replica stays in the balancer.
+ * Its body says how the store is, for people.
+ */
+export function registerHealthRoutes(
+  app: FastifyInstance,
+  readiness: Readiness,
+  sharedState?: () => { up: boolean },
+): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const { ready, reason } = await readiness.check();
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', reason });
+    const body: Record<string, string> = { status: ready ? 'ready' : 'not ready', reason };
+    if (sharedState) {
+      body.sharedState = sharedState().up
+        ? 'redis up'
+        : 'redis down: reads go on; a generateLicense with an idempotencyKey is refused until it is back';
+    }
+    return reply.status(ready ? 200 : 503).send(body);
   });
 }

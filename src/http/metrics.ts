@@ -12,6 +12,13 @@ export const MAX_OPERATION_NAMES = 100;
 
 const BREAKER_LEVEL: Record<BreakerState, number> = { closed: 0, halfOpen: 1, open: 2 };
 
+/** What `/metrics` and `/readyz` tell of the shared store. */
+export interface SharedStateHealth {
+  up: boolean;
+  commands: number;
+  errors: number;
+}
+
 export class ServerMetrics {
   readonly registry = new Registry();
   private readonly operationNames = new Set<string>();
@@ -26,6 +33,8 @@ export class ServerMetrics {
     keyStoreSize: () => number | undefined;
     admission: () => { active: number; queued: number };
     breaker: () => BreakerState;
+    /** The shared store (Redis), when there is one: whether it is up, and its commands and failures so far. */
+    sharedState?: () => SharedStateHealth;
   }) {
     collectDefaultMetrics({ register: this.registry });
     this.operationDuration = new Histogram({
@@ -78,6 +87,28 @@ export class ServerMetrics {
         if (size !== undefined) this.set(size);
       },
     });
+    const sharedState = sources.sharedState;
+    if (sharedState) {
+      new Gauge({
+        name: 'redis_up',
+        help: 'Whether the Redis shared by the replicas answers (1) or not (0): reads go on either way; keyed generateLicense needs it.',
+        registers: [this.registry],
+        collect() {
+          this.set(sharedState().up ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: 'redis_commands',
+        help: 'Redis commands sent since start (result=ok or error); an error is a refused keyed generate or a cache miss.',
+        labelNames: ['result'],
+        registers: [this.registry],
+        collect() {
+          const { commands, errors } = sharedState();
+          this.set({ result: 'ok' }, commands - errors);
+          this.set({ result: 'error' }, errors);
+        },
+      });
+    }
     new Gauge({
       name: 'graphql_operations_in_flight',
       help: 'GraphQL operations executing (state=active) and waiting for their turn (state=queued).',

@@ -8,14 +8,14 @@ import fastifyCors from '@fastify/cors';
 import pinoPretty from 'pino-pretty';
 import fastifyApollo from '@as-integrations/fastify';
 import type { PortalClient } from '../portal/portalClient';
-import { createApolloServer } from '../graphql/apollo';
+import { createApolloServer, type PersistedQueryCache } from '../graphql/apollo';
 import { createRequestContext, type RequestContext } from '../graphql/context';
 import type { Config } from '../config';
 import type { AdmissionQueue } from '../graphql/admission';
 import { registerLicenseFileRoute } from './licenseFileRoute';
 import { clientErrorAnswer, registerErrorAnswers } from './errorAnswers';
 import { registerPlayground } from './playground';
-import { ServerMetrics } from './metrics';
+import { ServerMetrics, type SharedStateHealth } from './metrics';
 import { Readiness, registerHealthRoutes } from './health';
 import type { LicenseGenerator } from '../idempotency/idempotentGenerate';
 import type { KeyStore } from '../idempotency/keyStore';
@@ -34,6 +34,10 @@ export interface HttpServerParts {
   admission: AdmissionQueue;
   /** The list sizes seen per caller, for estimating answers before any call. */
   listSizes: ListSizeMemory;
+  /** Where automatic persisted queries are kept when shared (Redis); undefined: in this process. */
+  persistedQueries?: PersistedQueryCache;
+  /** The shared store's health, for `/metrics` and `/readyz`; undefined when there is none. */
+  sharedState?: () => SharedStateHealth;
   /** The demo account's `Authorization`, pre-filled in the playground (embedded emulator only). */
   demoAuthorization?: string;
 }
@@ -72,6 +76,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     keyStoreSize: () => parts.keyStore.size(),
     admission: () => admission.load(),
     breaker: () => portal.breaker.current(),
+    ...(parts.sharedState ? { sharedState: parts.sharedState } : {}),
   });
   // Once closing, `/readyz` says so, and every response asks its client to close the connection: a keep-alive
   // socket whose request was in flight at SIGTERM then closes with that response, instead of holding shutdown
@@ -87,6 +92,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     limits: config.limits,
     admission,
     listSizes: parts.listSizes,
+    ...(parts.persistedQueries ? { persistedQueries: parts.persistedQueries } : {}),
   });
   await apollo.start();
 
@@ -141,7 +147,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
   }
 
   registerErrorAnswers(app, { bodyLimitBytes: config.bodyLimitBytes, graphqlPath: '/graphql' });
-  registerHealthRoutes(app, readiness);
+  registerHealthRoutes(app, readiness, parts.sharedState);
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();

@@ -2,6 +2,7 @@
  * Two replicas, one portal, one Redis: the promise "the same key never generates a second licence" holds across
  * processes. Each replica is its own server process; Redis is a real redis-server; the portal is the emulator.
  */
+import { createHash } from 'node:crypto';
 import { startEmulator, type Emulator } from '../../src/emulator';
 import { startChildServer, type ChildServer } from '../helpers/childServer';
 import { postTo } from '../helpers/http';
@@ -114,6 +115,17 @@ test('a key reused with other input on the other replica is BAD_USER_INPUT on id
   expect(generateCalls()).toBe(before);
 });
 
+test('a persisted query registered through replica A is found by hash alone on replica B', async () => {
+  const query = `{ productAssignments { id productName } } # apq ${Date.now()}`;
+  const sha256Hash = createHash('sha256').update(query).digest('hex');
+  const extensions = { persistedQuery: { version: 1, sha256Hash } };
+  const registered = await postTo(a.graphqlUrl, { query, extensions }, { authorization: demo });
+  expect(registered.json.errors).toBeUndefined();
+  const byHash = await postTo(b.graphqlUrl, { extensions }, { authorization: demo });
+  expect(byHash.json.errors).toBeUndefined();
+  expect(byHash.json.data).toEqual(registered.json.data);
+});
+
 test('Redis down: reads answer, a keyed generate is refused before any portal call, one without a key goes on; back, all works', async () => {
   await redis.stop();
   try {
@@ -128,6 +140,18 @@ test('Redis down: reads answer, a keyed generate is refused before any portal ca
     expect(emulator.requestLog.entries()).toEqual([]);
     const unkeyed = await generate(b, { input: input(undefined) });
     expect(unkeyed.json.errors).toBeUndefined();
+    // A persisted query is a cache: down, it misses (the client sends the query again), it never fails.
+    const missed = await postTo(
+      b.graphqlUrl,
+      { extensions: { persistedQuery: { version: 1, sha256Hash: 'f'.repeat(64) } } },
+      { authorization: demo },
+    );
+    expect(missed.json.errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    // The replica stays ready (reads work) and says how the store is; /metrics counts it.
+    const ready = await fetch(new URL('/readyz', b.graphqlUrl));
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { sharedState: string }).sharedState).toMatch(/^redis down/);
+    expect(await (await fetch(new URL('/metrics', b.graphqlUrl))).text()).toMatch(/^redis_up 0$/m);
   } finally {
     await redis.start();
   }
