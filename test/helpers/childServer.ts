@@ -17,6 +17,8 @@ export interface ChildServer {
   exited: Promise<number | null>;
   /** The process's peak resident memory so far (VmHWM), in MiB. */
   peakMemoryMiB(): number;
+  /** Sends SIGTERM (unless it has exited already) and resolves with the exit code. */
+  stop(): Promise<number | null>;
 }
 
 /** Starts the server with the embedded emulator on free ports and waits for its banner. */
@@ -43,6 +45,10 @@ export function startChildServer(env: Record<string, string>): Promise<ChildServ
         output: () => ({ stdout, stderr }),
         exited,
         peakMemoryMiB: () => peakMemoryMiB(child.pid!),
+        stop: () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+          return exited;
+        },
       });
     };
     child.stdout.on('data', onData);

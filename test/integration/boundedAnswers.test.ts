@@ -214,8 +214,7 @@ describe('the large seed, against the server as its own process', () => {
     });
   }, 30_000);
   afterAll(async () => {
-    server?.process.kill('SIGTERM');
-    await server?.exited;
+    await server?.stop();
     await emulator?.close();
   });
   afterEach(() => emulator.faults.clear());
@@ -281,8 +280,7 @@ describe('the large seed, against the server as its own process', () => {
       });
       expect(refused.errors![0]!.message).toContain(size.toLocaleString('en-US'));
     } finally {
-      small.process.kill('SIGTERM');
-      await small.exited;
+      await small.stop();
     }
   }, 30_000);
 
@@ -308,8 +306,7 @@ describe('the large seed, against the server as its own process', () => {
       expect(bounded.output().stdout).toMatch(/"reason":"[^"]*ran past the limit of 2000000 bytes/);
       expect((await post(bounded.graphqlUrl, demo, OVERVIEW)).errors).toBeUndefined();
     } finally {
-      bounded.process.kill('SIGTERM');
-      await bounded.exited;
+      await bounded.stop();
     }
   }, 30_000);
 

@@ -1182,8 +1182,7 @@ describe('answers that follow the relations cycles', () => {
       );
       if (process.env.HOSTILE_STATS) console.log(outcomes, `peak ${server.peakMemoryMiB()} MiB`);
     } finally {
-      server.process.kill('SIGTERM');
-      await server.exited;
+      await server.stop();
       await emulator.close();
     }
     expect(outcomes.served * outcomes.refused).toBeGreaterThan(0);

@@ -145,8 +145,7 @@ describe('every answer is a GraphQL response, also those given before Apollo rea
     try {
       for (const [, req] of cases) await (await send(new URL(server.graphqlUrl).origin, req)).body.dump();
     } finally {
-      server.process.kill('SIGTERM');
-      await server.exited;
+      await server.stop();
     }
     const lines = server
       .output()

@@ -41,8 +41,7 @@ test('no credential appears in the logs or in an error message, whatever happens
       bodies.push(await file.body.text());
     }
   } finally {
-    server.process.kill('SIGTERM');
-    await server.exited;
+    await server.stop();
   }
   const { stdout, stderr } = server.output();
   expect(stdout).toMatch(/graphql operation/); // the operations were logged
@@ -115,8 +114,7 @@ test('logs are structured JSON lines with the request id, operation name, durati
     });
     await response.body.dump();
   } finally {
-    server.process.kill('SIGTERM');
-    await server.exited;
+    await server.stop();
   }
   const lines = server
     .output()

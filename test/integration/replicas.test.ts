@@ -42,12 +42,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const server of [a, b]) {
-    if (server && server.process.exitCode === null && server.process.signalCode === null) {
-      server.process.kill('SIGTERM');
-      await server.exited;
-    }
-  }
+  for (const server of [a, b]) await server?.stop();
   await redis?.stop();
   await emulator?.close();
 });
