@@ -27,10 +27,15 @@ function refusalOf(
         reason: 'EMPTY_BODY',
         message: 'The request body is empty; send {"query": "…", "variables": {…}} as application/json.',
       };
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return {
-        status: error.statusCode ?? 415,
+        status: 400,
+        reason: 'MALFORMED_REQUEST',
+        message: 'The request body does not match its Content-Length.',
+      };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return {
+        status: 415,
         reason: 'UNSUPPORTED_MEDIA_TYPE',
         message:
           'Send a GraphQL request as a POST with content-type application/json, or as a GET with a `query` parameter.',
