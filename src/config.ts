@@ -55,6 +55,8 @@ export interface Config {
   playground: boolean;
   /** Shared state of the replicas; undefined: in-memory stores. */
   redis: { url: string; callerHashSecret: string } | undefined;
+  /** How long list answers are cached per caller; 0: off. */
+  portalCacheTtlMs: number;
   /** How long a claim on an idempotency key lasts. */
   idempotencyLeaseMs: number;
   /** The embedded emulator, used when `PORTAL_URL` is not set. */
@@ -170,6 +172,11 @@ export const SETTINGS = {
     meaning:
       'development, production or test. Unset: production when PORTAL_URL is set, development on the embedded emulator. Only development serves its aids by default: the playground, introspection, upstream calls in every response, pretty logs.',
   },
+  PORTAL_CACHE_TTL_MS: {
+    default: '0',
+    meaning:
+      "How long the portal's list answers are cached per caller (0: off). With REDIS_URL, in Redis for every replica; else in this process. A licence made in the portal's own pages shows up after at most this long.",
+  },
   REDIS_URL: {
     default: '',
     meaning:
@@ -280,6 +287,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     introspection: flag('INTROSPECTION', nodeEnv === 'development'),
     shutdownGraceMs: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000),
     redis: redisSettings(read('REDIS_URL'), env.CALLER_HASH_SECRET),
+    portalCacheTtlMs: integer('PORTAL_CACHE_TTL_MS', 0, 3_600_000),
     idempotencyLeaseMs: leaseMs(integer('IDEMPOTENCY_LEASE_MS', 1000, 3_600_000), [
       integer('PORTAL_CONNECT_TIMEOUT_MS', 1, 600_000) +
         integer('PORTAL_HEADERS_TIMEOUT_MS', 1, 600_000) +

@@ -9,7 +9,9 @@ import { startEmulator, type Emulator } from './emulator';
 import type { FastifyBaseLogger } from 'fastify';
 import { MemoryKeyStore } from './idempotency/keyStore';
 import { RedisKeyStore } from './idempotency/redisKeyStore';
+import { randomBytes } from 'node:crypto';
 import { SharedRedis } from './shared/redis';
+import { MemoryListCache, RedisListCache } from './portal/listCache';
 import { RedisKeyValueCache } from './shared/redisCache';
 import { LicenseGenerator } from './idempotency/idempotentGenerate';
 import { AdmissionQueue } from './graphql/admission';
@@ -33,8 +35,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
           latencyMs: config.emulator.latencyMs,
         })
       : undefined;
-  const { url, ...clientSettings } = config.portal;
-  const portal = new PortalClient({ origin: url ?? emulator!.url, ...clientSettings });
   // Shared state when replicas run (REDIS_URL), in-memory otherwise. Start-up does not wait for Redis.
   // Redis may report before the HTTP layer (and its logger) exists: such a line goes to stderr.
   const logs: { to?: FastifyBaseLogger } = {};
@@ -47,10 +47,24 @@ export async function startServer(config: Config): Promise<RunningServer> {
         },
       })
     : undefined;
+  // The caller HMAC's secret: shared by the replicas when they share state, this process's own otherwise.
+  const callerSecret = config.redis ? Buffer.from(config.redis.callerHashSecret, 'utf8') : randomBytes(32);
+  const listCache =
+    config.portalCacheTtlMs === 0
+      ? undefined
+      : redis
+        ? new RedisListCache(callerSecret, config.portalCacheTtlMs, redis)
+        : new MemoryListCache(callerSecret, config.portalCacheTtlMs);
+  const { url, ...clientSettings } = config.portal;
+  const portal = new PortalClient({
+    origin: url ?? emulator!.url,
+    ...clientSettings,
+    ...(listCache ? { listCache } : {}),
+  });
   const keyStore = redis ? new RedisKeyStore(redis) : new MemoryKeyStore();
   const generator = new LicenseGenerator(portal, keyStore, {
     leaseMs: config.idempotencyLeaseMs,
-    ...(config.redis ? { secret: Buffer.from(config.redis.callerHashSecret, 'utf8') } : {}),
+    secret: callerSecret,
   });
   const app = await createHttpServer({
     config,

@@ -35,6 +35,8 @@ export class ServerMetrics {
     breaker: () => BreakerState;
     /** The shared store (Redis), when there is one: whether it is up, and its commands and failures so far. */
     sharedState?: () => SharedStateHealth;
+    /** Lookups of the list cache so far (zero while it is off). */
+    cacheLookups: () => { hit: number; miss: number };
   }) {
     collectDefaultMetrics({ register: this.registry });
     this.operationDuration = new Histogram({
@@ -109,6 +111,17 @@ export class ServerMetrics {
         },
       });
     }
+    new Gauge({
+      name: 'portal_cache_lookups',
+      help: 'Lookups of the read cache (PORTAL_CACHE_TTL_MS) since start, by result: hit or miss.',
+      labelNames: ['result'],
+      registers: [this.registry],
+      collect() {
+        const { hit, miss } = sources.cacheLookups();
+        this.set({ result: 'hit' }, hit);
+        this.set({ result: 'miss' }, miss);
+      },
+    });
     new Gauge({
       name: 'graphql_operations_in_flight',
       help: 'GraphQL operations executing (state=active) and waiting for their turn (state=queued).',

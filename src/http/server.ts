@@ -76,6 +76,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     keyStoreSize: () => parts.keyStore.size(),
     admission: () => admission.load(),
     breaker: () => portal.breaker.current(),
+    cacheLookups: () => portal.cacheLookups,
     ...(parts.sharedState ? { sharedState: parts.sharedState } : {}),
   });
   // Once closing, `/readyz` says so, and every response asks its client to close the connection: a keep-alive

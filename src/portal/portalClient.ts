@@ -14,6 +14,7 @@ import { endpointPath, type EndpointName } from './endpoints';
 import { PortalError, errorFromResponse } from './portalErrors';
 import { CircuitBreaker } from './circuitBreaker';
 import { BodyTooLargeError, headerValue, invalidBody, parseBody, readBounded } from './responseBody';
+import { CACHEABLE_LISTS, type ListCache } from './listCache';
 import {
   groupedLicensesListWire,
   licenseDetailListWire,
@@ -54,6 +55,8 @@ export interface PortalClientOptions {
    * is INVALID_RESPONSE (OUTCOME_UNKNOWN for generate). Licence files streamed by `openLicenseFile` are not bound.
    */
   maxResponseBytes: number;
+  /** Where list answers are cached per caller (`PORTAL_CACHE_TTL_MS`); undefined: no cache. */
+  listCache?: ListCache;
 }
 
 /** One upstream call as it happened, for call counts, logs and metrics. */
@@ -117,9 +120,15 @@ export class PortalClient {
   private readonly pool: Pool;
   private readonly retries: { max: number; baseDelayMs: number };
   private readonly maxResponseBytes: number;
+  private readonly listCache: ListCache | undefined;
+  /** Lookups of the list cache so far, for `/metrics`. */
+  readonly cacheLookups = { hit: 0, miss: 0 };
+  /** Reads of a caller's list under way (its cache lookup and, on a miss, its call), by caller and endpoint. */
+  private readonly flights = new Map<string, Promise<{ body: Buffer; fromCache: boolean }>>();
 
   constructor(options: PortalClientOptions) {
     this.origin = new URL(options.origin).origin;
+    this.listCache = options.listCache;
     this.maxResponseBytes = options.maxResponseBytes;
     this.retries = { max: options.maxRetries, baseDelayMs: options.retryBaseDelayMs };
     this.breaker = new CircuitBreaker({
@@ -234,15 +243,57 @@ export class PortalClient {
     await this.pool.close();
   }
 
-  private getJson<T>(
+  private async getJson<T>(
     caller: PortalCaller,
     endpoint: EndpointName,
     id: number | undefined,
     schema: z.ZodType<T>,
   ): Promise<T> {
-    return this.call(caller, endpoint, endpointPath(endpoint, id), { idempotent: true }, async (response) =>
-      parseBody(endpoint, await this.readBody(endpoint, response, false), schema, false),
+    const cache = this.listCache;
+    if (!cache || id !== undefined || caller.authorization === undefined || !CACHEABLE_LISTS.has(endpoint)) {
+      return parseBody(endpoint, await this.fetchBody(caller, endpoint, endpointPath(endpoint, id)), schema, false);
+    }
+    // Concurrent reads of one caller's list share one lookup, and on a miss one call.
+    const callerKey = cache.callerKey(caller.authorization);
+    const flightKey = `${callerKey}:${endpoint}`;
+    const joined = this.flights.get(flightKey);
+    const flight =
+      joined ?? this.cachedOrFetched(caller, cache, callerKey, endpoint).finally(() => this.flights.delete(flightKey));
+    if (!joined) this.flights.set(flightKey, flight);
+    const { body, fromCache } = await flight;
+    // A cached list is the portal's body as it came, validated again like a fresh one.
+    const list = parseBody(endpoint, body, schema, false);
+    // The request that made the call caches its answer, once it is known to fit the contract.
+    if (!joined && !fromCache) await cache.set(callerKey, endpoint, body.toString('utf8'));
+    return list;
+  }
+
+  private async cachedOrFetched(
+    caller: PortalCaller,
+    cache: ListCache,
+    callerKey: string,
+    endpoint: EndpointName,
+  ): Promise<{ body: Buffer; fromCache: boolean }> {
+    const cached = await cache.get(callerKey, endpoint);
+    this.cacheLookups[cached === undefined ? 'miss' : 'hit'] += 1;
+    if (cached !== undefined) return { body: Buffer.from(cached, 'utf8'), fromCache: true };
+    return { body: await this.fetchBody(caller, endpoint, endpointPath(endpoint)), fromCache: false };
+  }
+
+  /** A 2xx body of a read, whole. */
+  private fetchBody(caller: PortalCaller, endpoint: EndpointName, path: string): Promise<Buffer> {
+    return this.call(caller, endpoint, path, { idempotent: true }, (response) =>
+      this.readBody(endpoint, response, false),
     );
+  }
+
+  /**
+   * Forgets a caller's cached lists, on every replica that shares the cache: called once it may have generated a
+   * licence, before it is answered, so that its next read shows the licence.
+   */
+  async forgetCachedLists(authorization: string | undefined): Promise<void> {
+    if (this.listCache && authorization !== undefined)
+      await this.listCache.dropCaller(this.listCache.callerKey(authorization));
   }
 
   /** A 2xx body, whole, within `maxResponseBytes`; one that passes the bound is an answer this server cannot read. */

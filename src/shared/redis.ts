@@ -26,6 +26,9 @@ export interface SharedRedisOptions {
 export class SharedRedis {
   readonly client: Redis;
   private up = false;
+  private everUp = false;
+  /** Resolves at the first connection, or after the command timeout: whichever comes first. */
+  private readonly firstConnection: Promise<void>;
   private downSince: number | undefined = Date.now();
   private reportedDown = false;
   readonly counts = { commands: 0, errors: 0 };
@@ -40,6 +43,14 @@ export class SharedRedis {
       // Reconnect for ever, every 100 ms to 2 s: Redis coming back is noticed without a restart.
       retryStrategy: (attempt) => Math.min(2000, 100 * attempt),
     });
+    this.firstConnection = new Promise((resolve) => {
+      const timer = setTimeout(resolve, options.commandTimeoutMs ?? 1000);
+      timer.unref();
+      this.client.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
     this.client.on('ready', () => this.markUp());
     this.client.on('error', (error: Error) => this.markDown(error));
     this.client.on('end', () => this.markDown(new Error('connection closed')));
@@ -51,9 +62,14 @@ export class SharedRedis {
     return this.up;
   }
 
-  /** Runs one command, counting it and its failure. */
+  /**
+   * Runs one command, counting it and its failure. Right after start-up, before the first connection is made, it
+   * waits for that connection for at most the command timeout, so that the first requests of a new replica are not
+   * refused for a connection still being opened; once connected, a command during an outage fails at once.
+   */
   async run<T>(command: (client: Redis) => Promise<T>): Promise<T> {
     this.counts.commands += 1;
+    if (!this.everUp) await this.firstConnection;
     try {
       return await command(this.client);
     } catch (error) {
@@ -71,6 +87,7 @@ export class SharedRedis {
   private markUp(): void {
     if (this.up) return;
     this.up = true;
+    this.everUp = true;
     if (this.reportedDown) {
       this.options.log.info({ downForMs: Date.now() - (this.downSince ?? Date.now()) }, 'redis is back');
     }

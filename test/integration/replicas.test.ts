@@ -38,8 +38,18 @@ beforeAll(async () => {
   emulator = await startEmulator({ port: 0 });
   redis = await startRedisServer();
   [a, b] = await Promise.all([replica(), replica()]);
+  await Promise.all([untilRedisUp(a), untilRedisUp(b)]);
   demo = emulator.account('demo').authorization;
 }, 60_000);
+
+/** Waits until a replica says, in /metrics, that it is connected to Redis (start-up does not wait for it). */
+async function untilRedisUp(server: ChildServer): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    if (/^redis_up 1$/m.test(await (await fetch(new URL('/metrics', server.graphqlUrl))).text())) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the replica did not connect to Redis within 5 s');
+}
 
 afterAll(async () => {
   for (const server of [a, b]) await server?.stop();
@@ -185,3 +195,70 @@ test('a replica killed while its generate call is in flight: the retry on the ot
   expect(made).toHaveLength(1);
   expect(retry.json.data.generateLicense.license.id).toBe(String(made[0]!.id));
 }, 30_000);
+
+describe('with the read cache on (PORTAL_CACHE_TTL_MS), shared through Redis', () => {
+  let c: ChildServer;
+  let d: ChildServer;
+  beforeAll(async () => {
+    const cached = (): Promise<ChildServer> =>
+      startChildServer({
+        PORTAL_URL: emulator.url,
+        REDIS_URL: redis.url,
+        CALLER_HASH_SECRET: 'replicas-share-this-secret-0123456789abcdef',
+        LOG_LEVEL: 'silent',
+        PORTAL_CACHE_TTL_MS: '60000',
+      });
+    [c, d] = await Promise.all([cached(), cached()]);
+    await Promise.all([untilRedisUp(c), untilRedisUp(d)]);
+  }, 60_000);
+  afterAll(async () => {
+    for (const server of [c, d]) await server?.stop();
+  });
+
+  const COUNT = '{ licenses { totalCount } }';
+  const read = (server: ChildServer, authorization = demo) =>
+    postTo(server.graphqlUrl, { query: COUNT }, { authorization });
+  const listCalls = () => emulator.requestLog.entries({ route: 'license.list' }).length;
+
+  test('a list read through one replica is served to the same caller by the other without a portal call', async () => {
+    const before = listCalls();
+    const first = await read(c);
+    const second = await read(d);
+    expect(second.json.data).toEqual(first.json.data);
+    expect(listCalls() - before).toBe(1);
+    expect(await (await fetch(new URL('/metrics', d.graphqlUrl))).text()).toMatch(
+      /^portal_cache_lookups\{result="hit"\} [1-9]/m,
+    );
+  });
+
+  test('concurrent identical misses of one caller make one portal call', async () => {
+    const before = listCalls();
+    const reads = await Promise.all(
+      Array.from({ length: 5 }, () => read(c, emulator.account('acme-ops').authorization)),
+    );
+    for (const answer of reads) expect(answer.json.data).toEqual(reads[0]!.json.data);
+    expect(listCalls() - before).toBe(1);
+  });
+
+  test('a licence generated through one replica is in the next read through the other', async () => {
+    const first = await read(c);
+    const made = await postTo(
+      d.graphqlUrl,
+      { query: GENERATE, variables: { input: input(undefined) } },
+      { authorization: demo },
+    );
+    expect(made.json.errors).toBeUndefined();
+    const after = await read(c);
+    expect(after.json.data.licenses.totalCount).toBe(first.json.data.licenses.totalCount + 1);
+  });
+
+  test("a caller's entry is never served to another customer, nor to a wrong password", async () => {
+    await read(c); // cached for demo
+    const globex = await read(d, emulator.account('globex').authorization);
+    expect(globex.json.data.licenses.totalCount).toBe(emulator.state.licensesOf('globex').length);
+    const before = listCalls();
+    const wrong = await read(d, `Basic ${Buffer.from('demo:not-the-password').toString('base64')}`);
+    expect(wrong.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    expect(listCalls() - before).toBe(1); // it asked the portal, which refused it
+  });
+});

@@ -154,13 +154,13 @@ describe('the redis key store alone', () => {
     }
   });
 
-  test('fails closed: with Redis down, every operation is an IdempotencyStoreError at once', async () => {
+  test('fails closed: with Redis never reached, a claim is an IdempotencyStoreError within the command timeout (1 s)', async () => {
     const down = new SharedRedis({ url: 'redis://127.0.0.1:1/0', log: quiet });
     try {
       const store = new RedisKeyStore(down);
       const started = Date.now();
       await expect(store.claim(newKey(), pending())).rejects.toMatchObject({ name: 'IdempotencyStoreError' });
-      expect(Date.now() - started).toBeLessThan(1000);
+      expect(Date.now() - started).toBeLessThan(1500);
     } finally {
       await down.close();
     }

@@ -6,6 +6,7 @@
 import type { LicenseWire } from '../../portal/wireTypes';
 import type { MutationResolvers, GenerateLicensePayloadResolvers } from '../../generated/graphql';
 import { KeyReusedError } from '../../idempotency/idempotentGenerate';
+import { PortalError } from '../../portal/portalErrors';
 import { InputError } from '../errors';
 import { parseDate, parseId } from '../inputs';
 
@@ -19,7 +20,7 @@ const MAX_HWID_LENGTH = 128;
 const MAX_NOTE_LENGTH = 1000;
 
 export const Mutation: MutationResolvers = {
-  async generateLicense(_parent, { input }, { generator, caller, loaders }) {
+  async generateLicense(_parent, { input }, { generator, caller, loaders, portal }) {
     const productAssignmentId = parseId(input.productAssignmentId, 'productAssignmentId');
     const hwid = checkHwid(input.hwid);
     const expirationDate = parseDate(input.expirationDate, 'expirationDate');
@@ -30,9 +31,14 @@ export const Mutation: MutationResolvers = {
       license = await generator.generate(caller, { productAssignmentId, hwid, expirationDate, note }, idempotencyKey);
     } catch (error) {
       if (error instanceof KeyReusedError) throw new InputError(error.message, 'idempotencyKey');
+      // A licence may have been made: the caller's cached lists (on every replica) must not hide it.
+      if (error instanceof PortalError && error.code === 'OUTCOME_UNKNOWN')
+        await portal.forgetCachedLists(caller.authorization);
       throw error;
     }
-    // Whatever this request read before is stale now (counts, lists): the rest of the operation reads afresh.
+    // Whatever this caller read before is stale now (counts, lists): its cached lists are dropped everywhere before
+    // it is answered, and the rest of the operation reads afresh.
+    await portal.forgetCachedLists(caller.authorization);
     loaders.clearAll();
     loaders.licenseById.prime(license.id, license);
     return { license, productAssignmentId: license.product_assignment_id };
