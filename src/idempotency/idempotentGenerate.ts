@@ -89,18 +89,21 @@ export class LicenseGenerator {
           }
           // Its lease ran out: its owner died or hangs. Take over; if it had noted the licences before its call,
           // the call may have been made, so reconcile as after a lost answer; if not, it never sent one.
-          const takeOver = this.newClaim(fingerprint);
-          if (!(await this.store.replace(key, existing, takeOver))) break;
           if (existing.knownLicenseIds === undefined || existing.productAssignmentId === undefined) {
+            const takeOver = this.newClaim(fingerprint);
+            if (!(await this.store.replace(key, existing, takeOver))) break;
             return this.generateHoldingKey(key, takeOver, detached, input, undefined);
           }
           const lost = { productAssignmentId: existing.productAssignmentId, knownLicenseIds: existing.knownLicenseIds };
+          const takeOver = this.newClaim(fingerprint, lost);
+          if (!(await this.store.replace(key, existing, takeOver))) break;
           return this.reconcile(key, takeOver, lost, detached, input);
         }
         case 'unknown': {
-          const takeOver = this.newClaim(fingerprint);
+          const lost = { productAssignmentId: existing.productAssignmentId, knownLicenseIds: existing.knownLicenseIds };
+          const takeOver = this.newClaim(fingerprint, lost);
           if (await this.store.replace(key, existing, takeOver)) {
-            return this.reconcile(key, takeOver, existing, detached, input);
+            return this.reconcile(key, takeOver, lost, detached, input);
           }
           break;
         }
@@ -119,9 +122,18 @@ export class LicenseGenerator {
     );
   }
 
-  private newClaim(fingerprint: string): PendingRecord {
+  /**
+   * A new claim. One that takes over a call that may have been made carries that call's noted licences (`lost`),
+   * so that should this claim, too, be lost (its owner dies, or the store's answer to the takeover is lost), the
+   * next takeover still reconciles instead of taking the key for one that never sent a call. (The soak across two
+   * replicas with Redis restarted found this: such a takeover made a second licence.)
+   */
+  private newClaim(
+    fingerprint: string,
+    lost?: { productAssignmentId: number; knownLicenseIds: number[] },
+  ): PendingRecord {
     const now = Date.now();
-    return { state: 'pending', fingerprint, since: now, owner: randomUUID(), leaseUntil: now + this.leaseMs };
+    return { state: 'pending', fingerprint, since: now, owner: randomUUID(), leaseUntil: now + this.leaseMs, ...lost };
   }
 
   /**
