@@ -19,6 +19,8 @@ const USAGE = `Usage: npm run soak -- [options]
   --duration <s>      seconds during which clients start new work (default 30, at most 3600)
   --requests <n>      most requests in all (default 500000)
   --fault-scale <x>   multiplies every fault probability (default 1; 0 turns faults off)
+  --replicas <n>      server processes sharing one real redis-server (default 1); from 2, requests are spread
+                      over them at random and Redis is restarted once mid-run
   --in-process        run the server in this process instead of its own (memory then counts everything)
   --no-final-pass     do not retry given-up licences with their keys after the run
   --json              print the whole report as JSON after the table
@@ -36,6 +38,7 @@ async function main(): Promise<number> {
         duration: { type: 'string' },
         requests: { type: 'string' },
         'fault-scale': { type: 'string' },
+        replicas: { type: 'string' },
         'in-process': { type: 'boolean' },
         'no-final-pass': { type: 'boolean' },
         json: { type: 'boolean' },
@@ -63,6 +66,7 @@ async function main(): Promise<number> {
       ...(values.clients !== undefined ? { clients: number('clients', values.clients)! } : {}),
       ...(duration !== undefined ? { durationMs: duration * 1000 } : {}),
       ...(values.requests !== undefined ? { maxRequests: number('requests', values.requests)! } : {}),
+      ...(values.replicas !== undefined ? { replicas: number('replicas', values.replicas)! } : {}),
       ...(values['fault-scale'] !== undefined ? { faultScale: number('fault-scale', values['fault-scale'])! } : {}),
       server: values['in-process'] ? 'inProcess' : 'child',
       finalPass: !values['no-final-pass'],

@@ -1,21 +1,31 @@
 /**
- * Test helper: a real `redis-server` (Debian's package) on a free port, never a mock, that a test can stop and
+ * A real `redis-server` (Debian's package) on a free port, never a mock, that the soak and the tests can kill and
  * start again on the same port.
+ *
+ * It is durable as the idempotency store needs: an append-only file fsynced before every reply
+ * (`appendfsync always`), so a Redis killed and started again still holds every key it acknowledged. (The soak
+ * found it: a Redis that came back empty forgot a key whose licence was made, and the retry made a second.)
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface RedisServer {
   url: string;
   port: number;
-  /** Stops it (SIGTERM, no save) and waits for the exit. */
+  /** Kills it (SIGKILL: a crash) and waits for the exit; what it acknowledged is on disk. */
   stop(): Promise<void>;
-  /** Starts it again on the same port, empty. */
+  /** Starts it again on the same port, with the data it had. */
   start(): Promise<void>;
+  /** Stops it and removes its data. */
+  dispose(): Promise<void>;
 }
 
 export async function startRedisServer(): Promise<RedisServer> {
   const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'portal-graphql-redis-'));
   let child: ChildProcessWithoutNullStreams | undefined;
   const start = () =>
     new Promise<void>((resolve, reject) => {
@@ -24,10 +34,14 @@ export async function startRedisServer(): Promise<RedisServer> {
         String(port),
         '--bind',
         '127.0.0.1',
+        '--dir',
+        dir,
         '--save',
         '',
         '--appendonly',
-        'no',
+        'yes',
+        '--appendfsync',
+        'always',
       ]);
       child = process;
       let output = '';
@@ -53,7 +67,11 @@ export async function startRedisServer(): Promise<RedisServer> {
     await exited;
   };
   await start();
-  return { url: `redis://127.0.0.1:${port}/0`, port, stop, start };
+  const dispose = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { url: `redis://127.0.0.1:${port}/0`, port, stop, start, dispose };
 }
 
 function freePort(): Promise<number> {

@@ -18,6 +18,8 @@ import { Agent } from 'undici';
 import { startEmulator, type Emulator, type FaultKind, type FaultRule } from '../../src/emulator';
 import { checkLedger, noteOf, type CreatedLicence, type GenerateIntent, type LedgerReport } from './ledger';
 import { startServerUnderTest, type ServerMode, type ServerUnderTest } from './serverUnderTest';
+import { startRedisServer, type RedisServer } from './redisServer';
+import { randomBytes } from 'node:crypto';
 
 export interface SoakOptions {
   /** Concurrent clients; default 20. */
@@ -38,6 +40,11 @@ export interface SoakOptions {
   finalPass?: boolean;
   /** More server settings (environment variables). */
   serverEnv?: Record<string, string>;
+  /**
+   * Server processes (default 1). From 2, they share a real redis-server, each request goes to one of them at
+   * random (so a retry may land on another replica), and Redis is stopped and started again once, mid-run.
+   */
+  replicas?: number;
   /** Progress lines (start, every few seconds, end); default none. */
   log?: (line: string) => void;
 }
@@ -120,6 +127,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     seedNumber: options.seedNumber ?? 1,
     upstreamTimeoutMs: bounded(options.upstreamTimeoutMs ?? 500, 1, 600_000, 'upstreamTimeoutMs'),
     finalPass: options.finalPass ?? true,
+    replicas: bounded(options.replicas ?? 1, 1, 8, 'replicas'),
   };
   const log = options.log ?? (() => {});
   // The emulator waits out every slow fault on one shared AbortSignal (its lifetime): dozens at once are normal
@@ -129,10 +137,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const emulator = await startEmulator({ port: 0, seed: 'demo', seedNumber: settings.seedNumber }).finally(() => {
     EventEmitter.defaultMaxListeners = defaultMaxListeners;
   });
-  let server: ServerUnderTest | undefined;
+  const servers: ServerUnderTest[] = [];
+  let redis: RedisServer | undefined;
   let agent: Agent | undefined;
   try {
-    server = await startServerUnderTest(settings.server, {
+    if (settings.replicas > 1) redis = await startRedisServer();
+    const env = {
       PORTAL_URL: emulator.url,
       PORT: '0',
       HOST: '127.0.0.1',
@@ -140,8 +150,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       NODE_ENV: 'production',
       PORTAL_HEADERS_TIMEOUT_MS: String(settings.upstreamTimeoutMs),
       PORTAL_BODY_TIMEOUT_MS: String(settings.upstreamTimeoutMs),
+      ...(redis ? { REDIS_URL: redis.url, CALLER_HASH_SECRET: randomBytes(32).toString('hex') } : {}),
       ...options.serverEnv,
-    });
+    };
+    for (let replica = 0; replica < settings.replicas; replica += 1)
+      servers.push(await startServerUnderTest(settings.server, env));
+    const server = replicaSet(servers);
     // An agent, not a pool: a restarted server listens on another port, and the agent reaches any origin.
     agent = new Agent({
       connections: settings.clients,
@@ -149,16 +163,53 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       bodyTimeout: CLIENT_TIMEOUT_MS,
     });
     log(
-      `soak: ${settings.clients} clients for ${settings.durationMs / 1000} s against ${server.origin()} (${settings.server}), portal ${emulator.url}`,
+      `soak: ${settings.clients} clients for ${settings.durationMs / 1000} s against ${settings.replicas} server(s) (${settings.server}${redis ? ', sharing Redis' : ''}), portal ${emulator.url}`,
     );
-    return await soak(settings, emulator, server, log, agent);
+    // Mid-run, Redis goes away for a second and comes back: keyed generates are refused meanwhile (and retried by
+    // the clients), reads go on, and every replica reconnects by itself.
+    const restart = redis ? restartMidRun(redis, settings.durationMs / 2, log) : Promise.resolve();
+    const report = await soak(settings, emulator, server, log, agent);
+    await restart;
+    return report;
   } finally {
-    log('  stopping the server and the emulator');
+    log('  stopping the servers and the emulator');
     emulator.faults.clear();
     await agent?.close().catch(() => {});
-    await server?.stop();
+    for (const server of servers) await server.stop();
+    await redis?.dispose();
     await emulator.close();
   }
+}
+
+async function restartMidRun(redis: RedisServer, afterMs: number, log: (line: string) => void): Promise<void> {
+  await sleep(afterMs);
+  log('  redis: stopped');
+  await redis.stop();
+  await sleep(1_000);
+  await redis.start();
+  log('  redis: started again');
+}
+
+/**
+ * Several servers as one: each request goes to one at random, restarts and crash events are those of all, and the
+ * peak memory is the largest of theirs.
+ */
+function replicaSet(servers: ServerUnderTest[]): ServerUnderTest {
+  if (servers.length === 1) return servers[0]!;
+  return {
+    mode: servers[0]!.mode,
+    origin: () => pick(servers).origin(),
+    restarts: () => servers.flatMap((server) => server.restarts()),
+    crashEvents: () => servers.flatMap((server) => server.crashEvents()),
+    peakRss: () => {
+      const peaks = servers.map((server) => server.peakRss());
+      const bytes = peaks.every((peak) => peak.bytes !== null) ? Math.max(...peaks.map((peak) => peak.bytes!)) : null;
+      return { bytes, source: `the largest of ${servers.length} replicas': ${peaks[0]!.source}` };
+    },
+    stop: async () => {
+      for (const server of servers) await server.stop();
+    },
+  };
 }
 
 function bounded(value: number, min: number, max: number, name: string): number {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { startEmulator, type Emulator } from '../../src/emulator';
 import { startChildServer, type ChildServer } from '../helpers/childServer';
 import { postTo } from '../helpers/http';
-import { startRedisServer, type RedisServer } from '../helpers/redisServer';
+import { startRedisServer, type RedisServer } from '../../scripts/soak/redisServer';
 
 const GENERATE = `mutation Generate($input: GenerateLicenseInput!) {
   generateLicense(input: $input) { license { id hwid } }
@@ -53,7 +53,7 @@ async function untilRedisUp(server: ChildServer): Promise<void> {
 
 afterAll(async () => {
   for (const server of [a, b]) await server?.stop();
-  await redis?.stop();
+  await redis?.dispose();
   await emulator?.close();
 });
 

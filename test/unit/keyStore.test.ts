@@ -6,7 +6,7 @@ import { MemoryKeyStore, type KeyRecord, type KeyStore } from '../../src/idempot
 import { RedisKeyStore } from '../../src/idempotency/redisKeyStore';
 import { SharedRedis } from '../../src/shared/redis';
 import { Redis } from 'ioredis';
-import { startRedisServer, type RedisServer } from '../helpers/redisServer';
+import { startRedisServer, type RedisServer } from '../../scripts/soak/redisServer';
 
 const license = {
   id: 1,
@@ -36,7 +36,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await redis?.close();
-  await redisServer?.stop();
+  await redisServer?.dispose();
 });
 
 let keySeq = 0;
