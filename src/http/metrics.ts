@@ -17,6 +17,8 @@ export interface SharedStateHealth {
   up: boolean;
   commands: number;
   errors: number;
+  /** Seconds the commands took together: with `commands`, their mean latency. */
+  seconds: number;
 }
 
 export class ServerMetrics {
@@ -108,6 +110,14 @@ export class ServerMetrics {
           const { commands, errors } = sharedState();
           this.set({ result: 'ok' }, commands - errors);
           this.set({ result: 'error' }, errors);
+        },
+      });
+      new Gauge({
+        name: 'redis_command_seconds',
+        help: 'Seconds all Redis commands took together since start; divided by the sum of redis_commands, their mean latency.',
+        registers: [this.registry],
+        collect() {
+          this.set(sharedState().seconds);
         },
       });
     }

@@ -31,7 +31,8 @@ export class SharedRedis {
   private readonly firstConnection: Promise<void>;
   private downSince: number | undefined = Date.now();
   private reportedDown = false;
-  readonly counts = { commands: 0, errors: 0 };
+  /** Commands sent, those that failed, and the seconds they took together (for `/metrics`). */
+  readonly counts = { commands: 0, errors: 0, seconds: 0 };
 
   constructor(private readonly options: SharedRedisOptions) {
     this.client = new Redis(options.url, {
@@ -69,12 +70,15 @@ export class SharedRedis {
    */
   async run<T>(command: (client: Redis) => Promise<T>): Promise<T> {
     this.counts.commands += 1;
+    const started = performance.now();
     if (!this.everUp) await this.firstConnection;
     try {
       return await command(this.client);
     } catch (error) {
       this.counts.errors += 1;
       throw error;
+    } finally {
+      this.counts.seconds += (performance.now() - started) / 1000;
     }
   }
 

@@ -156,7 +156,10 @@ test('Redis down: reads answer, a keyed generate is refused before any portal ca
     const ready = await fetch(new URL('/readyz', b.graphqlUrl));
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as { sharedState: string }).sharedState).toMatch(/^redis down/);
-    expect(await (await fetch(new URL('/metrics', b.graphqlUrl))).text()).toMatch(/^redis_up 0$/m);
+    const metrics = await (await fetch(new URL('/metrics', b.graphqlUrl))).text();
+    expect(metrics).toMatch(/^redis_up 0$/m);
+    expect(metrics).toMatch(/^redis_commands\{result="error"\} [1-9]/m);
+    expect(metrics).toMatch(/^redis_command_seconds \d/m);
   } finally {
     await redis.start();
   }
