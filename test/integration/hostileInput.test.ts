@@ -1091,7 +1091,8 @@ function cycleQuery(ids: { licenseId: number; assignmentId: number }): fc.Arbitr
 }
 
 describe('answers that follow the relations cycles', () => {
-  const PEAK_MEMORY_BOUND_MIB = 768;
+  // Peaks seen on Node 20 and 24: 212 to 641 MiB over 40 runs; the bound leaves room for V8's late collection.
+  const PEAK_MEMORY_BOUND_MIB = 1024;
 
   test('are answered exactly as without the bound, or refused with their exact size', async () => {
     const bound = 400;
