@@ -15,16 +15,30 @@ export class AdmissionQueue {
 
   /**
    * Waits for a slot and answers the function that frees it (call it exactly once); answers undefined at once
-   * when the queue is full.
+   * when the queue is full, and also when `signal` aborts while it waits (its deadline passed, or its client went
+   * away): a request nobody waits for any more leaves the line instead of taking a slot it would waste.
    */
-  async acquire(): Promise<(() => void) | undefined> {
+  async acquire(signal?: AbortSignal): Promise<(() => void) | undefined> {
+    if (signal?.aborted) return undefined;
     if (this.active < this.maxActive) {
       this.active += 1;
       return this.releaser();
     }
     if (this.waiting.length >= this.maxQueued) return undefined;
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-    return this.releaser();
+    const admitted = await new Promise<boolean>((resolve) => {
+      const onAbort = () => {
+        const index = this.waiting.indexOf(turn);
+        if (index >= 0) this.waiting.splice(index, 1);
+        resolve(false);
+      };
+      const turn = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(true);
+      };
+      this.waiting.push(turn);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    return admitted ? this.releaser() : undefined;
   }
 
   /** Operations executing now, and waiting. */

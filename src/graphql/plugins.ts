@@ -61,7 +61,7 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
           const estimated = countAnswer(shape, undefined, options.listSizes.get(callerKey));
           if (estimated.objects > options.maxResultObjects)
             throw resultTooLargeError(estimated.objects, options.maxResultObjects, 'about');
-          release = await options.admission.acquire();
+          release = await options.admission.acquire(contextValue.caller.signal);
           if (!release) throw overloadedError();
           if (!options.prefetch) return;
           await contextValue.loaders.prefetch(plan);
