@@ -120,21 +120,31 @@ export class PortalLoaders implements Loaders {
     if (plan.lists.assignments) started.push(this.allAssignments());
     if (plan.lists.licenses) started.push(this.allLicenses());
     if (plan.lists.details) started.push(this.allDetails());
-    started.push(...plan.knownIds.assignment.map((id) => this.assignmentById.load(id)));
-    started.push(...plan.knownIds.license.map((id) => this.licenseById.load(id)));
-    started.push(...plan.knownIds.detail.map((id) => this.detailByLicenseId.load(id)));
-    started.push(...plan.knownIds.licensesOfAssignment.map((id) => this.licensesByAssignmentId.load(id)));
+    const { assignment, license, detail, licensesOfAssignment } = plan.knownIds;
+    started.push(
+      ...this.loadsOf({
+        assignments: assignment,
+        licenses: license,
+        details: detail,
+        licensesOf: licensesOfAssignment,
+      }),
+    );
     // A failure is kept by the list or the loader and reported by the resolver that asks; none is unhandled here.
     await Promise.allSettled(started);
   }
 
   async load(ids: RecordIds): Promise<void> {
-    await Promise.allSettled([
+    await Promise.allSettled(this.loadsOf(ids));
+  }
+
+  /** Starts the loads of records by id, each kind through its loader. */
+  private loadsOf(ids: { [Kind in keyof RecordIds]: Iterable<number> }): Array<Promise<unknown>> {
+    return [
       ...[...ids.assignments].map((id) => this.assignmentById.load(id)),
       ...[...ids.licenses].map((id) => this.licenseById.load(id)),
       ...[...ids.details].map((id) => this.detailByLicenseId.load(id)),
       ...[...ids.licensesOf].map((id) => this.licensesByAssignmentId.load(id)),
-    ]);
+    ];
   }
 
   known(): KnownRecords {
