@@ -68,8 +68,10 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
           const known = contextValue.loaders.known();
           // A mutation's payload is read after its write: only its estimate and the allowance can bound it.
           if (operation.operation !== OperationTypeNode.QUERY || !known) return;
-          options.listSizes.remember(callerKey, listSizesOf(known));
-          const counted = await countExactly(shape, contextValue, options.listSizes.get(callerKey));
+          // What is not in hand is estimated from this request's own lists first, then from those seen before; the
+          // memory is told once the response is sent.
+          const sizes = { ...options.listSizes.get(callerKey), ...listSizesOf(known) };
+          const counted = await countExactly(shape, contextValue, sizes);
           if (counted.objects > options.maxResultObjects) {
             throw resultTooLargeError(
               counted.objects,
