@@ -44,8 +44,6 @@ export interface Config {
   portal: PortalSettings;
   /** Most upstream calls one operation may make; an operation estimated above it is refused before any call. */
   upstreamCallBudget: number;
-  /** How upstream calls are planned: `planned`, or `baseline` (the usual approach, for benchmarks only). */
-  loaderStrategy: 'planned' | 'baseline';
   limits: OperationLimits;
   /** Introspection and field suggestions (off by default in production). */
   introspection: boolean;
@@ -96,10 +94,6 @@ export const SETTINGS = {
   UPSTREAM_CALL_BUDGET: {
     default: '50',
     meaning: 'Most portal calls one operation may make; an operation estimated above it is refused before any call.',
-  },
-  LOADER_STRATEGY: {
-    default: 'planned',
-    meaning: 'planned, or baseline: one show call per parent, the usual approach (for benchmarks only).',
   },
   PORTAL_MAX_RETRIES: {
     default: '2',
@@ -259,7 +253,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     readyCacheMs: integer('READY_CACHE_MS', 0, 3_600_000),
     bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024),
     upstreamCallBudget: integer('UPSTREAM_CALL_BUDGET', 1, 100_000),
-    loaderStrategy: oneOf('LOADER_STRATEGY', ['planned', 'baseline'] as const),
     portal: {
       url: portalUrl(read('PORTAL_URL')),
       connections: integer('PORTAL_CONNECTIONS', 1, 1024),

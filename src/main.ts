@@ -16,6 +16,7 @@ import { RedisKeyValueCache } from './shared/redisCache';
 import { LicenseGenerator } from './idempotency/idempotentGenerate';
 import { AdmissionQueue } from './graphql/admission';
 import { ListSizeMemory } from './graphql/resultSize';
+import type { LoadersFactory } from './loaders/loaders';
 
 export interface RunningServer {
   /** The GraphQL endpoint, e.g. `http://127.0.0.1:4000/graphql`. */
@@ -25,8 +26,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** What a server is made with beside its configuration; the production server is made with nothing else. */
+export interface ServerParts {
+  /** How each request's loaders are made; the planned loaders unless given (the benchmark's baseline gives its own). */
+  loaders?: LoadersFactory;
+}
+
 /** Starts everything the configuration asks for; the returned `close` stops it all. */
-export async function startServer(config: Config): Promise<RunningServer> {
+export async function startServer(config: Config, parts: ServerParts = {}): Promise<RunningServer> {
   const emulator =
     config.portal.url === undefined
       ? await startEmulator({
@@ -73,6 +80,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     generator,
     admission: new AdmissionQueue(config.limits.maxConcurrentOperations, config.limits.maxQueuedOperations),
     listSizes: new ListSizeMemory(),
+    ...(parts.loaders ? { loaders: parts.loaders } : {}),
     ...(redis
       ? {
           persistedQueries: new RedisKeyValueCache(redis, 'apq'),

@@ -36,8 +36,6 @@ export interface ApolloOptions {
   introspection: boolean;
   /** Most upstream calls one operation may make. */
   upstreamCallBudget: number;
-  /** Whether the loaders follow the plan (false for the baseline strategy, which only estimates). */
-  prefetch: boolean;
   limits: Pick<OperationLimits, 'maxDepth' | 'maxAliases' | 'maxDirectives' | 'maxTokens' | 'maxResultObjects'>;
   admission: AdmissionQueue;
   /** The list sizes seen per caller, for estimating an answer's size before any call. */
@@ -87,7 +85,6 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<Request
       ...(protection.plugins as ApolloServerPlugin<RequestContext>[]),
       planningPlugin({
         budget: options.upstreamCallBudget,
-        prefetch: options.prefetch,
         admission: options.admission,
         maxResultObjects: options.limits.maxResultObjects,
         listSizes: options.listSizes,

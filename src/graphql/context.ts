@@ -4,8 +4,7 @@
  */
 import type { PortalCaller, PortalClient, UpstreamCall } from '../portal/portalClient';
 import { PortalLoaders } from '../loaders/portalLoaders';
-import { BaselineLoaders } from '../loaders/baselineLoaders';
-import type { Loaders, LoaderStrategy } from '../loaders/loaders';
+import type { Loaders, LoadersFactory } from '../loaders/loaders';
 import type { LicenseGenerator } from '../idempotency/idempotentGenerate';
 import type { OperationPlan } from '../planner/operationPlan';
 import { ItemAllowance } from './resultSize';
@@ -44,7 +43,8 @@ interface RequestLogger {
 export interface RequestContextOptions {
   portal: PortalClient;
   generator: LicenseGenerator;
-  strategy: LoaderStrategy;
+  /** How the request's loaders are made; the planned `PortalLoaders` unless given. */
+  loaders?: LoadersFactory;
   authorization: string | undefined;
   showUpstreamCalls: boolean;
   /** The operation's overall deadline: reads still running then are aborted as UPSTREAM_TIMEOUT. */
@@ -86,10 +86,7 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
     deadlineSignal: signals.deadline,
     deadline: startedAt + options.timeoutMs,
   };
-  const loaders =
-    options.strategy === 'baseline'
-      ? new BaselineLoaders(options.portal, caller)
-      : new PortalLoaders(options.portal, caller, options.onBatch);
+  const loaders = (options.loaders ?? plannedLoaders)(options.portal, caller, options.onBatch);
   return {
     caller,
     portal: options.portal,
@@ -103,6 +100,9 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
     dispose: () => signals.end(),
   };
 }
+
+/** The server's own loaders, which follow the operation's plan. */
+const plannedLoaders: LoadersFactory = (portal, caller, onBatch) => new PortalLoaders(portal, caller, onBatch);
 
 /**
  * The operation's deadline, and its end by the deadline or by the client going away, as abort signals.

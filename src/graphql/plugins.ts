@@ -28,8 +28,6 @@ import { noRecordIds } from '../loaders/loaders';
 export interface PlanningOptions {
   /** Most upstream calls one operation may make. */
   budget: number;
-  /** Whether plans are followed (the planned strategy) or only estimated (the baseline). */
-  prefetch: boolean;
   /** Admission of operations to execution; waiting in it counts against the operation's deadline. */
   admission: AdmissionQueue;
   /** Most objects and list items one answer may hold. */
@@ -63,7 +61,6 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
             throw resultTooLargeError(estimated.objects, options.maxResultObjects, 'about');
           release = await options.admission.acquire(contextValue.caller.signal);
           if (!release) throw overloadedError();
-          if (!options.prefetch) return;
           await contextValue.loaders.prefetch(plan);
           const known = contextValue.loaders.known();
           // A mutation's payload is read after its write: only its estimate and the allowance can bound it.

@@ -20,6 +20,7 @@ import { Readiness, registerHealthRoutes } from './health';
 import type { LicenseGenerator } from '../idempotency/idempotentGenerate';
 import type { KeyStore } from '../idempotency/keyStore';
 import type { ListSizeMemory } from '../graphql/resultSize';
+import type { LoadersFactory } from '../loaders/loaders';
 import { ErrorCode } from '../graphql/errors';
 
 /** What the HTTP layer is given: the settings, and the parts `main.ts` built from them that outlive a request. */
@@ -34,6 +35,8 @@ export interface HttpServerParts {
   admission: AdmissionQueue;
   /** The list sizes seen per caller, for estimating answers before any call. */
   listSizes: ListSizeMemory;
+  /** How each request's loaders are made; the planned loaders unless given (the benchmark's baseline gives its own). */
+  loaders?: LoadersFactory;
   /** Where automatic persisted queries are kept when shared (Redis); undefined: in this process. */
   persistedQueries?: PersistedQueryCache;
   /** The shared store's health, for `/metrics` and `/readyz`; undefined when there is none. */
@@ -88,8 +91,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     logger: { error: (details, message) => app.log.error(details, message) },
     observeOperation: (name, outcome, seconds) => metrics.observeOperation(name, outcome, seconds),
     introspection: config.introspection,
-    upstreamCallBudget: config.loaderStrategy === 'baseline' ? Number.MAX_SAFE_INTEGER : config.upstreamCallBudget,
-    prefetch: config.loaderStrategy === 'planned',
+    upstreamCallBudget: config.upstreamCallBudget,
     limits: config.limits,
     admission,
     listSizes: parts.listSizes,
@@ -174,7 +176,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
       const context = createRequestContext({
         portal: portal,
         generator,
-        strategy: config.loaderStrategy,
+        loaders: parts.loaders,
         authorization: headerOf(request.headers.authorization),
         showUpstreamCalls:
           config.nodeEnv === 'development' ||

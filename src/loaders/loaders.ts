@@ -3,6 +3,7 @@
  */
 import type DataLoader from 'dataloader';
 import type { OperationPlan } from '../planner/operationPlan';
+import type { PortalCaller, PortalClient } from '../portal/portalClient';
 import type { LicenseDetailWire, LicenseFileDownload, LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
 
 export interface Loaders {
@@ -38,8 +39,15 @@ export interface Loaders {
   clearAll(): void;
 }
 
-/** How a server plans its upstream calls: `planned` is this server's; `baseline` is the usual approach, for comparison. */
-export type LoaderStrategy = 'planned' | 'baseline';
+/**
+ * Makes one request's loaders for its caller; `onBatch` is told of every batch (metrics) and must not throw. The
+ * server's own are `PortalLoaders`; the benchmark hands in another approach to compare with.
+ */
+export type LoadersFactory = (
+  portal: PortalClient,
+  caller: PortalCaller,
+  onBatch?: (loader: string, size: number) => void,
+) => Loaders;
 
 /**
  * The records one request has in hand, read synchronously (the size of an answer is counted from them before it is

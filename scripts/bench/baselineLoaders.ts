@@ -1,13 +1,19 @@
 /**
- * The usual approach, kept only as the benchmark's baseline: what Apollo's `RESTDataSource` does with one
- * show-by-id call per parent. Each relation is resolved with its own call per parent, deduplicated only when
- * identical (the same path in the same request); lists prime nothing, nothing is grouped or started early.
+ * The benchmark's baseline, the usual approach: what Apollo's `RESTDataSource` does with one show-by-id call per
+ * parent. Each relation is resolved with its own call per parent, deduplicated only when identical (the same path
+ * in the same request); lists prime nothing, nothing is grouped or started early. `baselineServer.ts` hands these
+ * to the server in place of its planned loaders.
  */
 import DataLoader from 'dataloader';
-import type { PortalCaller, PortalClient } from '../portal/portalClient';
-import type { LicenseDetailWire, LicenseFileDownload, LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
-import { eachKey } from './batch';
-import type { Loaders } from './loaders';
+import type { PortalCaller, PortalClient } from '../../src/portal/portalClient';
+import type {
+  LicenseDetailWire,
+  LicenseFileDownload,
+  LicenseWire,
+  ProductAssignmentWire,
+} from '../../src/portal/wireTypes';
+import { eachKey } from '../../src/loaders/batch';
+import type { Loaders } from '../../src/loaders/loaders';
 
 export class BaselineLoaders implements Loaders {
   readonly assignmentById: DataLoader<number, ProductAssignmentWire>;
