@@ -1,15 +1,18 @@
 /**
- * `npm run bench`: compares this server's planned upstream calls with the usual approach (the `baseline`
- * strategy: one show-by-id call per parent, what Apollo's RESTDataSource does), on the emulator's large seed.
+ * `npm run bench`: measures this server (`planned`) beside two others answering the same operations on the
+ * emulator's large seed: the usual approach (`baseline`: the same server with one show-by-id call per parent, what
+ * Apollo's RESTDataSource does; `scripts/bench/baselineServer.ts`) and a floor (`floor`: a hand-written aggregator
+ * that makes the plan's calls and writes the same JSON with no GraphQL engine; `scripts/bench/floorServer.ts`).
+ * Every figure is reported with planned's ratio to the floor's and to the baseline's, taken in the same run.
  *
  *   npm run bench              the full run (about 4 minutes on 2 cores)
  *   npm run bench -- --quick   a short smoke run: 3 samples, 2 s of load per operation (about 2 minutes)
  *
- * The npm script builds first; this script then runs the built server (`node dist/main.js`) and the portal
- * emulator (`tsx src/emulator/cli.ts --seed large`) as child processes on free loopback ports: for each strategy,
- * one server in front of an emulator adding 0 ms per answer and one in front of an emulator adding 20 ms, all
- * side by side (a server that waits costs no CPU), so each operation is measured with both strategies back to
- * back. It stops them all when it ends, fails or is interrupted.
+ * The npm script builds first; this script then runs the built server (`node dist/main.js`), the baseline and the
+ * floor, and the portal emulator (`tsx src/emulator/cli.ts --seed large`) as child processes on free loopback
+ * ports: for each strategy, one server in front of an emulator adding 0 ms per answer and one in front of an
+ * emulator adding 20 ms, all side by side (a server that waits costs no CPU), so each operation is measured with
+ * every strategy back to back. It stops them all when it ends, fails or is interrupted.
  *
  * The operations (see `scripts/bench/queries.ts`), as the demo user (40 assignments, 5,000 licences):
  *   1. { productAssignments { id productName licenses { totalCount nodes { id hwid detail { fileName }
@@ -23,23 +26,26 @@
  *   5. generateLicense on the unlimited assignment 1, a new hwid per request, expiring in 30 days, no
  *      idempotencyKey (run last, so the licences it adds change no read's figures)
  *
- * For each operation and strategy it measures:
- *   - upstream calls per request (`extensions.upstream.calls`, asked for with `x-upstream-calls: 1`);
+ * Before anything is measured, the floor's answers are checked to be the planned server's, byte for byte (a
+ * difference stops the run with both answers around it): the reads at once, the mutation just before it is measured.
+ * For each operation and strategy it then measures:
+ *   - upstream calls per request, after the warm-up (`extensions.upstream.byEndpoint`, asked for with
+ *     `x-upstream-calls: 1`); the floor's are compared with the planned server's, and a difference is reported;
  *   - cold latency: the median of 7 sequential requests to the 0 ms and the 20 ms server, alternately (so a change
  *     in the machine's load falls on both alike), after a warm-up of up to 5 requests or 3 s (a fresh server's
  *     first requests pay for JIT compilation and heap growth);
  *   - throughput and p99 latency under load (autocannon, 10 connections, emulator at 0 ms) for a fixed duration
- *     (8 s), or, for both strategies alike, a fixed number of requests (3 per connection) when one request alone
- *     takes more than a twentieth of the duration (the heavy queries 1 and 2);
+ *     (8 s), or, for every strategy alike, a fixed number of requests (3 per connection) when one request alone
+ *     takes more than a twentieth of the duration (the baseline's heavy queries 1 and 2);
  *   - each server's peak RSS (VmHWM), read from /proc just before it is stopped.
  * Every response is checked: one with `errors` stops the run. The report (Markdown) goes to stdout and to
- * `bench-results.md` at the repository's root, ending with the issue's targets for the nested query, met or not.
+ * `bench-results.md` at the repository's root, ending with issue 12's targets, met or not.
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { measureCold, measureLoad, type ColdSettings, type LoadSettings } from './bench/measure';
+import { measureCold, measureLoad, type ColdResult, type ColdSettings, type LoadSettings } from './bench/measure';
 import {
   REPO_ROOT,
   killAllChildrenNow,
@@ -50,8 +56,9 @@ import {
   type RunningServer,
   type Strategy,
 } from './bench/processes';
-import { NESTED_QUERY_NAME, benchQueries, utcToday, type BenchQuery } from './bench/queries';
+import { benchQueries, utcToday, type BenchQuery } from './bench/queries';
 import { renderReport, type PeakMemory, type QueryFigures, type StrategyFigures } from './bench/report';
+import { callsDiffer, checkSameAnswer } from './bench/floorCheck';
 
 interface RunSettings {
   mode: 'full' | 'quick';
@@ -93,7 +100,7 @@ const RESULTS_FILE = path.join(REPO_ROOT, 'bench-results.md');
 
 const USAGE = `Usage: npm run bench [-- --quick]
 
-Compares the planned and baseline loader strategies on the emulator's large seed and writes bench-results.md.
+Measures this server beside the baseline and the floor on the emulator's large seed; writes bench-results.md.
   --quick   a short smoke run (3 samples, 2 s of load per operation)
   --help    show this help
 `;
@@ -106,7 +113,7 @@ interface ServerPair {
 
 type Stacks = Record<Strategy, ServerPair>;
 
-const STRATEGIES: readonly Strategy[] = ['planned', 'baseline'];
+const STRATEGIES: readonly Strategy[] = ['planned', 'baseline', 'floor'];
 
 async function main(): Promise<void> {
   const settings = parseSettings(process.argv.slice(2));
@@ -117,11 +124,19 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const started = performance.now();
   const loadAtStart = os.loadavg()[0]!;
-  const queries = benchQueries(utcToday(), startedAt.getTime().toString(36));
+  const today = utcToday();
+  const queries = benchQueries(today, startedAt.getTime().toString(36));
 
   const figures: QueryFigures[] = [];
-  const memory = await withStacks(async (stacks) => {
-    for (const query of queries) figures.push(await measureQuery(stacks, query, settings));
+  const memory = await withStacks(today, async (stacks) => {
+    // The reads are compared first, so that a floor that answers otherwise stops the run at once; the mutation just
+    // before it is measured, when the two fast emulators have served only reads and hold the same data, so that the
+    // same request (the same hwid) generates the same licence id on both and the answers compare byte for byte.
+    for (const query of queries) if (query.key !== 'generate') await checkFloor(stacks, query);
+    for (const query of queries) {
+      if (query.key === 'generate') await checkFloor(stacks, query);
+      figures.push(await measureQuery(stacks, query, settings));
+    }
   });
 
   const report = renderReport({
@@ -132,7 +147,6 @@ async function main(): Promise<void> {
     connections: settings.connections,
     loadDurationS: settings.loadDurationS,
     queries: figures,
-    nested: figures.find((row) => row.query.name === NESTED_QUERY_NAME)!,
     memory,
     loadAverage: { start: loadAtStart, end: os.loadavg()[0]! },
   });
@@ -152,28 +166,49 @@ function parseSettings(argv: string[]): RunSettings | 'help' {
   return values.quick ? QUICK : FULL;
 }
 
+/** Fails unless the floor answers `query` as the planned server does, byte for byte (see `floorCheck.ts`). */
+async function checkFloor(stacks: Stacks, query: BenchQuery): Promise<void> {
+  await checkSameAnswer(stacks.planned.fast.graphqlUrl, stacks.floor.fast.graphqlUrl, query);
+  progress(`${query.name}: the floor's answer is the planned server's, byte for byte`);
+}
+
 /**
- * Measures one operation with both strategies: cold latencies first (each strategy's two servers alternately),
- * then the load on each strategy's fast server, bounded alike for both so that their figures compare.
+ * Measures one operation with every strategy: cold latencies first (each strategy's two servers alternately),
+ * then the load on each strategy's fast server, bounded alike for all so that their figures compare.
  */
 async function measureQuery(stacks: Stacks, query: BenchQuery, settings: RunSettings): Promise<QueryFigures> {
-  const cold = {
-    planned: await measureCold(stacks.planned.fast.graphqlUrl, stacks.planned.slow.graphqlUrl, query, settings.cold),
-    baseline: await measureCold(stacks.baseline.fast.graphqlUrl, stacks.baseline.slow.graphqlUrl, query, settings.cold),
-  };
-  const bound = loadSettingsFor(Math.max(cold.planned.fastMs, cold.baseline.fastMs), settings);
-  const underLoad = async (strategy: Strategy): Promise<StrategyFigures> => {
+  const cold: Partial<Record<Strategy, ColdResult>> = {};
+  for (const strategy of STRATEGIES)
+    cold[strategy] = await measureCold(
+      stacks[strategy].fast.graphqlUrl,
+      stacks[strategy].slow.graphqlUrl,
+      query,
+      settings.cold,
+    );
+  const bound = loadSettingsFor(Math.max(...STRATEGIES.map((strategy) => cold[strategy]!.fastMs)), settings);
+  const figures: Partial<Record<Strategy, StrategyFigures>> = {};
+  for (const strategy of STRATEGIES) {
     const load = await measureLoad(stacks[strategy].fast.graphqlUrl, query, bound);
-    const { calls, fastMs, slowMs, fastMinMs, slowMinMs } = cold[strategy];
+    const { calls, byEndpoint, fastMs, slowMs, fastMinMs, slowMinMs } = cold[strategy]!;
     progress(
       `${query.name}, ${strategy}: ${calls} calls; cold ${fastMs.toFixed(1)} ms at ${FAST_PORTAL_MS} ms, ${slowMs.toFixed(1)} ms at ` +
         `${SLOW_PORTAL_MS} ms; ${load.requestsPerSecond.toFixed(2)} req/s, p99 ${load.p99Ms} ms (${load.requests} requests in ${load.seconds} s)`,
     );
-    return { calls, cold0Ms: fastMs, cold20Ms: slowMs, cold0MinMs: fastMinMs, cold20MinMs: slowMinMs, load };
-  };
-  const planned = await underLoad('planned');
-  const baseline = await underLoad('baseline');
-  return { query, planned, baseline };
+    figures[strategy] = {
+      calls,
+      byEndpoint,
+      cold0Ms: fastMs,
+      cold20Ms: slowMs,
+      cold0MinMs: fastMinMs,
+      cold20MinMs: slowMinMs,
+      load,
+    };
+  }
+  const planned = figures.planned!;
+  const floor = figures.floor!;
+  const differ = callsDiffer(planned.byEndpoint, floor.byEndpoint);
+  if (differ !== undefined) progress(`${query.name}: the floor's calls are not the plan's: ${differ}`);
+  return { query, planned, baseline: figures.baseline!, floor, callsDiffer: differ };
 }
 
 /**
@@ -189,29 +224,32 @@ function loadSettingsFor(coldMs: number, settings: RunSettings): LoadSettings {
 
 /**
  * Starts, for each strategy, a fast and a slow emulator and a server in front of each (the strategies' stacks
- * share nothing, so the licences one generates do not reach the other); runs `work`; reads each server's peak
+ * share nothing, so the licences one generates do not reach another); runs `work`; reads each server's peak
  * RSS; and stops them all, also when `work` fails. A stack that waits costs no CPU.
  */
-async function withStacks(work: (stacks: Stacks) => Promise<void>): Promise<Record<Strategy, PeakMemory>> {
+async function withStacks(
+  today: string,
+  work: (stacks: Stacks) => Promise<void>,
+): Promise<Record<Strategy, PeakMemory>> {
   try {
-    const [planned, baseline] = await Promise.all(STRATEGIES.map((strategy) => startPair(strategy)));
-    const stacks: Stacks = { planned: planned!, baseline: baseline! };
+    const [planned, baseline, floor] = await Promise.all(STRATEGIES.map((strategy) => startPair(strategy, today)));
+    const stacks: Stacks = { planned: planned!, baseline: baseline!, floor: floor! };
     await work(stacks);
     const peak = (pair: ServerPair): PeakMemory => ({
       at0Ms: peakRssBytes(pair.fast.child),
       at20Ms: peakRssBytes(pair.slow.child),
     });
-    return { planned: peak(stacks.planned), baseline: peak(stacks.baseline) };
+    return { planned: peak(stacks.planned), baseline: peak(stacks.baseline), floor: peak(stacks.floor) };
   } finally {
     await stopAllChildren();
   }
 }
 
-async function startPair(strategy: Strategy): Promise<ServerPair> {
+async function startPair(strategy: Strategy, today: string): Promise<ServerPair> {
   const [fastPortal, slowPortal] = await Promise.all([startEmulator(FAST_PORTAL_MS), startEmulator(SLOW_PORTAL_MS)]);
   const [fast, slow] = await Promise.all([
-    startServer(strategy, fastPortal.url),
-    startServer(strategy, slowPortal.url),
+    startServer(strategy, fastPortal.url, today),
+    startServer(strategy, slowPortal.url, today),
   ]);
   progress(
     `${strategy}: servers up, in front of emulators at ${FAST_PORTAL_MS} ms (${fastPortal.url}) and ${SLOW_PORTAL_MS} ms (${slowPortal.url})`,

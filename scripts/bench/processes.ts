@@ -1,6 +1,7 @@
 /**
- * The benchmark's child processes: the portal emulator and the GraphQL server, each in its own process (so they
- * do not share a CPU thread with each other or with the load generator), and their clean-up.
+ * The benchmark's child processes: the portal emulator and the servers compared (this server, the baseline, the
+ * floor), each in its own process (so they do not share a CPU thread with each other or with the load generator),
+ * and their clean-up.
  *
  * Each child is started in its own process group (`detached`), and stopped by signalling that group: `tsx` runs
  * the emulator in a grandchild process, and the group reaches it too. Every child still running is killed when
@@ -45,11 +46,12 @@ export interface RunningServer {
 }
 
 /**
- * How the benchmark's server answers: `planned`, this server as built (`node dist/main.js`); `baseline`, the same
- * server with one show call per parent (`baselineServer.ts`, run from its TypeScript through tsx's require hook, in
- * the one process whose memory is read: about 4 MiB more than the same code compiled).
+ * What answers the benchmark's operations: `planned`, this server as built (`node dist/main.js`); `baseline`, the
+ * same server with one show call per parent (`baselineServer.ts`); `floor`, the hand-written aggregator
+ * (`floorServer.ts`). The latter two run from their TypeScript through tsx's require hook, in the one process whose
+ * memory is read (about 4 MiB more than the same code compiled).
  */
-export type Strategy = 'planned' | 'baseline';
+export type Strategy = 'planned' | 'baseline' | 'floor';
 
 const running = new Set<Child>();
 
@@ -66,8 +68,11 @@ export async function startEmulator(latencyMs: number): Promise<RunningEmulator>
   return { child, url };
 }
 
-/** Starts a `strategy`'s server in front of `portalUrl`; both read the same settings. */
-export async function startServer(strategy: Strategy, portalUrl: string): Promise<RunningServer> {
+/**
+ * Starts a `strategy`'s server in front of `portalUrl`. The planned and the baseline server read the same
+ * settings; the floor is told `today`, which operation 4's document names.
+ */
+export async function startServer(strategy: Strategy, portalUrl: string, today: string): Promise<RunningServer> {
   const port = await freePort();
   const env = childEnv({
     PORTAL_URL: portalUrl,
@@ -79,9 +84,11 @@ export async function startServer(strategy: Strategy, portalUrl: string): Promis
     // tsx's transforms run in a child process, not in a worker thread whose memory would count as the server's.
     ESBUILD_WORKER_THREADS: '0',
   });
+  const fromSource = (script: string) => ['--require', 'tsx/cjs', path.join('scripts', 'bench', script)];
   const args: Record<Strategy, string[]> = {
     planned: [path.join('dist', 'main.js')],
-    baseline: ['--require', 'tsx/cjs', path.join('scripts', 'bench', 'baselineServer.ts')],
+    baseline: fromSource('baselineServer.ts'),
+    floor: [...fromSource('floorServer.ts'), '--portal', portalUrl, '--port', String(port), '--today', today],
   };
   const child = startChild(`server (${strategy})`, process.execPath, args[strategy], env);
   await waitForHealth(child, `http://127.0.0.1:${port}/healthz`);
