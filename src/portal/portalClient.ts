@@ -9,25 +9,25 @@
 import { createHash } from 'node:crypto';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
-import type { z } from 'zod';
 import { endpointPath, type EndpointName } from './endpoints';
 import { PortalError, errorFromResponse } from './portalErrors';
 import { CircuitBreaker } from './circuitBreaker';
 import { BodyTooLargeError, headerValue, invalidBody, parseBody, readBounded } from './responseBody';
 import { CACHEABLE_LISTS, type ListCache } from './listCache';
 import {
-  groupedLicensesListWire,
-  licenseDetailListWire,
-  licenseDetailWire,
-  licenseListWire,
-  licenseWire,
-  productAssignmentListWire,
-  productAssignmentWire,
+  groupedLicensesListShape,
+  licenseDetailListShape,
+  licenseDetailShape,
+  licenseListShape,
+  licenseShape,
+  productAssignmentListShape,
+  productAssignmentShape,
   type GroupedLicensesWire,
   type LicenseDetailWire,
   type LicenseFileDownload,
   type LicenseWire,
   type ProductAssignmentWire,
+  type WireShape,
 } from './wireTypes';
 
 export interface PortalClientOptions {
@@ -146,37 +146,37 @@ export class PortalClient {
   }
 
   listProductAssignments(caller: PortalCaller): Promise<ProductAssignmentWire[]> {
-    return this.getJson(caller, 'productAssignment.list', undefined, productAssignmentListWire);
+    return this.getJson(caller, 'productAssignment.list', undefined, productAssignmentListShape);
   }
 
   showProductAssignment(caller: PortalCaller, id: number): Promise<ProductAssignmentWire> {
-    return this.getJson(caller, 'productAssignment.show', id, productAssignmentWire);
+    return this.getJson(caller, 'productAssignment.show', id, productAssignmentShape);
   }
 
   listLicenses(caller: PortalCaller): Promise<LicenseWire[]> {
-    return this.getJson(caller, 'license.list', undefined, licenseListWire);
+    return this.getJson(caller, 'license.list', undefined, licenseListShape);
   }
 
   showLicense(caller: PortalCaller, id: number): Promise<LicenseWire> {
-    return this.getJson(caller, 'license.show', id, licenseWire);
+    return this.getJson(caller, 'license.show', id, licenseShape);
   }
 
   /** Every assignment of the caller with its licences, also those with none. */
   listLicensesByAssignment(caller: PortalCaller): Promise<GroupedLicensesWire[]> {
-    return this.getJson(caller, 'license.byAssignment.list', undefined, groupedLicensesListWire);
+    return this.getJson(caller, 'license.byAssignment.list', undefined, groupedLicensesListShape);
   }
 
   listLicensesOfAssignment(caller: PortalCaller, productAssignmentId: number): Promise<LicenseWire[]> {
-    return this.getJson(caller, 'license.byAssignment.show', productAssignmentId, licenseListWire);
+    return this.getJson(caller, 'license.byAssignment.show', productAssignmentId, licenseListShape);
   }
 
   listLicenseDetails(caller: PortalCaller): Promise<LicenseDetailWire[]> {
-    return this.getJson(caller, 'licenseDetail.list', undefined, licenseDetailListWire);
+    return this.getJson(caller, 'licenseDetail.list', undefined, licenseDetailListShape);
   }
 
   /** The detail of a licence, by the licence's id. */
   showLicenseDetail(caller: PortalCaller, licenseId: number): Promise<LicenseDetailWire> {
-    return this.getJson(caller, 'licenseDetail.show', licenseId, licenseDetailWire);
+    return this.getJson(caller, 'licenseDetail.show', licenseId, licenseDetailShape);
   }
 
   /**
@@ -188,7 +188,7 @@ export class PortalClient {
     if (request.note !== undefined && request.note !== null) query.set('note', request.note);
     const path = `${endpointPath('license.generate', request.productAssignmentId)}?${query.toString()}`;
     return this.call(caller, 'license.generate', path, { idempotent: false }, async (response) =>
-      parseBody('license.generate', await this.readBody('license.generate', response, true), licenseWire, true),
+      parseBody('license.generate', await this.readBody('license.generate', response, true), licenseShape, true),
     );
   }
 
@@ -247,11 +247,11 @@ export class PortalClient {
     caller: PortalCaller,
     endpoint: EndpointName,
     id: number | undefined,
-    schema: z.ZodType<T>,
+    shape: WireShape<T>,
   ): Promise<T> {
     const cache = this.listCache;
     if (!cache || id !== undefined || caller.authorization === undefined || !CACHEABLE_LISTS.has(endpoint)) {
-      return parseBody(endpoint, await this.fetchBody(caller, endpoint, endpointPath(endpoint, id)), schema, false);
+      return parseBody(endpoint, await this.fetchBody(caller, endpoint, endpointPath(endpoint, id)), shape, false);
     }
     // Concurrent reads of one caller's list share one lookup, and on a miss one call.
     const callerKey = cache.callerKey(caller.authorization);
@@ -262,7 +262,7 @@ export class PortalClient {
     if (!joined) this.flights.set(flightKey, flight);
     const { body, fromCache } = await flight;
     // A cached list is the portal's body as it came, validated again like a fresh one.
-    const list = parseBody(endpoint, body, schema, false);
+    const list = parseBody(endpoint, body, shape, false);
     // The request that made the call caches its answer, once it is known to fit the contract.
     if (!joined && !fromCache) await cache.set(callerKey, endpoint, body.toString('utf8'));
     return list;

@@ -5,9 +5,9 @@
  * connection is dropped), so a portal or proxy that streams without end costs at most `limit` bytes of memory.
  */
 import type { Dispatcher } from 'undici';
-import type { z } from 'zod';
 import type { EndpointName } from './endpoints';
 import { PortalError } from './portalErrors';
+import type { WireShape } from './wireTypes';
 
 /** A body longer than its bound: declared so by its `Content-Length`, or read past it. */
 export class BodyTooLargeError extends Error {
@@ -60,15 +60,20 @@ export async function readBounded(
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
 }
 
-/** Parses and validates a 2xx body; a body that does not fit is INVALID_RESPONSE (OUTCOME_UNKNOWN for generate). */
-export function parseBody<T>(endpoint: EndpointName, body: Buffer, schema: z.ZodType<T>, sideEffecting: boolean): T {
+/**
+ * Parses and validates a 2xx body; a body that does not fit is INVALID_RESPONSE (OUTCOME_UNKNOWN for generate).
+ * A body that fits is returned as parsed, not copied; only one that does not is read by the zod schema, which
+ * says where it fails.
+ */
+export function parseBody<T>(endpoint: EndpointName, body: Buffer, shape: WireShape<T>, sideEffecting: boolean): T {
   let json: unknown;
   try {
     json = JSON.parse(body.toString('utf8'));
   } catch {
     throw invalidBody(endpoint, 'the body is not JSON', sideEffecting);
   }
-  const result = schema.safeParse(json);
+  if (shape.fits(json)) return json;
+  const result = shape.schema.safeParse(json);
   if (!result.success) {
     const where = result.error.issues
       .slice(0, 3)
