@@ -40,6 +40,8 @@ export interface ApolloOptions {
   admission: AdmissionQueue;
   /** The list sizes seen per caller, for estimating an answer's size before any call. */
   listSizes: ListSizeMemory;
+  /** Most portal calls that go out at once (the connection pool): how many show calls a plan may start together. */
+  showCallsAtOnce: number;
   /** Where automatic persisted queries are kept when not in this process (Redis, shared by the replicas). */
   persistedQueries?: PersistedQueryCache;
   plugins?: ApolloServerPlugin<RequestContext>[];
@@ -88,6 +90,7 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<Request
         admission: options.admission,
         maxResultObjects: options.limits.maxResultObjects,
         listSizes: options.listSizes,
+        showCallsAtOnce: options.showCallsAtOnce,
       }),
       upstreamCostsPlugin(options.observeOperation),
       ...(options.plugins ?? []),

@@ -32,8 +32,10 @@ export interface PlanningOptions {
   admission: AdmissionQueue;
   /** Most objects and list items one answer may hold. */
   maxResultObjects: number;
-  /** The list sizes seen per caller, for the estimate before any call. */
+  /** The list sizes seen per caller: for the plan's choice of show calls or lists, and the answer's estimate. */
   listSizes: ListSizeMemory;
+  /** Most portal calls that go out at once (the connection pool). */
+  showCallsAtOnce: number;
 }
 
 /**
@@ -50,13 +52,19 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
         async didResolveOperation({ document, operation, request, contextValue, schema }) {
           if (!operation) return; // Apollo refuses a document without the named operation before execution.
           contextValue.operationType = operation.operation;
-          const plan = planOperation(document, operation, request.variables, { accepts: argumentsAccepted });
+          callerKey = options.listSizes.callerKey(contextValue.caller.authorization);
+          const sizesSeen = options.listSizes.get(callerKey);
+          const plan = planOperation(document, operation, request.variables, {
+            accepts: argumentsAccepted,
+            listSizes: sizesSeen,
+            showCallsAtOnce: options.showCallsAtOnce,
+            budget: options.budget,
+          });
           contextValue.plan = plan;
           if (plan.estimatedCalls > options.budget)
             throw budgetError(plan.estimatedCalls, options.budget, plan.estimate);
           const shape = answerShape(schema, document, operation, request.variables);
-          callerKey = options.listSizes.callerKey(contextValue.caller.authorization);
-          const estimated = countAnswer(shape, undefined, options.listSizes.get(callerKey));
+          const estimated = countAnswer(shape, undefined, sizesSeen);
           if (estimated.objects > options.maxResultObjects)
             throw resultTooLargeError(estimated.objects, options.maxResultObjects, 'about');
           release = await options.admission.acquire(contextValue.caller.signal);
@@ -67,7 +75,7 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
           if (operation.operation !== OperationTypeNode.QUERY || !known) return;
           // What is not in hand is estimated from this request's own lists first, then from those seen before; the
           // memory is told once the response is sent.
-          const sizes = { ...options.listSizes.get(callerKey), ...listSizesOf(known) };
+          const sizes = { ...sizesSeen, ...listSizesOf(known) };
           const counted = await countExactly(shape, contextValue, sizes);
           if (counted.objects > options.maxResultObjects) {
             throw resultTooLargeError(

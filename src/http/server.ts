@@ -95,6 +95,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     limits: config.limits,
     admission,
     listSizes: parts.listSizes,
+    showCallsAtOnce: config.portal.connections,
     ...(parts.persistedQueries ? { persistedQueries: parts.persistedQueries } : {}),
   });
   await apollo.start();

@@ -1,17 +1,18 @@
 /**
  * The planned loaders: every read of the portal made while resolving one operation goes through here.
  *
- * They are made per request (in the context factory) and hold only that caller's data. They follow the rules
- * written down in `src/planner/operationPlan.ts`: the plan's list calls and named records are started at once by
- * `prefetch`, before any resolver runs, and every batch then uses what the request already has or is fetching.
- * Without a plan (a mutation's payload, a batch the plan did not foresee), a batch decides alone: up to
- * `SHOW_CALLS_THRESHOLD` ids are parallel show calls, more are one list call.
+ * They are made per request (in the context factory) and hold only that caller's data. They carry out the plan of
+ * `src/planner/operationPlan.ts`, the one owner of the call policy: `prefetch` starts its list calls and named
+ * records at once, before any resolver runs, and every batch then reads each kind of record where the plan said
+ * (a list, or one show call per id), using what the request already has or is fetching. The one thing they decide
+ * is what no plan can know before the first answer: which ids a list lacks.
  *
  * Identical calls are made once: every list at most once per request, every record by id once (DataLoader's
- * cache); a list response primes the show-by-id loaders. An id that a list lacks is asked for by its show call,
- * so that the caller still gets the portal's own answer for it (403 for another customer's record, 404 for
- * none), but for at most `SHOW_CALLS_THRESHOLD` such ids per batch: past that, they are answered NOT_FOUND
- * without a call, so that a flood of made-up ids cannot become a flood of calls.
+ * cache); a list response primes the show-by-id loaders. An id the client named that a list lacks is asked for by
+ * its show call, so that the caller gets the portal's own answer for it (403 for another customer's record, 404
+ * for none); the plan counted those calls against the budget. A record that one list names and another lacks
+ * (lists are snapshots; a licence generated between them) is asked for by its show call too, within the calls
+ * the budget leaves beyond the plan's estimate; past them it fails as UNAVAILABLE (try again).
  */
 import DataLoader from 'dataloader';
 import type { PortalCaller, PortalClient } from '../portal/portalClient';
@@ -24,9 +25,23 @@ import type {
 } from '../portal/wireTypes';
 import { PortalError } from '../portal/portalErrors';
 import type { EndpointName } from '../portal/endpoints';
-import { SHOW_CALLS_THRESHOLD, type OperationPlan } from '../planner/operationPlan';
+import { showCallsPlan, type OperationPlan, type RecordKind } from '../planner/operationPlan';
 import { eachKey, toError } from './batch';
 import type { KnownRecords, Loaders, RecordIds } from './loaders';
+
+/** The portal's reads, all the loaders call. */
+export type PortalReads = Pick<
+  PortalClient,
+  | 'listProductAssignments'
+  | 'showProductAssignment'
+  | 'listLicenses'
+  | 'showLicense'
+  | 'listLicensesByAssignment'
+  | 'listLicensesOfAssignment'
+  | 'listLicenseDetails'
+  | 'showLicenseDetail'
+  | 'downloadLicenseFile'
+>;
 
 export class PortalLoaders implements Loaders {
   /** Product assignments by id. */
@@ -62,9 +77,13 @@ export class PortalLoaders implements Loaders {
   private licenseList: Promise<LicenseWire[]> | undefined;
   private detailList: Promise<LicenseDetailWire[]> | undefined;
   private groupedList: Promise<GroupedLicensesWire[]> | undefined;
+  /** The plan being carried out; until `prefetch` gives one, show calls only. */
+  private plan: OperationPlan = showCallsPlan();
+  /** Show calls left for records one list names and another lacks: what the budget leaves beyond the plan. */
+  private strayShowsLeft = this.plan.spareCalls;
 
   constructor(
-    private readonly portal: PortalClient,
+    private readonly portal: PortalReads,
     private readonly caller: PortalCaller,
     onBatch: (loader: string, size: number) => void = () => undefined,
   ) {
@@ -115,6 +134,8 @@ export class PortalLoaders implements Loaders {
 
   /** Starts, all at once, every list call the plan names and every record it names by id; settles once they have. */
   async prefetch(plan: OperationPlan): Promise<void> {
+    this.plan = plan;
+    this.strayShowsLeft = plan.spareCalls;
     const started: Array<Promise<unknown>> = [];
     if (plan.lists.grouped) started.push(this.allGrouped());
     if (plan.lists.assignments) started.push(this.allAssignments());
@@ -236,6 +257,8 @@ export class PortalLoaders implements Loaders {
 
   /** Forgets everything loaded, so that reads after a change (a generated licence) see it. */
   clearAll(): void {
+    // What is read after a write follows the plan made for it.
+    this.plan = this.plan.afterWrite ?? this.plan;
     this.listed.assignments.clear();
     this.listed.licenses.clear();
     this.listed.detailsByLicenseId.clear();
@@ -252,39 +275,35 @@ export class PortalLoaders implements Loaders {
   private batchAssignments(ids: readonly number[]): Promise<Array<ProductAssignmentWire | Error>> {
     const list =
       this.assignmentList ??
-      this.groupedList?.then((groups) => groups.map((group) => group.product_assignment)) ??
-      (ids.length > SHOW_CALLS_THRESHOLD ? this.allAssignments() : undefined);
-    return this.fromListOrShow(
-      ids,
-      list,
-      'productAssignment.show',
-      (id) => this.portal.showProductAssignment(this.caller, id),
-      () => this.portal.listProductAssignments(this.caller),
+      (this.groupedList || (this.plan.lists.grouped && this.plan.sources.assignment === 'list')
+        ? this.allGrouped().then((groups) => groups.map((group) => group.product_assignment))
+        : this.plan.sources.assignment === 'list'
+          ? this.allAssignments()
+          : undefined);
+    return this.fromListOrShow('assignment', ids, list, 'productAssignment.show', (id) =>
+      this.portal.showProductAssignment(this.caller, id),
     );
   }
 
   private batchLicenses(ids: readonly number[]): Promise<Array<LicenseWire | Error>> {
     const list =
       this.licenseList ??
-      this.groupedList?.then((groups) => groups.flatMap((group) => group.licenses)) ??
-      (ids.length > SHOW_CALLS_THRESHOLD ? this.allLicenses() : undefined);
-    return this.fromListOrShow(
-      ids,
-      list,
-      'license.show',
-      (id) => this.portal.showLicense(this.caller, id),
-      () => this.portal.listLicenses(this.caller),
-    );
+      (this.groupedList || (this.plan.lists.grouped && this.plan.sources.license === 'list')
+        ? this.allGrouped().then((groups) => groups.flatMap((group) => group.licenses))
+        : this.plan.sources.license === 'list'
+          ? this.allLicenses()
+          : undefined);
+    return this.fromListOrShow('license', ids, list, 'license.show', (id) => this.portal.showLicense(this.caller, id));
   }
 
   private batchDetails(ids: readonly number[]): Promise<Array<LicenseDetailWire | Error>> {
-    const list = this.detailList ?? (ids.length > SHOW_CALLS_THRESHOLD ? this.allDetails() : undefined);
+    const list = this.detailList ?? (this.plan.sources.detail === 'list' ? this.allDetails() : undefined);
     return this.fromListOrShow(
+      'detail',
       ids,
       list,
       'licenseDetail.show',
       (id) => this.portal.showLicenseDetail(this.caller, id),
-      () => this.portal.listLicenseDetails(this.caller),
       (detail) => detail.license_id,
     );
   }
@@ -295,55 +314,72 @@ export class PortalLoaders implements Loaders {
         for (const license of licenses) this.licenseById.prime(license.id, license);
         return licenses;
       });
-    if (this.licenseList) {
-      // The whole licence list is here already: group it. An assignment with no licence in it has none.
-      const byAssignment = await settle(this.licenseList, (licenses) =>
+    const source = this.plan.sources.licensesOfAssignment;
+    const licenseList = this.licenseList ?? (source === 'licenseList' ? this.allLicenses() : undefined);
+    if (licenseList) {
+      // The whole licence list is here: group it. An assignment with no licence in it has none.
+      const byAssignment = await settle(licenseList, (licenses) =>
         groupBy(licenses, (license) => license.product_assignment_id),
       );
       if (byAssignment instanceof Error) return ids.map(() => byAssignment);
       return ids.map((id) => byAssignment.get(id) ?? []);
     }
-    if (!this.groupedList && ids.length <= SHOW_CALLS_THRESHOLD) return eachKey(ids, showOne);
+    if (!this.groupedList && source === 'show') return eachKey(ids, showOne);
     const groups = await settle(
       this.allGrouped(),
       (list) => new Map(list.map((group) => [group.product_assignment.id, group.licenses])),
     );
     if (groups instanceof Error) return ids.map(() => groups);
-    const shown = await showMissing(ids, groups, 'license.byAssignment.show', showOne);
+    const shown = await this.showMissing('licensesOfAssignment', ids, groups, 'license.byAssignment.show', showOne);
     return ids.map((id) => groups.get(id) ?? shown.get(id)!);
   }
 
   /**
-   * Answers a batch from a list when there is one, asking the show call for ids the list lacks; without a list,
-   * one show call per id, in parallel.
-   *
-   * Lists are snapshots taken at different moments: licences generated between the licence list and the detail
-   * list are in one and not in the other. So when more ids are missing than a few show calls would settle, the
-   * list is read once more before any id is called missing.
+   * Answers a batch from a list when the plan reads this kind from one (or one is here anyway), asking the show
+   * call for ids the list lacks; otherwise one show call per id, in parallel.
    */
   private async fromListOrShow<V extends { id: number }>(
+    kind: RecordKind,
     ids: readonly number[],
     list: Promise<V[]> | undefined,
     showEndpoint: EndpointName,
     show: (id: number) => Promise<V>,
-    refetch: () => Promise<V[]>,
     keyOf: (record: V) => number = (record) => record.id,
   ): Promise<Array<V | Error>> {
     if (!list) return eachKey(ids, show);
-    const index = (records: V[]) => new Map(records.map((record) => [keyOf(record), record]));
-    const listed = await settle(list, index);
-    if (listed instanceof Error) return ids.map(() => listed);
-    let found = listed;
-    // Past the few show calls, an id is called missing only on the word of a list read after it was asked for;
-    // when that read fails, its failure is the answer.
-    let unsettled: Error | undefined;
-    if (ids.filter((id) => !found.has(id)).length > SHOW_CALLS_THRESHOLD) {
-      const fresh = await settle(refetch(), index);
-      if (fresh instanceof Error) unsettled = fresh;
-      else found = fresh;
-    }
-    const shown = await showMissing(ids, found, showEndpoint, show, unsettled);
+    const found = await settle(list, (records) => new Map(records.map((record) => [keyOf(record), record])));
+    if (found instanceof Error) return ids.map(() => found);
+    const shown = await this.showMissing(kind, ids, found, showEndpoint, show);
     return ids.map((id) => found.get(id) ?? shown.get(id)!);
+  }
+
+  /**
+   * Show calls for the ids a list lacks: every id the client named (the plan counted its call), and records named
+   * by another list while `strayShowsLeft` lasts. Past that, such a record fails as UNAVAILABLE: the lists
+   * disagree, and settling it would take more calls than the budget allows.
+   */
+  private async showMissing<V>(
+    kind: RecordKind,
+    ids: readonly number[],
+    found: ReadonlyMap<number, unknown>,
+    endpoint: EndpointName,
+    show: (id: number) => Promise<V>,
+  ): Promise<Map<number, V | Error>> {
+    const asked: number[] = [];
+    const shown = new Map<number, V | Error>();
+    for (const id of ids) {
+      if (found.has(id)) continue;
+      if (this.plan.namedIds[kind].has(id)) asked.push(id);
+      else if (this.strayShowsLeft > 0) {
+        this.strayShowsLeft -= 1;
+        asked.push(id);
+      } else {
+        const message = `Record ${id} is named by one Customer Portal list and missing from another (they changed while they were read); try again.`;
+        shown.set(id, new PortalError('UNAVAILABLE', message, { endpoint }));
+      }
+    }
+    if (asked.length > 0) (await eachKey(asked, show)).forEach((result, index) => shown.set(asked[index]!, result));
+    return shown;
   }
 
   private primeAssignment(assignment: ProductAssignmentWire): void {
@@ -355,29 +391,6 @@ export class PortalLoaders implements Loaders {
     this.licenseById.prime(license.id, license);
     this.listed.licenses.set(license.id, license);
   }
-}
-
-/**
- * Show calls for the ids a list lacks, at most `SHOW_CALLS_THRESHOLD` of them; the rest are NOT_FOUND without a
- * call (they are not among the caller's records, whether they exist for another customer or not at all).
- */
-async function showMissing<V>(
-  ids: readonly number[],
-  found: ReadonlyMap<number, unknown>,
-  endpoint: EndpointName,
-  show: (id: number) => Promise<V>,
-  unsettled?: Error,
-): Promise<Map<number, V | Error>> {
-  const missing = ids.filter((id) => !found.has(id));
-  const asked = missing.slice(0, SHOW_CALLS_THRESHOLD);
-  const shown = new Map<number, V | Error>(asked.length === 0 ? [] : zip(asked, await eachKey(asked, show)));
-  for (const id of missing.slice(SHOW_CALLS_THRESHOLD)) {
-    shown.set(
-      id,
-      unsettled ?? new PortalError('NOT_FOUND', `No record ${id} among the caller's records.`, { endpoint }),
-    );
-  }
-  return shown;
 }
 
 function byId(a: { id: number }, b: { id: number }): number {
@@ -401,8 +414,4 @@ function groupBy<T, K>(items: readonly T[], keyOf: (item: T) => K): Map<K, T[]> 
     else groups.set(key, [item]);
   }
   return groups;
-}
-
-function zip<A, B>(left: readonly A[], right: readonly B[]): Array<[A, B]> {
-  return left.map((value, index) => [value, right[index]!]);
 }

@@ -1,30 +1,37 @@
 /**
- * The query planner: reads an operation's shape before anything is fetched, and decides which portal calls it
- * will make. Its plan serves twice: the loaders start every call it names at once (so independent calls go out
- * together, a three-level query costs about one round trip), and its estimate is checked against the budget
- * (so one request cannot flood the portal).
+ * The query planner: reads an operation's shape before anything is fetched, and decides every portal call it will
+ * make. It is the one owner of the call policy: the loaders (`src/loaders/portalLoaders.ts`) carry its plan out and
+ * decide nothing of their own beyond what no plan can know before the first answer (which ids a list lacks). Its
+ * plan serves twice: the loaders start every call it names at once (so independent calls go out together, a
+ * three-level query costs about one round trip), and its estimate is checked against the budget (so one request
+ * cannot flood the portal).
  *
- * The rules, decided here and followed by `src/loaders/portalLoaders.ts`:
+ * The rules:
  *
- * 1. Each kind of record has a list endpoint and a show endpoint. Records of a kind demanded under a list whose
- *    length is unknown, or more than `SHOW_CALLS_THRESHOLD` of them, come from the one list call; up to the
- *    threshold, from parallel show calls. So `license(id: 5)` never downloads the whole list, and 500 aliased
- *    `license(id:)` fields are one list call.
- * 2. Licences of several assignments (or of assignments under a list) come from the one grouped call
+ * 1. Each kind of record has a list endpoint and a show endpoint; the plan takes, per kind, whichever answers
+ *    sooner (`showCallsCheaper`). Up to `FEW_SHOW_CALLS` ids are always show calls, so `license(id: 5)` never
+ *    downloads the whole list. More ids are show calls while they all go out at once (the connection pool) and
+ *    cost less than reading the list, whose length is known from this caller's earlier answers: five licences by
+ *    id out of 5,000 are five show calls, five assignments out of 40 are the assignment list. A list of unknown
+ *    length, or records under one (`licenses { nodes { detail } }`), come from the list.
+ * 2. Licences of several assignments (or of assignments under a list) come the same way from the one grouped call
  *    `license.byAssignment.list`. It carries every assignment and every licence of the caller too, so once it is
  *    planned, assignments and licences come from it and their own lists are not called.
- * 3. Licences of one or a few known assignments come from `license.byAssignment.show`, unless the licence list
- *    is fetched anyway (then they are grouped from it).
- * 4. Records whose ids the operation names (`license(id: 5) { detail }` names detail 5) are fetched at once,
- *    beside the root call, instead of after it.
- * 5. Licence files have no list endpoint: one download per licence. Under a list of unknown length that is
+ * 3. Licences of a few known assignments come from `license.byAssignment.show`, unless the licence list is fetched
+ *    anyway (then they are grouped from it).
+ * 4. Records whose ids the operation names (`license(id: 5) { detail }` names detail 5) and that are show calls are
+ *    fetched at once, beside the root call, instead of after it.
+ * 5. Every id the client names gets the portal's own answer: an id a list lacks (another customer's, or none) is
+ *    asked for by its show call (403 or 404). So the estimate counts, for a kind read from a list, one show call
+ *    per named id besides the list: a flood of made-up ids is refused by the budget before any call.
+ * 6. Licence files have no list endpoint: one download per licence. Under a list of unknown length that is
  *    unbounded, so the estimate is infinite and the budget refuses it; `first` bounds it.
- * 6. `generateLicense` is one call (two with an `idempotencyKey`: the assignment's licences are noted first), and
- *    its payload is read afresh after it, with show calls.
+ * 7. `generateLicense` is one call (two with an `idempotencyKey`: the assignment's licences are noted first), and
+ *    its payload is read afresh after it, by its own plan (`afterWrite`).
  *
- * The estimate counts calls the plan makes when every id is the caller's. An id that is not (another
- * customer's, or none) costs at most `SHOW_CALLS_THRESHOLD` more show calls per kind, to give the portal's own
- * answer for it; the estimate leaves those out, as "500 aliases are one list call" asks.
+ * The estimate leaves out one case: lists are snapshots taken at different moments, so a record one list names
+ * (a licence generated a moment ago) may be missing from another. The loaders ask for such records by their show
+ * calls, within what the budget leaves beyond the estimate (`spareCalls`); they never read a list twice.
  */
 import {
   OperationTypeNode,
@@ -36,30 +43,66 @@ import {
 import { positiveIntegerId } from '../portal/endpoints';
 import { Selections } from './selections';
 
-/** Most ids of one kind fetched by parallel show calls; past it, one list call serves them all. */
-export const SHOW_CALLS_THRESHOLD = 3;
+/** Ids of one kind that are always show calls: cheaper than any list worth having. */
+export const FEW_SHOW_CALLS = 3;
+
+/**
+ * What one show call costs, in records of a list read: its own round trip through the portal and this server
+ * (request, headers, a small body), against about 6 µs to read, check and index one record of a list. On the
+ * large seed, five licences by id out of 5,000 take 35.8 ms from the list and 9.2 ms by show calls.
+ */
+export const RECORDS_PER_SHOW_CALL = 64;
 
 /** How many records a selection stands for: a number, or `many` under a list of unknown length. */
 type Count = number | 'many';
 
 /** The kinds of record the portal serves by id. */
-type RecordKind = 'assignment' | 'license' | 'detail' | 'licensesOfAssignment';
+export type RecordKind = 'assignment' | 'license' | 'detail' | 'licensesOfAssignment';
+
+/** Where the records of one kind come from. */
+export type RecordSource =
+  /** One show call per id. */
+  | 'show'
+  /** The kind's own list (for licences of assignments, the grouped list). */
+  | 'list'
+  /** Licences of assignments only: grouped from the licence list, fetched anyway. */
+  | 'licenseList';
 
 /** The plan of one operation. */
 export interface OperationPlan {
   /** List calls to start as the operation starts. */
   lists: { grouped: boolean; assignments: boolean; licenses: boolean; details: boolean };
+  /** Where each kind of record comes from. */
+  sources: Record<RecordKind, RecordSource>;
   /** Records the operation names by id, to start as the operation starts (only kinds served by show calls). */
   knownIds: Record<RecordKind, number[]>;
-  /** Upstream calls the plan makes, by endpoint. `Infinity` when unbounded. */
+  /** Ids the client named, per kind: one a list lacks is asked for by its show call (counted in the estimate). */
+  namedIds: Record<RecordKind, ReadonlySet<number>>;
+  /** Upstream calls the plan makes at most, by endpoint. `Infinity` when unbounded. */
   estimate: Record<string, number>;
   /** The sum of `estimate`. */
   estimatedCalls: number;
+  /**
+   * Calls the budget leaves beyond the estimate: for records one list names and another lacks (lists are
+   * snapshots), asked for by their show calls.
+   */
+  spareCalls: number;
+  /** A mutation's: the plan of its payload, read afresh after the write. */
+  afterWrite?: OperationPlan;
+}
+
+/** How long this caller's lists were when last seen; undefined when never seen. */
+export interface KnownListSizes {
+  assignments?: number;
+  licenses?: number;
+  details?: number;
 }
 
 interface KindDemand {
-  /** Ids named by the operation. */
+  /** Ids named by the operation, directly or through another record's id. */
   ids: Set<number>;
+  /** Ids the client named at a root field (or a filter): each gets the portal's own answer. */
+  named: Set<number>;
   /** Records whose ids are known only once a parent is fetched. */
   unknown: Count;
 }
@@ -67,20 +110,26 @@ interface KindDemand {
 /** What one operation (or one mutation payload, read afresh after its write) asks of the portal. */
 class Demand {
   readonly kinds: Record<RecordKind, KindDemand> = {
-    assignment: { ids: new Set(), unknown: 0 },
-    license: { ids: new Set(), unknown: 0 },
-    detail: { ids: new Set(), unknown: 0 },
-    licensesOfAssignment: { ids: new Set(), unknown: 0 },
+    assignment: { ids: new Set(), named: new Set(), unknown: 0 },
+    license: { ids: new Set(), named: new Set(), unknown: 0 },
+    detail: { ids: new Set(), named: new Set(), unknown: 0 },
+    licensesOfAssignment: { ids: new Set(), named: new Set(), unknown: 0 },
   };
   rootAssignments = false;
   rootLicenses = false;
   rootDetails = false;
   files: Count = 0;
 
-  add(kind: RecordKind, count: Count, ids: readonly number[] | undefined): void {
+  add(kind: RecordKind, count: Count, ids: readonly number[] | undefined, named = false): void {
     const demand = this.kinds[kind];
-    if (ids) for (const id of ids) demand.ids.add(id);
-    else demand.unknown = plus(demand.unknown, count);
+    if (!ids) {
+      demand.unknown = plus(demand.unknown, count);
+      return;
+    }
+    for (const id of ids) {
+      demand.ids.add(id);
+      if (named) demand.named.add(id);
+    }
   }
 }
 
@@ -91,17 +140,28 @@ interface Place {
 }
 
 export interface PlanOptions {
-  threshold?: number;
   /**
    * Whether a field's arguments will be accepted by its resolver. A field whose arguments will be refused is left
    * out of the plan with everything below it, so that input refused before any call costs no call at all.
    */
   accepts?: (typeName: string, fieldName: string, args: Record<string, unknown>) => boolean;
+  /** This caller's list lengths, as last seen: what a list would cost. */
+  listSizes?: KnownListSizes;
+  /** Most show calls that go out at once (the portal connection pool); more would wait for each other. */
+  showCallsAtOnce?: number;
+  /**
+   * Most calls the operation may make. Show calls chosen for speed never push a plan over it: a plan that would
+   * pass it is made again with lists wherever they save calls.
+   */
+  budget?: number;
 }
 
 /**
  * Plans an operation. Never throws on a document that passed validation; arguments that do not parse are left
  * out (their resolver refuses them before any call).
+ *
+ *     const plan = planOperation(document, operation, variables, { listSizes: { licenses: 5000 } });
+ *     plan.sources.license; // 'show' for five licences by id, 'list' under `licenses { nodes }`
  */
 export function planOperation(
   document: DocumentNode,
@@ -109,58 +169,132 @@ export function planOperation(
   variables: Record<string, unknown> | undefined,
   options: PlanOptions = {},
 ): OperationPlan {
-  const threshold = options.threshold ?? SHOW_CALLS_THRESHOLD;
+  const costs: Costs = { sizes: options.listSizes ?? {}, showCallsAtOnce: options.showCallsAtOnce ?? 32 };
+  let plan = planWithCosts(document, operation, variables, options, costs);
+  if (options.budget === undefined) return plan;
+  if (plan.estimatedCalls > options.budget)
+    plan = planWithCosts(document, operation, variables, options, { ...costs, showCallsAtOnce: FEW_SHOW_CALLS });
+  const spareCalls = Math.max(0, options.budget - plan.estimatedCalls);
+  return { ...plan, spareCalls, ...(plan.afterWrite ? { afterWrite: { ...plan.afterWrite, spareCalls } } : {}) };
+}
+
+function planWithCosts(
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown> | undefined,
+  options: PlanOptions,
+  costs: Costs,
+): OperationPlan {
   const walker = new Walker(document, variables ?? {}, options.accepts ?? (() => true));
   const reads = new Demand();
   const estimate: Record<string, number> = {};
-  const addCalls = (endpoint: string, calls: number) => {
-    if (calls > 0) estimate[endpoint] = (estimate[endpoint] ?? 0) + calls;
+  const addCalls = (calls: Record<string, number>) => {
+    for (const [endpoint, count] of Object.entries(calls))
+      if (count > 0) estimate[endpoint] = (estimate[endpoint] ?? 0) + count;
   };
 
+  let afterWrite: OperationPlan | undefined;
   if (operation.operation === OperationTypeNode.MUTATION) {
+    // Each payload is read after its write, from emptied loaders: its own small demand, planned on its own; the
+    // loaders follow the plan of them all together, which makes no more calls than the sum of each.
+    const payloads = new Demand();
     for (const field of walker.fields(operation.selectionSet)) {
       if (field.name.value !== 'generateLicense') continue;
-      addCalls('license.generate', 1);
+      addCalls({ 'license.generate': 1 });
       const input = walker.argument(field, 'input');
-      if (isRecord(input) && input.idempotencyKey != null) addCalls('license.byAssignment.show', 1);
-      // The payload is read after the write, from emptied loaders: its own small demand, planned on its own.
+      if (isRecord(input) && input.idempotencyKey != null) addCalls({ 'license.byAssignment.show': 1 });
       const payload = new Demand();
       walker.walkPayload(field, payload);
-      const resolved = resolveDemand(payload, threshold);
-      for (const [endpoint, calls] of Object.entries(resolved.estimate)) addCalls(endpoint, calls);
+      walker.walkPayload(field, payloads);
+      addCalls(resolveDemand(payload, costs).estimate);
     }
+    afterWrite = completePlan(resolveDemand(payloads, costs));
   } else {
     walker.walkRoot(operation.selectionSet, reads);
   }
 
-  const plan = resolveDemand(reads, threshold);
-  for (const [endpoint, calls] of Object.entries(plan.estimate)) addCalls(endpoint, calls);
-  const estimatedCalls = Object.values(estimate).reduce((sum, calls) => sum + calls, 0);
-  return { lists: plan.lists, knownIds: plan.knownIds, estimate, estimatedCalls };
+  const plan = resolveDemand(reads, costs);
+  addCalls(plan.estimate);
+  return { ...completePlan({ ...plan, estimate }), ...(afterWrite ? { afterWrite } : {}) };
+}
+
+/** A plan that reads nothing and calls one show call per id: what loaders follow before they are given a plan. */
+export function showCallsPlan(): OperationPlan {
+  return completePlan(resolveDemand(new Demand(), { sizes: {}, showCallsAtOnce: 0 }));
+}
+
+/** Without a budget, records that one list names and another lacks get a few show calls. */
+function completePlan(plan: Omit<OperationPlan, 'estimatedCalls' | 'spareCalls'>): OperationPlan {
+  const estimatedCalls = Object.values(plan.estimate).reduce((sum, calls) => sum + calls, 0);
+  return { ...plan, estimatedCalls, spareCalls: FEW_SHOW_CALLS };
+}
+
+interface Costs {
+  sizes: KnownListSizes;
+  showCallsAtOnce: number;
+}
+
+/**
+ * Whether `calls` show calls answer sooner than reading a list of `listSize` records (undefined: never seen), when
+ * each show call brings `recordsPerCall` records. A few always do; more do while they all go out at once and cost
+ * less than the list's records.
+ */
+export function showCallsCheaper(
+  calls: Count,
+  listSize: number | undefined,
+  showCallsAtOnce: number,
+  recordsPerCall = 1,
+): boolean {
+  if (calls === 'many') return false;
+  if (calls <= FEW_SHOW_CALLS) return true;
+  if (listSize === undefined || calls > showCallsAtOnce) return false;
+  return calls * (RECORDS_PER_SHOW_CALL + recordsPerCall) < listSize;
 }
 
 /** Applies the rules of this module's header to a demand. */
-function resolveDemand(demand: Demand, threshold: number): Omit<OperationPlan, 'estimatedCalls'> {
+function resolveDemand(demand: Demand, costs: Costs): Omit<OperationPlan, 'estimatedCalls' | 'spareCalls'> {
   const estimate: Record<string, number> = {};
   const knownIds: Record<RecordKind, number[]> = { assignment: [], license: [], detail: [], licensesOfAssignment: [] };
-  const exceeds = (kind: KindDemand) => kind.unknown === 'many' || kind.ids.size + kind.unknown > threshold;
-  const demanded = (kind: KindDemand) => kind.unknown === 'many' || kind.ids.size + kind.unknown > 0;
+  const namedIds: Record<RecordKind, ReadonlySet<number>> = {
+    assignment: demand.kinds.assignment.named,
+    license: demand.kinds.license.named,
+    detail: demand.kinds.detail.named,
+    licensesOfAssignment: demand.kinds.licensesOfAssignment.named,
+  };
+  const count = (kind: KindDemand): Count => plus(kind.ids.size, kind.unknown);
+  const demanded = (kind: KindDemand) => count(kind) !== 0;
+  const { sizes, showCallsAtOnce } = costs;
+  const cheaper = (kind: KindDemand, listSize: number | undefined, recordsPerCall?: number) =>
+    showCallsCheaper(count(kind), listSize, showCallsAtOnce, recordsPerCall);
+  const addCalls = (endpoint: string, calls: number) => {
+    if (calls > 0) estimate[endpoint] = (estimate[endpoint] ?? 0) + calls;
+  };
+  /** Show calls for a kind: one per id, all started at once when known. */
   const shows = (kind: RecordKind, endpoint: string) => {
     const { ids, unknown } = demand.kinds[kind];
     knownIds[kind] = [...ids];
-    if (ids.size + (unknown as number) > 0) estimate[endpoint] = ids.size + (unknown as number);
+    addCalls(endpoint, ids.size + (unknown as number));
   };
 
   const { assignment, license, detail, licensesOfAssignment } = demand.kinds;
-  const grouped = exceeds(licensesOfAssignment);
-  const licenses = !grouped && (demand.rootLicenses || exceeds(license));
-  const assignments = !grouped && (demand.rootAssignments || exceeds(assignment));
-  const details = demand.rootDetails || exceeds(detail);
+  // The grouped list holds every assignment with its licences; one assignment's call, its share of them.
+  const groupedSize = sizes.licenses === undefined ? undefined : sizes.licenses + (sizes.assignments ?? 0);
+  const licensesPerAssignment = sizes.licenses === undefined ? undefined : sizes.licenses / (sizes.assignments || 1);
+  const grouped = demanded(licensesOfAssignment) && !cheaper(licensesOfAssignment, groupedSize, licensesPerAssignment);
+  const licenses = !grouped && (demand.rootLicenses || (demanded(license) && !cheaper(license, sizes.licenses)));
+  const assignments =
+    !grouped && (demand.rootAssignments || (demanded(assignment) && !cheaper(assignment, sizes.assignments)));
+  const details = demand.rootDetails || (demanded(detail) && !cheaper(detail, sizes.details));
 
-  if (grouped) estimate['license.byAssignment.list'] = 1;
-  if (licenses) estimate['license.list'] = 1;
-  if (assignments) estimate['productAssignment.list'] = 1;
-  if (details) estimate['licenseDetail.list'] = 1;
+  // A list first; then, for a kind read from one, a show call for each id the client named that it may lack.
+  if (grouped) addCalls('license.byAssignment.list', 1);
+  if (licenses) addCalls('license.list', 1);
+  if (assignments) addCalls('productAssignment.list', 1);
+  if (details) addCalls('licenseDetail.list', 1);
+  if (grouped) addCalls('license.byAssignment.show', licensesOfAssignment.named.size);
+  if (grouped || licenses) addCalls('license.show', license.named.size);
+  if (grouped || assignments) addCalls('productAssignment.show', assignment.named.size);
+  if (details) addCalls('licenseDetail.show', detail.named.size);
   if (!grouped && !licenses && demanded(licensesOfAssignment))
     shows('licensesOfAssignment', 'license.byAssignment.show');
   if (!grouped && !licenses && demanded(license)) shows('license', 'license.show');
@@ -168,7 +302,13 @@ function resolveDemand(demand: Demand, threshold: number): Omit<OperationPlan, '
   if (!details && demanded(detail)) shows('detail', 'licenseDetail.show');
   if (demand.files !== 0) estimate['licenseDetail.download'] = demand.files === 'many' ? Infinity : demand.files;
 
-  return { lists: { grouped, assignments, licenses, details }, knownIds, estimate };
+  const sources: Record<RecordKind, RecordSource> = {
+    assignment: grouped || assignments ? 'list' : 'show',
+    license: grouped || licenses ? 'list' : 'show',
+    detail: details ? 'list' : 'show',
+    licensesOfAssignment: grouped ? 'list' : licenses ? 'licenseList' : 'show',
+  };
+  return { lists: { grouped, assignments, licenses, details }, sources, knownIds, namedIds, estimate };
 }
 
 /** Walks selection sets by the schema's types, expanding fragments and honouring `@skip` and `@include`. */
@@ -195,7 +335,7 @@ class Walker extends Selections {
         case 'licenses': {
           const assignmentId = this.filterAssignmentId(field);
           if (assignmentId === undefined) demand.rootLicenses = true;
-          else demand.add('licensesOfAssignment', 1, [assignmentId]);
+          else demand.add('licensesOfAssignment', 1, [assignmentId], true);
           this.walkType(
             'LicenseConnection',
             field.selectionSet,
@@ -293,7 +433,7 @@ class Walker extends Selections {
   /** A root field that names its record by id; `ids` of a License or LicenseDetail place are licence ids. */
   private named(demand: Demand, kind: RecordKind, typeName: string, field: FieldNode, id: number | undefined): void {
     if (id === undefined) return; // The resolver refuses the id before any call.
-    demand.add(kind, 1, [id]);
+    demand.add(kind, 1, [id], true);
     this.walkType(typeName, field.selectionSet, { count: 1, ids: [id] }, demand);
   }
 

@@ -1,11 +1,11 @@
 import { Kind, parse, type OperationDefinitionNode } from 'graphql';
-import { planOperation, SHOW_CALLS_THRESHOLD } from '../../src/planner/operationPlan';
+import { FEW_SHOW_CALLS, planOperation, type PlanOptions } from '../../src/planner/operationPlan';
 import { argumentsAccepted } from '../../src/graphql/plugins';
 
-function plan(query: string, variables?: Record<string, unknown>) {
+function plan(query: string, variables?: Record<string, unknown>, options: PlanOptions = {}) {
   const document = parse(query);
   const operation = document.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION) as OperationDefinitionNode;
-  return planOperation(document, operation, variables, { accepts: argumentsAccepted });
+  return planOperation(document, operation, variables, { accepts: argumentsAccepted, ...options });
 }
 
 const aliasedLicenses = (count: number) =>
@@ -32,20 +32,24 @@ describe('the call estimate of an operation, by endpoint', () => {
     ],
     ['the same id twice is one call', `{ a: license(id: 5) { id } b: license(id: 5) { hwid } }`, { 'license.show': 1 }],
     [
-      `${SHOW_CALLS_THRESHOLD} aliased licences are show calls`,
-      aliasedLicenses(SHOW_CALLS_THRESHOLD),
-      { 'license.show': SHOW_CALLS_THRESHOLD },
+      `${FEW_SHOW_CALLS} aliased licences are show calls`,
+      aliasedLicenses(FEW_SHOW_CALLS),
+      { 'license.show': FEW_SHOW_CALLS },
     ],
     [
-      `${SHOW_CALLS_THRESHOLD + 1} aliased licences are one list call`,
-      aliasedLicenses(SHOW_CALLS_THRESHOLD + 1),
-      { 'license.list': 1 },
+      `${FEW_SHOW_CALLS + 1} aliased licences of a list never seen: the list, and a show call for each id it may lack`,
+      aliasedLicenses(FEW_SHOW_CALLS + 1),
+      { 'license.list': 1, 'license.show': FEW_SHOW_CALLS + 1 },
     ],
-    ['500 aliased licences are one list call', aliasedLicenses(500), { 'license.list': 1 }],
     [
-      'five aliased licences with their assignment',
+      '500 aliased licences may cost 501 calls: the budget refuses them',
+      aliasedLicenses(500),
+      { 'license.list': 1, 'license.show': 500 },
+    ],
+    [
+      'five aliased licences with their assignment, lists never seen',
       `{ ${[1, 2, 3, 4, 5].map((i) => `l${i}: license(id: ${i}) { productAssignment { productName } }`).join(' ')} }`,
-      { 'license.list': 1, 'productAssignment.list': 1 },
+      { 'license.list': 1, 'license.show': 5, 'productAssignment.list': 1 },
     ],
     [
       'a small page with details: show calls',
@@ -97,6 +101,63 @@ describe('the call estimate of an operation, by endpoint', () => {
     const result = plan(query, { no: false });
     expect(result.estimate).toEqual(estimate);
     expect(result.estimatedCalls).toBe(Object.values(estimate).reduce((sum: number, calls) => sum + calls, 0));
+  });
+});
+
+describe('show calls or a list, by what each would cost this caller', () => {
+  const fiveLicences = `{ ${[1, 2, 3, 4, 5].map((i) => `l${i}: license(id: ${i}) { productAssignment { productName } }`).join(' ')} }`;
+  const large = { assignments: 40, licenses: 5000, details: 5000 };
+
+  test('five licences out of 5,000 are five show calls; their assignments, out of 40, the assignment list', () => {
+    const result = plan(fiveLicences, undefined, { listSizes: large });
+    expect(result.estimate).toEqual({ 'license.show': 5, 'productAssignment.list': 1 });
+    expect(result.sources).toMatchObject({ license: 'show', assignment: 'list' });
+    expect(result.knownIds.license).toEqual([1, 2, 3, 4, 5]);
+    expect(result.lists).toEqual({ grouped: false, assignments: true, licenses: false, details: false });
+  });
+
+  test('five licences out of 200 are the list: five show calls would cost more', () => {
+    const result = plan(fiveLicences, undefined, { listSizes: { assignments: 3, licenses: 200 } });
+    expect(result.sources.license).toBe('list');
+    expect(result.knownIds.license).toEqual([]);
+  });
+
+  test('no more show calls than go out at once', () => {
+    expect(plan(aliasedLicenses(12), undefined, { listSizes: large, showCallsAtOnce: 8 }).sources.license).toBe('list');
+    expect(plan(aliasedLicenses(8), undefined, { listSizes: large, showCallsAtOnce: 8 }).sources.license).toBe('show');
+  });
+
+  test('the details of a page of 20 out of 5,000 are show calls; of a page of unknown length, the list', () => {
+    const page = plan(`{ licenses(first: 20) { nodes { detail { id } } } }`, undefined, { listSizes: large });
+    expect(page.estimate).toEqual({ 'license.list': 1, 'licenseDetail.show': 20 });
+    const all = plan(`{ licenses { nodes { detail { id } } } }`, undefined, { listSizes: large });
+    expect(all.estimate).toEqual({ 'license.list': 1, 'licenseDetail.list': 1 });
+  });
+
+  test('licences of a few assignments weigh what each assignment holds', () => {
+    const query = `{ ${[1, 2, 3, 4, 5, 6].map((id) => `a${id}: productAssignment(id: ${id}) { licenses { totalCount } }`).join(' ')} }`;
+    // Six assignments' share of 5,000 licences among 40 is far less than the grouped list.
+    expect(plan(query, undefined, { listSizes: large }).sources.licensesOfAssignment).toBe('show');
+    // When there are only six, their shares are the whole list and cost six calls more: the grouped list, once.
+    const few = plan(query, undefined, { listSizes: { assignments: 6, licenses: 5000 } });
+    expect(few.sources.licensesOfAssignment).toBe('list');
+    expect(few.estimate['license.byAssignment.list']).toBe(1);
+  });
+
+  test('show calls chosen for speed never push a plan over the budget', () => {
+    const query = `{ licenses(first: 30) { nodes { detail { id } productAssignment { id } } } }`;
+    const sizes = { assignments: 5000, licenses: 5000, details: 5000 };
+    expect(plan(query, undefined, { listSizes: sizes }).estimatedCalls).toBe(61);
+    const within = plan(query, undefined, { listSizes: sizes, budget: 50 });
+    expect(within.estimate).toEqual({ 'license.list': 1, 'licenseDetail.list': 1, 'productAssignment.list': 1 });
+  });
+
+  test("a mutation's payload is planned for the reads after its write", () => {
+    const result = plan(
+      `mutation { generateLicense(input: { productAssignmentId: 1, hwid: "H", expirationDate: "2027-01-01" }) { license { detail { id } } productAssignment { id } } }`,
+    );
+    expect(result.afterWrite?.sources).toMatchObject({ assignment: 'show', detail: 'show' });
+    expect(result.afterWrite?.estimate).toEqual({ 'productAssignment.show': 1, 'licenseDetail.show': 1 });
   });
 });
 
