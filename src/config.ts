@@ -24,6 +24,8 @@ export interface OperationLimits {
   maxConcurrentOperations: number;
   /** Most operations waiting; past it, requests are refused at once with 503. */
   maxQueuedOperations: number;
+  /** Most operations of one caller (one `Authorization`) executing at once. */
+  maxConcurrentOperationsPerCaller: number;
   /** The overall deadline of one operation. */
   operationTimeoutMs: number;
 }
@@ -57,6 +59,13 @@ export interface Config {
   portalCacheTtlMs: number;
   /** How long a claim on an idempotency key lasts. */
   idempotencyLeaseMs: number;
+  /** Limits per client address (`src/http/clientLimits.ts`). */
+  clientLimits: { authFailureLimit: number; authFailureWindowMs: number; requestsPerMinute: number };
+  /**
+   * Whether the client's address is read from `X-Forwarded-For`, as Fastify's `trustProxy` takes it: false (the
+   * socket's address), true (the first address), a hop count, or the proxies' addresses and CIDR ranges.
+   */
+  trustProxy: boolean | number | string[];
   /** The embedded emulator, used when `PORTAL_URL` is not set. */
   emulator: { seed: 'demo' | 'large'; latencyMs: number; port: number };
 }
@@ -121,7 +130,13 @@ export const SETTINGS = {
   },
   MAX_QUEUED_OPERATIONS: {
     default: '500',
-    meaning: 'Most operations waiting; past it, requests are refused at once with 503.',
+    meaning:
+      'Most operations waiting; past it, the caller holding the most of the line is refused (503 OVERLOADED), its newest first.',
+  },
+  MAX_CONCURRENT_OPERATIONS_PER_CALLER: {
+    default: '16',
+    meaning:
+      'Most operations of one caller (one Authorization; requests without one are one caller) executing at once; waiting operations are taken from the callers in turn.',
   },
   MAX_DEPTH: { default: '10', meaning: 'Most nested selection sets in an operation.' },
   MAX_ALIASES: { default: '30', meaning: 'Most aliases in an operation.' },
@@ -185,6 +200,25 @@ export const SETTINGS = {
     default: '60000',
     meaning:
       "How long a replica's claim on an idempotency key lasts before a retry may reconcile in its place; at least the portal's connect, headers and body timeouts together, and the operation deadline.",
+  },
+  AUTH_FAILURE_LIMIT: {
+    default: '10',
+    meaning:
+      "Failed logins (the portal's 401 to a request with credentials) per client address in AUTH_FAILURE_WINDOW_MS; past it, that address's requests with credentials are refused (429 RATE_LIMITED). 0: no limit.",
+  },
+  AUTH_FAILURE_WINDOW_MS: {
+    default: '300000',
+    meaning: 'The sliding window of AUTH_FAILURE_LIMIT: a failure older than this no longer counts.',
+  },
+  RATE_LIMIT_PER_MINUTE: {
+    default: '6000',
+    meaning:
+      'Requests per client address per minute to /graphql and the file route (429 RATE_LIMITED past it, with RateLimit fields). 0: no limit.',
+  },
+  TRUST_PROXY: {
+    default: 'false',
+    meaning:
+      "Where the client's address comes from: false (the socket's), true (X-Forwarded-For's first address), a hop count, or the proxies' addresses or CIDR ranges, comma-separated. Only behind a proxy that sets X-Forwarded-For.",
   },
   EMULATOR_SEED: {
     default: 'demo',
@@ -275,12 +309,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxResponseBytes: integer('MAX_RESPONSE_BYTES', 1024, 1024 * 1024 * 1024),
       maxConcurrentOperations: integer('MAX_CONCURRENT_OPERATIONS', 1, 100_000),
       maxQueuedOperations: integer('MAX_QUEUED_OPERATIONS', 0, 1_000_000),
+      maxConcurrentOperationsPerCaller: integer('MAX_CONCURRENT_OPERATIONS_PER_CALLER', 1, 100_000),
       operationTimeoutMs: integer('OPERATION_TIMEOUT_MS', 1, 3_600_000),
     },
     introspection: flag('INTROSPECTION', nodeEnv === 'development'),
     shutdownGraceMs: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000),
     redis: redisSettings(read('REDIS_URL'), env.CALLER_HASH_SECRET),
     portalCacheTtlMs: integer('PORTAL_CACHE_TTL_MS', 0, 3_600_000),
+    clientLimits: {
+      authFailureLimit: integer('AUTH_FAILURE_LIMIT', 0, 1_000_000),
+      authFailureWindowMs: integer('AUTH_FAILURE_WINDOW_MS', 1000, 7 * 24 * 3_600_000),
+      requestsPerMinute: integer('RATE_LIMIT_PER_MINUTE', 0, 100_000_000),
+    },
+    trustProxy: trustProxy(read('TRUST_PROXY')),
     idempotencyLeaseMs: leaseMs(integer('IDEMPOTENCY_LEASE_MS', 1000, 3_600_000), [
       integer('PORTAL_CONNECT_TIMEOUT_MS', 1, 600_000) +
         integer('PORTAL_HEADERS_TIMEOUT_MS', 1, 600_000) +
@@ -410,4 +451,23 @@ function portalUrl(text: string): string | undefined {
     );
   }
   return url.origin;
+}
+
+/** `TRUST_PROXY` as Fastify's `trustProxy` takes it. */
+function trustProxy(text: string): boolean | number | string[] {
+  if (/^(false|0|no|off)$/i.test(text)) return false;
+  if (/^(true|yes|on)$/i.test(text)) return true;
+  if (/^\d+$/.test(text)) return Number(text);
+  const addresses = text
+    .split(',')
+    .map((address) => address.trim())
+    .filter((address) => address !== '');
+  const malformed = addresses.find((address) => !/^[0-9A-Fa-f:.]+(\/\d{1,3})?$/.test(address));
+  if (addresses.length === 0 || malformed !== undefined) {
+    throw new ConfigError(
+      'TRUST_PROXY',
+      `must be true, false, a hop count, or comma-separated addresses or CIDR ranges, but is ${JSON.stringify(text)}.`,
+    );
+  }
+  return addresses;
 }

@@ -17,6 +17,8 @@ import { LicenseGenerator } from './idempotency/idempotentGenerate';
 import { AdmissionQueue } from './graphql/admission';
 import { ListSizeMemory } from './graphql/resultSize';
 import type { LoadersFactory } from './loaders/loaders';
+import { ClientLimits } from './http/clientLimits';
+import { MemoryLimitCounters, RedisLimitCounters } from './http/limitCounters';
 
 export interface RunningServer {
   /** The GraphQL endpoint, e.g. `http://127.0.0.1:4000/graphql`. */
@@ -73,13 +75,23 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     leaseMs: config.idempotencyLeaseMs,
     secret: callerSecret,
   });
+  const clientLimits = new ClientLimits({
+    ...config.clientLimits,
+    counters: redis ? new RedisLimitCounters(redis) : new MemoryLimitCounters(),
+    secret: callerSecret,
+  });
   const app = await createHttpServer({
     config,
     portal,
     keyStore,
     generator,
-    admission: new AdmissionQueue(config.limits.maxConcurrentOperations, config.limits.maxQueuedOperations),
+    admission: new AdmissionQueue({
+      maxActive: config.limits.maxConcurrentOperations,
+      maxQueued: config.limits.maxQueuedOperations,
+      perCaller: config.limits.maxConcurrentOperationsPerCaller,
+    }),
     listSizes: new ListSizeMemory(),
+    clientLimits,
     ...(parts.loaders ? { loaders: parts.loaders } : {}),
     ...(redis
       ? {

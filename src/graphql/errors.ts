@@ -20,6 +20,8 @@ export const ErrorCode = {
   UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
   UPSTREAM_INVALID_RESPONSE: 'UPSTREAM_INVALID_RESPONSE',
   OUTCOME_UNKNOWN: 'OUTCOME_UNKNOWN',
+  /** Refused before any portal call: too many failed logins, or requests, from this client's address (HTTP 429). */
+  RATE_LIMITED: 'RATE_LIMITED',
   /** The HTTP request itself could not be read (malformed JSON, a content type, a method); `reason` says which. */
   BAD_REQUEST: 'BAD_REQUEST',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',

@@ -7,7 +7,7 @@
  */
 import { GraphQLError, OperationTypeNode } from 'graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { planOperation } from '../planner/operationPlan';
+import { planOperation, type OperationPlan } from '../planner/operationPlan';
 import type { UpstreamCall } from '../portal/portalClient';
 import type { RequestContext } from './context';
 import { ErrorCode } from './errors';
@@ -67,7 +67,11 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
           const estimated = countAnswer(shape, undefined, sizesSeen);
           if (estimated.objects > options.maxResultObjects)
             throw resultTooLargeError(estimated.objects, options.maxResultObjects, 'about');
-          release = await options.admission.acquire(contextValue.caller.signal);
+          release = await options.admission.acquire(
+            callerKey,
+            contextValue.caller.signal,
+            admissionWeight(plan, sizesSeen, estimated.objects),
+          );
           if (!release) throw overloadedError();
           await contextValue.loaders.prefetch(plan);
           const known = contextValue.loaders.known();
@@ -105,6 +109,23 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
       };
     },
   };
+}
+
+/** Objects of an answer per admission slot: an operation resolving 15,000 takes a caller's whole share. */
+const OBJECTS_PER_SLOT = 1000;
+
+/**
+ * The admission slots an operation takes: one per `OBJECTS_PER_SLOT` objects its answer is estimated to hold. An
+ * operation that reads a list this caller was never seen to have could be of any size: it takes the whole share
+ * (`Infinity`, which admission bounds), so that a fresh replica's first burst of heavy queries runs one at a time.
+ */
+function admissionWeight(plan: OperationPlan, seen: ListSizes, objects: number): number {
+  const { lists } = plan;
+  const unseen =
+    ((lists.licenses || lists.grouped) && seen.licenses === undefined) ||
+    (lists.details && seen.details === undefined) ||
+    (lists.assignments && seen.assignments === undefined);
+  return unseen ? Infinity : objects / OBJECTS_PER_SLOT;
 }
 
 /** Most rounds of loading records a count wants: one per level of records named through another (depth-bounded). */

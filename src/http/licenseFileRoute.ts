@@ -4,7 +4,7 @@
  * matching HTTP status with a short plain-text message, never the portal's HTML.
  */
 import { Transform, pipeline } from 'node:stream';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PortalClient, UpstreamCall } from '../portal/portalClient';
 import { PortalError, type PortalErrorCode } from '../portal/portalErrors';
 import { positiveIntegerId, UnreachableCaseError } from '../portal/endpoints';
@@ -32,8 +32,8 @@ function fileErrorStatus(code: PortalErrorCode): { status: number; message: stri
 }
 
 export interface LicenseFileRouteOptions {
-  /** Told of every portal call once it has ended. Must not throw. */
-  onCall: (call: UpstreamCall) => void;
+  /** Told of every portal call once it has ended, with the request it was made for. Must not throw. */
+  onCall: (call: UpstreamCall, request: FastifyRequest) => void;
   /** Most bytes of a file passed on; a longer one is cut off (a licence file is about a kilobyte). */
   maxBytes: number;
   /** Longest a download may take, from the request to the file's last byte. */
@@ -45,12 +45,15 @@ export interface LicenseFileRouteOptions {
  * second, holds a connection (to the client and to the portal) for at most `timeoutMs` and `maxBytes`, after which
  * both are dropped and the client sees the download break off.
  */
+/** The route, as Fastify names it. */
+export const LICENSE_FILE_ROUTE = '/licenses/:licenseId/file';
+
 export function registerLicenseFileRoute(
   app: FastifyInstance,
   portal: PortalClient,
   options: LicenseFileRouteOptions,
 ): void {
-  app.get<{ Params: { licenseId: string } }>('/licenses/:licenseId/file', async (request, reply) => {
+  app.get<{ Params: { licenseId: string } }>(LICENSE_FILE_ROUTE, async (request, reply) => {
     const licenseId = positiveIntegerId(request.params.licenseId);
     if (licenseId === undefined) return plain(reply, 400, 'The licence id must be a positive integer.');
     const authorization = request.headers.authorization;
@@ -65,7 +68,7 @@ export function registerLicenseFileRoute(
     });
     try {
       const file = await portal.openLicenseFile(
-        { authorization, signal: abort.signal, onCall: options.onCall },
+        { authorization, signal: abort.signal, onCall: (call) => options.onCall(call, request) },
         licenseId,
       );
       const declared = Number(file.contentLength);

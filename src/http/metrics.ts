@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { UpstreamCall } from '../portal/portalClient';
 import type { BreakerState } from '../portal/circuitBreaker';
+import type { ClientLimitCounts } from './clientLimits';
 
 /** Most distinct operation names kept as label values; later ones are `other`. */
 export const MAX_OPERATION_NAMES = 100;
@@ -39,6 +40,8 @@ export class ServerMetrics {
     sharedState?: () => SharedStateHealth;
     /** Lookups of the list cache so far (zero while it is off). */
     cacheLookups: () => { hit: number; miss: number };
+    /** The per-address limits' counts so far. */
+    clientLimits: () => ClientLimitCounts;
   }) {
     collectDefaultMetrics({ register: this.registry });
     this.operationDuration = new Histogram({
@@ -130,6 +133,33 @@ export class ServerMetrics {
         const { hit, miss } = sources.cacheLookups();
         this.set({ result: 'hit' }, hit);
         this.set({ result: 'miss' }, miss);
+      },
+    });
+    new Gauge({
+      name: 'client_auth_failures',
+      help: "Failed logins since start: the portal's 401 to a request that carried credentials (one per request).",
+      registers: [this.registry],
+      collect() {
+        this.set(sources.clientLimits().authFailures);
+      },
+    });
+    new Gauge({
+      name: 'client_requests_refused',
+      help: 'Requests refused with 429 RATE_LIMITED since start, by limit: auth_failures or request_rate.',
+      labelNames: ['limit'],
+      registers: [this.registry],
+      collect() {
+        const { refused } = sources.clientLimits();
+        this.set({ limit: 'auth_failures' }, refused.authFailures);
+        this.set({ limit: 'request_rate' }, refused.requestRate);
+      },
+    });
+    new Gauge({
+      name: 'client_limit_checks_failed_open',
+      help: 'Limit checks that let a request through because their counters could not be read (Redis down).',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.clientLimits().failedOpen);
       },
     });
     new Gauge({

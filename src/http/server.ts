@@ -12,7 +12,7 @@ import { createApolloServer, type PersistedQueryCache } from '../graphql/apollo'
 import { createRequestContext, type RequestContext } from '../graphql/context';
 import type { Config } from '../config';
 import type { AdmissionQueue } from '../graphql/admission';
-import { registerLicenseFileRoute } from './licenseFileRoute';
+import { LICENSE_FILE_ROUTE, registerLicenseFileRoute } from './licenseFileRoute';
 import { clientErrorAnswer, registerErrorAnswers } from './errorAnswers';
 import { registerPlayground } from './playground';
 import { ServerMetrics, type SharedStateHealth } from './metrics';
@@ -22,6 +22,7 @@ import type { KeyStore } from '../idempotency/keyStore';
 import type { ListSizeMemory } from '../graphql/resultSize';
 import type { LoadersFactory } from '../loaders/loaders';
 import { ErrorCode } from '../graphql/errors';
+import type { ClientLimits } from './clientLimits';
 
 /** What the HTTP layer is given: the settings, and the parts `main.ts` built from them that outlive a request. */
 export interface HttpServerParts {
@@ -33,6 +34,8 @@ export interface HttpServerParts {
   generator: LicenseGenerator;
   /** Admission of operations to execution. */
   admission: AdmissionQueue;
+  /** The per-address limits: failed logins and the request rate. */
+  clientLimits: ClientLimits;
   /** The list sizes seen per caller, for estimating answers before any call. */
   listSizes: ListSizeMemory;
   /** How each request's loaders are made; the planned loaders unless given (the benchmark's baseline gives its own). */
@@ -70,6 +73,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
         : {}),
     },
     bodyLimit: config.bodyLimitBytes,
+    trustProxy: trustProxyOf(config.trustProxy),
     genReqId: requestIdOf,
     clientErrorHandler: clientErrorAnswer,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
@@ -80,6 +84,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     admission: () => admission.load(),
     breaker: () => portal.breaker.current(),
     cacheLookups: () => portal.cacheLookups,
+    clientLimits: () => parts.clientLimits.counts,
     ...(parts.sharedState ? { sharedState: parts.sharedState } : {}),
   });
   // Once closing, `/readyz` says so, and every response asks its client to close the connection: a keep-alive
@@ -151,15 +156,17 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
   }
 
   registerErrorAnswers(app, { bodyLimitBytes: config.bodyLimitBytes, graphqlPath: '/graphql' });
+  parts.clientLimits.register(app, { graphql: ['/graphql'], plainText: [LICENSE_FILE_ROUTE] });
   registerHealthRoutes(app, readiness, parts.sharedState);
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
   registerLicenseFileRoute(app, portal, {
-    onCall: (call) => {
+    onCall: (call, request) => {
       metrics.observeUpstreamCall(call);
       if (call.status !== undefined) readiness.portalAnswered();
+      if (call.status === 401) void parts.clientLimits.authFailed(request);
     },
     maxBytes: config.portal.maxResponseBytes,
     timeoutMs: config.limits.operationTimeoutMs,
@@ -189,6 +196,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
         onUpstreamCall: (call) => {
           metrics.observeUpstreamCall(call);
           if (call.status !== undefined) readiness.portalAnswered();
+          if (call.status === 401) void parts.clientLimits.authFailed(request);
         },
         onBatch: (loader, size) => metrics.observeBatch(loader, size),
       });
@@ -221,4 +229,9 @@ function clientGoneSignal(response: ServerResponse): AbortSignal {
 
 function headerOf(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** `TRUST_PROXY` for Fastify: a hop count trusts that many proxies nearest to this server, as proxy-addr counts. */
+function trustProxyOf(setting: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
 }

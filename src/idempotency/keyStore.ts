@@ -2,7 +2,8 @@
  * Where `generateLicense` remembers its idempotency keys: a small interface, so that a store shared by several
  * replicas (Redis, a database) can replace the in-memory one, and the in-memory store that serves one process.
  *
- * Keys arrive already scoped to the caller (see `idempotentGenerate.ts`); the store never sees a credential.
+ * Keys arrive already scoped to the caller, as `<caller>:<key>` where `<caller>` is an HMAC of its credentials
+ * (see `idempotentGenerate.ts`); the store never sees a credential.
  */
 import type { LicenseWire } from '../portal/wireTypes';
 
@@ -79,25 +80,36 @@ function ownerOf(record: KeyRecord): string | undefined {
 export interface MemoryKeyStoreOptions {
   /** How long a key is kept; 24 hours by default. */
   ttlMs?: number;
-  /** Most keys held; past it, the oldest settled keys are dropped first. Pending keys are never dropped. */
+  /**
+   * Most keys held; past it, the caller holding the most keys loses its oldest settled key. Pending keys are never
+   * dropped.
+   */
   maxKeys?: number;
+  /** Most keys one caller holds; past it, that caller's own oldest settled key is dropped. */
+  maxKeysPerCaller?: number;
   now?: () => number;
 }
 
 /**
- * The in-memory store. Map iteration follows insertion order, and a key is re-inserted whenever it settles, so
- * the first settled entries found are the oldest: eviction is a walk from the front.
+ * The in-memory store, bounded per caller: one caller generating without end makes room among its own keys, and
+ * never drops another caller's settled or unknown-outcome keys (after which their retries could generate a second
+ * licence). Each caller's keys are a Map in insertion order, and a key is re-inserted whenever it settles, so the
+ * first settled entries found are the oldest: eviction is a walk from the front.
  */
 export class MemoryKeyStore implements KeyStore {
-  private readonly entries = new Map<string, { record: KeyRecord; expiresAt: number }>();
+  /** Each caller's keys, by the whole scoped key. */
+  private readonly callers = new Map<string, Map<string, { record: KeyRecord; expiresAt: number }>>();
   private readonly waiters = new Map<string, Array<() => void>>();
   private readonly ttlMs: number;
   private readonly maxKeys: number;
+  private readonly maxKeysPerCaller: number;
   private readonly now: () => number;
+  private keys = 0;
 
   constructor(options: MemoryKeyStoreOptions = {}) {
     this.ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000;
     this.maxKeys = options.maxKeys ?? 10_000;
+    this.maxKeysPerCaller = options.maxKeysPerCaller ?? 1_000;
     this.now = options.now ?? Date.now;
   }
 
@@ -111,14 +123,14 @@ export class MemoryKeyStore implements KeyStore {
   async replace(key: string, expected: KeyRecord, next: KeyRecord): Promise<boolean> {
     const current = this.live(key);
     if (!current || !sameVersion(current, expected)) return false;
-    this.entries.delete(key);
+    this.drop(key);
     this.put(key, next);
     return true;
   }
 
   async settle(key: string, owner: string, record: KeyRecord): Promise<boolean> {
     if (!this.heldBy(key, owner)) return false;
-    this.entries.delete(key);
+    this.drop(key);
     this.put(key, record);
     this.wake(key);
     return true;
@@ -126,7 +138,7 @@ export class MemoryKeyStore implements KeyStore {
 
   async release(key: string, owner: string): Promise<void> {
     if (!this.heldBy(key, owner)) return;
-    this.entries.delete(key);
+    this.drop(key);
     this.wake(key);
   }
 
@@ -153,7 +165,12 @@ export class MemoryKeyStore implements KeyStore {
   }
 
   size(): number {
-    return this.entries.size;
+    return this.keys;
+  }
+
+  /** How many keys one caller holds (`caller` as in the scoped key, before its first `:`). */
+  sizeOf(caller: string): number {
+    return this.callers.get(caller)?.size ?? 0;
   }
 
   private heldBy(key: string, owner: string): boolean {
@@ -162,30 +179,60 @@ export class MemoryKeyStore implements KeyStore {
   }
 
   private live(key: string): KeyRecord | undefined {
-    const entry = this.entries.get(key);
+    const entry = this.callers.get(callerOf(key))?.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt <= this.now() && entry.record.state !== 'pending') {
-      this.entries.delete(key);
+      this.drop(key);
       return undefined;
     }
     return entry.record;
   }
 
   private put(key: string, record: KeyRecord): void {
-    this.entries.set(key, { record, expiresAt: this.now() + this.ttlMs });
-    if (this.entries.size > this.maxKeys) this.evict();
+    const caller = callerOf(key);
+    let entries = this.callers.get(caller);
+    if (!entries) {
+      entries = new Map();
+      this.callers.set(caller, entries);
+    }
+    entries.set(key, { record, expiresAt: this.now() + this.ttlMs });
+    this.keys += 1;
+    if (entries.size > this.maxKeysPerCaller) this.evict(caller, () => entries.size > this.maxKeysPerCaller);
+    if (this.keys > this.maxKeys) this.evict(this.largestCaller(), () => this.keys > this.maxKeys);
+  }
+
+  private drop(key: string): void {
+    const caller = callerOf(key);
+    const entries = this.callers.get(caller);
+    if (!entries?.delete(key)) return;
+    this.keys -= 1;
+    if (entries.size === 0) this.callers.delete(caller);
+  }
+
+  /** The caller holding the most keys: the one that makes room when the store as a whole is full. */
+  private largestCaller(): string {
+    let largest = '';
+    let most = -1;
+    for (const [caller, entries] of this.callers) {
+      if (entries.size > most) {
+        largest = caller;
+        most = entries.size;
+      }
+    }
+    return largest;
   }
 
   /**
-   * Walks from the oldest entry, dropping expired keys, and settled keys while the store is over its bound; stops
-   * at the first entry that is neither, since every later one is younger.
+   * Walks a caller's keys from the oldest, dropping expired keys, and settled keys while `over` its bound (the
+   * caller's or the store's); stops at the first entry that is neither, since every later one is younger.
    */
-  private evict(): void {
+  private evict(caller: string, over: () => boolean): void {
+    const entries = this.callers.get(caller);
+    if (!entries) return;
     const now = this.now();
-    for (const [key, entry] of this.entries) {
-      const overBound = this.entries.size > this.maxKeys;
-      if (!overBound && entry.expiresAt > now) break;
-      if (entry.record.state !== 'pending') this.entries.delete(key);
+    for (const [key, entry] of entries) {
+      if (!over() && entry.expiresAt > now) break;
+      if (entry.record.state !== 'pending') this.drop(key);
     }
   }
 
@@ -195,4 +242,10 @@ export class MemoryKeyStore implements KeyStore {
     this.waiters.delete(key);
     for (const wake of list) wake();
   }
+}
+
+/** The caller part of a scoped key: what comes before its first `:`. */
+function callerOf(key: string): string {
+  const colon = key.indexOf(':');
+  return colon < 0 ? '' : key.slice(0, colon);
 }

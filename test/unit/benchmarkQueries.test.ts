@@ -36,7 +36,7 @@ beforeAll(async () => {
     introspection: false,
     upstreamCallBudget: 50,
     limits: { maxDepth: 10, maxAliases: 30, maxDirectives: 50, maxTokens: 2000, maxResultObjects: 100_000 },
-    admission: new AdmissionQueue(64, 500),
+    admission: new AdmissionQueue({ maxActive: 64, maxQueued: 500, perCaller: 16 }),
     listSizes: new ListSizeMemory(),
     showCallsAtOnce: 32,
     // Apollo hands each operation a copy of the context: the plan is read off the copy.

@@ -137,6 +137,39 @@ describe('the memory key store alone', () => {
     expect(await store.claim('pending-oldest', pending('x'))).toEqual(oldest);
     expect(await store.claim('s1', pending())).toBeUndefined();
   });
+
+  test("one caller generating without end makes room among its own keys, never another caller's", async () => {
+    const store = new MemoryKeyStore({ maxKeys: 100, maxKeysPerCaller: 10 });
+    const unknown: KeyRecord = {
+      state: 'unknown',
+      fingerprint: 'f',
+      since: Date.now(),
+      productAssignmentId: 1,
+      knownLicenseIds: [],
+    };
+    await store.claim('quiet:retry-me', pending('q'));
+    await store.settle('quiet:retry-me', 'q', unknown);
+    for (let index = 0; index < 500; index += 1) {
+      await store.claim(`loud:${index}`, pending('o'));
+      await store.settle(`loud:${index}`, 'o', succeeded());
+    }
+    expect(store.sizeOf('loud')).toBe(10);
+    expect(await store.claim('loud:499', pending())).toMatchObject({ state: 'succeeded' }); // its newest are kept
+    expect(await store.claim('loud:0', pending())).toBeUndefined(); // its oldest made room
+    expect(await store.claim('quiet:retry-me', pending())).toEqual(unknown);
+  });
+
+  test('when the store as a whole is full, the caller holding the most keys makes room', async () => {
+    const store = new MemoryKeyStore({ maxKeys: 12, maxKeysPerCaller: 10 });
+    for (const caller of ['a', 'b'])
+      for (let index = 0; index < (caller === 'a' ? 10 : 2); index += 1) {
+        await store.claim(`${caller}:${index}`, pending('o'));
+        await store.settle(`${caller}:${index}`, 'o', succeeded());
+      }
+    await store.claim('c:0', pending('o'));
+    expect(store.size()).toBe(12);
+    expect([store.sizeOf('a'), store.sizeOf('b'), store.sizeOf('c')]).toEqual([9, 2, 1]);
+  });
 });
 
 describe('the redis key store alone', () => {

@@ -1,0 +1,170 @@
+/**
+ * Limits per client address, checked before a request reaches GraphQL or the portal:
+ * - failed logins: the portal's 401s to requests that carried credentials are counted per address over a
+ *   sliding window; past the limit, every request from that address that carries credentials is refused at once
+ *   (the right password too: an attacker may be trying many users), until the window has let the oldest go;
+ * - a request rate per address (a fixed window of a minute), announced in the `RateLimit-Policy` and `RateLimit`
+ *   fields of the IETF draft (draft-ietf-httpapi-ratelimit-headers).
+ * Both answer HTTP 429 with `Retry-After`: a GraphQL error with code `RATE_LIMITED` at `/graphql`, a short text at
+ * the file route. The address is Fastify's `request.ip`, which honours `TRUST_PROXY`.
+ *
+ * Limits fail open: when their counters cannot be read (Redis down), the request goes through, and the miss is
+ * counted (`/metrics`); the outage itself is logged once by the shared store.
+ */
+import { createHmac } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { LimitCounters } from './limitCounters';
+import { ErrorCode } from '../graphql/errors';
+
+export interface ClientLimitSettings {
+  /** Failed logins per address in the window before it is refused; 0: no limit. */
+  authFailureLimit: number;
+  authFailureWindowMs: number;
+  /** Requests per address per minute; 0: no limit. */
+  requestsPerMinute: number;
+}
+
+export interface ClientLimitsOptions extends ClientLimitSettings {
+  counters: LimitCounters;
+  /** The key of the HMAC that hides user names in the log. */
+  secret: Buffer;
+}
+
+/** What `/metrics` shows of the limits. */
+export interface ClientLimitCounts {
+  authFailures: number;
+  refused: { authFailures: number; requestRate: number };
+  /** Checks that let a request through because the counters could not be read. */
+  failedOpen: number;
+}
+
+/** Why a request was refused. */
+type LimitReason = 'AUTH_FAILURES' | 'REQUEST_RATE';
+
+const RATE_WINDOW_MS = 60_000;
+/** The policy's name in the RateLimit fields. */
+const RATE_POLICY = 'per-ip';
+
+export class ClientLimits {
+  readonly counts: ClientLimitCounts = { authFailures: 0, refused: { authFailures: 0, requestRate: 0 }, failedOpen: 0 };
+  /** Requests whose failed login was counted already: one per request, however many of its calls got a 401. */
+  private readonly counted = new WeakSet<FastifyRequest>();
+
+  constructor(private readonly options: ClientLimitsOptions) {}
+
+  /**
+   * Checks every request to the routes at `paths` (as Fastify names them, e.g. `/licenses/:licenseId/file`) before
+   * its body is read; `plainText` paths are answered in text, the others as GraphQL.
+   */
+  register(app: FastifyInstance, paths: { graphql: string[]; plainText: string[] }): void {
+    const guarded = new Set([...paths.graphql, ...paths.plainText]);
+    const textual = new Set(paths.plainText);
+    app.addHook('onRequest', async (request, reply) => {
+      const route = request.routeOptions.url;
+      if (route === undefined || !guarded.has(route)) return;
+      const refusal = (await this.rateRefusal(request, reply)) ?? (await this.authFailureRefusal(request));
+      if (refusal) return refuse(reply, refusal, textual.has(route));
+      return undefined;
+    });
+  }
+
+  /**
+   * Tells of a portal 401 to this request. Counted once per request, and only when it carried credentials (a
+   * request without them is not guessing a password).
+   */
+  async authFailed(request: FastifyRequest): Promise<void> {
+    const authorization = request.headers.authorization;
+    const { authFailureLimit, authFailureWindowMs } = this.options;
+    if (authFailureLimit === 0 || !authorization || this.counted.has(request)) return;
+    this.counted.add(request);
+    this.counts.authFailures += 1;
+    let failures: number | undefined;
+    try {
+      ({ count: failures } = await this.options.counters.slide(
+        `auth:${request.ip}`,
+        authFailureWindowMs,
+        authFailureLimit,
+        true,
+      ));
+    } catch {
+      this.counts.failedOpen += 1;
+    }
+    const details = { clientIp: request.ip, userHash: this.userHash(authorization), failures: failures ?? null };
+    if (failures === authFailureLimit)
+      request.log.warn(details, 'failed logins: this address is refused until the window passes');
+    else request.log.warn(details, 'failed login: the portal refused the credentials');
+  }
+
+  private async rateRefusal(request: FastifyRequest, reply: FastifyReply): Promise<Refusal | undefined> {
+    const limit = this.options.requestsPerMinute;
+    if (limit === 0) return undefined;
+    let window;
+    try {
+      window = await this.options.counters.countInWindow(`rate:${request.ip}`, RATE_WINDOW_MS);
+    } catch {
+      this.counts.failedOpen += 1;
+      return undefined;
+    }
+    const resetS = Math.max(0, Math.ceil((window.resetsAt - Date.now()) / 1000));
+    reply.header('ratelimit-policy', `"${RATE_POLICY}";q=${limit};w=${RATE_WINDOW_MS / 1000}`);
+    reply.header('ratelimit', `"${RATE_POLICY}";r=${Math.max(0, limit - window.count)};t=${resetS}`);
+    if (window.count <= limit) return undefined;
+    this.counts.refused.requestRate += 1;
+    return {
+      reason: 'REQUEST_RATE',
+      retryAfterS: Math.max(1, resetS),
+      message: `Too many requests from this address: at most ${limit} a minute.`,
+    };
+  }
+
+  private async authFailureRefusal(request: FastifyRequest): Promise<Refusal | undefined> {
+    const { authFailureLimit, authFailureWindowMs } = this.options;
+    if (authFailureLimit === 0 || !request.headers.authorization) return undefined;
+    let failures;
+    try {
+      failures = await this.options.counters.slide(`auth:${request.ip}`, authFailureWindowMs, authFailureLimit, false);
+    } catch {
+      this.counts.failedOpen += 1;
+      return undefined;
+    }
+    if (failures.count < authFailureLimit) return undefined;
+    this.counts.refused.authFailures += 1;
+    request.log.warn({ clientIp: request.ip }, 'refused: too many failed logins from this address');
+    return {
+      reason: 'AUTH_FAILURES',
+      retryAfterS: Math.max(1, Math.ceil((failures.oldestLeavesAt - Date.now()) / 1000)),
+      message: `Too many failed logins from this address: at most ${authFailureLimit} in ${Math.round(authFailureWindowMs / 1000)} seconds.`,
+    };
+  }
+
+  /** A short HMAC of the user name of Basic credentials: enough to tell users apart in the log, never the name. */
+  private userHash(authorization: string): string | null {
+    const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
+    if (!match) return null;
+    const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+    const user = decoded.slice(0, Math.max(0, decoded.indexOf(':')));
+    return createHmac('sha256', this.options.secret).update(user).digest('base64url').slice(0, 12);
+  }
+}
+
+interface Refusal {
+  reason: LimitReason;
+  retryAfterS: number;
+  message: string;
+}
+
+function refuse(reply: FastifyReply, refusal: Refusal, plainText: boolean): FastifyReply {
+  const message = `${refusal.message} Try again in ${refusal.retryAfterS} seconds.`;
+  reply.code(429).header('retry-after', String(refusal.retryAfterS));
+  if (plainText) return reply.header('content-type', 'text/plain; charset=utf-8').send(`${message}\n`);
+  return reply.header('content-type', 'application/json; charset=utf-8').send(
+    JSON.stringify({
+      errors: [
+        {
+          message,
+          extensions: { code: ErrorCode.RATE_LIMITED, reason: refusal.reason, retryAfterSeconds: refusal.retryAfterS },
+        },
+      ],
+    }),
+  );
+}
