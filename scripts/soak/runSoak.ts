@@ -139,7 +139,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   });
   const servers: ServerUnderTest[] = [];
   let redis: RedisServer | undefined;
-  let agent: Agent | undefined;
+  let agents: Agent[] = [];
   try {
     if (settings.replicas > 1) redis = await startRedisServer();
     const env = {
@@ -156,25 +156,32 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     for (let replica = 0; replica < settings.replicas; replica += 1)
       servers.push(await startServerUnderTest(settings.server, env));
     const server = replicaSet(servers);
-    // An agent, not a pool: a restarted server listens on another port, and the agent reaches any origin.
-    agent = new Agent({
-      connections: settings.clients,
-      headersTimeout: CLIENT_TIMEOUT_MS,
-      bodyTimeout: CLIENT_TIMEOUT_MS,
-    });
+    // An agent per client, each from its own loopback address (127.0.0.2, 127.0.0.3, …): every client is its own
+    // machine, as the server's per-address limits see it. An agent, not a pool: a restarted server listens on
+    // another port, and the agent reaches any origin.
+    agents = Array.from(
+      { length: settings.clients },
+      (_, index) =>
+        new Agent({
+          localAddress: loopbackAddress(index),
+          connections: 2,
+          headersTimeout: CLIENT_TIMEOUT_MS,
+          bodyTimeout: CLIENT_TIMEOUT_MS,
+        }),
+    );
     log(
       `soak: ${settings.clients} clients for ${settings.durationMs / 1000} s against ${settings.replicas} server(s) (${settings.server}${redis ? ', sharing Redis' : ''}), portal ${emulator.url}`,
     );
     // Mid-run, Redis goes away for a second and comes back: keyed generates are refused meanwhile (and retried by
     // the clients), reads go on, and every replica reconnects by itself.
     const restart = redis ? restartMidRun(redis, settings.durationMs / 2, log) : Promise.resolve();
-    const report = await soak(settings, emulator, server, log, agent);
+    const report = await soak(settings, emulator, server, log, agents);
     await restart;
     return report;
   } finally {
     log('  stopping the servers and the emulator');
     emulator.faults.clear();
-    await agent?.close().catch(() => {});
+    await Promise.all(agents.map((agent) => agent.close().catch(() => {})));
     for (const server of servers) await server.stop();
     await redis?.dispose();
     await emulator.close();
@@ -247,6 +254,12 @@ class Tally {
   }
 }
 
+/** The loopback address client `index` sends from: 127.0.0.2 onwards. */
+function loopbackAddress(index: number): string {
+  const host = index + 2;
+  return `127.0.${Math.floor(host / 256)}.${host % 256}`;
+}
+
 interface Client {
   index: number;
   username: Username;
@@ -263,7 +276,7 @@ async function soak(
   emulator: Emulator,
   server: ServerUnderTest,
   log: (line: string) => void,
-  agent: Agent,
+  agents: Agent[],
 ): Promise<SoakReport> {
   const state = emulator.state;
   const today = state.today();
@@ -308,7 +321,7 @@ async function soak(
     tally.requests += 1;
     const sent = performance.now();
     try {
-      const response = await agent.request({
+      const response = await agents[client.index]!.request({
         origin: server.origin(),
         path: '/graphql',
         method: 'POST',

@@ -108,7 +108,7 @@ export class SharedRedis {
     this.reportedDown = true;
     this.options.log.warn(
       { err: { message: error.message } },
-      'redis is unavailable: keyed generateLicense is refused, caches miss',
+      'redis is unavailable: keyed generateLicense is refused, caches miss, limits let requests through',
     );
   }
 }

@@ -160,6 +160,8 @@ test('Redis down: reads answer, a keyed generate is refused before any portal ca
     expect(metrics).toMatch(/^redis_up 0$/m);
     expect(metrics).toMatch(/^redis_commands\{result="error"\} [1-9]/m);
     expect(metrics).toMatch(/^redis_command_seconds \d/m);
+    // The per-address limits fail open: their counters could not be read, the requests went through, counted.
+    expect(metrics).toMatch(/^client_limit_checks_failed_open [1-9]/m);
   } finally {
     await redis.start();
   }
@@ -173,6 +175,24 @@ test('Redis down: reads answer, a keyed generate is refused before any portal ca
   expect(answer.json.errors).toBeUndefined();
   expect(licencesWith(variables.input.hwid)).toHaveLength(1);
 }, 30_000);
+
+test('failed logins are counted by both replicas together: ten spread over them block the address on each', async () => {
+  const wrong = `Basic ${Buffer.from('demo:not-the-password').toString('base64')}`;
+  const query = { query: '{ productAssignments { id } }' };
+  emulator.requestLog.clear();
+  for (let i = 0; i < 10; i += 1) {
+    const answer = await postTo((i % 2 === 0 ? a : b).graphqlUrl, query, { authorization: wrong }, '127.0.0.20');
+    expect(answer.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  }
+  for (const replica of [a, b]) {
+    const refused = await postTo(replica.graphqlUrl, query, { authorization: demo }, '127.0.0.20');
+    expect(refused.status).toBe(429);
+    expect(refused.json.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'AUTH_FAILURES' });
+  }
+  expect(emulator.requestLog.entries()).toHaveLength(10);
+  // Another address is served by either.
+  expect((await postTo(b.graphqlUrl, query, { authorization: demo }, '127.0.0.21')).json.errors).toBeUndefined();
+});
 
 test('a replica killed while its generate call is in flight: the retry on the other, after the lease, yields exactly one licence', async () => {
   const variables = { input: input(`killed-${Date.now()}`) };
