@@ -10,7 +10,9 @@ import {
 } from '@apollo/server/plugin/disabled';
 import type { RequestContext } from './context';
 import { createErrorFormatter, type ErrorLogger } from './errors';
+import { makeExecutableSchema } from '@graphql-tools/schema';
 import { resolvers } from './resolvers';
+import { compiledExecution } from './compiledExecution';
 import { planningPlugin, upstreamCostsPlugin, type OperationObserver } from './plugins';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { AdmissionQueue } from './admission';
@@ -68,8 +70,9 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<Request
   return new ApolloServer<RequestContext>({
     validationRules: protection.validationRules,
     parseOptions: { maxTokens: options.limits.maxTokens },
-    typeDefs: loadTypeDefs(),
-    resolvers,
+    // graphql-jit runs the operations (graphql-js what it does not compile); Apollo takes another executor only
+    // as a gateway's.
+    gateway: compiledExecution(makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers })),
     formatError: createErrorFormatter(options.logger),
     includeStacktraceInErrorResponses: false,
     introspection: options.introspection,
