@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LimitCounters } from './limitCounters';
 import { ErrorCode } from '../graphql/errors';
 
-export interface ClientLimitSettings {
+interface ClientLimitSettings {
   /** Failed logins per address in the window before it is refused; 0: no limit. */
   authFailureLimit: number;
   authFailureWindowMs: number;

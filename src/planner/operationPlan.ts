@@ -51,7 +51,7 @@ export const FEW_SHOW_CALLS = 3;
  * (request, headers, a small body), against about 6 µs to read, check and index one record of a list. On the
  * large seed, five licences by id out of 5,000 take 35.8 ms from the list and 9.2 ms by show calls.
  */
-export const RECORDS_PER_SHOW_CALL = 64;
+const RECORDS_PER_SHOW_CALL = 64;
 
 /** How many records a selection stands for: a number, or `many` under a list of unknown length. */
 type Count = number | 'many';
@@ -60,7 +60,7 @@ type Count = number | 'many';
 export type RecordKind = 'assignment' | 'license' | 'detail' | 'licensesOfAssignment';
 
 /** Where the records of one kind come from. */
-export type RecordSource =
+type RecordSource =
   /** One show call per id. */
   | 'show'
   /** The kind's own list (for licences of assignments, the grouped list). */
@@ -239,7 +239,7 @@ interface Costs {
  * each show call brings `recordsPerCall` records. A few always do; more do while they all go out at once and cost
  * less than the list's records.
  */
-export function showCallsCheaper(
+function showCallsCheaper(
   calls: Count,
   listSize: number | undefined,
   showCallsAtOnce: number,
