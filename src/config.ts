@@ -5,7 +5,7 @@
 import type { PortalClientOptions } from './portal/portalClient';
 
 /** The portal client's settings, and the portal to serve. */
-interface PortalSettings extends Omit<PortalClientOptions, 'origin'> {
+interface PortalSettings extends Omit<PortalClientOptions, 'origin' | 'tracing'> {
   /** The portal's origin; undefined starts the embedded emulator and serves that. */
   url: string | undefined;
 }
@@ -66,9 +66,40 @@ export interface Config {
    * socket's address), true (the first address), a hop count, or the proxies' addresses and CIDR ranges.
    */
   trustProxy: boolean | number | string[];
+  /** Traces exported over OTLP/HTTP; undefined: off (no OTLP endpoint set, or `OTEL_SDK_DISABLED=true`). */
+  tracing: TracingSettings | undefined;
   /** The embedded emulator, used when `PORTAL_URL` is not set. */
   emulator: { seed: 'demo' | 'large'; latencyMs: number; port: number };
 }
+
+/** OpenTelemetry's tracing settings, read from its standard variables as its specification says. */
+export interface TracingSettings {
+  /** Where spans are sent: the traces endpoint, or the OTLP endpoint with `v1/traces` appended. */
+  url: string;
+  protocol: 'http/protobuf' | 'http/json';
+  /** Headers sent with every export (`OTEL_EXPORTER_OTLP_HEADERS`), e.g. a vendor's API key. */
+  headers: Record<string, string>;
+  serviceName: string;
+  /** `OTEL_RESOURCE_ATTRIBUTES`, besides `service.name`. */
+  resourceAttributes: Record<string, string>;
+  sampler: { name: TraceSamplerName; ratio: number };
+}
+
+export type TraceSamplerName =
+  | 'always_on'
+  | 'always_off'
+  | 'traceidratio'
+  | 'parentbased_always_on'
+  | 'parentbased_always_off'
+  | 'parentbased_traceidratio';
+const TRACE_SAMPLERS: readonly TraceSamplerName[] = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+];
 
 type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 type NodeEnv = 'development' | 'production' | 'test';
@@ -220,6 +251,48 @@ export const SETTINGS = {
     meaning:
       "Where the client's address comes from: false (the socket's), true (X-Forwarded-For's first address), a hop count, or the proxies' addresses or CIDR ranges, comma-separated. Only behind a proxy that sets X-Forwarded-For.",
   },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    default: '',
+    meaning:
+      'OTLP/HTTP endpoint that receives traces, e.g. http://collector:4318 (v1/traces is appended). Unset (and no OTEL_EXPORTER_OTLP_TRACES_ENDPOINT): no tracing.',
+  },
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: {
+    default: '',
+    meaning:
+      'The traces endpoint as a whole URL, e.g. http://collector:4318/v1/traces; wins over OTEL_EXPORTER_OTLP_ENDPOINT.',
+  },
+  OTEL_EXPORTER_OTLP_PROTOCOL: {
+    default: 'http/protobuf',
+    meaning: 'http/protobuf or http/json (grpc is not offered).',
+  },
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: {
+    default: '',
+    meaning: 'The protocol for traces; wins over OTEL_EXPORTER_OTLP_PROTOCOL.',
+  },
+  OTEL_EXPORTER_OTLP_HEADERS: {
+    default: '',
+    meaning: 'Headers sent with every export, key=value pairs comma-separated, values URL-encoded (e.g. an API key).',
+  },
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: {
+    default: '',
+    meaning: 'Headers for trace exports; added to OTEL_EXPORTER_OTLP_HEADERS, winning where both name one.',
+  },
+  OTEL_SERVICE_NAME: {
+    default: 'portal-graphql',
+    meaning: 'The service.name of every span; wins over OTEL_RESOURCE_ATTRIBUTES.',
+  },
+  OTEL_RESOURCE_ATTRIBUTES: {
+    default: '',
+    meaning:
+      'Resource attributes of every span, key=value pairs comma-separated, e.g. deployment.environment.name=prod.',
+  },
+  OTEL_TRACES_SAMPLER: {
+    default: 'parentbased_always_on',
+    meaning:
+      "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio: which traces are recorded (parentbased: as the client's traceparent says, else by the rest of the name).",
+  },
+  OTEL_TRACES_SAMPLER_ARG: { default: '1', meaning: 'The ratio of traces the traceidratio samplers record, 0 to 1.' },
+  OTEL_SDK_DISABLED: { default: 'false', meaning: 'true turns tracing off whatever else is set.' },
   EMULATOR_SEED: {
     default: 'demo',
     meaning: "Embedded emulator's data: demo (small, realistic) or large (thousands of licences).",
@@ -315,6 +388,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     introspection: flag('INTROSPECTION', nodeEnv === 'development'),
     shutdownGraceMs: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000),
     redis: redisSettings(read('REDIS_URL'), env.CALLER_HASH_SECRET),
+    tracing: tracingSettings(read),
     portalCacheTtlMs: integer('PORTAL_CACHE_TTL_MS', 0, 3_600_000),
     clientLimits: {
       authFailureLimit: integer('AUTH_FAILURE_LIMIT', 0, 1_000_000),
@@ -413,7 +487,13 @@ export function describeConfig(env: Record<string, string | undefined> = process
     const value = env[name]?.trim() || SETTINGS[name].default;
     if (name === 'NODE_ENV' && value === '')
       return `NODE_ENV=(unset: ${env.PORTAL_URL?.trim() ? 'production' : 'development'})`;
-    if (name === 'CALLER_HASH_SECRET') return `CALLER_HASH_SECRET=${value === '' ? '(unset)' : '(set)'}`;
+    // Secrets: the HMAC's, and the exporter's headers (a tracing vendor's API key).
+    if (
+      name === 'CALLER_HASH_SECRET' ||
+      name === 'OTEL_EXPORTER_OTLP_HEADERS' ||
+      name === 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'
+    )
+      return `${name}=${value === '' ? '(unset)' : '(set)'}`;
     if (name === 'REDIS_URL' && value !== '') return `REDIS_URL=${withoutPassword(value)}`;
     return `${name}=${value === '' ? '(unset)' : value}`;
   });
@@ -470,4 +550,87 @@ function trustProxy(text: string): boolean | number | string[] {
     );
   }
   return addresses;
+}
+
+/**
+ * OpenTelemetry's variables as its specification reads them: tracing is on with an OTLP endpoint and without
+ * `OTEL_SDK_DISABLED=true`; a signal's own endpoint, protocol and headers win over the general ones.
+ */
+function tracingSettings(read: (name: SettingName) => string): TracingSettings | undefined {
+  if (/^true$/i.test(read('OTEL_SDK_DISABLED'))) return undefined;
+  const tracesEndpoint = read('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const endpoint = read('OTEL_EXPORTER_OTLP_ENDPOINT');
+  if (tracesEndpoint === '' && endpoint === '') return undefined;
+  const url =
+    tracesEndpoint !== ''
+      ? httpUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', tracesEndpoint)
+      : `${httpUrl('OTEL_EXPORTER_OTLP_ENDPOINT', endpoint).replace(/\/*$/, '')}/v1/traces`;
+  const protocolName =
+    read('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') === ''
+      ? 'OTEL_EXPORTER_OTLP_PROTOCOL'
+      : 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL';
+  const protocol = read(protocolName);
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
+    throw new ConfigError(protocolName, `must be http/protobuf or http/json, but is ${JSON.stringify(protocol)}.`);
+  }
+  const sampler = read('OTEL_TRACES_SAMPLER');
+  if (!(TRACE_SAMPLERS as readonly string[]).includes(sampler)) {
+    throw new ConfigError(
+      'OTEL_TRACES_SAMPLER',
+      `must be one of ${TRACE_SAMPLERS.join(', ')}, but is ${JSON.stringify(sampler)}.`,
+    );
+  }
+  const ratioText = read('OTEL_TRACES_SAMPLER_ARG');
+  const ratio = Number(ratioText);
+  if (ratioText === '' || !Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
+    throw new ConfigError(
+      'OTEL_TRACES_SAMPLER_ARG',
+      `must be a number from 0 to 1, but is ${JSON.stringify(ratioText)}.`,
+    );
+  }
+  return {
+    url,
+    protocol,
+    headers: {
+      ...keyValuePairs('OTEL_EXPORTER_OTLP_HEADERS', read('OTEL_EXPORTER_OTLP_HEADERS')),
+      ...keyValuePairs('OTEL_EXPORTER_OTLP_TRACES_HEADERS', read('OTEL_EXPORTER_OTLP_TRACES_HEADERS')),
+    },
+    serviceName: read('OTEL_SERVICE_NAME'),
+    resourceAttributes: keyValuePairs('OTEL_RESOURCE_ATTRIBUTES', read('OTEL_RESOURCE_ATTRIBUTES')),
+    sampler: { name: sampler as TraceSamplerName, ratio },
+  };
+}
+
+function httpUrl(name: SettingName, text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigError(name, `must be an http or https URL, but is ${JSON.stringify(text)}.`);
+  }
+  return text;
+}
+
+/** `key=value,key2=value2`, values percent-encoded, as OpenTelemetry's headers and resource attributes are written. */
+function keyValuePairs(name: SettingName, text: string): Record<string, string> {
+  const pairs: Record<string, string> = {};
+  for (const item of text.split(',')) {
+    if (item.trim() === '') continue;
+    const equals = item.indexOf('=');
+    const key = equals < 0 ? '' : item.slice(0, equals).trim();
+    let value: string | undefined;
+    try {
+      value = equals < 0 ? undefined : decodeURIComponent(item.slice(equals + 1).trim());
+    } catch {
+      value = undefined;
+    }
+    if (key === '' || value === undefined) {
+      throw new ConfigError(name, `must be key=value pairs separated by commas, but has ${JSON.stringify(item)}.`);
+    }
+    pairs[key] = value;
+  }
+  return pairs;
 }

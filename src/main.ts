@@ -18,6 +18,7 @@ import { AdmissionQueue } from './graphql/admission';
 import { ListSizeMemory } from './graphql/resultSize';
 import type { LoadersFactory } from './loaders/loaders';
 import { ClientLimits } from './http/clientLimits';
+import { Tracing } from './tracing/tracing';
 import { MemoryLimitCounters, RedisLimitCounters } from './http/limitCounters';
 
 export interface RunningServer {
@@ -32,6 +33,8 @@ export interface RunningServer {
 export interface ServerParts {
   /** How each request's loaders are made; the planned loaders unless given (the benchmark's baseline gives its own). */
   loaders?: LoadersFactory;
+  /** Where spans go; as configured (`OTEL_*`) unless given (tests hand in an in-memory exporter's). */
+  tracing?: Tracing;
 }
 
 /** Starts everything the configuration asks for; the returned `close` stops it all. */
@@ -64,11 +67,13 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
       : redis
         ? new RedisListCache(callerSecret, config.portalCacheTtlMs, redis)
         : new MemoryListCache(callerSecret, config.portalCacheTtlMs);
+  const tracing = parts.tracing ?? (config.tracing ? Tracing.start(config.tracing) : undefined);
   const { url, ...clientSettings } = config.portal;
   const portal = new PortalClient({
     origin: url ?? emulator!.url,
     ...clientSettings,
     ...(listCache ? { listCache } : {}),
+    ...(tracing ? { tracing } : {}),
   });
   const keyStore = redis ? new RedisKeyStore(redis) : new MemoryKeyStore();
   const generator = new LicenseGenerator(portal, keyStore, {
@@ -93,6 +98,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     listSizes: new ListSizeMemory(),
     clientLimits,
     ...(parts.loaders ? { loaders: parts.loaders } : {}),
+    ...(tracing ? { tracing } : {}),
     ...(redis
       ? {
           persistedQueries: new RedisKeyValueCache(redis, 'apq'),
@@ -123,6 +129,8 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
       await portal.close();
       await redis?.close();
       await emulator?.close();
+      // The spans of the last requests are sent before the process exits.
+      await tracing?.shutdown();
     },
   };
 }

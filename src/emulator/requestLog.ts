@@ -15,6 +15,8 @@ export interface RequestLogEntry {
   path: string;
   /** The query string as sent, without `?`; '' when none. */
   query: string;
+  /** The W3C `traceparent` header the client sent (a portal that traces joins the client's trace); null: none. */
+  traceparent: string | null;
   /** The route the path matched, or null for an unknown path. */
   route: RouteName | null;
   /** The status answered, or null when the connection was reset before any header was sent. */
@@ -63,6 +65,7 @@ export class PendingRequest {
     readonly method: string,
     readonly path: string,
     readonly query: string,
+    readonly traceparent: string | null,
     readonly startedAt: number,
   ) {}
 }
@@ -82,13 +85,14 @@ export class RecordingLog implements RequestLog {
 
   constructor(private readonly limit = DEFAULT_LIMIT) {}
 
-  begin(request: { method: string; path: string; query: string }): PendingRequest {
+  begin(request: { method: string; path: string; query: string; traceparent?: string | null }): PendingRequest {
     this.running += 1;
     const pending = new PendingRequest(
       this.nextSeq++,
       request.method,
       request.path,
       request.query,
+      request.traceparent ?? null,
       highResolutionNow(),
     );
     this.requests.push(pending);
@@ -105,6 +109,7 @@ export class RecordingLog implements RequestLog {
       method: pending.method,
       path: pending.path,
       query: pending.query,
+      traceparent: pending.traceparent,
       route: pending.route,
       status: outcome.status,
       username: pending.username,

@@ -83,7 +83,13 @@ async function serve(req: IncomingMessage, res: ServerResponse, parts: PortalSer
 
   const { rawPath, rawQuery } = splitTarget(req.url);
   const method = req.method ?? '';
-  const logged = parts.log.begin({ method, path: rawPath, query: rawQuery });
+  const traceparent = req.headers.traceparent;
+  const logged = parts.log.begin({
+    method,
+    path: rawPath,
+    query: rawQuery,
+    traceparent: typeof traceparent === 'string' ? traceparent : null,
+  });
   res.once('close', () =>
     parts.log.end(logged, { status: res.headersSent ? res.statusCode : null, completed: res.writableFinished }),
   );

@@ -14,6 +14,7 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import { resolvers } from './resolvers';
 import { compiledExecution } from './compiledExecution';
 import { planningPlugin, upstreamCostsPlugin, type OperationObserver } from './plugins';
+import { tracingPlugin } from './tracingPlugin';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { AdmissionQueue } from './admission';
 import type { OperationLimits } from '../config';
@@ -44,6 +45,8 @@ export interface ApolloOptions {
   listSizes: ListSizeMemory;
   /** Most portal calls that go out at once (the connection pool): how many show calls a plan may start together. */
   showCallsAtOnce: number;
+  /** Whether requests may be traced: the operation's span and its stages. */
+  tracing: boolean;
   /** Where automatic persisted queries are kept when not in this process (Redis, shared by the replicas). */
   persistedQueries?: PersistedQueryCache;
   plugins?: ApolloServerPlugin<RequestContext>[];
@@ -88,6 +91,8 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<Request
       // per-field hook costs every resolver of a 5,000-licence query.
       ApolloServerPluginCacheControlDisabled(),
       ...(protection.plugins as ApolloServerPlugin<RequestContext>[]),
+      // Before planning: the operation's span exists when the plan starts its portal calls.
+      ...(options.tracing ? [tracingPlugin()] : []),
       planningPlugin({
         budget: options.upstreamCallBudget,
         admission: options.admission,

@@ -8,6 +8,7 @@ import type { Loaders, LoadersFactory } from '../loaders/loaders';
 import type { LicenseGenerator } from '../idempotency/idempotentGenerate';
 import type { OperationPlan } from '../planner/operationPlan';
 import { ItemAllowance } from './resultSize';
+import type { Span, Tracing } from '../tracing/tracing';
 
 export interface RequestContext {
   /** The caller's credentials and the request's call observer, passed to every portal call. */
@@ -28,8 +29,12 @@ export interface RequestContext {
   operationType?: 'query' | 'mutation' | 'subscription';
   /** List items the resolvers may still hand out: the last line behind the answer's count. */
   allowance: ItemAllowance;
-  /** The request's logger: its lines carry the request id. */
+  /** The request's logger: its lines carry the request id (and, when traced, the trace's ids). */
   log: RequestLogger;
+  /** Tracing, when on and this request is traced: its HTTP span, and the operation's once it started. */
+  tracing?: Tracing;
+  requestSpan?: Span;
+  operationSpan?: Span;
   /** Ends the operation's timers; called once its response is sent. */
   dispose(): void;
 }
@@ -58,6 +63,8 @@ export interface RequestContextOptions {
   onUpstreamCall?: (call: UpstreamCall) => void;
   /** Told of every loader batch (metrics). Must not throw. */
   onBatch?: (loader: string, size: number) => void;
+  /** When this request is traced: the tracing, and the request's HTTP span. */
+  trace?: { tracing: Tracing; span: Span };
 }
 
 /** Makes the context of one request from its `Authorization` header (forwarded unchanged, kept nowhere else). */
@@ -96,6 +103,7 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
     startedAt,
     showUpstreamCalls: options.showUpstreamCalls,
     log: options.log,
+    ...(options.trace ? { tracing: options.trace.tracing, requestSpan: options.trace.span } : {}),
     allowance: new ItemAllowance(options.maxResultObjects),
     dispose: () => signals.end(),
   };

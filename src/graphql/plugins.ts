@@ -6,7 +6,8 @@
  *   asked for, or in development) and in the log.
  */
 import { GraphQLError, OperationTypeNode } from 'graphql';
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, GraphQLRequestContextDidResolveOperation } from '@apollo/server';
+import { endWithError, type Span } from '../tracing/tracing';
 import { planOperation, type OperationPlan } from '../planner/operationPlan';
 import type { UpstreamCall } from '../portal/portalClient';
 import type { RequestContext } from './context';
@@ -48,45 +49,69 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
     async requestDidStart() {
       let release: (() => void) | undefined;
       let callerKey: string | undefined;
+      /** Plans, admits, starts the calls and counts the answer; `span`, when traced, gets what was decided. */
+      const planAndAdmit = async (
+        {
+          document,
+          operation,
+          request,
+          contextValue,
+          schema,
+        }: GraphQLRequestContextDidResolveOperation<RequestContext>,
+        span: Span | undefined,
+      ): Promise<void> => {
+        if (!operation) return; // Apollo refuses a document without the named operation before execution.
+        contextValue.operationType = operation.operation;
+        callerKey = options.listSizes.callerKey(contextValue.caller.authorization);
+        const sizesSeen = options.listSizes.get(callerKey);
+        const plan = planOperation(document, operation, request.variables, {
+          accepts: argumentsAccepted,
+          listSizes: sizesSeen,
+          showCallsAtOnce: options.showCallsAtOnce,
+          budget: options.budget,
+        });
+        contextValue.plan = plan;
+        span?.setAttributes({
+          'graphql.plan.estimate': JSON.stringify(plan.estimate),
+          ...(Number.isFinite(plan.estimatedCalls) ? { 'graphql.plan.estimated_calls': plan.estimatedCalls } : {}),
+        });
+        if (plan.estimatedCalls > options.budget) throw budgetError(plan.estimatedCalls, options.budget, plan.estimate);
+        const shape = answerShape(schema, document, operation, request.variables);
+        const estimated = countAnswer(shape, undefined, sizesSeen);
+        span?.setAttribute('graphql.result.estimated_objects', estimated.objects);
+        if (estimated.objects > options.maxResultObjects)
+          throw resultTooLargeError(estimated.objects, options.maxResultObjects, 'about');
+        const weight = admissionWeight(plan, sizesSeen, estimated.objects);
+        const waitStarted = performance.now();
+        release = await options.admission.acquire(callerKey, contextValue.caller.signal, weight);
+        span?.setAttributes({
+          'graphql.admission.weight': Number.isFinite(weight) ? weight : -1,
+          'graphql.admission.wait_ms': Math.round((performance.now() - waitStarted) * 10) / 10,
+        });
+        if (!release) throw overloadedError();
+        await contextValue.loaders.prefetch(plan);
+        const known = contextValue.loaders.known();
+        // A mutation's payload is read after its write: only its estimate and the allowance can bound it.
+        if (operation.operation !== OperationTypeNode.QUERY || !known) return;
+        // What is not in hand is estimated from this request's own lists first, then from those seen before; the
+        // memory is told once the response is sent.
+        const sizes = { ...sizesSeen, ...listSizesOf(known) };
+        const counted = await countExactly(shape, contextValue, sizes);
+        span?.setAttribute('graphql.result.objects', counted.objects);
+        if (counted.objects > options.maxResultObjects) {
+          throw resultTooLargeError(counted.objects, options.maxResultObjects, counted.estimated ? 'about' : 'exactly');
+        }
+      };
       return {
-        async didResolveOperation({ document, operation, request, contextValue, schema }) {
-          if (!operation) return; // Apollo refuses a document without the named operation before execution.
-          contextValue.operationType = operation.operation;
-          callerKey = options.listSizes.callerKey(contextValue.caller.authorization);
-          const sizesSeen = options.listSizes.get(callerKey);
-          const plan = planOperation(document, operation, request.variables, {
-            accepts: argumentsAccepted,
-            listSizes: sizesSeen,
-            showCallsAtOnce: options.showCallsAtOnce,
-            budget: options.budget,
-          });
-          contextValue.plan = plan;
-          if (plan.estimatedCalls > options.budget)
-            throw budgetError(plan.estimatedCalls, options.budget, plan.estimate);
-          const shape = answerShape(schema, document, operation, request.variables);
-          const estimated = countAnswer(shape, undefined, sizesSeen);
-          if (estimated.objects > options.maxResultObjects)
-            throw resultTooLargeError(estimated.objects, options.maxResultObjects, 'about');
-          release = await options.admission.acquire(
-            callerKey,
-            contextValue.caller.signal,
-            admissionWeight(plan, sizesSeen, estimated.objects),
-          );
-          if (!release) throw overloadedError();
-          await contextValue.loaders.prefetch(plan);
-          const known = contextValue.loaders.known();
-          // A mutation's payload is read after its write: only its estimate and the allowance can bound it.
-          if (operation.operation !== OperationTypeNode.QUERY || !known) return;
-          // What is not in hand is estimated from this request's own lists first, then from those seen before; the
-          // memory is told once the response is sent.
-          const sizes = { ...sizesSeen, ...listSizesOf(known) };
-          const counted = await countExactly(shape, contextValue, sizes);
-          if (counted.objects > options.maxResultObjects) {
-            throw resultTooLargeError(
-              counted.objects,
-              options.maxResultObjects,
-              counted.estimated ? 'about' : 'exactly',
-            );
+        async didResolveOperation(requestContext) {
+          const { tracing, operationSpan } = requestContext.contextValue;
+          const span = tracing && operationSpan ? tracing.startChild(operationSpan, 'graphql.plan') : undefined;
+          try {
+            await planAndAdmit(requestContext, span);
+            span?.end();
+          } catch (error) {
+            if (span) endWithError(span, codeOf((error as GraphQLError).extensions?.code), (error as Error).message);
+            throw error;
           }
         },
         async willSendResponse({ contextValue, response }) {

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PortalClient, UpstreamCall } from '../portal/portalClient';
 import { PortalError, type PortalErrorCode } from '../portal/portalErrors';
 import { positiveIntegerId, UnreachableCaseError } from '../portal/endpoints';
+import type { Span } from '../tracing/tracing';
 
 /** HTTP status and message of each upstream failure, for a client that asked for a file. */
 function fileErrorStatus(code: PortalErrorCode): { status: number; message: string } {
@@ -38,6 +39,8 @@ export interface LicenseFileRouteOptions {
   maxBytes: number;
   /** Longest a download may take, from the request to the file's last byte. */
   timeoutMs: number;
+  /** The request's span, when it is traced: the portal call's span goes beneath it. */
+  spanOf: (request: FastifyRequest) => Span | undefined;
 }
 
 /**
@@ -68,7 +71,12 @@ export function registerLicenseFileRoute(
     });
     try {
       const file = await portal.openLicenseFile(
-        { authorization, signal: abort.signal, onCall: (call) => options.onCall(call, request) },
+        {
+          authorization,
+          signal: abort.signal,
+          onCall: (call) => options.onCall(call, request),
+          ...spanOption(options.spanOf(request)),
+        },
         licenseId,
       );
       const declared = Number(file.contentLength);
@@ -110,6 +118,10 @@ export function registerLicenseFileRoute(
       return plain(reply, 500, 'Unexpected error.');
     }
   });
+}
+
+function spanOption(span: Span | undefined): { span?: Span } {
+  return span ? { span } : {};
 }
 
 function plain(reply: FastifyReply, status: number, message: string): FastifyReply {

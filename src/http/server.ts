@@ -3,7 +3,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fastifyCors from '@fastify/cors';
 import pinoPretty from 'pino-pretty';
 import fastifyApollo from '@as-integrations/fastify';
@@ -23,6 +23,8 @@ import type { ListSizeMemory } from '../graphql/resultSize';
 import type { LoadersFactory } from '../loaders/loaders';
 import { ErrorCode } from '../graphql/errors';
 import type { ClientLimits } from './clientLimits';
+import type { Span, Tracing } from '../tracing/tracing';
+import { RequestTracing } from './requestTracing';
 
 /** What the HTTP layer is given: the settings, and the parts `main.ts` built from them that outlive a request. */
 export interface HttpServerParts {
@@ -36,6 +38,8 @@ export interface HttpServerParts {
   admission: AdmissionQueue;
   /** The per-address limits: failed logins and the request rate. */
   clientLimits: ClientLimits;
+  /** Where the spans of traced requests go; undefined: tracing is off. */
+  tracing?: Tracing;
   /** The list sizes seen per caller, for estimating answers before any call. */
   listSizes: ListSizeMemory;
   /** How each request's loaders are made; the planned loaders unless given (the benchmark's baseline gives its own). */
@@ -57,6 +61,7 @@ const SHOW_UPSTREAM_CALLS_HEADER = 'x-upstream-calls';
 /** Builds the Fastify app with Apollo mounted; `listen` is the caller's. */
 export async function createHttpServer(parts: HttpServerParts): Promise<FastifyInstance> {
   const { config, portal } = parts;
+  const requestTracing = parts.tracing ? new RequestTracing(parts.tracing) : undefined;
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -77,6 +82,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     genReqId: requestIdOf,
     clientErrorHandler: clientErrorAnswer,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    ...(requestTracing ? { childLoggerFactory: requestTracing.childLoggerFactory } : {}),
   });
   const { admission, generator } = parts;
   const metrics = new ServerMetrics({
@@ -101,6 +107,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     admission,
     listSizes: parts.listSizes,
     showCallsAtOnce: config.portal.connections,
+    tracing: parts.tracing !== undefined,
     ...(parts.persistedQueries ? { persistedQueries: parts.persistedQueries } : {}),
   });
   await apollo.start();
@@ -156,6 +163,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
   }
 
   registerErrorAnswers(app, { bodyLimitBytes: config.bodyLimitBytes, graphqlPath: '/graphql' });
+  requestTracing?.register(app);
   parts.clientLimits.register(app, { graphql: ['/graphql'], plainText: [LICENSE_FILE_ROUTE] });
   registerHealthRoutes(app, readiness, parts.sharedState);
   app.get('/metrics', async (_request, reply) => {
@@ -170,6 +178,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     },
     maxBytes: config.portal.maxResponseBytes,
     timeoutMs: config.limits.operationTimeoutMs,
+    spanOf: (request) => requestTracing?.spanOf(request),
   });
   // The playground takes GET /graphql from browsers away from Apollo by a route constraint (see playground.ts).
   if (config.playground)
@@ -199,11 +208,18 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
           if (call.status === 401) void parts.clientLimits.authFailed(request);
         },
         onBatch: (loader, size) => metrics.observeBatch(loader, size),
+        ...traceOf(request),
       });
       operationTypes.set(request, () => context.operationType);
       return context;
     },
   });
+
+  /** The context's tracing, when this request is traced. */
+  function traceOf(request: FastifyRequest): { trace?: { tracing: Tracing; span: Span } } {
+    const span = requestTracing?.spanOf(request);
+    return span && parts.tracing ? { trace: { tracing: parts.tracing, span } } : {};
+  }
 
   // `app.close()` stops accepting, lets requests in flight finish, then stops Apollo.
   app.addHook('onClose', async () => {

@@ -64,14 +64,21 @@ export class LicenseGenerator {
     if (caller.onCall) detached.onCall = caller.onCall;
     if (caller.deadlineSignal) detached.signal = caller.deadlineSignal;
     if (caller.deadline !== undefined) detached.deadline = caller.deadline;
+    if (caller.span) detached.span = caller.span;
     if (idempotencyKey === undefined) return this.portal.generateLicense(detached, input);
+    // The key's steps, as events of the operation's span when traced (never the key itself: a client's value).
+    const step = (name: string, attributes?: Record<string, string | number>) =>
+      caller.span?.addEvent(`idempotency.${name}`, attributes);
 
     const key = this.scopedKey(caller.authorization, idempotencyKey);
     const fingerprint = fingerprintOf(input);
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
       const claim = this.newClaim(fingerprint);
       const existing = await this.store.claim(key, claim);
-      if (!existing) return this.generateHoldingKey(key, claim, detached, input, undefined);
+      if (!existing) {
+        step('claimed', { round });
+        return this.generateHoldingKey(key, claim, detached, input, undefined);
+      }
       if (existing.fingerprint !== fingerprint) {
         throw new KeyReusedError(
           'This idempotencyKey was used before with other input; use a new key for a new licence.',
@@ -79,12 +86,15 @@ export class LicenseGenerator {
       }
       switch (existing.state) {
         case 'succeeded':
+          step('replayed', { 'license.id': existing.license.id });
           return existing.license;
         case 'pending': {
           if (existing.leaseUntil > Date.now()) {
             // Another request (here or on another replica) holds the key: wait for its outcome.
             const waitMs = detached.deadline === undefined ? PENDING_WAIT_MS : detached.deadline - performance.now();
+            step('waiting', { round });
             await this.store.whenSettled(key, Math.max(0, waitMs));
+            step('waited', { round });
             break;
           }
           // Its lease ran out: its owner died or hangs. Take over; if it had noted the licences before its call,
@@ -92,17 +102,20 @@ export class LicenseGenerator {
           if (existing.knownLicenseIds === undefined || existing.productAssignmentId === undefined) {
             const takeOver = this.newClaim(fingerprint);
             if (!(await this.store.replace(key, existing, takeOver))) break;
+            step('took_over', { round });
             return this.generateHoldingKey(key, takeOver, detached, input, undefined);
           }
           const lost = { productAssignmentId: existing.productAssignmentId, knownLicenseIds: existing.knownLicenseIds };
           const takeOver = this.newClaim(fingerprint, lost);
           if (!(await this.store.replace(key, existing, takeOver))) break;
+          step('reconciling', { round, after: 'lease_expired' });
           return this.reconcile(key, takeOver, lost, detached, input);
         }
         case 'unknown': {
           const lost = { productAssignmentId: existing.productAssignmentId, knownLicenseIds: existing.knownLicenseIds };
           const takeOver = this.newClaim(fingerprint, lost);
           if (await this.store.replace(key, existing, takeOver)) {
+            step('reconciling', { round, after: 'outcome_unknown' });
             return this.reconcile(key, takeOver, lost, detached, input);
           }
           break;
@@ -220,6 +233,7 @@ export class LicenseGenerator {
     }
     const known = new Set(lost.knownLicenseIds);
     const made = current.filter((license) => !known.has(license.id) && sameInput(license, input));
+    caller.span?.addEvent('idempotency.reconciled', { 'licenses.matching': made.length });
     if (made.length === 1) {
       const license = made[0]!;
       await this.store

@@ -47,6 +47,11 @@ export function endpointPath(endpoint: EndpointName, id?: number): string {
  * A portal id from text or a number: a positive integer written without sign, leading zero or fraction (`7` or
  * `"7"`; not `"07"`, `"-1"`, `"7a"`); undefined for anything else.
  */
+/** An endpoint's path with `{id}` for its id, e.g. `/api/license/show/{id}`: how spans name portal calls. */
+export function endpointTemplate(endpoint: EndpointName): string {
+  return endpointPath(endpoint, 1).replace(/\/1$/, '/{id}');
+}
+
 export function positiveIntegerId(value: unknown): number | undefined {
   const text = typeof value === 'number' ? String(value) : value;
   if (typeof text !== 'string' || !/^[1-9][0-9]{0,15}$/.test(text)) return undefined;

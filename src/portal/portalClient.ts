@@ -9,7 +9,9 @@
 import { createHash } from 'node:crypto';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
-import { endpointPath, type EndpointName } from './endpoints';
+import { endpointPath, endpointTemplate, type EndpointName } from './endpoints';
+import { SpanKind } from '@opentelemetry/api';
+import { endWithError, type Span, type Tracing } from '../tracing/tracing';
 import { PortalError, errorFromResponse } from './portalErrors';
 import { CircuitBreaker } from './circuitBreaker';
 import { BodyTooLargeError, headerValue, invalidBody, parseBody, readBounded } from './responseBody';
@@ -57,6 +59,8 @@ export interface PortalClientOptions {
   maxResponseBytes: number;
   /** Where list answers are cached per caller (`PORTAL_CACHE_TTL_MS`); undefined: no cache. */
   listCache?: ListCache;
+  /** Spans of the calls of traced requests, and the `traceparent` sent with them; undefined: tracing is off. */
+  tracing?: Tracing;
 }
 
 /** One upstream call as it happened, for call counts, logs and metrics. */
@@ -91,6 +95,8 @@ export interface PortalCaller {
   deadline?: number;
   /** Told of every call once it has ended. Must not throw. */
   onCall?: (call: UpstreamCall) => void;
+  /** The span the calls' spans go beneath, when the request is traced (the operation's, or the file route's). */
+  span?: Span;
 }
 
 export interface GenerateLicenseRequest {
@@ -121,6 +127,7 @@ export class PortalClient {
   private readonly retries: { max: number; baseDelayMs: number };
   private readonly maxResponseBytes: number;
   private readonly listCache: ListCache | undefined;
+  private readonly tracing: Tracing | undefined;
   /** Lookups of the list cache so far, for `/metrics`. */
   readonly cacheLookups = { hit: 0, miss: 0 };
   /** Reads of a caller's list under way (its cache lookup and, on a miss, its call), by caller and endpoint. */
@@ -129,6 +136,7 @@ export class PortalClient {
   constructor(options: PortalClientOptions) {
     this.origin = new URL(options.origin).origin;
     this.listCache = options.listCache;
+    this.tracing = options.tracing;
     this.maxResponseBytes = options.maxResponseBytes;
     this.retries = { max: options.maxRetries, baseDelayMs: options.retryBaseDelayMs };
     this.breaker = new CircuitBreaker({
@@ -363,6 +371,29 @@ export class PortalClient {
     return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
   }
 
+  /**
+   * The client span of one attempt, beneath the caller's span, as OpenTelemetry's HTTP client conventions name it.
+   * The URL is the portal's origin and path, without the query: credentials travel in a header, and generate's
+   * query carries the client's input (hardware id, note), which no span records.
+   */
+  private callSpan(parent: Span, endpoint: EndpointName, path: string, attempt: number): Span {
+    const url = new URL(path.split('?', 1)[0]!, this.origin);
+    return this.tracing!.startChild(
+      parent,
+      `GET ${endpointTemplate(endpoint)}`,
+      {
+        'http.request.method': 'GET',
+        'url.full': url.href,
+        'url.template': endpointTemplate(endpoint),
+        'server.address': url.hostname,
+        'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+        'portal.endpoint': endpoint,
+        ...(attempt > 0 ? { 'http.request.resend_count': attempt } : {}),
+      },
+      SpanKind.CLIENT,
+    );
+  }
+
   /** One attempt: one request on the pool, its body always consumed or destroyed. */
   private async attempt<T>(
     caller: PortalCaller,
@@ -375,9 +406,11 @@ export class PortalClient {
     const sideEffecting = !options.idempotent;
     const startedAt = performance.now();
     let status: number | undefined;
+    const span = caller.span && this.callSpan(caller.span, endpoint, path, attempt);
     try {
       const headers: Record<string, string> = { accept: 'application/json' };
       if (caller.authorization !== undefined) headers.authorization = caller.authorization;
+      if (span) this.tracing!.inject(span, headers);
       let response: Dispatcher.ResponseData;
       try {
         response = await this.pool.request({
@@ -413,9 +446,17 @@ export class PortalClient {
         throw error;
       }
       report(caller, { endpoint, path, status, startedAt, durationMs: performance.now() - startedAt, attempt });
+      if (span) {
+        span.setAttribute('http.response.status_code', status);
+        span.end();
+      }
       return result;
     } catch (error) {
       const portalError = error instanceof PortalError ? error : transportError(endpoint, error, sideEffecting);
+      if (span) {
+        if (status !== undefined) span.setAttribute('http.response.status_code', status);
+        endWithError(span, portalError.code, portalError.message);
+      }
       report(caller, {
         endpoint,
         path,

@@ -3,7 +3,7 @@
  */
 import { postTo } from './http';
 import { loadConfig } from '../../src/config';
-import { startServer, type RunningServer } from '../../src/main';
+import { startServer, type RunningServer, type ServerParts } from '../../src/main';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator';
 
 export interface Stack {
@@ -40,6 +40,8 @@ export interface StackOptions {
    * `env`'s EMULATOR_* settings; `emulator` is ignored), and `Stack.emulator` is that one.
    */
   embeddedEmulator?: boolean;
+  /** Parts the server is made with beside its configuration (an in-memory span exporter's tracing). */
+  parts?: ServerParts;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -52,6 +54,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       LOG_LEVEL: 'silent',
       ...options.env,
     }),
+    options.parts,
   );
   const emulator = separate ?? server.emulator!;
   const account = (username: string) => {

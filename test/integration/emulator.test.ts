@@ -994,6 +994,7 @@ describe('request log', () => {
         'seq',
         'startedAt',
         'status',
+        'traceparent',
         'username',
       ]);
     }

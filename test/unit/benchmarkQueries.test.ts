@@ -39,6 +39,7 @@ beforeAll(async () => {
     admission: new AdmissionQueue({ maxActive: 64, maxQueued: 500, perCaller: 16 }),
     listSizes: new ListSizeMemory(),
     showCallsAtOnce: 32,
+    tracing: false,
     // Apollo hands each operation a copy of the context: the plan is read off the copy.
     plugins: [
       {

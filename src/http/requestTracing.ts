@@ -1,0 +1,71 @@
+/**
+ * The HTTP request's span: started as soon as Fastify has routed a request (so that every log line of the
+ * request carries its `trace_id` and `span_id`), named by its route, and ended with its response. Health, readiness
+ * and metrics requests are not traced: probes every few seconds would drown the traces people look for.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
+
+type ChildLoggerFactory = NonNullable<FastifyServerOptions['childLoggerFactory']>;
+import { SpanStatusCode } from '@opentelemetry/api';
+import { logIdsOf, type Span, type Tracing } from '../tracing/tracing';
+
+/** Paths whose requests make no span. */
+const UNTRACED = new Set(['/healthz', '/readyz', '/metrics']);
+
+export class RequestTracing {
+  private readonly spans = new WeakMap<IncomingMessage, Span>();
+
+  constructor(private readonly tracing: Tracing) {}
+
+  /**
+   * Fastify's `childLoggerFactory`: makes each request's logger, and with it the request's server span, whose ids
+   * the logger binds. Fastify calls it once routing is done, before it logs anything of the request.
+   */
+  readonly childLoggerFactory: ChildLoggerFactory = (logger, bindings, options, request) => {
+    const path = (request.url ?? '/').split('?', 1)[0]!;
+    if (UNTRACED.has(path)) return logger.child(bindings, options);
+    const method = request.method ?? 'GET';
+    const span = this.tracing.startServerSpan(method, request.headers, {
+      'http.request.method': method,
+      'url.path': path,
+      'url.scheme': 'http',
+      ...(request.headers['user-agent'] ? { 'user_agent.original': request.headers['user-agent'] } : {}),
+    });
+    this.spans.set(request, span);
+    const ids = logIdsOf(span);
+    return logger.child(ids ? { ...bindings, ...ids } : bindings, options);
+  };
+
+  /** Names each span by its route once known, and ends it with the response (or the client's going away). */
+  register(app: FastifyInstance): void {
+    app.addHook('onRequest', async (request) => {
+      const span = this.spans.get(request.raw);
+      if (!span) return;
+      span.setAttribute('client.address', request.ip);
+      const route = request.routeOptions.url;
+      if (route !== undefined) {
+        span.setAttribute('http.route', route);
+        span.updateName(`${request.method} ${route}`);
+      }
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      const span = this.spans.get(request.raw);
+      if (!span) return;
+      span.setAttribute('http.response.status_code', reply.statusCode);
+      if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    });
+    app.addHook('onRequestAbort', async (request) => {
+      const span = this.spans.get(request.raw);
+      if (!span) return;
+      span.setAttribute('error.type', 'client_aborted');
+      span.end();
+    });
+  }
+
+  /** The span of a request, when it is traced. */
+  spanOf(request: FastifyRequest): Span | undefined {
+    return this.spans.get(request.raw);
+  }
+}

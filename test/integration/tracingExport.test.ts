@@ -1,0 +1,121 @@
+/**
+ * Tracing as an operator turns it on: the server started as its own process with OpenTelemetry's standard
+ * variables, exporting to an OTLP/HTTP receiver in the test, in both protocols. One trace per request; the portal
+ * calls beneath the operation; the portal sent a traceparent of the request's trace; a client's traceparent
+ * continued; every log line of a traced request leads to its trace; spans flushed on SIGTERM; and no credential
+ * anywhere in what was exported.
+ */
+import { startEmulator, type Emulator } from '../../src/emulator';
+import { startChildServer } from '../helpers/childServer';
+import { startOtlpReceiver, type ReceivedSpan } from '../helpers/otlpReceiver';
+import { postTo } from '../helpers/http';
+
+let emulator: Emulator;
+beforeAll(async () => {
+  emulator = await startEmulator({ port: 0 });
+});
+afterAll(() => emulator.close());
+
+const SERVER = 2;
+const CLIENT = 3;
+
+describe.each(['http/protobuf', 'http/json'])('exported over OTLP %s', (protocol) => {
+  test('one trace per request, the calls beneath the operation, the portal in the trace, no credential', async () => {
+    const receiver = await startOtlpReceiver();
+    try {
+      const server = await startChildServer({
+        PORTAL_URL: emulator.url,
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'info',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
+      });
+      emulator.requestLog.clear();
+      const demo = emulator.account('demo').authorization;
+      const wrong = `Basic ${Buffer.from('demo:wrong-password-xyz').toString('base64')}`;
+      const clientTrace = '0af7651916cd43dd8448eb211c80319c';
+      const clientSpan = 'b7ad6b7169203331';
+      const query = { query: '{ productAssignments { id licenses(first: 2) { nodes { id detail { fileName } } } } }' };
+      const plain = await postTo(server.graphqlUrl, query, { authorization: demo });
+      const continued = await postTo(server.graphqlUrl, query, {
+        authorization: demo,
+        traceparent: `00-${clientTrace}-${clientSpan}-01`,
+      });
+      const refused = await postTo(server.graphqlUrl, query, { authorization: wrong });
+      expect(plain.json.errors).toBeUndefined();
+      expect(continued.json.errors).toBeUndefined();
+      expect(refused.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+      const portalSaw = emulator.requestLog.entries();
+      // SIGTERM: the spans still waiting in the batch are sent before the process exits.
+      expect(await server.stop()).toBe(0);
+
+      expect(receiver.contentTypes.every((type) => type.includes(protocol === 'http/json' ? 'json' : 'protobuf'))).toBe(
+        true,
+      );
+      const traces = new Map<string, ReceivedSpan[]>();
+      for (const span of receiver.spans) traces.set(span.traceId, [...(traces.get(span.traceId) ?? []), span]);
+      expect(traces.size).toBe(3);
+      expect(traces.has(clientTrace)).toBe(true);
+      for (const [traceId, spans] of traces) {
+        const roots = spans.filter((span) => span.kind === SERVER);
+        expect(roots).toHaveLength(1);
+        const root = roots[0]!;
+        expect(root.name).toBe('POST /graphql');
+        expect(root.parentSpanId).toBe(traceId === clientTrace ? clientSpan : '');
+        expect(root.serviceName).toBe('portal-graphql');
+        const operation = spans.find((span) => span.parentSpanId === root.spanId && span.name.startsWith('query'))!;
+        expect(operation.attributes['graphql.operation.type']).toBe('query');
+        const calls = spans.filter((span) => span.kind === CLIENT);
+        expect(calls.length).toBeGreaterThan(0);
+        for (const call of calls) expect(call.parentSpanId).toBe(operation.spanId);
+        // The portal was sent each call's own traceparent, in this trace.
+        for (const call of calls) {
+          expect(portalSaw.some((entry) => entry.traceparent === `00-${traceId}-${call.spanId}-01`)).toBe(true);
+        }
+      }
+      // Nothing secret was exported: no Authorization, no password, in any body.
+      const exported = Buffer.concat(receiver.bodies).toString('latin1');
+      for (const secret of [demo, wrong, 'demo:demo', 'wrong-password-xyz', demo.slice(6), wrong.slice(6)])
+        expect(exported).not.toContain(secret);
+
+      // Every log line of a traced request carries its trace's ids.
+      const lines = server
+        .output()
+        .stdout.split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const ofRequests = lines.filter((line) => typeof line.requestId === 'string');
+      expect(ofRequests.length).toBeGreaterThanOrEqual(6);
+      for (const line of ofRequests) {
+        expect(traces.has(line.trace_id as string)).toBe(true);
+        expect(line.span_id).toMatch(/^[0-9a-f]{16}$/);
+      }
+    } finally {
+      await receiver.close();
+    }
+  }, 30_000);
+});
+
+test('OTEL_SDK_DISABLED=true: nothing is exported and no traceparent reaches the portal', async () => {
+  const receiver = await startOtlpReceiver();
+  try {
+    const server = await startChildServer({
+      PORTAL_URL: emulator.url,
+      LOG_LEVEL: 'silent',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_SDK_DISABLED: 'true',
+    });
+    emulator.requestLog.clear();
+    await postTo(
+      server.graphqlUrl,
+      { query: '{ productAssignments { id } }' },
+      { authorization: emulator.account('demo').authorization },
+    );
+    await server.stop();
+    expect(receiver.bodies).toEqual([]);
+    expect(emulator.requestLog.entries().map((entry) => entry.traceparent)).toEqual([null]);
+  } finally {
+    await receiver.close();
+  }
+}, 30_000);
