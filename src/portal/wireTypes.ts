@@ -203,9 +203,14 @@ export interface LicenseFileDownload {
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
-/** True for an ISO 8601 instant with an offset (`Z` or `+hh:mm`) that names a real moment. */
+/**
+ * True for an ISO 8601 instant with an offset (`Z` or `+hh:mm`) that names a real moment, as `Date.parse` reads it.
+ * The portal's own form (`2023-08-31T10:33:04Z`: seconds, a fraction of at most three digits, a day that exists,
+ * an hour below 24) is read digit by digit, since it runs for every record of every list; any other form is left
+ * to `Date.parse`, whose rules for the rest (a 24th hour, 31 February rolled into March) are its own.
+ */
 export function isIsoInstant(value: string): boolean {
-  return ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value));
+  return isPlainInstant(value) || (ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value)));
 }
 
 /**
@@ -213,7 +218,20 @@ export function isIsoInstant(value: string): boolean {
  * digit, without a regular expression or a `Date`: it runs for every licence of every list.
  */
 export function isCalendarDate(value: string): boolean {
-  if (value.length !== 10 || value.charCodeAt(4) !== DASH || value.charCodeAt(7) !== DASH) return false;
+  return value.length === 10 && startsWithCalendarDate(value);
+}
+
+const DASH = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+const COLON = 0x3a;
+const DOT = 0x2e;
+const PLUS = 0x2b;
+const LETTER_T = 0x54;
+const LETTER_Z = 0x5a;
+
+function startsWithCalendarDate(value: string): boolean {
+  if (value.length < 10 || value.charCodeAt(4) !== DASH || value.charCodeAt(7) !== DASH) return false;
   const year = digitsAt(value, 0, 4);
   const month = digitsAt(value, 5, 2);
   const day = digitsAt(value, 8, 2);
@@ -221,16 +239,53 @@ export function isCalendarDate(value: string): boolean {
   return year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
 }
 
-const DASH = 0x2d;
-const ZERO = 0x30;
+/**
+ * `YYYY-MM-DDThh:mm:ss`, an optional fraction of one to three digits, then `Z` or `±hh:mm`, every part in range;
+ * false for any other form, which `Date.parse` may still accept.
+ */
+function isPlainInstant(value: string): boolean {
+  if (value.length < 20 || !startsWithCalendarDate(value) || value.charCodeAt(10) !== LETTER_T) return false;
+  if (value.charCodeAt(13) !== COLON || value.charCodeAt(16) !== COLON) return false;
+  if (!isTimeAt(value, 11, 23) || !isBelowAt(value, 17, 59)) return false;
+  let end = 19;
+  if (value.charCodeAt(end) === DOT) {
+    let digits = 0;
+    while (digits < 3 && isDigit(value.charCodeAt(end + 1 + digits))) digits += 1;
+    if (digits === 0) return false;
+    end += 1 + digits;
+  }
+  const sign = value.charCodeAt(end);
+  if (value.length === end + 1) return sign === LETTER_Z;
+  return (
+    value.length === end + 6 &&
+    (sign === PLUS || sign === DASH) &&
+    value.charCodeAt(end + 3) === COLON &&
+    isTimeAt(value, end + 1, 23)
+  );
+}
 
-/** The number written by `length` decimal digits at `start`, or -1 when one of them is not a digit. */
+/** `hh:mm` at `start`, the hour at most `maxHour`. */
+function isTimeAt(value: string, start: number, maxHour: number): boolean {
+  return isBelowAt(value, start, maxHour) && isBelowAt(value, start + 3, 59);
+}
+
+/** Two digits at `start` reading at most `max`. */
+function isBelowAt(value: string, start: number, max: number): boolean {
+  const number = digitsAt(value, start, 2);
+  return number >= 0 && number <= max;
+}
+
+function isDigit(code: number): boolean {
+  return code >= ZERO && code <= NINE;
+}
+
+/** The number written by `length` decimal digits at `start`, or -1 when one of them is not a digit (or not there). */
 function digitsAt(text: string, start: number, length: number): number {
   let number = 0;
   for (let index = start; index < start + length; index += 1) {
-    const digit = text.charCodeAt(index) - ZERO;
-    if (digit < 0 || digit > 9) return -1;
-    number = number * 10 + digit;
+    const code = text.charCodeAt(index);
+    if (!isDigit(code)) return -1;
+    number = number * 10 + code - ZERO;
   }
   return number;
 }

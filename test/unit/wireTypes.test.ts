@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import {
   groupedLicensesListShape,
   isCalendarDate,
+  isIsoInstant,
   licenseDetailListShape,
   licenseDetailShape,
   licenseListShape,
@@ -169,5 +170,73 @@ describe('isCalendarDate', () => {
     ['', false],
   ])('%s: %s', (value, expected) => {
     expect(isCalendarDate(value)).toBe(expected);
+  });
+});
+
+describe('isIsoInstant', () => {
+  /** What it was before the portal's own form was read digit by digit: a pattern and `Date.parse`. */
+  const parsedInstant = (value: string) =>
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) &&
+    !Number.isNaN(Date.parse(value));
+
+  /** Two digits, mostly near the edges of hours, minutes, months and days. */
+  const twoDigits = fc
+    .oneof(fc.constantFrom(0, 1, 12, 13, 23, 24, 28, 29, 30, 31, 32, 59, 60, 99), fc.integer({ min: 0, max: 99 }))
+    .map((n) => String(n).padStart(2, '0'));
+  const year = fc
+    .oneof(fc.constantFrom(0, 99, 100, 1900, 2000, 2024, 2027, 9999), fc.integer({ min: 0, max: 9999 }))
+    .map((n) => String(n).padStart(4, '0'));
+  const fraction = fc.oneof(fc.constant(''), fc.stringMatching(/^\.[0-9]{0,5}$/));
+  const offset = fc.oneof(
+    fc.constantFrom('Z', 'z', ''),
+    fc
+      .tuple(fc.constantFrom('+', '-', ' '), twoDigits, fc.constantFrom(':', ''), twoDigits)
+      .map((parts) => parts.join('')),
+  );
+  const instantLike = fc
+    .tuple(
+      year,
+      twoDigits,
+      twoDigits,
+      fc.constantFrom('T', 't', ' '),
+      twoDigits,
+      twoDigits,
+      fc.boolean(),
+      twoDigits,
+      fraction,
+      offset,
+    )
+    .map(
+      ([y, month, day, t, hour, minute, withSeconds, second, fractionPart, offsetPart]) =>
+        `${y}-${month}-${day}${t}${hour}:${minute}${withSeconds ? `:${second}${fractionPart}` : ''}${offsetPart}`,
+    );
+  /** An instant-like text with one character replaced, dropped or added. */
+  const mutated = fc
+    .tuple(instantLike, fc.nat(), fc.constantFrom('', '0', '9', ':', '-', '.', 'Z', '+', '٣'), fc.boolean())
+    .map(([text, at, char, insert]) => {
+      const index = at % (text.length + 1);
+      return text.slice(0, index) + char + text.slice(insert ? index : index + 1);
+    });
+
+  test('says what the pattern and Date.parse said, for every text', () => {
+    fc.assert(
+      fc.property(fc.oneof(instantLike, mutated, fc.string()), (value) => isIsoInstant(value) === parsedInstant(value)),
+      { numRuns: 50_000 },
+    );
+  });
+
+  test.each([
+    ['2023-08-31T10:33:04Z', true],
+    ['2023-08-31T10:33:04.123+02:00', true],
+    ['2023-08-31T10:33Z', true],
+    ['2021-02-30T00:00:00Z', true], // Date.parse rolls it into March
+    ['2021-01-01T24:00:00Z', true],
+    ['2021-01-01T24:00:01Z', false],
+    ['2021-01-01T23:59:60Z', false],
+    ['2021-01-01T00:00:00+24:00', false],
+    ['2023-08-31T10:33:04', false],
+    ['2023-08-31 10:33:04Z', false],
+  ])('%s: %s', (value, expected) => {
+    expect(isIsoInstant(value)).toBe(expected);
   });
 });
