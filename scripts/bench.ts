@@ -37,7 +37,9 @@
  *   - throughput and p99 latency under load (autocannon, 10 connections, emulator at 0 ms) for a fixed duration
  *     (8 s), or, for every strategy alike, a fixed number of requests (3 per connection) when one request alone
  *     takes more than a twentieth of the duration (the baseline's heavy queries 1 and 2);
- *   - each server's peak RSS (VmHWM), read from /proc just before it is stopped.
+ *   - each server's peak RSS (VmHWM), read from /proc just before it is stopped;
+ *   - the cost of tracing: the planned server once more with tracing on (every request sampled, spans exported over
+ *     OTLP/HTTP to a receiver in this process), under the same load: its req/s against the untraced server's.
  * Every response is checked: one with `errors` stops the run. The report (Markdown) goes to stdout and to
  * `bench-results.md` at the repository's root, ending with issue 12's targets, met or not.
  */
@@ -59,6 +61,7 @@ import {
 import { benchQueries, utcToday, type BenchQuery } from './bench/queries';
 import { renderReport, type PeakMemory, type QueryFigures, type StrategyFigures } from './bench/report';
 import { callsDiffer, checkSameAnswer } from './bench/floorCheck';
+import { startOtlpSink } from './bench/otlpSink';
 
 interface RunSettings {
   mode: 'full' | 'quick';
@@ -111,7 +114,11 @@ interface ServerPair {
   slow: RunningServer;
 }
 
-type Stacks = Record<Strategy, ServerPair>;
+/** The servers of each strategy, and the planned server once more with tracing on (at 0 ms only). */
+type Stacks = Record<Strategy, ServerPair> & { traced: RunningServer };
+
+/** The traced server samples every request and exports to a local receiver (`scripts/bench/otlpSink.ts`). */
+const TRACED_ENV = (sinkUrl: string) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_TRACES_SAMPLER: 'always_on' });
 
 const STRATEGIES: readonly Strategy[] = ['planned', 'baseline', 'floor'];
 
@@ -204,11 +211,17 @@ async function measureQuery(stacks: Stacks, query: BenchQuery, settings: RunSett
       load,
     };
   }
+  // The planned server once more, with tracing on: the same load, after a warm-up of its own.
+  await measureCold(stacks.traced.graphqlUrl, stacks.traced.graphqlUrl, query, { ...settings.cold, samples: 1 });
+  const traced = await measureLoad(stacks.traced.graphqlUrl, query, bound);
+  progress(
+    `${query.name}, planned with tracing: ${traced.requestsPerSecond.toFixed(2)} req/s, p99 ${traced.p99Ms} ms (${traced.requests} requests in ${traced.seconds} s)`,
+  );
   const planned = figures.planned!;
   const floor = figures.floor!;
   const differ = callsDiffer(planned.byEndpoint, floor.byEndpoint);
   if (differ !== undefined) progress(`${query.name}: the floor's calls are not the plan's: ${differ}`);
-  return { query, planned, baseline: figures.baseline!, floor, callsDiffer: differ };
+  return { query, planned, baseline: figures.baseline!, floor, traced, callsDiffer: differ };
 }
 
 /**
@@ -231,10 +244,16 @@ async function withStacks(
   today: string,
   work: (stacks: Stacks) => Promise<void>,
 ): Promise<Record<Strategy, PeakMemory>> {
+  const sink = await startOtlpSink();
   try {
     const [planned, baseline, floor] = await Promise.all(STRATEGIES.map((strategy) => startPair(strategy, today)));
-    const stacks: Stacks = { planned: planned!, baseline: baseline!, floor: floor! };
+    const tracedPortal = await startEmulator(FAST_PORTAL_MS);
+    const traced = await startServer('planned', tracedPortal.url, today, TRACED_ENV(sink.url));
+    progress(`planned with tracing: server up, exporting to ${sink.url}`);
+    const stacks: Stacks = { planned: planned!, baseline: baseline!, floor: floor!, traced };
     await work(stacks);
+    const { exports, bytes } = sink.received();
+    progress(`planned with tracing: ${exports} exports of spans received (${(bytes / 2 ** 20).toFixed(1)} MiB)`);
     const peak = (pair: ServerPair): PeakMemory => ({
       at0Ms: peakRssBytes(pair.fast.child),
       at20Ms: peakRssBytes(pair.slow.child),
@@ -242,6 +261,7 @@ async function withStacks(
     return { planned: peak(stacks.planned), baseline: peak(stacks.baseline), floor: peak(stacks.floor) };
   } finally {
     await stopAllChildren();
+    await sink.close();
   }
 }
 

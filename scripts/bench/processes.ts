@@ -72,9 +72,15 @@ export async function startEmulator(latencyMs: number): Promise<RunningEmulator>
  * Starts a `strategy`'s server in front of `portalUrl`. The planned and the baseline server read the same
  * settings; the floor is told `today`, which operation 4's document names.
  */
-export async function startServer(strategy: Strategy, portalUrl: string, today: string): Promise<RunningServer> {
+export async function startServer(
+  strategy: Strategy,
+  portalUrl: string,
+  today: string,
+  extraEnv: Record<string, string> = {},
+): Promise<RunningServer> {
   const port = await freePort();
   const env = childEnv({
+    ...extraEnv,
     PORTAL_URL: portalUrl,
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -93,7 +99,8 @@ export async function startServer(strategy: Strategy, portalUrl: string, today: 
     baseline: fromSource('baselineServer.ts'),
     floor: [...fromSource('floorServer.ts'), '--portal', portalUrl, '--port', String(port), '--today', today],
   };
-  const child = startChild(`server (${strategy})`, process.execPath, args[strategy], env);
+  const name = extraEnv.OTEL_EXPORTER_OTLP_ENDPOINT ? `${strategy}, traced` : strategy;
+  const child = startChild(`server (${name})`, process.execPath, args[strategy], env);
   await waitForHealth(child, `http://127.0.0.1:${port}/healthz`);
   return { child, graphqlUrl: `http://127.0.0.1:${port}/graphql` };
 }

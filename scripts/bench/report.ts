@@ -23,7 +23,12 @@ export interface StrategyFigures {
 }
 
 /** One operation's figures, by strategy; `callsDiffer` says how the floor's calls differ from planned's, if they do. */
-export type QueryFigures = Record<Strategy, StrategyFigures> & { query: BenchQuery; callsDiffer: string | undefined };
+export type QueryFigures = Record<Strategy, StrategyFigures> & {
+  query: BenchQuery;
+  callsDiffer: string | undefined;
+  /** The planned server with tracing on, under the same load. */
+  traced: LoadResult;
+};
 
 /** Peak RSS of a strategy's two servers, in bytes: in front of the 20 ms portal (sequential requests only) and the 0 ms one (and load). */
 export interface PeakMemory {
@@ -80,6 +85,7 @@ export function renderReport(run: RunSummary): string {
     ...callLines(run.queries),
     ...memoryLines(run.memory),
     ...portalWaitLines(figuresOf(run, 'nested')),
+    ...tracingLines(run.queries),
     ...targetLines(run),
     '',
   ].join('\n');
@@ -310,6 +316,40 @@ function targets(run: RunSummary): TargetLine[] {
   );
   return lines;
 }
+
+/** The cost of tracing, per operation: req/s of the planned server with tracing on against without. */
+function tracingLines(queries: readonly QueryFigures[]): string[] {
+  return [
+    '## The cost of tracing (issue 14)',
+    '',
+    'The planned server once more, with tracing on: every request sampled (`OTEL_TRACES_SAMPLER=always_on`), spans',
+    'batched and exported over OTLP/HTTP protobuf to a receiver on the same host; the same load as above.',
+    '',
+    '| Operation | req/s without tracing | req/s with tracing | with ÷ without |',
+    '| --- | --- | --- | --- |',
+    ...queries.map(
+      (row) =>
+        `| ${row.query.name} | ${rate(row.planned.load.requestsPerSecond)} | ${rate(row.traced.requestsPerSecond)} | ` +
+        `${ratio(row.traced.requestsPerSecond / row.planned.load.requestsPerSecond)} |`,
+    ),
+    '',
+    ...queries.map((row) => {
+      const line = atLeast(
+        `${row.query.name}: req/s with tracing`,
+        row.traced.requestsPerSecond,
+        row.planned.load.requestsPerSecond,
+        TRACING_MIN_THROUGHPUT,
+        'the untraced server',
+        rate,
+      );
+      return `- ${line.met ? '[met]' : '[NOT MET]'} ${line.text}`;
+    }),
+    '',
+  ];
+}
+
+/** Issue 14: req/s with tracing on at least this share of the same server's without. */
+const TRACING_MIN_THROUGHPUT = 0.9;
 
 /** `planned ≥ share × other`, e.g. "req/s at least 0.75× the floor's: 0.62× (12.3 vs 19.8)". */
 function atLeast(
