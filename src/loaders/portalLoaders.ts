@@ -8,11 +8,12 @@
  * is what no plan can know before the first answer: which ids a list lacks.
  *
  * Identical calls are made once: every list at most once per request, every record by id once (DataLoader's
- * cache); a list response primes the show-by-id loaders. An id the client named that a list lacks is asked for by
- * its show call, so that the caller gets the portal's own answer for it (403 for another customer's record, 404
- * for none); the plan counted those calls against the budget. A record that one list names and another lacks
- * (lists are snapshots; a licence generated between them) is asked for by its show call too, within the calls
- * the budget leaves beyond the plan's estimate; past them it fails as UNAVAILABLE (try again).
+ * cache); a record a list brought is served by the show-by-id loaders from the list, with no call. An id the
+ * client named that a list lacks is asked for by its show call, so that the caller gets the portal's own answer
+ * for it (403 for another customer's record, 404 for none); the plan counted those calls against the budget. A
+ * record that one list names and another lacks (lists are snapshots; a licence generated between them) is asked
+ * for by its show call too, within the calls the budget leaves beyond the plan's estimate; past them it fails as
+ * UNAVAILABLE (try again).
  */
 import DataLoader from 'dataloader';
 import type { PortalCaller, PortalClient } from '../portal/portalClient';
@@ -61,9 +62,9 @@ export class PortalLoaders implements Loaders {
    * times per nested query; and read by `known()` to count an answer before it is resolved.
    */
   private readonly listed = {
-    assignments: new Map<number, ProductAssignmentWire>(),
-    licenses: new Map<number, LicenseWire>(),
-    detailsByLicenseId: new Map<number, LicenseDetailWire>(),
+    assignments: new RecordsById<ProductAssignmentWire>((assignment) => assignment.id),
+    licenses: new RecordsById<LicenseWire>((license) => license.id),
+    detailsByLicenseId: new RecordsById<LicenseDetailWire>((detail) => detail.license_id),
     licensesByAssignmentId: new Map<number, LicenseWire[]>(),
   };
   /** The lists as they arrived (undefined until then). */
@@ -95,7 +96,7 @@ export class PortalLoaders implements Loaders {
       };
     /** Keeps every record a batch brought, by its key, beside the loader's cache of promises. */
     const keeping =
-      <V>(kept: Map<number, V>, batch: (ids: readonly number[]) => Promise<Array<V | Error>>) =>
+      <V>(kept: Kept<V>, batch: (ids: readonly number[]) => Promise<Array<V | Error>>) =>
       async (ids: readonly number[]) => {
         const results = await batch(ids);
         results.forEach((result, index) => {
@@ -103,29 +104,29 @@ export class PortalLoaders implements Loaders {
         });
         return results;
       };
-    this.assignmentById = new DataLoader(
-      observed(
-        'assignmentById',
-        keeping(this.listed.assignments, (ids) => this.batchAssignments(ids)),
-      ),
+    /**
+     * Answers the ids in hand (a list brought them) from `kept`, and hands only the others to the batch. This
+     * stands for priming the loader with every listed record: a resolved promise per record, 8,000 per nested
+     * query, for the few a caller loads by id.
+     */
+    const inHandFirst =
+      <V>(kept: Kept<V>, batch: (ids: readonly number[]) => Promise<Array<V | Error>>) =>
+      async (ids: readonly number[]): Promise<Array<V | Error>> => {
+        const missing = ids.filter((id) => !kept.has(id));
+        if (missing.length === 0) return ids.map((id) => kept.get(id)!);
+        const results = await batch(missing);
+        const fetched = new Map(missing.map((id, index) => [id, results[index]!]));
+        return ids.map((id) => (fetched.has(id) ? fetched.get(id)! : kept.get(id)!));
+      };
+    const loaderOf = <V>(name: string, kept: Kept<V>, batch: (ids: readonly number[]) => Promise<Array<V | Error>>) =>
+      new DataLoader(inHandFirst(kept, observed(name, keeping(kept, batch))));
+    this.assignmentById = loaderOf('assignmentById', this.listed.assignments, (ids) => this.batchAssignments(ids));
+    this.licenseById = loaderOf('licenseById', this.listed.licenses, (ids) => this.batchLicenses(ids));
+    this.detailByLicenseId = loaderOf('detailByLicenseId', this.listed.detailsByLicenseId, (ids) =>
+      this.batchDetails(ids),
     );
-    this.licenseById = new DataLoader(
-      observed(
-        'licenseById',
-        keeping(this.listed.licenses, (ids) => this.batchLicenses(ids)),
-      ),
-    );
-    this.detailByLicenseId = new DataLoader(
-      observed(
-        'detailByLicenseId',
-        keeping(this.listed.detailsByLicenseId, (ids) => this.batchDetails(ids)),
-      ),
-    );
-    this.licensesByAssignmentId = new DataLoader(
-      observed(
-        'licensesByAssignmentId',
-        keeping(this.listed.licensesByAssignmentId, (ids) => this.batchLicensesOfAssignments(ids)),
-      ),
+    this.licensesByAssignmentId = loaderOf('licensesByAssignmentId', this.listed.licensesByAssignmentId, (ids) =>
+      this.batchLicensesOfAssignments(ids),
     );
     this.fileByLicenseId = new DataLoader(
       observed('fileByLicenseId', (ids) => eachKey(ids, (id) => this.portal.downloadLicenseFile(this.caller, id))),
@@ -195,7 +196,7 @@ export class PortalLoaders implements Loaders {
     this.assignmentList ??= (
       this.groupedList?.then((groups) => groups.map((group) => group.product_assignment).sort(byId)) ??
       this.portal.listProductAssignments(this.caller).then((list) => {
-        for (const assignment of list) this.primeAssignment(assignment);
+        this.listed.assignments.addList(list);
         return list;
       })
     ).then((list) => (this.lists.assignments = list));
@@ -207,7 +208,7 @@ export class PortalLoaders implements Loaders {
     this.licenseList ??= (
       this.groupedList?.then((groups) => groups.flatMap((group) => group.licenses).sort(byId)) ??
       this.portal.listLicenses(this.caller).then((list) => {
-        for (const license of list) this.primeLicense(license);
+        this.listed.licenses.addList(list);
         return list;
       })
     ).then((list) => (this.lists.licenses = list));
@@ -217,23 +218,19 @@ export class PortalLoaders implements Loaders {
   /** Every licence detail of the caller; fetched once per request. */
   allDetails(): Promise<LicenseDetailWire[]> {
     this.detailList ??= this.portal.listLicenseDetails(this.caller).then((list) => {
-      for (const detail of list) {
-        this.detailByLicenseId.prime(detail.license_id, detail);
-        this.listed.detailsByLicenseId.set(detail.license_id, detail);
-      }
+      this.listed.detailsByLicenseId.addList(list);
       return (this.lists.details = list);
     });
     return this.detailList;
   }
 
-  /** Every assignment with its licences; fetched once per request; primes assignments and licences. */
+  /** Every assignment with its licences; fetched once per request; serves assignments and licences by id. */
   allGrouped(): Promise<GroupedLicensesWire[]> {
     this.groupedList ??= this.portal.listLicensesByAssignment(this.caller).then((groups) => {
       for (const group of groups) {
-        this.primeAssignment(group.product_assignment);
-        this.licensesByAssignmentId.prime(group.product_assignment.id, group.licenses);
+        this.listed.assignments.set(group.product_assignment.id, group.product_assignment);
         this.listed.licensesByAssignmentId.set(group.product_assignment.id, group.licenses);
-        for (const license of group.licenses) this.primeLicense(license);
+        this.listed.licenses.addList(group.licenses);
       }
       return (this.lists.grouped = groups);
     });
@@ -381,15 +378,54 @@ export class PortalLoaders implements Loaders {
     if (asked.length > 0) (await eachKey(asked, show)).forEach((result, index) => shown.set(asked[index]!, result));
     return shown;
   }
+}
 
-  private primeAssignment(assignment: ProductAssignmentWire): void {
-    this.assignmentById.prime(assignment.id, assignment);
-    this.listed.assignments.set(assignment.id, assignment);
+/** Where a loader keeps the records it has in hand. */
+interface Kept<V> {
+  get(id: number): V | undefined;
+  set(id: number, record: V): unknown;
+  has(id: number): boolean;
+}
+
+/**
+ * Records by id, from show calls and from lists; a list's records are indexed only once one is looked up, since a
+ * query that reads a list in order (4,000 licences under their assignments) never looks one up by id. Lists and
+ * single records replace each other in the order they were added, as if each list were set record by record.
+ */
+class RecordsById<V> implements Kept<V> {
+  private readonly byId = new Map<number, V>();
+  private unindexed: Array<readonly V[]> = [];
+
+  constructor(private readonly idOf: (record: V) => number) {}
+
+  addList(records: readonly V[]): void {
+    this.unindexed.push(records);
   }
 
-  private primeLicense(license: LicenseWire): void {
-    this.licenseById.prime(license.id, license);
-    this.listed.licenses.set(license.id, license);
+  set(id: number, record: V): void {
+    this.index();
+    this.byId.set(id, record);
+  }
+
+  get(id: number): V | undefined {
+    this.index();
+    return this.byId.get(id);
+  }
+
+  has(id: number): boolean {
+    this.index();
+    return this.byId.has(id);
+  }
+
+  clear(): void {
+    this.byId.clear();
+    this.unindexed = [];
+  }
+
+  private index(): void {
+    if (this.unindexed.length === 0) return;
+    for (const records of this.unindexed) for (const record of records) this.byId.set(this.idOf(record), record);
+    this.unindexed = [];
   }
 }
 

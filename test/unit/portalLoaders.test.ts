@@ -66,6 +66,22 @@ describe('records one list names and another lacks', () => {
   });
 });
 
+describe('records a list brought', () => {
+  test('are served by the loaders by id, with no call and no batch', async () => {
+    const portal = new PortalInMemory();
+    const batches: Array<[string, number]> = [];
+    const loaders = new PortalLoaders(portal, caller, (loader, size) => batches.push([loader, size]));
+    await loaders.prefetch(plan('{ productAssignments { licenses { nodes { id detail { id } } } } }'));
+    const listedCalls = [...portal.calls];
+    const [first, second] = portal.licenses;
+    expect(await loaders.licenseById.load(first!.id)).toBe(first);
+    expect(await loaders.detailByLicenseId.load(first!.id)).toBe(portal.details[0]);
+    expect(loaders.license(second!.id)).toBe(second);
+    expect(portal.calls).toEqual(listedCalls);
+    expect(batches).toEqual([]);
+  });
+});
+
 describe('after a write', () => {
   test("the loaders follow the plan made for the mutation's payload", async () => {
     const portal = new PortalInMemory();
