@@ -21,12 +21,28 @@ export function cursorOf(edge: EdgeModel<unknown>): string {
   return encodeCursor(edge.position.tag, edge.position.key, edge.position.id);
 }
 
-/** One page of a list, with what the connection's fields need. */
-export interface Page<T> {
-  totalCount: number;
-  edges: EdgeModel<T>[];
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
+/**
+ * One page of a list, with what the connection's fields need. Its edges (positions, for cursors) are made only when
+ * asked for: most queries read `nodes`, and a page of 4,000 licences would make 8,000 objects for nothing.
+ */
+export class Page<T> {
+  constructor(
+    /** The page's items, in order; it may be the very list it was cut from, so it is never changed. */
+    readonly nodes: readonly T[],
+    readonly totalCount: number,
+    readonly hasNextPage: boolean,
+    readonly hasPreviousPage: boolean,
+    private readonly ordering: Ordering<T>,
+  ) {}
+
+  get edges(): EdgeModel<T>[] {
+    return this.nodes.map((node) => this.edgeOf(node));
+  }
+
+  /** An item of this page with its position. */
+  edgeOf(node: T): EdgeModel<T> {
+    return { node, position: { tag: this.ordering.tag, ...positionOf(node, this.ordering) } };
+  }
 }
 
 export type LicensePage = Page<LicenseWire>;
@@ -47,7 +63,7 @@ interface Ordering<T> {
 /** Page arguments, checked. */
 export interface PageArgs {
   first: number | undefined;
-  after: { key: SortKey; id: number } | undefined;
+  after: Position | undefined;
 }
 
 /** A licence filter, checked: ids are numbers, dates are calendar dates, search is lower case. */
@@ -131,29 +147,64 @@ export function checkPageArgs<T>(
 
 /** Sorts, skips to after the cursor, and cuts a page; `totalCount` counts every item given. */
 export function paginate<T>(items: readonly T[], ordering: Ordering<T>, args: PageArgs): Page<T> {
-  const sign = ordering.direction === 'ASC' ? 1 : -1;
-  const compare = (a: { key: SortKey; id: number }, b: { key: SortKey; id: number }): number =>
-    sign * (compareKeys(a.key, b.key) || a.id - b.id);
-  const sorted = items.map((item) => ({ item, key: ordering.keyOf(item), id: ordering.idOf(item) })).sort(compare);
-  const start = args.after === undefined ? 0 : firstIndexAfter(sorted, args.after, compare);
+  const compare = comparePositions(ordering.direction);
+  const sorted = inOrder(items, ordering, compare);
+  const start = args.after === undefined ? 0 : firstIndexAfter(sorted, ordering, args.after, compare);
   const end = args.first === undefined ? sorted.length : Math.min(sorted.length, start + args.first);
-  const edges = sorted
-    .slice(start, end)
-    .map((entry) => ({ node: entry.item, position: { tag: ordering.tag, key: entry.key, id: entry.id } }));
-  return { totalCount: sorted.length, edges, hasNextPage: end < sorted.length, hasPreviousPage: start > 0 };
+  const nodes = start === 0 && end === sorted.length ? sorted : sorted.slice(start, end);
+  return new Page(nodes, sorted.length, end < sorted.length, start > 0, ordering);
 }
 
-/** Binary search for the first entry strictly after `position` (which need not be in the list any more). */
-function firstIndexAfter<E extends { key: SortKey; id: number }>(
-  sorted: readonly E[],
-  position: { key: SortKey; id: number },
-  compare: (a: { key: SortKey; id: number }, b: { key: SortKey; id: number }) => number,
+/** Where an item sorts: its key, then its id. */
+interface Position {
+  key: SortKey;
+  id: number;
+}
+
+function positionOf<T>(item: T, ordering: Ordering<T>): Position {
+  return { key: ordering.keyOf(item), id: ordering.idOf(item) };
+}
+
+function comparePositions(direction: OrderDirection): (a: Position, b: Position) => number {
+  const sign = direction === 'ASC' ? 1 : -1;
+  return (a, b) => sign * (compareKeys(a.key, b.key) || a.id - b.id);
+}
+
+/**
+ * `items` in the order; `items` itself when they already are, as the portal's lists come (by ascending id), so
+ * that the usual page costs no copy. The sort is stable, so either way equal positions keep their order.
+ */
+function inOrder<T>(items: readonly T[], ordering: Ordering<T>, compare: (a: Position, b: Position) => number) {
+  if (isInOrder(items, ordering)) return items;
+  return items
+    .map((item) => ({ item, position: positionOf(item, ordering) }))
+    .sort((a, b) => compare(a.position, b.position))
+    .map((entry) => entry.item);
+}
+
+/** Whether no item sorts before the one ahead of it; reads the items in place, with no position made. */
+function isInOrder<T>(items: readonly T[], { direction, keyOf, idOf }: Ordering<T>): boolean {
+  const sign = direction === 'ASC' ? 1 : -1;
+  for (let index = 1; index < items.length; index += 1) {
+    const before = items[index - 1]!;
+    const item = items[index]!;
+    if (sign * (compareKeys(keyOf(before), keyOf(item)) || idOf(before) - idOf(item)) > 0) return false;
+  }
+  return true;
+}
+
+/** Binary search for the first item strictly after `position` (which need not be in the list any more). */
+function firstIndexAfter<T>(
+  sorted: readonly T[],
+  ordering: Ordering<T>,
+  position: Position,
+  compare: (a: Position, b: Position) => number,
 ): number {
   let low = 0;
   let high = sorted.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
-    if (compare(sorted[middle]!, position) <= 0) low = middle + 1;
+    if (compare(positionOf(sorted[middle]!, ordering), position) <= 0) low = middle + 1;
     else high = middle;
   }
   return low;

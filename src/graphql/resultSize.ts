@@ -378,9 +378,7 @@ class AnswerRecords {
       if (licenses) {
         const matching = filtered ? licenses.filter((license) => licenseMatches(license, filter)) : licenses;
         const nodes =
-          page.first === undefined && page.after === undefined
-            ? matching
-            : paginate(matching, ordering, page).edges.map((edge) => edge.node);
+          page.first === undefined && page.after === undefined ? matching : paginate(matching, ordering, page).nodes;
         return new PageOf(nodes);
       }
       this.estimated = true;
@@ -427,7 +425,7 @@ class AnswerRecords {
         const nodes =
           page.first === undefined && page.after === undefined
             ? details
-            : paginate(details, licenseDetailOrdering, page).edges.map((edge) => edge.node);
+            : paginate(details, licenseDetailOrdering, page).nodes;
         return new PageOf(nodes);
       }
       this.estimated = true;

@@ -12,29 +12,38 @@ import type { RequestContext } from '../context';
 
 /** A page's edges, or none once the answer has handed out all the list items it may hold. */
 function edgesOf<T>(page: Page<T>, context: RequestContext) {
-  return context.allowance.take(page.edges.length) ? page.edges : [];
+  return context.allowance.take(page.nodes.length) ? page.edges : [];
+}
+
+/**
+ * A page's nodes, or none once the answer has handed out all the list items it may hold. The page's own list,
+ * not a copy: the executor only reads it.
+ */
+function nodesOf<T>(page: Page<T>, context: RequestContext) {
+  return context.allowance.take(page.nodes.length) ? (page.nodes as T[]) : [];
 }
 
 function pageInfo<T>(page: Page<T>) {
+  const { nodes } = page;
   return {
     hasNextPage: page.hasNextPage,
     hasPreviousPage: page.hasPreviousPage,
-    startCursor: page.edges.length > 0 ? cursorOf(page.edges[0]!) : null,
-    endCursor: page.edges.length > 0 ? cursorOf(page.edges[page.edges.length - 1]!) : null,
+    startCursor: nodes.length > 0 ? cursorOf(page.edgeOf(nodes[0]!)) : null,
+    endCursor: nodes.length > 0 ? cursorOf(page.edgeOf(nodes[nodes.length - 1]!)) : null,
   };
 }
 
 export const LicenseConnection: LicenseConnectionResolvers = {
   totalCount: (page) => page.totalCount,
   edges: (page, _args, context) => edgesOf(page, context),
-  nodes: (page, _args, context) => edgesOf(page, context).map((edge) => edge.node),
+  nodes: (page, _args, context) => nodesOf(page, context),
   pageInfo,
 };
 
 export const LicenseDetailConnection: LicenseDetailConnectionResolvers = {
   totalCount: (page) => page.totalCount,
   edges: (page, _args, context) => edgesOf(page, context),
-  nodes: (page, _args, context) => edgesOf(page, context).map((edge) => edge.node),
+  nodes: (page, _args, context) => nodesOf(page, context),
   pageInfo,
 };
 

@@ -41,11 +41,9 @@ export async function licensesPage(
     oneAssignment === undefined
       ? await context.loaders.allLicenses()
       : await licensesOf(context, oneAssignment, assignmentId === undefined);
-  return paginate(
-    licenses.filter((license) => licenseMatches(license, filter)),
-    ordering,
-    page,
-  );
+  // No filter, no copy: the page may be the list itself.
+  const filtered = Object.keys(filter).length > 0;
+  return paginate(filtered ? licenses.filter((license) => licenseMatches(license, filter)) : licenses, ordering, page);
 }
 
 async function licensesOf(
