@@ -187,15 +187,17 @@ class AnswerCounter {
   private compile(shape: AnswerShape): RecordCount {
     if (shape.fields.length === 0) return () => 0;
     const fields = shape.fields.map((field) => this.fieldCounter(shape.typeName, field));
+    const countFields = (record: object) => {
+      let total = 0;
+      for (const field of fields) total += field(record);
+      return total;
+    };
+    if (!readsLists(shape)) return countFields;
     // Each record is counted once per shape: the relations cycle reaches the same records again and again.
     const counted = new Map<object, number>();
     return (record) => {
       let total = counted.get(record);
-      if (total === undefined) {
-        total = 0;
-        for (const field of fields) total += field(record);
-        counted.set(record, total);
-      }
+      if (total === undefined) counted.set(record, (total = countFields(record)));
       return total;
     };
   }
@@ -216,6 +218,27 @@ class AnswerCounter {
       return 1 + below(held);
     };
   }
+}
+
+/**
+ * Fields that hold at most one record, found by its id or its parent: below them, a shape that reads no list is
+ * counted in steps bounded by the query's size, faster than its records could be looked up.
+ */
+const ONE_RECORD_FIELDS = new Set([
+  'License.productAssignment',
+  'License.detail',
+  'LicenseDetail.license',
+  'LicenseEdge.node',
+  'LicenseDetailEdge.node',
+]);
+
+/** Whether counting below a record of `shape` reads a list: any field but a list of scalars or one record. */
+function readsLists(shape: AnswerShape): boolean {
+  return shape.fields.some(
+    (field) =>
+      field.shape !== undefined &&
+      (!ONE_RECORD_FIELDS.has(`${shape.typeName}.${field.name}`) || readsLists(field.shape)),
+  );
 }
 
 /** A record the counter stands in for without having it: one of a kind, counted from the sizes seen. */
