@@ -81,11 +81,23 @@ function endStage(span: Span, errors: readonly Error[], errorType: string): void
   else endWithError(span, errorType, errors[0]!.message);
 }
 
+/** Documents as recorded, by document: Apollo hands the same parsed document to every request of the same query. */
+const recordedDocuments = new WeakMap<DocumentNode, string>();
+
 /**
  * The document as sent, with every literal value replaced (`"*"`, `0`): what was asked, without the values a
- * client wrote into it (a hardware id, a note).
+ * client wrote into it (a hardware id, a note). Printed once per parsed document.
  */
 function documentWithoutLiterals(document: DocumentNode): string {
+  let recorded = recordedDocuments.get(document);
+  if (recorded === undefined) {
+    recorded = printWithoutLiterals(document);
+    recordedDocuments.set(document, recorded);
+  }
+  return recorded;
+}
+
+function printWithoutLiterals(document: DocumentNode): string {
   const hidden = visit(document, {
     StringValue: () => ({ kind: Kind.STRING, value: '*' }),
     IntValue: () => ({ kind: Kind.INT, value: '0' }),

@@ -47,9 +47,16 @@ export function endpointPath(endpoint: EndpointName, id?: number): string {
  * A portal id from text or a number: a positive integer written without sign, leading zero or fraction (`7` or
  * `"7"`; not `"07"`, `"-1"`, `"7a"`); undefined for anything else.
  */
+const templates = new Map<EndpointName, string>();
+
 /** An endpoint's path with `{id}` for its id, e.g. `/api/license/show/{id}`: how spans name portal calls. */
 export function endpointTemplate(endpoint: EndpointName): string {
-  return endpointPath(endpoint, 1).replace(/\/1$/, '/{id}');
+  let template = templates.get(endpoint);
+  if (template === undefined) {
+    template = endpointPath(endpoint, 1).replace(/\/1$/, '/{id}');
+    templates.set(endpoint, template);
+  }
+  return template;
 }
 
 export function positiveIntegerId(value: unknown): number | undefined {

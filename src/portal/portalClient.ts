@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { endpointPath, endpointTemplate, type EndpointName } from './endpoints';
-import { SpanKind } from '@opentelemetry/api';
+import { SpanKind, type Attributes } from '@opentelemetry/api';
 import { endWithError, type Span, type Tracing } from '../tracing/tracing';
 import { PortalError, errorFromResponse } from './portalErrors';
 import { CircuitBreaker } from './circuitBreaker';
@@ -128,6 +128,8 @@ export class PortalClient {
   private readonly maxResponseBytes: number;
   private readonly listCache: ListCache | undefined;
   private readonly tracing: Tracing | undefined;
+  /** The portal's host and port, as the calls' spans name them. */
+  private readonly server: { address: string; port: number };
   /** Lookups of the list cache so far, for `/metrics`. */
   readonly cacheLookups = { hit: 0, miss: 0 };
   /** Reads of a caller's list under way (its cache lookup and, on a miss, its call), by caller and endpoint. */
@@ -137,6 +139,8 @@ export class PortalClient {
     this.origin = new URL(options.origin).origin;
     this.listCache = options.listCache;
     this.tracing = options.tracing;
+    const origin = new URL(this.origin);
+    this.server = { address: origin.hostname, port: Number(origin.port || (origin.protocol === 'https:' ? 443 : 80)) };
     this.maxResponseBytes = options.maxResponseBytes;
     this.retries = { max: options.maxRetries, baseDelayMs: options.retryBaseDelayMs };
     this.breaker = new CircuitBreaker({
@@ -372,26 +376,21 @@ export class PortalClient {
   }
 
   /**
-   * The client span of one attempt, beneath the caller's span, as OpenTelemetry's HTTP client conventions name it.
+   * The client span of one attempt, beneath the caller's span, as OpenTelemetry's HTTP client conventions name it
+   * (`GET /api/license/show/{id}`), with only the attributes they require: each is serialized for every call.
    * The URL is the portal's origin and path, without the query: credentials travel in a header, and generate's
    * query carries the client's input (hardware id, note), which no span records.
    */
   private callSpan(parent: Span, endpoint: EndpointName, path: string, attempt: number): Span {
-    const url = new URL(path.split('?', 1)[0]!, this.origin);
-    return this.tracing!.startChild(
-      parent,
-      `GET ${endpointTemplate(endpoint)}`,
-      {
-        'http.request.method': 'GET',
-        'url.full': url.href,
-        'url.template': endpointTemplate(endpoint),
-        'server.address': url.hostname,
-        'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
-        'portal.endpoint': endpoint,
-        ...(attempt > 0 ? { 'http.request.resend_count': attempt } : {}),
-      },
-      SpanKind.CLIENT,
-    );
+    const template = endpointTemplate(endpoint);
+    const attributes: Attributes = {
+      'http.request.method': 'GET',
+      'url.full': `${this.origin}${path.split('?', 1)[0]!}`,
+      'server.address': this.server.address,
+      'server.port': this.server.port,
+    };
+    if (attempt > 0) attributes['http.request.resend_count'] = attempt;
+    return this.tracing!.startChild(parent, `GET ${template}`, attributes, SpanKind.CLIENT);
   }
 
   /** One attempt: one request on the pool, its body always consumed or destroyed. */
