@@ -110,7 +110,7 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
             await planAndAdmit(requestContext, span);
             span?.end();
           } catch (error) {
-            if (span) endWithError(span, codeOf((error as GraphQLError).extensions?.code), (error as Error).message);
+            if (span) endWithError(span, codeOf((error as GraphQLError).extensions?.code));
             throw error;
           }
         },

@@ -4,7 +4,8 @@
  * that the plan's portal calls (started before graphql-js executes) sit beneath it; it ends once the response is
  * formed, when the errors' `extensions.code` are known. No span per field: a nested query resolves thousands.
  *
- * Nothing secret is recorded: the document with its literal values replaced, never the variables, never a header.
+ * Nothing secret is recorded: the document with its literal values replaced, never the variables, never a header,
+ * never an error's message (graphql-js quotes a variable's value in some); errors are recorded by code and path.
  */
 import { Kind, print, visit, type DocumentNode } from 'graphql';
 import { SpanStatusCode } from '@opentelemetry/api';
@@ -55,9 +56,9 @@ export function tracingPlugin(): ApolloServerPlugin<RequestContext> {
           for (const error of errors) {
             const code = typeof error.extensions?.code === 'string' ? error.extensions.code : 'INTERNAL_SERVER_ERROR';
             codes.push(code);
+            // The code, reason and path, not the message: a message may quote a variable's value or a literal.
             operation.addEvent('exception', {
               'exception.type': code,
-              'exception.message': error.message,
               ...(error.path ? { 'graphql.error.path': error.path.join('.') } : {}),
               ...(typeof error.extensions?.reason === 'string'
                 ? { 'graphql.error.reason': error.extensions.reason }
@@ -78,7 +79,7 @@ export function tracingPlugin(): ApolloServerPlugin<RequestContext> {
 
 function endStage(span: Span, errors: readonly Error[], errorType: string): void {
   if (errors.length === 0) span.end();
-  else endWithError(span, errorType, errors[0]!.message);
+  else endWithError(span, errorType);
 }
 
 /** Documents as recorded, by document: Apollo hands the same parsed document to every request of the same query. */

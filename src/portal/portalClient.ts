@@ -454,7 +454,7 @@ export class PortalClient {
       const portalError = error instanceof PortalError ? error : transportError(endpoint, error, sideEffecting);
       if (span) {
         if (status !== undefined) span.setAttribute('http.response.status_code', status);
-        endWithError(span, portalError.code, portalError.message);
+        endWithError(span, portalError.code);
       }
       report(caller, {
         endpoint,

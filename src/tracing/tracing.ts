@@ -115,10 +115,13 @@ export function logIdsOf(span: Span | undefined): { trace_id: string; span_id: s
   return { trace_id: traceId, span_id: spanId };
 }
 
-/** Ends a span as failed, with the error's kind and message (never a stack: messages here carry no secret). */
-export function endWithError(span: Span, errorType: string, message: string): void {
+/**
+ * Ends a span as failed, with the error's kind only: never its message, which may echo what a client sent (graphql-js
+ * quotes a variable's value when it does not coerce, and a literal when it does not validate).
+ */
+export function endWithError(span: Span, errorType: string): void {
   span.setAttribute('error.type', errorType);
-  span.setStatus({ code: SpanStatusCode.ERROR, message });
+  span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
   span.end();
 }
 

@@ -112,6 +112,20 @@ test("an error: the portal's 403 on the call's span, FORBIDDEN on the operation'
   expect(call!.status.code).toBe(SpanStatusCode.ERROR);
 });
 
+test("an error's message is not recorded: graphql-js quotes a variable's value in it", async () => {
+  const answer = await stack.gql(
+    `mutation($input: GenerateLicenseInput!) { generateLicense(input: $input) { license { id } } }`,
+    { input: { hwid: 'SECRET-HWID-123', note: 'private note' } },
+  );
+  expect(JSON.stringify(answer.errors)).toContain('SECRET-HWID-123');
+  const recorded = JSON.stringify(
+    exporter.getFinishedSpans().map((span) => [span.name, span.attributes, span.events, span.status]),
+  );
+  expect(recorded).toContain('BAD_USER_INPUT');
+  expect(recorded).not.toContain('SECRET-HWID-123');
+  expect(recorded).not.toContain('private note');
+});
+
 test('a retry: each attempt is its own span, the second with its resend count', async () => {
   stack.emulator.faults.add({ kind: 'status', status: 503, route: 'productAssignment.list', times: 1 });
   const answer = await stack.gql(`{ productAssignments { id } }`);
