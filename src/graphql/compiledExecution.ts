@@ -19,7 +19,16 @@
  * is masked as unexpected, where graphql-js would show the scalar's message; the portal's values are checked
  * before they get here, so none fails.
  */
-import { execute, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
+import {
+  execute,
+  GraphQLError,
+  Kind,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { GatewayExecutor, GatewayInterface } from '@apollo/server-gateway-interface';
 
@@ -38,7 +47,9 @@ export function compiledExecution(schema: GraphQLSchema): GatewayInterface {
     const { operationName, variables: variableValues } = request.request;
     // Without an operation (none named, or several and no name) graphql-js says what is wrong, in its words.
     const query =
-      operation && !operation.variableDefinitions?.length ? compiled.get(document, operationName) : undefined;
+      operation && !operation.variableDefinitions?.length
+        ? compiled.get(document, operation, operationName)
+        : undefined;
     if (!query) return execute({ schema, document, contextValue: context, variableValues, operationName });
     const { data, errors } = await query.query(undefined, context, {});
     // In graphql-js's order: its errors before its data.
@@ -54,24 +65,40 @@ export function compiledExecution(schema: GraphQLSchema): GatewayInterface {
   };
 }
 
+/** Most compiled operations kept; past it, the least recently run is dropped (and compiled again if it comes back). */
+const MAX_COMPILED = 200;
+
 /**
- * Operations compiled, by document and operation name. A document is compiled the second time it runs, not the
- * first: compiling costs more than one run, and is worth it only for an operation that comes back. Apollo keeps
- * a parsed document in its document cache, so the same query text brings the same document; once the cache lets
- * it go, so does this.
+ * Most fields an operation may select, fragments expanded, to be compiled. Compiling is linear in that count and
+ * graphql-jit's code for it stays in memory: thirty aliases of a fragment nested through the relations expand to
+ * thousands of fields from 2 KB of text, compile for a second (blocking every request) and hold tens of megabytes.
+ * Such an operation runs with graphql-js, which walks the same selections without compiling them. The benchmark's
+ * operations select 7 to 15.
+ */
+const MAX_COMPILED_FIELDS = 500;
+
+/**
+ * Operations compiled, by document and operation name, in a bounded LRU. A document is compiled the second time it
+ * runs, not the first: a query sent once is not worth compiling. Apollo hands the same parsed document to every
+ * request of the same query text while its document cache holds it.
  */
 class CompiledOperations {
-  private readonly byDocument = new WeakMap<DocumentNode, Map<string | null, CompiledQuery | 'seen' | 'refused'>>();
+  private readonly byDocument = new Map<DocumentNode, Map<string | null, CompiledQuery | 'seen' | 'refused'>>();
 
   constructor(private readonly schema: GraphQLSchema) {}
 
   /** The compiled operation, or undefined when graphql-js runs it this time. */
-  get(document: DocumentNode, operationName: string | null | undefined): CompiledQuery | undefined {
+  get(
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    operationName: string | null | undefined,
+  ): CompiledQuery | undefined {
     let operations = this.byDocument.get(document);
-    if (!operations) {
-      operations = new Map<string | null, CompiledQuery | 'seen' | 'refused'>();
-      this.byDocument.set(document, operations);
-    }
+    if (operations)
+      this.byDocument.delete(document); // most recently used last
+    else operations = new Map<string | null, CompiledQuery | 'seen' | 'refused'>();
+    this.byDocument.set(document, operations);
+    if (this.byDocument.size > MAX_COMPILED) this.byDocument.delete(this.byDocument.keys().next().value!);
     const name = operationName ?? null;
     const state = operations.get(name);
     if (state === undefined) {
@@ -79,6 +106,10 @@ class CompiledOperations {
       return undefined;
     }
     if (state !== 'seen') return state === 'refused' ? undefined : state;
+    if (selectsMoreThan(document, operation, MAX_COMPILED_FIELDS)) {
+      operations.set(name, 'refused');
+      return undefined;
+    }
     const result = compileQuery(this.schema, document, operationName ?? undefined, {
       disablingCapturingStackErrors: true,
     });
@@ -86,6 +117,27 @@ class CompiledOperations {
     operations.set(name, query ?? 'refused');
     return query;
   }
+}
+
+/** Whether an operation selects more than `bound` fields with its fragments expanded; stops counting past it. */
+function selectsMoreThan(document: DocumentNode, operation: OperationDefinitionNode, bound: number): boolean {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions)
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  let fields = 0;
+  // Validation has refused fragment cycles, so the walk ends; the count ends it sooner.
+  const walk = (selectionSet: SelectionSetNode | undefined): boolean => {
+    for (const selection of selectionSet?.selections ?? []) {
+      if (selection.kind === Kind.FIELD) {
+        fields += 1;
+        if (fields > bound || walk(selection.selectionSet)) return true;
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        if (walk(selection.selectionSet)) return true;
+      } else if (walk(fragments.get(selection.name.value)?.selectionSet)) return true;
+    }
+    return false;
+  };
+  return walk(operation.selectionSet);
 }
 
 /**
