@@ -81,7 +81,7 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
         span?.setAttribute('graphql.result.estimated_objects', estimated.objects);
         if (estimated.objects > options.maxResultObjects)
           throw resultTooLargeError(estimated.objects, options.maxResultObjects, 'about');
-        const weight = admissionWeight(plan, sizesSeen, estimated.objects);
+        const weight = admissionWeight(plan, shape, sizesSeen, estimated.objects);
         const waitStarted = performance.now();
         release = await options.admission.acquire(callerKey, contextValue.caller.signal, weight);
         span?.setAttributes({
@@ -139,18 +139,24 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
 /** Objects of an answer per admission slot: an operation resolving 15,000 takes a caller's whole share. */
 const OBJECTS_PER_SLOT = 1000;
 
+/** How long a list this caller was never seen to have is taken to be, for weighing an operation that reads it. */
+const ASSUMED_LIST_SIZE = 1000;
+
 /**
- * The admission slots an operation takes: one per `OBJECTS_PER_SLOT` objects its answer is estimated to hold. An
- * operation that reads a list this caller was never seen to have could be of any size: it takes the whole share
- * (`Infinity`, which admission bounds), so that a fresh replica's first burst of heavy queries runs one at a time.
+ * The admission slots an operation takes: one per `OBJECTS_PER_SLOT` objects its answer is estimated to hold. A list
+ * this caller was never seen to have counts one item in the estimate (which refuses nothing it should not); for the
+ * weight it counts `ASSUMED_LIST_SIZE`, so that a fresh replica's first burst of nested queries does not run sixteen
+ * at a time, while a new user's first page of small queries still runs at once.
  */
-function admissionWeight(plan: OperationPlan, seen: ListSizes, objects: number): number {
+function admissionWeight(plan: OperationPlan, shape: AnswerShape, seen: ListSizes, estimatedObjects: number): number {
   const { lists } = plan;
   const unseen =
     ((lists.licenses || lists.grouped) && seen.licenses === undefined) ||
     (lists.details && seen.details === undefined) ||
     (lists.assignments && seen.assignments === undefined);
-  return unseen ? Infinity : objects / OBJECTS_PER_SLOT;
+  if (!unseen) return estimatedObjects / OBJECTS_PER_SLOT;
+  const assumed = { assignments: ASSUMED_LIST_SIZE, licenses: ASSUMED_LIST_SIZE, details: ASSUMED_LIST_SIZE };
+  return countAnswer(shape, undefined, { ...assumed, ...seen }).objects / OBJECTS_PER_SLOT;
 }
 
 /** Most rounds of loading records a count wants: one per level of records named through another (depth-bounded). */

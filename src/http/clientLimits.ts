@@ -2,7 +2,10 @@
  * Limits per client address, checked before a request reaches GraphQL or the portal:
  * - failed logins: the portal's 401s to requests that carried credentials are counted per address over a
  *   sliding window; past the limit, every request from that address that carries credentials is refused at once
- *   (the right password too: an attacker may be trying many users), until the window has let the oldest go;
+ *   (the right password too: an attacker may be trying many users), until the window has let the oldest go. A
+ *   failure is known only once the portal answers, so credentials not yet accepted by the portal count against the
+ *   limit while their requests are in flight: a burst of two hundred passwords at once gets no more of them to the
+ *   portal than the limit allows (credentials the portal accepted lately are not held back);
  * - a request rate per address (a fixed window of a minute), announced in the `RateLimit-Policy` and `RateLimit`
  *   fields of the IETF draft (draft-ietf-httpapi-ratelimit-headers).
  * Both answer HTTP 429 with `Retry-After`: a GraphQL error with code `RATE_LIMITED` at `/graphql`, a short text at
@@ -45,10 +48,22 @@ const RATE_WINDOW_MS = 60_000;
 /** The policy's name in the RateLimit fields. */
 const RATE_POLICY = 'per-ip';
 
+/** Most credentials remembered as accepted by the portal; past it, the least recently seen are forgotten. */
+const MAX_ACCEPTED_CREDENTIALS = 10_000;
+
 export class ClientLimits {
   readonly counts: ClientLimitCounts = { authFailures: 0, refused: { authFailures: 0, requestRate: 0 }, failedOpen: 0 };
   /** Requests whose failed login was counted already: one per request, however many of its calls got a 401. */
   private readonly counted = new WeakSet<FastifyRequest>();
+  /** Credentials (their HMAC) the portal accepted lately, and until when that counts. */
+  private readonly accepted = new Map<string, number>();
+  /**
+   * Per address, the credentials in flight that the portal has not accepted yet, with their requests' count: each
+   * may be a failed login. In this process only (a reservation lasts one request).
+   */
+  private readonly unconfirmed = new Map<string, Map<string, number>>();
+  /** The reservation each request holds, released with its response. */
+  private readonly reservations = new WeakMap<FastifyRequest, { address: string; credential: string }>();
 
   constructor(private readonly options: ClientLimitsOptions) {}
 
@@ -66,6 +81,21 @@ export class ClientLimits {
       if (refusal) return refuse(reply, refusal, textual.has(route));
       return undefined;
     });
+    const release = async (request: FastifyRequest) => this.release(request);
+    app.addHook('onResponse', release);
+    app.addHook('onRequestAbort', release);
+  }
+
+  /**
+   * Tells that the portal accepted this request's credentials (it answered something other than 401 or a failure).
+   * Only a request that reserved them has anything to tell: the others' were accepted lately already.
+   */
+  credentialsAccepted(request: FastifyRequest): void {
+    const credential = this.reservations.get(request)?.credential;
+    if (credential === undefined) return;
+    this.accepted.delete(credential);
+    this.accepted.set(credential, Date.now() + this.options.authFailureWindowMs);
+    if (this.accepted.size > MAX_ACCEPTED_CREDENTIALS) this.accepted.delete(this.accepted.keys().next().value!);
   }
 
   /**
@@ -119,7 +149,8 @@ export class ClientLimits {
 
   private async authFailureRefusal(request: FastifyRequest): Promise<Refusal | undefined> {
     const { authFailureLimit, authFailureWindowMs } = this.options;
-    if (authFailureLimit === 0 || !request.headers.authorization) return undefined;
+    const authorization = request.headers.authorization;
+    if (authFailureLimit === 0 || !authorization) return undefined;
     let failures;
     try {
       failures = await this.options.counters.slide(`auth:${request.ip}`, authFailureWindowMs, authFailureLimit, false);
@@ -127,14 +158,47 @@ export class ClientLimits {
       this.counts.failedOpen += 1;
       return undefined;
     }
-    if (failures.count < authFailureLimit) return undefined;
-    this.counts.refused.authFailures += 1;
-    request.log.warn({ clientIp: request.ip }, 'refused: too many failed logins from this address');
-    return {
-      reason: 'AUTH_FAILURES',
-      retryAfterS: Math.max(1, Math.ceil((failures.oldestLeavesAt - Date.now()) / 1000)),
-      message: `Too many failed logins from this address: at most ${authFailureLimit} in ${Math.round(authFailureWindowMs / 1000)} seconds.`,
-    };
+    const message = `Too many failed logins from this address: at most ${authFailureLimit} in ${Math.round(authFailureWindowMs / 1000)} seconds.`;
+    if (failures.count >= authFailureLimit) {
+      this.counts.refused.authFailures += 1;
+      request.log.warn({ clientIp: request.ip }, 'refused: too many failed logins from this address');
+      return {
+        reason: 'AUTH_FAILURES',
+        retryAfterS: Math.max(1, Math.ceil((failures.oldestLeavesAt - Date.now()) / 1000)),
+        message,
+      };
+    }
+    // Credentials the portal has not accepted lately may be failures: no more of them in flight than the limit leaves.
+    const credential = this.credentialKey(authorization);
+    if ((this.accepted.get(credential) ?? 0) > Date.now()) return undefined;
+    const inFlight = this.unconfirmed.get(request.ip) ?? new Map<string, number>();
+    const distinct = inFlight.size + (inFlight.has(credential) ? 0 : 1);
+    if (failures.count + distinct > authFailureLimit) {
+      this.counts.refused.authFailures += 1;
+      request.log.warn({ clientIp: request.ip }, 'refused: too many logins not yet confirmed from this address');
+      return { reason: 'AUTH_FAILURES', retryAfterS: 1, message };
+    }
+    inFlight.set(credential, (inFlight.get(credential) ?? 0) + 1);
+    this.unconfirmed.set(request.ip, inFlight);
+    this.reservations.set(request, { address: request.ip, credential });
+    return undefined;
+  }
+
+  /** Ends a request's reservation of an unconfirmed credential. */
+  private release(request: FastifyRequest): void {
+    const reservation = this.reservations.get(request);
+    if (!reservation) return;
+    this.reservations.delete(request);
+    const inFlight = this.unconfirmed.get(reservation.address);
+    const left = (inFlight?.get(reservation.credential) ?? 1) - 1;
+    if (left > 0) inFlight!.set(reservation.credential, left);
+    else inFlight?.delete(reservation.credential);
+    if (inFlight?.size === 0) this.unconfirmed.delete(reservation.address);
+  }
+
+  /** An HMAC of the whole `Authorization`: which credentials the portal accepted, without keeping them. */
+  private credentialKey(authorization: string): string {
+    return createHmac('sha256', this.options.secret).update(authorization).digest('base64url');
   }
 
   /** A short HMAC of the user name of Basic credentials: enough to tell users apart in the log, never the name. */

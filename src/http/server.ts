@@ -175,6 +175,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
       metrics.observeUpstreamCall(call);
       if (call.status !== undefined) readiness.portalAnswered();
       if (call.status === 401) void parts.clientLimits.authFailed(request);
+      else if (acceptedCredentials(call.status)) parts.clientLimits.credentialsAccepted(request);
     },
     maxBytes: config.portal.maxResponseBytes,
     timeoutMs: config.limits.operationTimeoutMs,
@@ -206,6 +207,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
           metrics.observeUpstreamCall(call);
           if (call.status !== undefined) readiness.portalAnswered();
           if (call.status === 401) void parts.clientLimits.authFailed(request);
+          else if (acceptedCredentials(call.status)) parts.clientLimits.credentialsAccepted(request);
         },
         onBatch: (loader, size) => metrics.observeBatch(loader, size),
         ...traceOf(request),
@@ -250,4 +252,9 @@ function headerOf(value: string | string[] | undefined): string | undefined {
 /** `TRUST_PROXY` for Fastify: a hop count trusts that many proxies nearest to this server, as proxy-addr counts. */
 function trustProxyOf(setting: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
   return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
+}
+
+/** Whether a portal answer shows it accepted the credentials: anything but no answer, a 401, a 429 or a 5xx. */
+function acceptedCredentials(status: number | undefined): boolean {
+  return status !== undefined && status !== 401 && status !== 429 && status < 500;
 }

@@ -60,6 +60,45 @@ describe('failed logins', () => {
     expect(later.json.errors).toBeUndefined();
   }, 20_000);
 
+  test('two hundred passwords sent at once reach the portal no more than the limit allows', async () => {
+    stack.emulator.setLatency(100);
+    try {
+      stack.emulator.requestLog.clear();
+      const answers = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          postTo(
+            stack.graphqlUrl,
+            QUERY,
+            { authorization: `Basic ${Buffer.from(`demo:guess-${i}`).toString('base64')}` },
+            '127.0.0.10',
+          ),
+        ),
+      );
+      expect(stack.emulator.requestLog.entries()).toHaveLength(10);
+      expect(answers.filter((answer) => answer.status === 429)).toHaveLength(190);
+      expect(answers.filter((answer) => answer.json.errors?.[0]?.extensions?.code === 'UNAUTHENTICATED')).toHaveLength(
+        10,
+      );
+    } finally {
+      stack.emulator.setLatency(0);
+    }
+  });
+
+  test("one user's first page, twenty requests at once with the same credentials, is served whole", async () => {
+    stack.emulator.setLatency(50);
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          postTo(stack.graphqlUrl, QUERY, { authorization: stack.auth.acmeOps }, '127.0.0.11'),
+        ),
+      );
+      expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(200));
+      expect(answers.every((answer) => answer.json.errors === undefined)).toBe(true);
+    } finally {
+      stack.emulator.setLatency(0);
+    }
+  });
+
   test('requests without credentials are not counted as failed logins', async () => {
     for (let i = 0; i < 12; i += 1) {
       const answer = await postTo(stack.graphqlUrl, QUERY, {}, '127.0.0.4');

@@ -139,8 +139,8 @@ describe('bounded concurrency and queue', () => {
   test('past the queue, requests are refused at once with 503 instead of piling up', async () => {
     const stack = await startStack({ env: { MAX_CONCURRENT_OPERATIONS: '2', MAX_QUEUED_OPERATIONS: '3' } });
     try {
-      // Once the caller's list is known to be short, each of its operations takes one slot (a first one, of
-      // unknown size, takes the caller's whole share).
+      // Once the caller's list is known to be short, each of its operations takes one slot (a first one is weighed
+      // as if the list held 1,000 records).
       await stack.gql(QUERY);
       stack.emulator.requestLog.clear();
       stack.emulator.setLatency(400);
