@@ -9,7 +9,8 @@
  * - a request rate per address (a fixed window of a minute), announced in the `RateLimit-Policy` and `RateLimit`
  *   fields of the IETF draft (draft-ietf-httpapi-ratelimit-headers).
  * Both answer HTTP 429 with `Retry-After`: a GraphQL error with code `RATE_LIMITED` at `/graphql`, a short text at
- * the file route. The address is Fastify's `request.ip`, which honours `TRUST_PROXY`.
+ * the file route. The address is Fastify's `request.ip`, which honours `TRUST_PROXY`; an IPv6 client is counted by
+ * its /64 network, since one host is given a whole /64 and could otherwise take a new address per request.
  *
  * Limits fail open: when their counters cannot be read (Redis down), the request goes through, and the miss is
  * counted (`/metrics`); the outage itself is logged once by the shared store.
@@ -111,7 +112,7 @@ export class ClientLimits {
     let failures: number | undefined;
     try {
       ({ count: failures } = await this.options.counters.slide(
-        `auth:${request.ip}`,
+        `auth:${clientKeyOf(request.ip)}`,
         authFailureWindowMs,
         authFailureLimit,
         true,
@@ -130,7 +131,7 @@ export class ClientLimits {
     if (limit === 0) return undefined;
     let window;
     try {
-      window = await this.options.counters.countInWindow(`rate:${request.ip}`, RATE_WINDOW_MS);
+      window = await this.options.counters.countInWindow(`rate:${clientKeyOf(request.ip)}`, RATE_WINDOW_MS);
     } catch {
       this.counts.failedOpen += 1;
       return undefined;
@@ -153,7 +154,12 @@ export class ClientLimits {
     if (authFailureLimit === 0 || !authorization) return undefined;
     let failures;
     try {
-      failures = await this.options.counters.slide(`auth:${request.ip}`, authFailureWindowMs, authFailureLimit, false);
+      failures = await this.options.counters.slide(
+        `auth:${clientKeyOf(request.ip)}`,
+        authFailureWindowMs,
+        authFailureLimit,
+        false,
+      );
     } catch {
       this.counts.failedOpen += 1;
       return undefined;
@@ -171,7 +177,8 @@ export class ClientLimits {
     // Credentials the portal has not accepted lately may be failures: no more of them in flight than the limit leaves.
     const credential = this.credentialKey(authorization);
     if ((this.accepted.get(credential) ?? 0) > Date.now()) return undefined;
-    const inFlight = this.unconfirmed.get(request.ip) ?? new Map<string, number>();
+    const address = clientKeyOf(request.ip);
+    const inFlight = this.unconfirmed.get(address) ?? new Map<string, number>();
     const distinct = inFlight.size + (inFlight.has(credential) ? 0 : 1);
     if (failures.count + distinct > authFailureLimit) {
       this.counts.refused.authFailures += 1;
@@ -179,8 +186,8 @@ export class ClientLimits {
       return { reason: 'AUTH_FAILURES', retryAfterS: 1, message };
     }
     inFlight.set(credential, (inFlight.get(credential) ?? 0) + 1);
-    this.unconfirmed.set(request.ip, inFlight);
-    this.reservations.set(request, { address: request.ip, credential });
+    this.unconfirmed.set(address, inFlight);
+    this.reservations.set(request, { address, credential });
     return undefined;
   }
 
@@ -231,4 +238,24 @@ function refuse(reply: FastifyReply, refusal: Refusal, plainText: boolean): Fast
       ],
     }),
   );
+}
+
+/**
+ * Whose requests count together: an IPv4 address (also one mapped into IPv6), or an IPv6 address's /64 network.
+ *
+ *     clientKeyOf('203.0.113.7');           // '203.0.113.7'
+ *     clientKeyOf('2001:db8:1:2:3:4:5:6');  // '2001:db8:1:2::/64'
+ */
+export function clientKeyOf(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.toLowerCase().split('%', 1)[0]!.split('::');
+  const front = head === '' ? [] : head.split(':');
+  const back = address.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];
+  const groups = [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill('0'), ...back];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
