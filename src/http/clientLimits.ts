@@ -17,7 +17,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { LimitCounters } from './limitCounters';
+import type { LimitCounters, SlidingCount } from './limitCounters';
 import { ErrorCode } from '../graphql/errors';
 
 interface ClientLimitSettings {
@@ -105,21 +105,11 @@ export class ClientLimits {
    */
   async authFailed(request: FastifyRequest): Promise<void> {
     const authorization = request.headers.authorization;
-    const { authFailureLimit, authFailureWindowMs } = this.options;
+    const { authFailureLimit } = this.options;
     if (authFailureLimit === 0 || !authorization || this.counted.has(request)) return;
     this.counted.add(request);
     this.counts.authFailures += 1;
-    let failures: number | undefined;
-    try {
-      ({ count: failures } = await this.options.counters.slide(
-        `auth:${clientKeyOf(request.ip)}`,
-        authFailureWindowMs,
-        authFailureLimit,
-        true,
-      ));
-    } catch {
-      this.counts.failedOpen += 1;
-    }
+    const failures = (await this.failedLogins(request, true))?.count;
     const details = { clientIp: request.ip, userHash: this.userHash(authorization), failures: failures ?? null };
     if (failures === authFailureLimit)
       request.log.warn(details, 'failed logins: this address is refused until the window passes');
@@ -152,18 +142,8 @@ export class ClientLimits {
     const { authFailureLimit, authFailureWindowMs } = this.options;
     const authorization = request.headers.authorization;
     if (authFailureLimit === 0 || !authorization) return undefined;
-    let failures;
-    try {
-      failures = await this.options.counters.slide(
-        `auth:${clientKeyOf(request.ip)}`,
-        authFailureWindowMs,
-        authFailureLimit,
-        false,
-      );
-    } catch {
-      this.counts.failedOpen += 1;
-      return undefined;
-    }
+    const failures = await this.failedLogins(request, false);
+    if (!failures) return undefined;
     const message = `Too many failed logins from this address: at most ${authFailureLimit} in ${Math.round(authFailureWindowMs / 1000)} seconds.`;
     if (failures.count >= authFailureLimit) {
       this.counts.refused.authFailures += 1;
@@ -189,6 +169,25 @@ export class ClientLimits {
     this.unconfirmed.set(address, inFlight);
     this.reservations.set(request, { address, credential });
     return undefined;
+  }
+
+  /**
+   * The failed logins of the request's address in the window, after noting one more when `note`; undefined when
+   * the counters cannot be read (the check then lets the request through, counted).
+   */
+  private async failedLogins(request: FastifyRequest, note: boolean): Promise<SlidingCount | undefined> {
+    const { authFailureLimit, authFailureWindowMs } = this.options;
+    try {
+      return await this.options.counters.slide(
+        `auth:${clientKeyOf(request.ip)}`,
+        authFailureWindowMs,
+        authFailureLimit,
+        note,
+      );
+    } catch {
+      this.counts.failedOpen += 1;
+      return undefined;
+    }
   }
 
   /** Ends a request's reservation of an unconfirmed credential. */
