@@ -18,6 +18,7 @@ import { AdmissionQueue } from './graphql/admission';
 import { ListSizeMemory } from './graphql/resultSize';
 import type { LoadersFactory } from './loaders/loaders';
 import { ClientLimits } from './http/clientLimits';
+import { CallerKeys } from './http/callerKeys';
 import { Tracing } from './tracing/tracing';
 import { MemoryLimitCounters, RedisLimitCounters } from './http/limitCounters';
 
@@ -80,10 +81,12 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     leaseMs: config.idempotencyLeaseMs,
     secret: callerSecret,
   });
+  const callerKeys = new CallerKeys(callerSecret);
   const clientLimits = new ClientLimits({
     ...config.clientLimits,
     counters: redis ? new RedisLimitCounters(redis) : new MemoryLimitCounters(),
     secret: callerSecret,
+    callerKeys,
   });
   const app = await createHttpServer({
     config,
@@ -97,6 +100,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     }),
     listSizes: new ListSizeMemory(),
     clientLimits,
+    callerKeys,
     ...(parts.loaders ? { loaders: parts.loaders } : {}),
     ...(tracing ? { tracing } : {}),
     ...(redis

@@ -13,6 +13,8 @@ import type { Span, Tracing } from '../tracing/tracing';
 export interface RequestContext {
   /** The caller's credentials and the request's call observer, passed to every portal call. */
   caller: PortalCaller;
+  /** Who is calling, as the per-caller parts name them: an HMAC of `Authorization` (`src/http/callerKeys.ts`). */
+  callerKey: string;
   portal: PortalClient;
   loaders: Loaders;
   /** Generates licences once, with idempotency keys; shared by every request, scoped by caller inside. */
@@ -51,6 +53,8 @@ export interface RequestContextOptions {
   /** How the request's loaders are made; the planned `PortalLoaders` unless given. */
   loaders?: LoadersFactory;
   authorization: string | undefined;
+  /** The caller's key (an HMAC of `authorization`). */
+  callerKey: string;
   showUpstreamCalls: boolean;
   /** The operation's overall deadline: reads still running then are aborted as UPSTREAM_TIMEOUT. */
   timeoutMs: number;
@@ -96,6 +100,7 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
   const loaders = (options.loaders ?? plannedLoaders)(options.portal, caller, options.onBatch);
   return {
     caller,
+    callerKey: options.callerKey,
     portal: options.portal,
     generator: options.generator,
     loaders,

@@ -62,7 +62,7 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
       ): Promise<void> => {
         if (!operation) return; // Apollo refuses a document without the named operation before execution.
         contextValue.operationType = operation.operation;
-        callerKey = options.listSizes.callerKey(contextValue.caller.authorization);
+        callerKey = contextValue.callerKey;
         const sizesSeen = options.listSizes.get(callerKey);
         const plan = planOperation(document, operation, request.variables, {
           accepts: argumentsAccepted,

@@ -26,7 +26,6 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
-import { createHmac, randomBytes } from 'node:crypto';
 import { Selections } from '../planner/selections';
 import { positiveIntegerId } from '../portal/endpoints';
 import type { LicenseDetailWire, LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
@@ -467,22 +466,14 @@ export function listSizesOf(known: KnownRecords | undefined): ListSizes {
 }
 
 /**
- * The list sizes last seen per caller, for estimates before any call. Keyed by an HMAC of the caller's
- * `Authorization` header under a per-process secret (no credential is kept); at most `maxCallers` of them, the
- * least recently seen dropped first.
+ * The list sizes last seen per caller, for estimates before any call. Keyed by the caller's key (an HMAC of its
+ * `Authorization` header, `src/http/callerKeys.ts`: no credential is kept); at most `maxCallers` of them, the least
+ * recently seen dropped first.
  */
 export class ListSizeMemory {
   private readonly byCaller = new Map<string, ListSizes>();
-  private readonly secret = randomBytes(32);
 
   constructor(private readonly maxCallers = 10_000) {}
-
-  /** The key of a caller's sizes. */
-  callerKey(authorization: string | undefined): string {
-    return createHmac('sha256', this.secret)
-      .update(authorization ?? '')
-      .digest('base64url');
-  }
 
   get(callerKey: string): ListSizes {
     const sizes = this.byCaller.get(callerKey);

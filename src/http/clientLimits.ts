@@ -18,6 +18,7 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LimitCounters, SlidingCount } from './limitCounters';
+import type { CallerKeys } from './callerKeys';
 import { ErrorCode } from '../graphql/errors';
 
 interface ClientLimitSettings {
@@ -32,6 +33,8 @@ export interface ClientLimitsOptions extends ClientLimitSettings {
   counters: LimitCounters;
   /** The key of the HMAC that hides user names in the log. */
   secret: Buffer;
+  /** Whose credentials a request carries (the same key for the same `Authorization`). */
+  callerKeys: CallerKeys;
 }
 
 /** What `/metrics` shows of the limits. */
@@ -155,7 +158,7 @@ export class ClientLimits {
       };
     }
     // Credentials the portal has not accepted lately may be failures: no more of them in flight than the limit leaves.
-    const credential = this.credentialKey(authorization);
+    const credential = this.options.callerKeys.of(request);
     if ((this.accepted.get(credential) ?? 0) > Date.now()) return undefined;
     const address = clientKeyOf(request.ip);
     const inFlight = this.unconfirmed.get(address) ?? new Map<string, number>();
@@ -200,11 +203,6 @@ export class ClientLimits {
     if (left > 0) inFlight!.set(reservation.credential, left);
     else inFlight?.delete(reservation.credential);
     if (inFlight?.size === 0) this.unconfirmed.delete(reservation.address);
-  }
-
-  /** An HMAC of the whole `Authorization`: which credentials the portal accepted, without keeping them. */
-  private credentialKey(authorization: string): string {
-    return createHmac('sha256', this.options.secret).update(authorization).digest('base64url');
   }
 
   /** A short HMAC of the user name of Basic credentials: enough to tell users apart in the log, never the name. */

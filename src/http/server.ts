@@ -23,6 +23,7 @@ import type { ListSizeMemory } from '../graphql/resultSize';
 import type { LoadersFactory } from '../loaders/loaders';
 import { ErrorCode } from '../graphql/errors';
 import type { ClientLimits } from './clientLimits';
+import type { CallerKeys } from './callerKeys';
 import type { Span, Tracing } from '../tracing/tracing';
 import { RequestTracing } from './requestTracing';
 
@@ -38,6 +39,8 @@ export interface HttpServerParts {
   admission: AdmissionQueue;
   /** The per-address limits: failed logins and the request rate. */
   clientLimits: ClientLimits;
+  /** Who is calling, as the per-caller parts name them. */
+  callerKeys: CallerKeys;
   /** Where the spans of traced requests go; undefined: tracing is off. */
   tracing?: Tracing;
   /** The list sizes seen per caller, for estimating answers before any call. */
@@ -196,6 +199,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
         generator,
         loaders: parts.loaders,
         authorization: headerOf(request.headers.authorization),
+        callerKey: parts.callerKeys.of(request),
         showUpstreamCalls:
           config.nodeEnv === 'development' ||
           /^(1|true|yes)$/i.test(headerOf(request.headers[SHOW_UPSTREAM_CALLS_HEADER]) ?? ''),

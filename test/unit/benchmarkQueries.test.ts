@@ -81,6 +81,7 @@ async function run(query: BenchQuery, portal = new PortalInMemory()) {
     generator: new LicenseGenerator(unusedClient, new MemoryKeyStore()),
     loaders: (_client, caller, onBatch) => new PortalLoaders(portal, caller, onBatch),
     authorization: AUTHORIZATION,
+    callerKey: 'demo',
     showUpstreamCalls: false,
     timeoutMs: 10_000,
     maxResultObjects: 100_000,

@@ -171,18 +171,16 @@ describe('the estimate before any call', () => {
 describe('the caller-size memory', () => {
   test('keeps the sizes per caller, merged, and never more callers than its bound (the least recent go first)', () => {
     const memory = new ListSizeMemory(2);
-    const [alice, bob, carol] = ['Basic YWxpY2U6eA==', 'Basic Ym9iOng=', 'Basic Y2Fyb2w6eA=='].map((header) =>
-      memory.callerKey(header),
-    );
-    expect(alice).not.toContain('YWxpY2U');
-    memory.remember(alice!, { assignments: 3 });
-    memory.remember(alice!, { licenses: 9 });
-    memory.remember(bob!, { details: 1 });
-    expect(memory.get(alice!)).toEqual({ assignments: 3, licenses: 9 });
-    memory.remember(carol!, { assignments: 1 });
+    // Callers' keys, as `src/http/callerKeys.ts` makes them (`test/unit/callerKeys.test.ts`).
+    const [alice, bob, carol] = ['key-alice', 'key-bob', 'key-carol'];
+    memory.remember(alice, { assignments: 3 });
+    memory.remember(alice, { licenses: 9 });
+    memory.remember(bob, { details: 1 });
+    expect(memory.get(alice)).toEqual({ assignments: 3, licenses: 9 });
+    memory.remember(carol, { assignments: 1 });
     expect(memory.size()).toBe(2);
-    expect(memory.get(bob!)).toEqual({}); // bob was the least recently seen
-    expect(memory.get(alice!)).toEqual({ assignments: 3, licenses: 9 });
+    expect(memory.get(bob)).toEqual({}); // bob was the least recently seen
+    expect(memory.get(alice)).toEqual({ assignments: 3, licenses: 9 });
   });
 });
 
