@@ -23,8 +23,9 @@ let emulator: RunningEmulator;
 let server: ChildServer;
 
 beforeAll(async () => {
-  // The large seed (Acme has 40 assignments and 5,000 licences), answering after 20 ms as a portal across a network.
-  emulator = await startEmulator(20);
+  // The large seed (Acme has 40 assignments and 5,000 licences), answering after 20 ms as a portal across a network
+  // (FAIRNESS_PORTAL_LATENCY_MS=0 measures a portal on the same host).
+  emulator = await startEmulator(Number(process.env.FAIRNESS_PORTAL_LATENCY_MS ?? 20));
   server = await startChildServer({ PORTAL_URL: emulator.url, NODE_ENV: 'production', LOG_LEVEL: 'warn' });
 }, 60_000);
 
