@@ -1,6 +1,6 @@
 /**
  * Admission of operations, fair between callers. Operations take slots by weight: a small one takes one, a heavy
- * one (thousands of records to resolve) up to a caller's whole share. At most `maxActive` slots are taken at once
+ * one (thousands of records to resolve) up to half a caller's share. At most `maxActive` slots are taken at once
  * and at most `perCaller` by one caller; at most `maxQueued` operations wait in line, and past that a request is
  * refused at once. Waiting operations are taken from the callers in turn, not in arrival order, so one caller's
  * burst of hundreds waits behind its own share while another caller's single request goes next. When the line is
@@ -9,8 +9,9 @@
  *
  * Why weights: an operation that resolves 15,000 records holds the event loop for tens of milliseconds at a time,
  * so sixteen of them in flight delay every other caller's small query by about a second, however fairly they
- * were admitted. One at a time per caller, they cost the loud caller little throughput (the CPU is its bound
- * either way) and the others a wait of one such step.
+ * were admitted. Two at a time per caller, they cost the others a wait of about two such steps; and the loud caller
+ * keeps its throughput, since while one waits for the portal the other uses the CPU (one at a time, the server sat
+ * idle for 40% of a run of nested queries, each waiting on the portal in turn).
  *
  *     const admission = new AdmissionQueue({ maxActive: 64, maxQueued: 500, perCaller: 16 });
  *     const release = await admission.acquire(callerKey, signal, weight);
@@ -49,19 +50,24 @@ export class AdmissionQueue {
   /** Whether the next operation in turn waits for slots of the whole: newcomers then queue behind it. */
   private heldForWhole = false;
 
-  constructor(private readonly limits: AdmissionLimits) {}
+  /** The most slots one operation takes: half a caller's share, so that two of its heaviest run at once. */
+  private readonly heaviest: number;
+
+  constructor(private readonly limits: AdmissionLimits) {
+    this.heaviest = Math.max(1, Math.min(Math.ceil(limits.perCaller / 2), limits.maxActive));
+  }
 
   /**
    * Waits for a slot and answers the function that frees it (call it exactly once); answers undefined when the
    * line is full and this caller holds the most of it, when its place is given up to a quieter caller, and when
    * `signal` aborts while it waits (its deadline passed, or its client went away): a request nobody waits for any
    * more leaves the line instead of taking a slot it would waste. `caller` is an opaque key (an HMAC of the
-   * credentials); requests without credentials share one. `weight` is the slots the operation takes (1 to
-   * `perCaller`; outside that, the nearest).
+   * credentials); requests without credentials share one. `weight` is the slots the operation takes (1 to half
+   * of `perCaller`; outside that, the nearest).
    */
   async acquire(caller: string, signal?: AbortSignal, weight = 1): Promise<(() => void) | undefined> {
     if (signal?.aborted) return undefined;
-    weight = Math.min(this.limits.perCaller, this.limits.maxActive, Math.max(1, Math.ceil(weight)));
+    weight = Math.min(this.heaviest, Math.max(1, Math.ceil(weight)));
     const line = this.lineOf(caller);
     if (line.waiting.length === 0 && !this.heldForWhole && this.fits(line, weight)) {
       this.start(line, weight);

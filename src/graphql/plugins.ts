@@ -136,7 +136,7 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
   };
 }
 
-/** Objects of an answer per admission slot: an operation resolving 15,000 takes a caller's whole share. */
+/** Objects of an answer per admission slot: an operation resolving 15,000 takes the most one may, half a caller's share. */
 const OBJECTS_PER_SLOT = 1000;
 
 /** How long a list this caller was never seen to have is taken to be, for weighing an operation that reads it. */

@@ -95,9 +95,11 @@ test('when the line is full, the caller holding most of it gives up its newest p
   expect(await quiet).toBeDefined();
 });
 
-test("a heavy operation takes its caller's whole share: the caller's others wait, other callers do not", async () => {
+test("a heavy operation takes half its caller's share: two run at once, the caller's others wait, other callers do not", async () => {
   const queue = new AdmissionQueue(limits(8, 10, 4));
   const heavy = (await queue.acquire('loud', undefined, Infinity))!;
+  expect(queue.load()).toMatchObject({ active: 2 });
+  const secondHeavy = (await queue.acquire('loud', undefined, 50))!;
   expect(queue.load()).toMatchObject({ active: 4 });
   const loudSmall = queue.acquire('loud', undefined, 1);
   await settled();
@@ -106,11 +108,13 @@ test("a heavy operation takes its caller's whole share: the caller's others wait
   expect(quiet).toBeDefined();
   heavy();
   expect(await loudSmall).toBeDefined();
-  expect(queue.load()).toMatchObject({ active: 2, queued: 0 });
+  expect(queue.load()).toMatchObject({ active: 4, queued: 0 });
+  secondHeavy();
+  expect(queue.load()).toMatchObject({ active: 2 });
 });
 
 test('a heavy operation waiting for room in the whole is not passed by lighter ones arriving after it', async () => {
-  const queue = new AdmissionQueue(limits(4, 10, 4));
+  const queue = new AdmissionQueue(limits(4, 10, 8));
   const small = await Promise.all([queue.acquire('a'), queue.acquire('b')]);
   const heavy = queue.acquire('c', undefined, 4);
   await settled();
