@@ -8,6 +8,7 @@
 import type { Redis } from 'ioredis';
 import { IdempotencyStoreError, type KeyRecord, type KeyStore } from './keyStore';
 import type { SharedRedis } from '../shared/redis';
+import { namedLicense } from '../portal/wireTypes';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** How often a request waiting for another replica's claim looks again. */
@@ -91,6 +92,8 @@ export class RedisKeyStore implements KeyStore {
 
   private parse(text: string): KeyRecord {
     const record = JSON.parse(text) as KeyRecord;
+    // A licence stored by a release that kept only the portal's names is given the schema's too.
+    if (record.state === 'succeeded') namedLicense(record.license);
     this.readAs.set(record, text);
     return record;
   }

@@ -63,16 +63,21 @@ export async function readBounded(
 /**
  * Parses and validates a 2xx body; a body that does not fit is INVALID_RESPONSE (OUTCOME_UNKNOWN for generate).
  * A body that fits is returned as parsed, not copied; only one that does not is read by the zod schema, which
- * says where it fails.
+ * says where it fails. Either way its records are given the schema's names.
  */
-export function parseBody<T>(endpoint: EndpointName, body: Buffer, shape: WireShape<T>, sideEffecting: boolean): T {
+export function parseBody<T, W>(
+  endpoint: EndpointName,
+  body: Buffer,
+  shape: WireShape<T, W>,
+  sideEffecting: boolean,
+): T {
   let json: unknown;
   try {
     json = JSON.parse(body.toString('utf8'));
   } catch {
     throw invalidBody(endpoint, 'the body is not JSON', sideEffecting);
   }
-  if (shape.fits(json)) return json;
+  if (shape.fits(json)) return shape.named(json);
   const result = shape.schema.safeParse(json);
   if (!result.success) {
     const where = result.error.issues
@@ -81,7 +86,7 @@ export function parseBody<T>(endpoint: EndpointName, body: Buffer, shape: WireSh
       .join('; ');
     throw invalidBody(endpoint, `the body does not fit the contract (${where})`, sideEffecting);
   }
-  return result.data;
+  return shape.named(result.data);
 }
 
 /** A 2xx answer that could not be read: INVALID_RESPONSE, or OUTCOME_UNKNOWN when the call had side effects. */

@@ -1,4 +1,4 @@
-import type { LicenseWire } from '../../src/portal/wireTypes';
+import { namedLicense, type LicenseOnWire, type LicenseWire } from '../../src/portal/wireTypes';
 import {
   checkLicenseFilter,
   checkPageArgs,
@@ -9,8 +9,8 @@ import {
 } from '../../src/graphql/connections';
 import { InputError } from '../../src/graphql/errors';
 
-function license(id: number, fields: Partial<LicenseWire> = {}): LicenseWire {
-  return {
+function license(id: number, fields: Partial<LicenseOnWire> = {}): LicenseWire {
+  return namedLicense({
     id,
     product_assignment_id: 1,
     hwid: `HW${id}`,
@@ -18,7 +18,7 @@ function license(id: number, fields: Partial<LicenseWire> = {}): LicenseWire {
     note: null,
     created_at: '2026-01-01T00:00:00Z',
     ...fields,
-  };
+  });
 }
 
 describe('paginate', () => {

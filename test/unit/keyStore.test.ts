@@ -4,18 +4,19 @@
  */
 import { MemoryKeyStore, type KeyRecord, type KeyStore } from '../../src/idempotency/keyStore';
 import { RedisKeyStore } from '../../src/idempotency/redisKeyStore';
+import { namedLicense } from '../../src/portal/wireTypes';
 import { SharedRedis } from '../../src/shared/redis';
 import { Redis } from 'ioredis';
 import { startRedisServer, type RedisServer } from '../../scripts/soak/redisServer';
 
-const license = {
+const license = namedLicense({
   id: 1,
   product_assignment_id: 1,
   hwid: 'H',
   expiration_date: '2027-01-01',
   note: null,
   created_at: null,
-};
+});
 const pending = (owner = 'o1', leaseMs = 60_000): KeyRecord => ({
   state: 'pending',
   fingerprint: 'f',

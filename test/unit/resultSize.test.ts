@@ -6,12 +6,19 @@ import { Kind, buildSchema, parse, type OperationDefinitionNode } from 'graphql'
 import { loadTypeDefs } from '../../src/graphql/apollo';
 import { answerShape, countAnswer, ListSizeMemory, ItemAllowance, type ListSizes } from '../../src/graphql/resultSize';
 import type { KnownRecords } from '../../src/loaders/loaders';
-import type { LicenseDetailWire, LicenseWire, ProductAssignmentWire } from '../../src/portal/wireTypes';
+import {
+  namedAssignment,
+  namedDetail,
+  namedLicense,
+  type LicenseDetailWire,
+  type LicenseWire,
+  type ProductAssignmentWire,
+} from '../../src/portal/wireTypes';
 
 const schema = buildSchema(loadTypeDefs());
 
 function assignment(id: number): ProductAssignmentWire {
-  return {
+  return namedAssignment({
     id,
     product_name: 'IFace SDK',
     product_code: 'iface',
@@ -20,13 +27,20 @@ function assignment(id: number): ProductAssignmentWire {
     valid_until: null,
     note: null,
     created_at: null,
-  };
+  });
 }
 function license(id: number, assignmentId: number, hwid: string | null): LicenseWire {
-  return { id, product_assignment_id: assignmentId, hwid, expiration_date: '2027-06-30', note: null, created_at: null };
+  return namedLicense({
+    id,
+    product_assignment_id: assignmentId,
+    hwid,
+    expiration_date: '2027-06-30',
+    note: null,
+    created_at: null,
+  });
 }
 function detail(of: LicenseWire): LicenseDetailWire {
-  return {
+  return namedDetail({
     id: of.id + 80000,
     license_id: of.id,
     file_name: 'iengine.lic',
@@ -35,7 +49,7 @@ function detail(of: LicenseWire): LicenseDetailWire {
     hwids: of.hwid ? [of.hwid] : [],
     expiration_date: null,
     created_at: null,
-  };
+  });
 }
 
 /** Records of a customer with `perAssignment[i]` licences in assignment i + 1; every other licence universal. */

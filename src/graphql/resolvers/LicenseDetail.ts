@@ -1,17 +1,11 @@
 /**
- * `LicenseDetail`: the contract of one licence; its file is downloaded only when a query selects `file`.
+ * `LicenseDetail`: the contract of one licence; its file is downloaded only when a query selects `file`. Its plain
+ * fields are read from the record, which carries the schema's names (`wireTypes.ts`).
  */
 import type { LicenseDetailResolvers } from '../../generated/graphql';
 
 export const LicenseDetail: LicenseDetailResolvers = {
-  id: (detail) => String(detail.id),
   license: (detail, _args, { loaders }) => loaders.license(detail.license_id),
-  fileName: (detail) => detail.file_name,
-  customer: (detail) => detail.customer,
-  products: (detail) => detail.products,
-  hwids: (detail) => detail.hwids,
-  expirationDate: (detail) => detail.expiration_date,
-  createdAt: (detail) => detail.created_at,
   file: (detail, _args, { loaders }) => loaders.fileByLicenseId.load(detail.license_id),
   downloadUrl: (detail) => licenseFilePath(detail.license_id),
 };
