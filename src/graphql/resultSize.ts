@@ -65,6 +65,12 @@ interface ShapeField {
   readonly shape: AnswerShape | undefined;
 }
 
+/**
+ * Shapes of operations without variables, by operation: such a shape depends on nothing but the document, and Apollo
+ * hands the same parsed document to every request of the same query text while its document cache holds it.
+ */
+const shapesOfConstantOperations = new WeakMap<OperationDefinitionNode, AnswerShape>();
+
 /** Reads an operation's answer shape. The document must have passed validation against `schema`. */
 export function answerShape(
   schema: GraphQLSchema,
@@ -72,9 +78,14 @@ export function answerShape(
   operation: OperationDefinitionNode,
   variables: Record<string, unknown> | undefined,
 ): AnswerShape {
+  const constant = !operation.variableDefinitions?.length;
+  const known = constant ? shapesOfConstantOperations.get(operation) : undefined;
+  if (known) return known;
   const root = schema.getRootType(operation.operation);
   if (!root) return { typeName: 'Query', fields: [] };
-  return new ShapeReader(new Selections(document, variables ?? {})).read(root, [operation.selectionSet]);
+  const shape = new ShapeReader(new Selections(document, variables ?? {})).read(root, [operation.selectionSet]);
+  if (constant) shapesOfConstantOperations.set(operation, shape);
+  return shape;
 }
 
 class ShapeReader {

@@ -74,6 +74,12 @@ export class PortalLoaders implements Loaders {
     details?: LicenseDetailWire[];
     grouped?: GroupedLicensesWire[];
   } = {};
+  /** The grouped list's assignments and licences as lists of their own, made once per grouped list. */
+  private ungrouped?: {
+    from: GroupedLicensesWire[];
+    assignments: ProductAssignmentWire[];
+    licenses: LicenseWire[];
+  };
   private assignmentList: Promise<ProductAssignmentWire[]> | undefined;
   private licenseList: Promise<LicenseWire[]> | undefined;
   private detailList: Promise<LicenseDetailWire[]> | undefined;
@@ -173,10 +179,17 @@ export class PortalLoaders implements Loaders {
     const { listed, lists } = this;
     const grouped = lists.grouped;
     let licensesByAssignment: Map<number, LicenseWire[]> | undefined;
+    // The grouped list holds every assignment and licence too; their order does not matter to a count.
+    if (grouped && this.ungrouped?.from !== grouped) {
+      this.ungrouped = {
+        from: grouped,
+        assignments: grouped.map((group) => group.product_assignment),
+        licenses: grouped.flatMap((group) => group.licenses),
+      };
+    }
     return {
-      // The grouped list holds every assignment and licence too; their order does not matter to a count.
-      assignments: lists.assignments ?? grouped?.map((group) => group.product_assignment),
-      licenses: lists.licenses ?? grouped?.flatMap((group) => group.licenses),
+      assignments: lists.assignments ?? this.ungrouped?.assignments,
+      licenses: lists.licenses ?? this.ungrouped?.licenses,
       details: lists.details,
       assignment: (id) => listed.assignments.get(id),
       license: (id) => listed.licenses.get(id),
