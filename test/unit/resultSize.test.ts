@@ -177,6 +177,19 @@ describe('the estimate before any call', () => {
     expect(count(query, undefined, { assignments: 2, licenses: 4 }).objects).toBe(1 + 1000 * (1 + 1 + 1 + 5));
   });
 
+  test("one parsed operation is counted by each request's own variables, and without variables alike each time", () => {
+    const document = parse('query Q($first: Int) { licenses(first: $first) { nodes { id } } }');
+    const operation = document.definitions[0] as OperationDefinitionNode;
+    const countWith = (first: number) =>
+      countAnswer(answerShape(schema, document, operation, { first }), undefined, { licenses: 100 }).objects;
+    expect([countWith(3), countWith(7), countWith(3)]).toEqual([1 + 3, 1 + 7, 1 + 3]);
+    const constant = parse('{ licenses(first: 4) { nodes { id } } }');
+    const constantOperation = constant.definitions[0] as OperationDefinitionNode;
+    const shapes = [1, 2].map(() => answerShape(schema, constant, constantOperation, undefined));
+    expect(shapes[1]).toBe(shapes[0]);
+    expect(countAnswer(shapes[1]!, undefined, { licenses: 100 }).objects).toBe(1 + 4);
+  });
+
   test('lists of scalars count none, so that an estimate stays below the count', () => {
     expect(count('{ licenseDetails { nodes { products hwids } } }', undefined, { details: 10 }).objects).toBe(1 + 10);
   });
