@@ -70,13 +70,15 @@ export async function startEmulator(latencyMs: number): Promise<RunningEmulator>
 
 /**
  * Starts a `strategy`'s server in front of `portalUrl`. The planned and the baseline server read the same
- * settings; the floor is told `today`, which operation 4's document names.
+ * settings; the floor is told `today`, which operation 4's document names. The planned server is `root`'s build
+ * (`dist/main.js`): this checkout's, or another's to compare with.
  */
 export async function startServer(
   strategy: Strategy,
   portalUrl: string,
   today: string,
   extraEnv: Record<string, string> = {},
+  root: string = REPO_ROOT,
 ): Promise<RunningServer> {
   const port = await freePort();
   const env = childEnv({
@@ -95,7 +97,7 @@ export async function startServer(
   });
   const fromSource = (script: string) => ['--require', 'tsx/cjs', path.join('scripts', 'bench', script)];
   const args: Record<Strategy, string[]> = {
-    planned: [path.join('dist', 'main.js')],
+    planned: [path.join(root, 'dist', 'main.js')],
     baseline: fromSource('baselineServer.ts'),
     floor: [...fromSource('floorServer.ts'), '--portal', portalUrl, '--port', String(port), '--today', today],
   };

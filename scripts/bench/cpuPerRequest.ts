@@ -1,0 +1,103 @@
+/**
+ * The server's CPU time per request under load, for weighing one change against another: the user and system time
+ * of the server's process (from /proc, so its garbage collector's threads count too) over a fixed load, divided by
+ * the requests answered. On a machine whose cores the server shares with the emulator and the load generator, req/s
+ * moves with their load as much as with the server's code; the server's CPU per request moves far less.
+ *
+ *   npm run bench:cpu -- [--query nested|licenses|aliased|paged|generate] [--seconds 8] [--rounds 3]
+ *                        [--against <another checkout, built>]
+ *
+ * `--against` names another checkout with its own `dist/` and `node_modules/` (for instance a `git worktree` of the
+ * commit before a change, after `npm ci && npm run build` in it): the two servers are measured in turn, round by
+ * round, each round in front of a fresh emulator, and the medians are compared. Linux only (it reads /proc).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { measureLoad } from './measure';
+import { REPO_ROOT, startEmulator, startServer, stopAllChildren, type RunningServer } from './processes';
+import { benchQueries, utcToday } from './queries';
+
+/** Clock ticks per second of /proc's times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+const WARM_UP_SECONDS = 2;
+const CONNECTIONS = 10;
+
+interface Round {
+  build: string;
+  cpuMsPerRequest: number;
+  requestsPerSecond: number;
+  requests: number;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      query: { type: 'string', default: 'nested' },
+      seconds: { type: 'string', default: '8' },
+      rounds: { type: 'string', default: '3' },
+      against: { type: 'string' },
+    },
+  });
+  const today = utcToday();
+  const query = benchQueries(today, `cpu${Date.now().toString(36)}`).find((each) => each.key === values.query);
+  if (!query) throw new Error(`--query must be one of nested, licenses, aliased, paged, generate; not ${values.query}`);
+  const seconds = Number(values.seconds);
+  const builds: Array<{ name: string; root: string }> = [{ name: 'this checkout', root: REPO_ROOT }];
+  if (values.against) builds.push({ name: path.resolve(values.against), root: path.resolve(values.against) });
+  const rounds: Round[] = [];
+  for (let round = 0; round < Number(values.rounds); round += 1) {
+    for (const build of builds) {
+      const emulator = await startEmulator(0);
+      const server = await startServer('planned', emulator.url, today, {}, build.root);
+      await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS: WARM_UP_SECONDS });
+      const before = cpuSeconds(server);
+      const load = await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS: seconds });
+      const cpuMsPerRequest = ((cpuSeconds(server) - before) * 1000) / load.requests;
+      rounds.push({
+        build: build.name,
+        cpuMsPerRequest,
+        requestsPerSecond: load.requestsPerSecond,
+        requests: load.requests,
+      });
+      process.stdout.write(
+        `${query.name}, ${build.name}: ${cpuMsPerRequest.toFixed(3)} ms of server CPU per request ` +
+          `(${load.requests} requests, ${load.requestsPerSecond.toFixed(1)} req/s)\n`,
+      );
+      await stopAllChildren();
+    }
+  }
+  const medians = builds.map((build) =>
+    median(rounds.filter((round) => round.build === build.name).map((round) => round.cpuMsPerRequest)),
+  );
+  process.stdout.write(`median, this checkout: ${medians[0]!.toFixed(3)} ms per request\n`);
+  if (medians.length > 1) {
+    process.stdout.write(
+      `median, ${builds[1]!.name}: ${medians[1]!.toFixed(3)} ms per request; this checkout takes ${(medians[0]! / medians[1]!).toFixed(2)}x its CPU\n`,
+    );
+  }
+}
+
+/** The server process's user and system time so far, in seconds. */
+function cpuSeconds(server: RunningServer): number {
+  const stat = readFileSync(`/proc/${server.child.pid}/stat`, 'utf8');
+  // The fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th
+  // and 13th of them (the 14th and 15th of the line).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+main().then(
+  () => process.exit(0),
+  async (error: unknown) => {
+    await stopAllChildren();
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
