@@ -118,6 +118,50 @@ describe('nested queries cost a handful of calls, whatever the list lengths', ()
     expect(upstreamRoutes()).toEqual(['license.list', 'licenseDetail.list', 'productAssignment.list']);
   });
 
+  test("a licence's detail and assignment are there however the licence is reached, by graphql-js and compiled alike", async () => {
+    // Licences reached one way each, so that each way is shown on its own.
+    const [a, b] = [expected.licenses[3], expected.licenses[5]];
+    const want = (license: any) => ({
+      id: String(license.id),
+      detail: { fileName: expected.details.find((d) => d.license_id === license.id).file_name },
+      productAssignment: {
+        productName: expected.assignments.find((x) => x.id === license.product_assignment_id).product_name,
+      },
+    });
+    const document = `
+      fragment Related on License { id detail { fileName } productAssignment { productName } }
+      query Reached($withAssignment: Boolean!) {
+        byId: license(id: ${a.id}) { ...Related }
+        throughEdges: licenses(first: 2) { edges { node { ...Related } } }
+        throughDetail: licenseDetail(licenseId: ${b.id}) { license { ...Related } }
+        throughAssignment: productAssignment(id: ${a.product_assignment_id}) {
+          licenses(first: 1) { nodes { id ... on License @include(if: $withAssignment) { productAssignment { productName } } } }
+        }
+      }`;
+    for (let run = 0; run < 2; run += 1) {
+      const result = await stack.gql(document, { withAssignment: run === 0 });
+      expect(result.errors).toBeUndefined();
+      expect(result.data!.byId).toEqual(want(a));
+      expect(result.data!.throughEdges.edges.map((edge: any) => edge.node)).toEqual(
+        expected.licenses.slice(0, 2).map(want),
+      );
+      expect(result.data!.throughDetail.license).toEqual(want(b));
+      const own = expected.licenses.find((l) => l.product_assignment_id === a.product_assignment_id);
+      expect(result.data!.throughAssignment.licenses.nodes).toEqual([
+        run === 0 ? { id: String(own.id), productAssignment: want(own).productAssignment } : { id: String(own.id) },
+      ]);
+    }
+    const constant = `{ licenses(first: 3) { nodes { ...on License { productAssignment { productName } } detail { fileName } } } }`;
+    const [first, second] = [await stack.gql(constant), await stack.gql(constant)];
+    expect(second).toEqual(first);
+    expect(first.data!.licenses.nodes).toEqual(
+      expected.licenses.slice(0, 3).map((license) => {
+        const { productAssignment, detail } = want(license);
+        return { productAssignment, detail };
+      }),
+    );
+  });
+
   test('a few ids stay show calls: two licences by id are two show calls, made once each', async () => {
     const [a, b] = expected.licenses;
     const result = await stack.gql(
@@ -349,14 +393,21 @@ describe('errors', () => {
       status: 503,
       body: 'Service Unavailable',
     });
-    const result = await stack.gql(`{ licenses(first: 5) { nodes { id hwid detail { fileName } } } }`);
-    const nodes = result.data!.licenses.nodes;
-    expect(nodes).toHaveLength(5);
-    for (const node of nodes) {
-      expect(node.detail).toBeNull();
-      expect(node.id).toEqual(expect.any(String));
+    // The first run of a document is graphql-js's, the second the compiled one's: both report it alike.
+    const answers = [];
+    for (let run = 0; run < 2; run += 1) {
+      const result = await stack.gql(`{ licenses(first: 5) { nodes { id hwid detail { fileName } } } }`);
+      const nodes = result.data!.licenses.nodes;
+      expect(nodes).toHaveLength(5);
+      for (const node of nodes) {
+        expect(node.detail).toBeNull();
+        expect(node.id).toEqual(expect.any(String));
+      }
+      expect(new Set(result.errors!.map((e) => e.extensions!.code))).toEqual(new Set(['UPSTREAM_UNAVAILABLE']));
+      answers.push(result);
     }
-    expect(new Set(result.errors!.map((e) => e.extensions!.code))).toEqual(new Set(['UPSTREAM_UNAVAILABLE']));
+    expect(answers[1]!.errors!.map((e) => e.path)).toEqual(answers[0]!.errors!.map((e) => e.path));
+    expect(answers[0]!.errors!.map((e) => e.path)).toContainEqual(['licenses', 'nodes', 0, 'detail']);
   });
 
   test('a 2xx body that does not fit the contract is UPSTREAM_INVALID_RESPONSE', async () => {
