@@ -8,7 +8,7 @@
  *   npm run bench              the full run (about 4 minutes on 2 cores)
  *   npm run bench -- --quick   a short smoke run: 3 samples, 2 s of load per operation (about 2 minutes)
  *
- * The npm script builds first; this script then runs the built server (`node dist/main.js`), the baseline and the
+ * The npm script builds first; this script then runs the built server (`dist/main.js`, with `npm start`'s Node flags), the baseline and the
  * floor, and the portal emulator (`tsx src/emulator/cli.ts --seed large`) as child processes on free loopback
  * ports: for each strategy, one server in front of an emulator adding 0 ms per answer and one in front of an
  * emulator adding 20 ms, all side by side (a server that waits costs no CPU), so each operation is measured with

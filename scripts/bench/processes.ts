@@ -46,12 +46,25 @@ export interface RunningServer {
 }
 
 /**
- * What answers the benchmark's operations: `planned`, this server as built (`node dist/main.js`); `baseline`, the
+ * What answers the benchmark's operations: `planned`, this server as built and started (`npm start`'s flags,
+ * `dist/main.js`); `baseline`, the
  * same server with one show call per parent (`baselineServer.ts`); `floor`, the hand-written aggregator
  * (`floorServer.ts`). The latter two run from their TypeScript through tsx's require hook, in the one process whose
  * memory is read (about 4 MiB more than the same code compiled).
  */
 export type Strategy = 'planned' | 'baseline' | 'floor';
+
+/**
+ * The Node flags of `npm start` in `root`'s package.json (`exec node <flags> dist/main.js`): the planned and the
+ * baseline server run with them, as the server is shipped.
+ */
+export function serverNodeFlags(root: string = REPO_ROOT): string[] {
+  const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    scripts?: { start?: string };
+  };
+  const match = /\bnode\s+(.*?)\s*dist\/main\.js/.exec(manifest.scripts?.start ?? '');
+  return match?.[1] ? match[1].split(/\s+/) : [];
+}
 
 const running = new Set<Child>();
 
@@ -97,8 +110,8 @@ export async function startServer(
   });
   const fromSource = (script: string) => ['--require', 'tsx/cjs', path.join('scripts', 'bench', script)];
   const args: Record<Strategy, string[]> = {
-    planned: [path.join(root, 'dist', 'main.js')],
-    baseline: fromSource('baselineServer.ts'),
+    planned: [...serverNodeFlags(root), path.join(root, 'dist', 'main.js')],
+    baseline: [...serverNodeFlags(), ...fromSource('baselineServer.ts')],
     floor: [...fromSource('floorServer.ts'), '--portal', portalUrl, '--port', String(port), '--today', today],
   };
   const name = extraEnv.OTEL_EXPORTER_OTLP_ENDPOINT ? `${strategy}, traced` : strategy;

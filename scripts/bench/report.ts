@@ -7,7 +7,7 @@
 import os from 'node:os';
 import { describeCalls, type CallsByEndpoint, type ColdSettings, type LoadResult } from './measure';
 import type { BenchQuery, BenchQueryKey } from './queries';
-import type { Strategy } from './processes';
+import { serverNodeFlags, type Strategy } from './processes';
 
 /** What one strategy measured for one operation. */
 export interface StrategyFigures {
@@ -98,8 +98,8 @@ function headerLines(run: RunSummary): string[] {
     '',
     `- Date: ${run.startedAt.toISOString()} (${run.mode} run, took ${run.elapsedS.toFixed(0)} s)`,
     `- Machine: ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, ${os.type()} ${os.release()}`,
-    `- Node ${process.version}; planned: this server, \`node dist/main.js\` (NODE_ENV=production, PORTAL_CONNECTIONS default); ` +
-      'baseline: the same server with one show call per parent (`scripts/bench/baselineServer.ts`); floor: a hand-written ' +
+    `- Node ${process.version}; planned: this server, \`${['node', ...serverNodeFlags(), 'dist/main.js'].join(' ')}\` (NODE_ENV=production, PORTAL_CONNECTIONS default); ` +
+      'baseline: the same server with one show call per parent (`scripts/bench/baselineServer.ts`, with the same flags); floor: a hand-written ' +
       'aggregator making the same calls as the plan, with no GraphQL engine (`scripts/bench/floorServer.ts`); emulator ' +
       '(`--seed large`: the demo user has 40 assignments, 5,000 licences); each in its own process',
     `- Cold latency: median of ${run.cold.samples} sequential requests (after a warm-up of up to ${run.cold.warmUpRequests} requests or ` +
