@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyRequest } fro
 import fastifyCors from '@fastify/cors';
 import pinoPretty from 'pino-pretty';
 import fastifyApollo from '@as-integrations/fastify';
-import type { PortalClient } from '../portal/portalClient';
+import type { PortalClient, UpstreamCall } from '../portal/portalClient';
 import { createApolloServer, type PersistedQueryCache } from '../graphql/apollo';
 import { createRequestContext, type RequestContext } from '../graphql/context';
 import type { Config } from '../config';
@@ -173,13 +173,15 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
+  /** What every portal call of a request tells: the metrics, readiness, and the caller's address's logins. */
+  const observeCall = (call: UpstreamCall, request: FastifyRequest): void => {
+    metrics.observeUpstreamCall(call);
+    if (call.status !== undefined) readiness.portalAnswered();
+    if (call.status === 401) void parts.clientLimits.authFailed(request);
+    else if (acceptedCredentials(call.status)) parts.clientLimits.credentialsAccepted(request);
+  };
   registerLicenseFileRoute(app, portal, {
-    onCall: (call, request) => {
-      metrics.observeUpstreamCall(call);
-      if (call.status !== undefined) readiness.portalAnswered();
-      if (call.status === 401) void parts.clientLimits.authFailed(request);
-      else if (acceptedCredentials(call.status)) parts.clientLimits.credentialsAccepted(request);
-    },
+    onCall: observeCall,
     maxBytes: config.portal.maxResponseBytes,
     timeoutMs: config.limits.operationTimeoutMs,
     spanOf: (request) => requestTracing?.spanOf(request),
@@ -207,12 +209,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
         maxResultObjects: config.limits.maxResultObjects,
         clientGone: clientGoneSignal(reply.raw),
         log: request.log,
-        onUpstreamCall: (call) => {
-          metrics.observeUpstreamCall(call);
-          if (call.status !== undefined) readiness.portalAnswered();
-          if (call.status === 401) void parts.clientLimits.authFailed(request);
-          else if (acceptedCredentials(call.status)) parts.clientLimits.credentialsAccepted(request);
-        },
+        onUpstreamCall: (call) => observeCall(call, request),
         onBatch: (loader, size) => metrics.observeBatch(loader, size),
         ...traceOf(request),
       });

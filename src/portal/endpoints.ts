@@ -43,10 +43,6 @@ export function endpointPath(endpoint: EndpointName, id?: number): string {
   }
 }
 
-/**
- * A portal id from text or a number: a positive integer written without sign, leading zero or fraction (`7` or
- * `"7"`; not `"07"`, `"-1"`, `"7a"`); undefined for anything else.
- */
 const templates = new Map<EndpointName, string>();
 
 /** An endpoint's path with `{id}` for its id, e.g. `/api/license/show/{id}`: how spans name portal calls. */
@@ -59,6 +55,10 @@ export function endpointTemplate(endpoint: EndpointName): string {
   return template;
 }
 
+/**
+ * A portal id from text or a number: a positive integer written without sign, leading zero or fraction (`7` or
+ * `"7"`; not `"07"`, `"-1"`, `"7a"`); undefined for anything else.
+ */
 export function positiveIntegerId(value: unknown): number | undefined {
   const text = typeof value === 'number' ? String(value) : value;
   if (typeof text !== 'string' || !/^[1-9][0-9]{0,15}$/.test(text)) return undefined;
