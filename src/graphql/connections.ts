@@ -166,8 +166,16 @@ function positionOf<T>(item: T, ordering: Ordering<T>): Position {
 }
 
 function comparePositions(direction: OrderDirection): (a: Position, b: Position) => number {
+  const compare = compareInDirection(direction);
+  return (a, b) => compare(a.key, a.id, b.key, b.id);
+}
+
+/** Compares two positions given as their keys and ids, in `direction`: the one rule every order here follows. */
+function compareInDirection(
+  direction: OrderDirection,
+): (keyA: SortKey, idA: number, keyB: SortKey, idB: number) => number {
   const sign = direction === 'ASC' ? 1 : -1;
-  return (a, b) => sign * (compareKeys(a.key, b.key) || a.id - b.id);
+  return (keyA, idA, keyB, idB) => sign * (compareKeys(keyA, keyB) || idA - idB);
 }
 
 /**
@@ -184,11 +192,11 @@ function inOrder<T>(items: readonly T[], ordering: Ordering<T>, compare: (a: Pos
 
 /** Whether no item sorts before the one ahead of it; reads the items in place, with no position made. */
 function isInOrder<T>(items: readonly T[], { direction, keyOf, idOf }: Ordering<T>): boolean {
-  const sign = direction === 'ASC' ? 1 : -1;
+  const compare = compareInDirection(direction);
   for (let index = 1; index < items.length; index += 1) {
     const before = items[index - 1]!;
     const item = items[index]!;
-    if (sign * (compareKeys(keyOf(before), keyOf(item)) || idOf(before) - idOf(item)) > 0) return false;
+    if (compare(keyOf(before), idOf(before), keyOf(item), idOf(item)) > 0) return false;
   }
   return true;
 }
