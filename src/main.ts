@@ -34,7 +34,7 @@ export interface RunningServer {
 export interface ServerParts {
   /** How each request's loaders are made; the planned loaders unless given (the benchmark's baseline gives its own). */
   loaders?: LoadersFactory;
-  /** Where spans go; as configured (`OTEL_*`) unless given (tests hand in an in-memory exporter's). */
+  /** Where spans go; as configured (`OTEL_*`) unless given (tests hand in a sink that keeps them in memory). */
   tracing?: Tracing;
 }
 
@@ -49,17 +49,14 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
         })
       : undefined;
   // Shared state when replicas run (REDIS_URL), in-memory otherwise. Start-up does not wait for Redis.
-  // Redis may report before the HTTP layer (and its logger) exists: such a line goes to stderr.
+  // Redis and the trace export may report before the HTTP layer (and its logger) exists: such a line goes to stderr.
   const logs: { to?: FastifyBaseLogger } = {};
-  const redis = config.redis
-    ? new SharedRedis({
-        url: config.redis.url,
-        log: {
-          warn: (details, message) => (logs.to ? logs.to.warn(details, message) : process.stderr.write(`${message}\n`)),
-          info: (details, message) => logs.to?.info(details, message),
-        },
-      })
-    : undefined;
+  const log = {
+    warn: (details: object, message: string) =>
+      logs.to ? logs.to.warn(details, message) : process.stderr.write(`${message}\n`),
+    info: (details: object, message: string) => logs.to?.info(details, message),
+  };
+  const redis = config.redis ? new SharedRedis({ url: config.redis.url, log }) : undefined;
   // The caller HMAC's secret: shared by the replicas when they share state, this process's own otherwise.
   const callerSecret = config.redis ? Buffer.from(config.redis.callerHashSecret, 'utf8') : randomBytes(32);
   const listCache =
@@ -68,7 +65,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
       : redis
         ? new RedisListCache(callerSecret, config.portalCacheTtlMs, redis)
         : new MemoryListCache(callerSecret, config.portalCacheTtlMs);
-  const tracing = parts.tracing ?? (config.tracing ? Tracing.start(config.tracing) : undefined);
+  const tracing = parts.tracing ?? (config.tracing ? Tracing.start(config.tracing, log) : undefined);
   const { url, ...clientSettings } = config.portal;
   const portal = new PortalClient({
     origin: url ?? emulator!.url,

@@ -5,7 +5,7 @@
  * moves with their load as much as with the server's code; the server's CPU per request moves far less.
  *
  *   npm run bench:cpu -- [--query nested|licenses|aliased|paged|generate] [--seconds 8] [--rounds 3]
- *                        [--against <another checkout, built>]
+ *                        [--against <another checkout, built>] [--traced]
  *
  * `--against` names another checkout with its own `dist/` and `node_modules/` (for instance a `git worktree` of the
  * commit before a change, after `npm ci && npm run build` in it): the two servers are measured in turn, round by
@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureLoad } from './measure';
+import { startOtlpSink } from './otlpSink';
 import { REPO_ROOT, startEmulator, startServer, stopAllChildren, type RunningServer } from './processes';
 import { benchQueries, utcToday } from './queries';
 
@@ -37,19 +38,30 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '8' },
       rounds: { type: 'string', default: '3' },
       against: { type: 'string' },
+      traced: { type: 'boolean', default: false },
     },
   });
   const today = utcToday();
   const query = benchQueries(today, `cpu${Date.now().toString(36)}`).find((each) => each.key === values.query);
   if (!query) throw new Error(`--query must be one of nested, licenses, aliased, paged, generate; not ${values.query}`);
   const seconds = Number(values.seconds);
-  const builds: Array<{ name: string; root: string }> = [{ name: 'this checkout', root: REPO_ROOT }];
-  if (values.against) builds.push({ name: path.resolve(values.against), root: path.resolve(values.against) });
+  const sink = values.traced ? await startOtlpSink() : undefined;
+  const tracedEnv: Record<string, string> = sink
+    ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on' }
+    : {};
+  const builds: Array<{ name: string; root: string; env: Record<string, string> }> = [
+    { name: sink ? 'this checkout, traced' : 'this checkout', root: REPO_ROOT, env: tracedEnv },
+  ];
+  if (values.against) {
+    builds.push({ name: path.resolve(values.against), root: path.resolve(values.against), env: tracedEnv });
+  } else if (sink) {
+    builds.push({ name: 'this checkout, untraced', root: REPO_ROOT, env: {} });
+  }
   const rounds: Round[] = [];
   for (let round = 0; round < Number(values.rounds); round += 1) {
     for (const build of builds) {
       const emulator = await startEmulator(0);
-      const server = await startServer('planned', emulator.url, today, {}, build.root);
+      const server = await startServer('planned', emulator.url, today, build.env, build.root);
       await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS: WARM_UP_SECONDS });
       const before = cpuSeconds(server);
       const load = await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS: seconds });
@@ -70,10 +82,11 @@ async function main(): Promise<void> {
   const medians = builds.map((build) =>
     median(rounds.filter((round) => round.build === build.name).map((round) => round.cpuMsPerRequest)),
   );
-  process.stdout.write(`median, this checkout: ${medians[0]!.toFixed(3)} ms per request\n`);
+  await sink?.close();
+  process.stdout.write(`median, ${builds[0]!.name}: ${medians[0]!.toFixed(3)} ms per request\n`);
   if (medians.length > 1) {
     process.stdout.write(
-      `median, ${builds[1]!.name}: ${medians[1]!.toFixed(3)} ms per request; this checkout takes ${(medians[0]! / medians[1]!).toFixed(2)}x its CPU\n`,
+      `median, ${builds[1]!.name}: ${medians[1]!.toFixed(3)} ms per request; ${builds[0]!.name} takes ${(medians[0]! / medians[1]!).toFixed(2)}x its CPU\n`,
     );
   }
 }

@@ -17,6 +17,14 @@ export interface ReceivedSpan {
   attributes: Record<string, unknown>;
   events: string[];
   serviceName: string | undefined;
+  /** Nanoseconds since the epoch, in decimal. */
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  /** OTLP's status: code 0 unset, 1 ok, 2 error; message '' when none. */
+  status: { code: number; message: string };
+  /** OTLP's span flags: the W3C trace flags, 0x100 when whether the parent is remote is known, 0x200 when it is. */
+  flags: number;
+  traceState: string;
 }
 
 export interface OtlpReceiver {
@@ -41,7 +49,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       bodies.push(body);
       const type = request.headers['content-type'] ?? '';
       contentTypes.push(type);
-      spans.push(...(type.includes('json') ? fromJson(JSON.parse(body.toString('utf8'))) : fromProtobuf(body)));
+      spans.push(...decodeExport(body, type));
       response.writeHead(200, { 'content-type': type.includes('json') ? 'application/json' : type });
       response.end(type.includes('json') ? '{}' : '');
     });
@@ -58,6 +66,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   };
 }
 
+/** The spans of one export's body, in either protocol, as its content type says. */
+export function decodeExport(body: Buffer, contentType: string): ReceivedSpan[] {
+  return contentType.includes('json') ? fromJson(JSON.parse(body.toString('utf8'))) : fromProtobuf(body);
+}
+
 interface JsonKeyValue {
   key: string;
   value: Record<string, unknown>;
@@ -72,10 +85,15 @@ function fromJson(request: {
         traceId: string;
         spanId: string;
         parentSpanId?: string;
+        traceState?: string;
+        flags?: number;
         name: string;
         kind: number;
+        startTimeUnixNano: string | number;
+        endTimeUnixNano: string | number;
         attributes?: JsonKeyValue[];
         events?: Array<{ name: string }>;
+        status?: { code?: number; message?: string };
       }>;
     }>;
   }>;
@@ -105,6 +123,11 @@ function fromJson(request: {
         attributes: attributes(span.attributes),
         events: (span.events ?? []).map((event) => event.name),
         serviceName,
+        startTimeUnixNano: String(span.startTimeUnixNano),
+        endTimeUnixNano: String(span.endTimeUnixNano),
+        status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
+        flags: span.flags ?? 0,
+        traceState: span.traceState ?? '',
       })),
     );
   });
@@ -194,7 +217,8 @@ function attributesOf(list: Field[]): Record<string, unknown> {
 
 /**
  * OTLP/protobuf's ExportTraceServiceRequest: resource_spans (1) → resource (1: attributes 1), scope_spans (2) →
- * spans (2) → trace_id 1, span_id 2, parent_span_id 4, name 5, kind 6, attributes 9, events 11 (name 2).
+ * spans (2) → trace_id 1, span_id 2, trace_state 3, parent_span_id 4, name 5, kind 6, start and end times 7 and 8,
+ * attributes 9, events 11 (name 2), status 15 (message 2, code 3), flags 16.
  */
 function fromProtobuf(body: Buffer): ReceivedSpan[] {
   return field(fieldsOf(body), 1).flatMap((resourceSpans) => {
@@ -216,8 +240,22 @@ function fromProtobuf(body: Buffer): ReceivedSpan[] {
           attributes: attributesOf(field(span, 9)),
           events: field(span, 11).map((event) => field(fieldsOf(event.bytes!), 2)[0]!.bytes!.toString('utf8')),
           serviceName,
+          startTimeUnixNano: String(field(span, 7)[0]?.value ?? 0n),
+          endTimeUnixNano: String(field(span, 8)[0]?.value ?? 0n),
+          status: statusOf(field(span, 15)[0]?.bytes),
+          flags: Number(field(span, 16)[0]?.value ?? 0n),
+          traceState: field(span, 3)[0]?.bytes?.toString('utf8') ?? '',
         };
       }),
     );
   });
+}
+
+/** Status: 2 message, 3 code. */
+function statusOf(message: Buffer | undefined): { code: number; message: string } {
+  const fields = message ? fieldsOf(message) : [];
+  return {
+    code: Number(field(fields, 3)[0]?.value ?? 0n),
+    message: field(fields, 2)[0]?.bytes?.toString('utf8') ?? '',
+  };
 }

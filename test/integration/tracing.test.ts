@@ -1,45 +1,46 @@
 /**
- * Traces, read from an in-memory span exporter: the span tree of each benchmark operation (one trace per request,
+ * Traces, read from a span sink that keeps them in memory: the span tree of each benchmark operation (one trace per request,
  * the HTTP request at its root, the operation beneath it, parse, validate, plan and execute and every portal call
  * beneath the operation), an error, a retry, a generate with its idempotency steps, and a client's traceparent
  * continued and passed on to the portal.
  */
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { Tracing } from '../../src/tracing/tracing';
+import type { RecordedSpan } from '../../src/tracing/spans';
+import { SpansInMemory } from '../helpers/spansInMemory';
 import { startStack, type Stack } from '../helpers/stack';
 import { postTo } from '../helpers/http';
 import { benchQueries, utcToday } from '../../scripts/bench/queries';
 
-const exporter = new InMemorySpanExporter();
+const sink = new SpansInMemory();
 let stack: Stack;
 
 beforeAll(async () => {
   stack = await startStack({
     emulator: { seed: 'large' },
     env: { PORTAL_RETRY_BASE_DELAY_MS: '1' },
-    parts: { tracing: Tracing.withProcessor(new SimpleSpanProcessor({ exporter })) },
+    parts: { tracing: Tracing.withSink(sink) },
   });
 });
 afterAll(() => stack.close());
 beforeEach(() => {
-  exporter.reset();
+  sink.reset();
   stack.emulator.faults.clear();
   stack.emulator.requestLog.clear();
 });
 
-const idOf = (span: ReadableSpan) => span.spanContext().spanId;
-const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
+const idOf = (span: RecordedSpan) => span.spanContext().spanId;
+const parentOf = (span: RecordedSpan) => span.parentSpanContext?.spanId;
 
 /** The spans of the one trace the last request made, with its root and operation spans found. */
 function lastTrace() {
-  const spans = exporter.getFinishedSpans();
+  const spans = sink.finished();
   const root = spans.find((span) => span.kind === SpanKind.SERVER)!;
   expect(root).toBeDefined();
   const inTrace = spans.filter((span) => span.spanContext().traceId === root.spanContext().traceId);
   expect(inTrace).toHaveLength(spans.length); // one trace per request
   const operation = spans.find((span) => parentOf(span) === idOf(root))!;
-  const beneath = (parent: ReadableSpan) => spans.filter((span) => parentOf(span) === idOf(parent));
+  const beneath = (parent: RecordedSpan) => spans.filter((span) => parentOf(span) === idOf(parent));
   return { spans, root, operation, beneath };
 }
 
@@ -79,7 +80,7 @@ describe('the benchmark operations', () => {
       const plan = children.find((span) => span.name === 'graphql.plan')!;
       expect(plan.attributes['graphql.plan.estimated_calls']).toBe(answer.json.extensions.upstream.estimatedCalls);
       // No credential, no variable value anywhere in a span.
-      const recorded = JSON.stringify(exporter.getFinishedSpans().map((span) => [span.attributes, span.events]));
+      const recorded = JSON.stringify(sink.finished().map((span) => [span.attributes, span.events]));
       expect(recorded).not.toContain(stack.auth.acme);
       expect(recorded).not.toContain('bench-trace-');
     },
@@ -119,7 +120,7 @@ test("an error's message is not recorded: graphql-js quotes a variable's value i
   );
   expect(JSON.stringify(answer.errors)).toContain('SECRET-HWID-123');
   const recorded = JSON.stringify(
-    exporter.getFinishedSpans().map((span) => [span.name, span.attributes, span.events, span.status]),
+    sink.finished().map((span) => [span.name, span.attributes, span.events, span.status]),
   );
   expect(recorded).toContain('BAD_USER_INPUT');
   expect(recorded).not.toContain('SECRET-HWID-123');
@@ -154,7 +155,7 @@ test('a generate with a key: its idempotency steps are events of the operation',
   const mutation = `mutation($input: GenerateLicenseInput!) { generateLicense(input: $input) { license { id } } }`;
   expect((await stack.gql(mutation, { input })).errors).toBeUndefined();
   expect(lastTrace().operation.events.map((event) => event.name)).toEqual(['idempotency.claimed']);
-  exporter.reset();
+  sink.reset();
   expect((await stack.gql(mutation, { input })).errors).toBeUndefined();
   const { operation, beneath } = lastTrace();
   expect(operation.events.map((event) => event.name)).toEqual(['idempotency.replayed']);
@@ -180,5 +181,5 @@ test("a client's traceparent is continued, and the portal is sent the request's 
 test('health checks are not traced', async () => {
   await fetch(`${stack.origin}/healthz`);
   await fetch(`${stack.origin}/metrics`);
-  expect(exporter.getFinishedSpans()).toEqual([]);
+  expect(sink.finished()).toEqual([]);
 });

@@ -1,0 +1,202 @@
+/**
+ * Spans sent over OTLP/HTTP in batches, as OpenTelemetry's batch span processor and OTLP exporter send them: a span
+ * is encoded into the open batch when it ends; a batch goes when it holds 512 spans (or 1 MiB), or 5 seconds after
+ * its first span; one export at a time, each given 10 seconds, retried with backoff when the receiver says it is
+ * busy or cannot be reached. At most 2,048 spans wait: past that, new spans are dropped rather than held, and
+ * counted. An export that fails is logged once, and so is its working again; the requests never wait for it.
+ *
+ *     const sink = new OtlpExport({ url, protocol: 'http/protobuf', headers: {}, identity, log });
+ *     sink.onEnd(span);          // a span ended
+ *     await sink.shutdown();     // on SIGTERM: what is waiting is sent, for at most 10 seconds
+ */
+import { Pool } from 'undici';
+import { JsonBatch, ProtobufBatch, protobufIdentity, type ExportIdentity, type SpanBatch } from './otlpEncoding';
+import type { RecordedSpan, SpanSink } from './spans';
+
+export interface OtlpExportOptions {
+  /** The traces endpoint, e.g. `http://collector:4318/v1/traces`. */
+  url: string;
+  protocol: 'http/protobuf' | 'http/json';
+  headers: Record<string, string>;
+  identity: ExportIdentity;
+  /** Where an export's failing, and its working again, are told: once each. */
+  log: { warn(details: object, message: string): void; info(details: object, message: string): void };
+  /** Spans waiting, at most (2,048). */
+  maxQueuedSpans?: number;
+  /** Spans of one export, at most (512). */
+  maxBatchSpans?: number;
+  /** How long a batch waits for more spans (5,000 ms). */
+  scheduleDelayMs?: number;
+  /** How long one export may take (10,000 ms). */
+  timeoutMs?: number;
+  /** The first retry's delay; each next one is 1.5 times longer, to 5 seconds (1,000 ms). */
+  retryDelayMs?: number;
+}
+
+/** Encoded bytes past which a batch goes without waiting for more spans. */
+const MAX_BATCH_BYTES = 1024 * 1024;
+/** Attempts of one export, the first included. */
+const MAX_ATTEMPTS = 5;
+const MAX_RETRY_DELAY_MS = 5000;
+/** How long `shutdown` waits for what is left to be sent. */
+const SHUTDOWN_MS = 10_000;
+/** Statuses a receiver answers when it may take the same export later (OTLP/HTTP's retryable ones). */
+const RETRYABLE = new Set([429, 502, 503, 504]);
+
+export class OtlpExport implements SpanSink {
+  private readonly pool: Pool;
+  private readonly path: string;
+  private readonly headers: Record<string, string>;
+  private readonly newBatch: () => SpanBatch;
+  private readonly maxQueued: number;
+  private readonly maxBatch: number;
+  private readonly scheduleDelayMs: number;
+  private readonly timeoutMs: number;
+  private readonly retryDelayMs: number;
+  private batch: SpanBatch;
+  /** Batches closed and waiting to be sent, oldest first. */
+  private readonly ready: SpanBatch[] = [];
+  /** Spans in the open batch, the ready ones and the one being sent. */
+  private queued = 0;
+  private sending: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** Whether the last export failed: its failing was logged, and its working again will be. */
+  private failing = false;
+  /** Spans dropped since the last report: the queue was full, or their export failed. */
+  private dropped = 0;
+  /** Counts for tests and metrics: spans sent, and spans dropped. */
+  readonly counts = { sent: 0, dropped: 0 };
+
+  constructor(private readonly options: OtlpExportOptions) {
+    const url = new URL(options.url);
+    this.pool = new Pool(url.origin, { connections: 1 });
+    this.path = `${url.pathname}${url.search}`;
+    const contentType = options.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
+    this.headers = { ...options.headers, 'content-type': contentType };
+    if (options.protocol === 'http/json') {
+      this.newBatch = () => new JsonBatch(options.identity);
+    } else {
+      const identity = protobufIdentity(options.identity);
+      this.newBatch = () => new ProtobufBatch(identity);
+    }
+    this.maxQueued = options.maxQueuedSpans ?? 2048;
+    this.maxBatch = options.maxBatchSpans ?? 512;
+    this.scheduleDelayMs = options.scheduleDelayMs ?? 5000;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.retryDelayMs = options.retryDelayMs ?? 1000;
+    this.batch = this.newBatch();
+  }
+
+  onEnd(span: RecordedSpan): void {
+    if (this.queued >= this.maxQueued) {
+      this.drop(1);
+      return;
+    }
+    this.batch.add(span);
+    this.queued += 1;
+    if (this.batch.spans >= this.maxBatch || this.batch.bytes >= MAX_BATCH_BYTES) {
+      this.close();
+    } else if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.close(), this.scheduleDelayMs);
+      this.timer.unref();
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    this.close();
+    let deadline: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => (deadline = setTimeout(resolve, SHUTDOWN_MS)));
+    await Promise.race([this.drained(), timedOut]);
+    clearTimeout(deadline);
+    await this.pool.destroy().catch(() => undefined);
+  }
+
+  /** Resolves once nothing is waiting or being sent. */
+  private async drained(): Promise<void> {
+    while (this.sending) await this.sending;
+  }
+
+  /** Closes the open batch and sends it after those before it. */
+  private close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.batch.spans === 0) return;
+    this.ready.push(this.batch);
+    this.batch = this.newBatch();
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.sending) return;
+    const next = this.ready.shift();
+    if (!next) return;
+    this.sending = this.send(next).finally(() => {
+      this.queued -= next.spans;
+      this.sending = undefined;
+      this.pump();
+    });
+  }
+
+  private async send(batch: SpanBatch): Promise<void> {
+    const body = batch.request();
+    let delay = this.retryDelayMs;
+    for (let attempt = 1; ; attempt += 1) {
+      const outcome = await this.post(body);
+      if (outcome === 'sent') {
+        this.counts.sent += batch.spans;
+        if (this.failing) {
+          this.failing = false;
+          this.options.log.info({ dropped: this.dropped }, 'Trace export works again');
+          this.dropped = 0;
+        }
+        return;
+      }
+      if (outcome.retry && attempt < MAX_ATTEMPTS) {
+        // Full jitter, as OTLP's exporters back off: somewhere between no wait and the delay.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * delay).unref());
+        delay = Math.min(delay * 1.5, MAX_RETRY_DELAY_MS);
+        continue;
+      }
+      if (!this.failing) {
+        this.failing = true;
+        this.options.log.warn(
+          { url: this.options.url, reason: outcome.reason, attempts: attempt },
+          'Trace export failed: spans are dropped until it works again',
+        );
+      }
+      this.drop(batch.spans);
+      return;
+    }
+  }
+
+  /** One export: 'sent', or why not and whether the same export may succeed later. */
+  private async post(body: Buffer): Promise<'sent' | { retry: boolean; reason: string }> {
+    try {
+      const response = await this.pool.request({
+        method: 'POST',
+        path: this.path,
+        headers: this.headers,
+        body,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      await response.body.dump();
+      if (response.statusCode >= 200 && response.statusCode < 300) return 'sent';
+      return { retry: RETRYABLE.has(response.statusCode), reason: `HTTP ${response.statusCode}` };
+    } catch (error) {
+      return { retry: true, reason: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  private drop(spans: number): void {
+    this.dropped += spans;
+    this.counts.dropped += spans;
+    if (!this.failing) {
+      this.failing = true;
+      this.options.log.warn(
+        { url: this.options.url, waiting: this.queued },
+        'Trace export cannot keep up: spans are dropped until it does',
+      );
+    }
+  }
+}
