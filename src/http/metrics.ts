@@ -42,6 +42,8 @@ export class ServerMetrics {
     cacheLookups: () => { hit: number; miss: number };
     /** The per-address limits' counts so far. */
     clientLimits: () => ClientLimitCounts;
+    /** Spans exported and dropped so far, when traces are exported. */
+    traceSpans?: () => { sent: number; dropped: number };
   }) {
     collectDefaultMetrics({ register: this.registry });
     this.operationDuration = new Histogram({
@@ -121,6 +123,20 @@ export class ServerMetrics {
         registers: [this.registry],
         collect() {
           this.set(sharedState().seconds);
+        },
+      });
+    }
+    const traceSpans = sources.traceSpans;
+    if (traceSpans) {
+      new Gauge({
+        name: 'trace_spans',
+        help: 'Spans since start by outcome: sent to the OTLP endpoint, or dropped (the export failed or could not keep up).',
+        labelNames: ['outcome'],
+        registers: [this.registry],
+        collect() {
+          const { sent, dropped } = traceSpans();
+          this.set({ outcome: 'sent' }, sent);
+          this.set({ outcome: 'dropped' }, dropped);
         },
       });
     }

@@ -95,6 +95,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     cacheLookups: () => portal.cacheLookups,
     clientLimits: () => parts.clientLimits.counts,
     ...(parts.sharedState ? { sharedState: parts.sharedState } : {}),
+    ...(parts.tracing?.exported ? { traceSpans: () => parts.tracing!.exported! } : {}),
   });
   // Once closing, `/readyz` says so, and every response asks its client to close the connection: a keep-alive
   // socket whose request was in flight at SIGTERM then closes with that response, instead of holding shutdown

@@ -60,6 +60,7 @@ export class OtlpExport implements SpanSink {
   private queued = 0;
   private sending: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   /** Whether the last export failed: its failing was logged, and its working again will be. */
   private failing = false;
   /** Spans dropped since the last report: the queue was full, or their export failed. */
@@ -88,6 +89,7 @@ export class OtlpExport implements SpanSink {
   }
 
   onEnd(span: RecordedSpan): void {
+    if (this.stopped) return;
     if (this.queued >= this.maxQueued) {
       this.drop(1);
       return;
@@ -104,6 +106,8 @@ export class OtlpExport implements SpanSink {
 
   async shutdown(): Promise<void> {
     this.close();
+    // A request that ends after this has nowhere to send its spans.
+    this.stopped = true;
     let deadline: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => (deadline = setTimeout(resolve, SHUTDOWN_MS)));
     await Promise.race([this.drained(), timedOut]);

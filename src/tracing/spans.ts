@@ -33,6 +33,8 @@ export interface Span {
 /** Where recorded spans go when they end: the OTLP export, or a test's memory. */
 export interface SpanSink {
   onEnd(span: RecordedSpan): void;
+  /** Spans sent and dropped so far, for a sink that exports. */
+  readonly counts?: { sent: number; dropped: number };
   /** Sends what is still waiting, then stops; never throws. */
   shutdown(): Promise<void>;
 }

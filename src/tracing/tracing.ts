@@ -82,9 +82,18 @@ export class Tracing {
     return new Tracing(sink, sampler);
   }
 
+  /** Spans exported and dropped so far (`/metrics`); undefined for a sink that does not export. */
+  get exported(): { sent: number; dropped: number } | undefined {
+    return this.sink.counts;
+  }
+
   /** The server span of an incoming request; a valid `traceparent` among `headers` makes it a child of the client's. */
   startServerSpan(name: string, headers: IncomingHttpHeaders, attributes: Attributes): Span {
-    const context = this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+    // Most requests come without one: no context to read it into.
+    const context =
+      headers.traceparent === undefined
+        ? ROOT_CONTEXT
+        : this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
     return this.start(name, SpanKind.SERVER, attributes, trace.getSpanContext(context), context);
   }
 

@@ -47,6 +47,11 @@ describe.each(['http/protobuf', 'http/json'])('exported over OTLP %s', (protocol
       expect(continued.json.errors).toBeUndefined();
       expect(refused.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
       const portalSaw = emulator.requestLog.entries();
+      // The export's counts, for an operator: nothing dropped (the spans wait for their batch, or were sent).
+      const metricsUrl = new URL('/metrics', server.graphqlUrl);
+      const metrics = await (await fetch(metricsUrl, { headers: { 'x-request-id': 'metrics-read' } })).text();
+      expect(metrics).toMatch(/^trace_spans\{outcome="dropped"\} 0$/m);
+      expect(metrics).toMatch(/^trace_spans\{outcome="sent"\} \d+$/m);
       // SIGTERM: the spans still waiting in the batch are sent before the process exits.
       expect(await server.stop()).toBe(0);
 
@@ -85,7 +90,10 @@ describe.each(['http/protobuf', 'http/json'])('exported over OTLP %s', (protocol
         .stdout.split('\n')
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, unknown>);
-      const ofRequests = lines.filter((line) => typeof line.requestId === 'string');
+      // (`/metrics` is not traced.)
+      const ofRequests = lines.filter(
+        (line) => typeof line.requestId === 'string' && line.requestId !== 'metrics-read',
+      );
       expect(ofRequests.length).toBeGreaterThanOrEqual(6);
       for (const line of ofRequests) {
         expect(traces.has(line.trace_id as string)).toBe(true);
