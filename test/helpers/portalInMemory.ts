@@ -4,14 +4,8 @@
  */
 import type { PortalReads } from '../../src/loaders/portalLoaders';
 import { PortalError } from '../../src/portal/portalErrors';
-import {
-  namedAssignment,
-  namedDetail,
-  namedLicense,
-  type LicenseDetailWire,
-  type LicenseWire,
-  type ProductAssignmentWire,
-} from '../../src/portal/wireTypes';
+import type { LicenseDetailWire, LicenseWire, ProductAssignmentWire } from '../../src/portal/wireTypes';
+import { assignmentRecord, detailRecord, licenseRecord } from './wireRecords';
 
 /** The licences the benchmark names by id (query 3); the rest are numbered from 1. */
 export const NAMED_LICENSE_IDS = [2647, 3321, 4022, 4352, 5971];
@@ -30,42 +24,17 @@ export class PortalInMemory implements PortalReads {
   readonly unlistedDetails = new Set<number>();
 
   constructor() {
-    this.assignments = Array.from({ length: ASSIGNMENTS }, (_, index) =>
-      namedAssignment({
-        id: index + 1,
-        product_name: `Product ${index + 1}`,
-        product_code: null,
-        total_license_count: null,
-        used_license_count: 0,
-        valid_until: null,
-        note: null,
-        created_at: null,
-      }),
-    );
+    this.assignments = Array.from({ length: ASSIGNMENTS }, (_, index) => assignmentRecord(index + 1));
     const ids = [...Array.from({ length: LICENSES - NAMED_LICENSE_IDS.length }, (_, index) => index + 1)];
     ids.push(...NAMED_LICENSE_IDS);
     this.licenses = ids.map((id, index) =>
-      namedLicense({
-        id,
+      licenseRecord(id, {
         product_assignment_id: (index % ASSIGNMENTS) + 1,
         hwid: index % 3 === 0 ? null : `HW-${id}`,
         expiration_date: index % 2 === 0 ? '2030-01-01' : '2020-01-01',
-        note: null,
-        created_at: null,
       }),
     );
-    this.details = this.licenses.map((license) =>
-      namedDetail({
-        id: license.id + 100_000,
-        license_id: license.id,
-        file_name: 'iengine.lic',
-        customer: null,
-        products: [],
-        hwids: license.hwid === null ? [] : [license.hwid],
-        expiration_date: license.expiration_date,
-        created_at: null,
-      }),
-    );
+    this.details = this.licenses.map((license) => detailRecord(license));
   }
 
   async listProductAssignments() {

@@ -1,4 +1,5 @@
-import { namedLicense, type LicenseOnWire, type LicenseWire } from '../../src/portal/wireTypes';
+import type { LicenseOnWire, LicenseWire } from '../../src/portal/wireTypes';
+import { licenseRecord } from '../helpers/wireRecords';
 import {
   checkLicenseFilter,
   checkPageArgs,
@@ -10,15 +11,7 @@ import {
 import { InputError } from '../../src/graphql/errors';
 
 function license(id: number, fields: Partial<LicenseOnWire> = {}): LicenseWire {
-  return namedLicense({
-    id,
-    product_assignment_id: 1,
-    hwid: `HW${id}`,
-    expiration_date: '2027-01-01',
-    note: null,
-    created_at: '2026-01-01T00:00:00Z',
-    ...fields,
-  });
+  return licenseRecord(id, { created_at: '2026-01-01T00:00:00Z', ...fields });
 }
 
 describe('paginate', () => {

@@ -4,19 +4,12 @@
  */
 import { MemoryKeyStore, type KeyRecord, type KeyStore } from '../../src/idempotency/keyStore';
 import { RedisKeyStore } from '../../src/idempotency/redisKeyStore';
-import { namedLicense } from '../../src/portal/wireTypes';
 import { SharedRedis } from '../../src/shared/redis';
 import { Redis } from 'ioredis';
 import { startRedisServer, type RedisServer } from '../../scripts/soak/redisServer';
+import { licenseRecord } from '../helpers/wireRecords';
 
-const license = namedLicense({
-  id: 1,
-  product_assignment_id: 1,
-  hwid: 'H',
-  expiration_date: '2027-01-01',
-  note: null,
-  created_at: null,
-});
+const license = licenseRecord(1, { hwid: 'H' });
 const pending = (owner = 'o1', leaseMs = 60_000): KeyRecord => ({
   state: 'pending',
   fingerprint: 'f',

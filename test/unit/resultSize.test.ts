@@ -6,50 +6,19 @@ import { Kind, buildSchema, parse, type OperationDefinitionNode } from 'graphql'
 import { loadTypeDefs } from '../../src/graphql/apollo';
 import { answerShape, countAnswer, ListSizeMemory, ItemAllowance, type ListSizes } from '../../src/graphql/resultSize';
 import type { KnownRecords } from '../../src/loaders/loaders';
-import {
-  namedAssignment,
-  namedDetail,
-  namedLicense,
-  type LicenseDetailWire,
-  type LicenseWire,
-  type ProductAssignmentWire,
-} from '../../src/portal/wireTypes';
+import type { LicenseDetailWire, LicenseWire, ProductAssignmentWire } from '../../src/portal/wireTypes';
+import { assignmentRecord, detailRecord, licenseRecord } from '../helpers/wireRecords';
 
 const schema = buildSchema(loadTypeDefs());
 
 function assignment(id: number): ProductAssignmentWire {
-  return namedAssignment({
-    id,
-    product_name: 'IFace SDK',
-    product_code: 'iface',
-    total_license_count: null,
-    used_license_count: 0,
-    valid_until: null,
-    note: null,
-    created_at: null,
-  });
+  return assignmentRecord(id, { product_name: 'IFace SDK', product_code: 'iface' });
 }
 function license(id: number, assignmentId: number, hwid: string | null): LicenseWire {
-  return namedLicense({
-    id,
-    product_assignment_id: assignmentId,
-    hwid,
-    expiration_date: '2027-06-30',
-    note: null,
-    created_at: null,
-  });
+  return licenseRecord(id, { product_assignment_id: assignmentId, hwid, expiration_date: '2027-06-30' });
 }
 function detail(of: LicenseWire): LicenseDetailWire {
-  return namedDetail({
-    id: of.id + 80000,
-    license_id: of.id,
-    file_name: 'iengine.lic',
-    customer: null,
-    products: ['iface', 'ilive'],
-    hwids: of.hwid ? [of.hwid] : [],
-    expiration_date: null,
-    created_at: null,
-  });
+  return detailRecord(of, { id: of.id + 80000, products: ['iface', 'ilive'], expiration_date: null });
 }
 
 /** Records of a customer with `perAssignment[i]` licences in assignment i + 1; every other licence universal. */
