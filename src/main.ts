@@ -20,6 +20,7 @@ import type { LoadersFactory } from './loaders/loaders';
 import { ClientLimits } from './http/clientLimits';
 import { CallerKeys } from './http/callerKeys';
 import { Tracing } from './tracing/tracing';
+import type { OutageLog } from './shared/outageLog';
 import { MemoryLimitCounters, RedisLimitCounters } from './http/limitCounters';
 
 export interface RunningServer {
@@ -51,10 +52,9 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   // Shared state when replicas run (REDIS_URL), in-memory otherwise. Start-up does not wait for Redis.
   // Redis and the trace export may report before the HTTP layer (and its logger) exists: such a line goes to stderr.
   const logs: { to?: FastifyBaseLogger } = {};
-  const log = {
-    warn: (details: object, message: string) =>
-      logs.to ? logs.to.warn(details, message) : process.stderr.write(`${message}\n`),
-    info: (details: object, message: string) => logs.to?.info(details, message),
+  const log: OutageLog = {
+    warn: (details, message) => (logs.to ? logs.to.warn(details, message) : process.stderr.write(`${message}\n`)),
+    info: (details, message) => logs.to?.info(details, message),
   };
   const redis = config.redis ? new SharedRedis({ url: config.redis.url, log }) : undefined;
   // The caller HMAC's secret: shared by the replicas when they share state, this process's own otherwise.

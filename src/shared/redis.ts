@@ -6,20 +6,16 @@
  * caches fail open. An outage and its end are logged once each, not per request. Every key carries `KEY_PREFIX`.
  */
 import { Redis } from 'ioredis';
+import type { OutageLog } from './outageLog';
 
 /** The prefix of every key this server writes: one Redis can serve other applications beside it. */
 const KEY_PREFIX = 'portal-graphql:';
-
-interface RedisLogger {
-  warn(details: Record<string, unknown>, message: string): void;
-  info(details: Record<string, unknown>, message: string): void;
-}
 
 export interface SharedRedisOptions {
   url: string;
   /** Most time one command may take before it fails. */
   commandTimeoutMs?: number;
-  log: RedisLogger;
+  log: OutageLog;
 }
 
 /** One connection, its health, and the counts `/metrics` shows. */

@@ -12,6 +12,7 @@
 import { Pool } from 'undici';
 import { JsonBatch, ProtobufBatch, protobufIdentity, type ExportIdentity, type SpanBatch } from './otlpEncoding';
 import type { RecordedSpan, SpanSink } from './spans';
+import type { OutageLog } from '../shared/outageLog';
 
 export interface OtlpExportOptions {
   /** The traces endpoint, e.g. `http://collector:4318/v1/traces`. */
@@ -20,7 +21,7 @@ export interface OtlpExportOptions {
   headers: Record<string, string>;
   identity: ExportIdentity;
   /** Where an export's failing, and its working again, are told: once each. */
-  log: { warn(details: object, message: string): void; info(details: object, message: string): void };
+  log: OutageLog;
   /** Spans waiting, at most (2,048). */
   maxQueuedSpans?: number;
   /** Spans of one export, at most (512). */

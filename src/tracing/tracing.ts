@@ -27,8 +27,6 @@ import {
   defaultTextMapGetter,
   trace,
   type Attributes,
-  type Context,
-  type SpanContext,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
@@ -40,7 +38,8 @@ import {
   type Sampler,
 } from '@opentelemetry/sdk-trace';
 import type { TraceSamplerName, TracingSettings } from '../config';
-import { OtlpExport, type OtlpExportOptions } from './otlpExport';
+import { OtlpExport } from './otlpExport';
+import type { OutageLog } from '../shared/outageLog';
 import { RecordedSpan, UnsampledSpan, randomId, type Span, type SpanSink } from './spans';
 
 export type { Span } from './spans';
@@ -60,7 +59,7 @@ export class Tracing {
   }
 
   /** Tracing as configured: spans batched and exported over OTLP/HTTP, in protobuf or JSON. */
-  static start(settings: TracingSettings, log: OtlpExportOptions['log']): Tracing {
+  static start(settings: TracingSettings, log: OutageLog): Tracing {
     const sink = new OtlpExport({
       url: settings.url,
       protocol: settings.protocol,
@@ -87,14 +86,33 @@ export class Tracing {
     return this.sink.counts;
   }
 
-  /** The server span of an incoming request; a valid `traceparent` among `headers` makes it a child of the client's. */
+  /**
+   * The server span of an incoming request; a valid `traceparent` among `headers` makes it a child of the client's,
+   * in the client's trace and with its trace state. Recorded if the sampler says so (it sees the client's context,
+   * which `parentbased_…` follows); else a span that only carries its ids on.
+   */
   startServerSpan(name: string, headers: IncomingHttpHeaders, attributes: Attributes): Span {
     // Most requests come without one: no context to read it into.
     const context =
       headers.traceparent === undefined
         ? ROOT_CONTEXT
         : this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
-    return this.start(name, SpanKind.SERVER, attributes, trace.getSpanContext(context), context);
+    const parent = trace.getSpanContext(context);
+    const traceId = parent?.traceId ?? randomId(16);
+    const spanId = randomId(8);
+    const sampling = this.sampler.shouldSample(context, traceId, name, SpanKind.SERVER, attributes, []);
+    const traceState = sampling.traceState ?? parent?.traceState;
+    if (sampling.decision !== SamplingDecision.RECORD_AND_SAMPLED) {
+      return new UnsampledSpan({
+        traceId,
+        spanId,
+        traceFlags: TraceFlags.NONE,
+        ...(traceState ? { traceState } : {}),
+      });
+    }
+    const span = new RecordedSpan(this.sink, traceId, spanId, parent, traceState, name, SpanKind.SERVER, attributes);
+    if (sampling.attributes) span.setAttributes(sampling.attributes);
+    return span;
   }
 
   /**
@@ -120,34 +138,6 @@ export class Tracing {
   /** Sends every span still waiting and stops: on SIGTERM, before the process exits. Never throws. */
   async shutdown(): Promise<void> {
     await this.sink.shutdown().catch(() => undefined);
-  }
-
-  /**
-   * A request's span, recorded if the sampler says so (it sees the client's context, which `parentbased_…` follows),
-   * or one that only carries its ids on. A client's trace id and trace state are kept.
-   */
-  private start(
-    name: string,
-    kind: SpanKind,
-    attributes: Attributes,
-    parent: SpanContext | undefined,
-    parentContext: Context,
-  ): Span {
-    const traceId = parent?.traceId ?? randomId(16);
-    const spanId = randomId(8);
-    const sampling = this.sampler.shouldSample(parentContext, traceId, name, kind, attributes, []);
-    const traceState = sampling.traceState ?? parent?.traceState;
-    if (sampling.decision !== SamplingDecision.RECORD_AND_SAMPLED) {
-      return new UnsampledSpan({
-        traceId,
-        spanId,
-        traceFlags: TraceFlags.NONE,
-        ...(traceState ? { traceState } : {}),
-      });
-    }
-    const recorded = new RecordedSpan(this.sink, traceId, spanId, parent, traceState, name, kind, attributes);
-    if (sampling.attributes) recorded.setAttributes(sampling.attributes);
-    return recorded;
   }
 }
 
