@@ -15,6 +15,7 @@ import { resolvers } from './resolvers';
 import { compiledExecution } from './compiledExecution';
 import { planningPlugin, upstreamCostsPlugin, type OperationObserver } from './plugins';
 import { tracingPlugin } from './tracingPlugin';
+import { KnownOperationTypesRule } from './knownOperationTypes';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { AdmissionQueue } from './admission';
 import type { OperationLimits } from '../config';
@@ -71,7 +72,7 @@ function armor(options: ApolloOptions) {
 export function createApolloServer(options: ApolloOptions): ApolloServer<RequestContext> {
   const protection = armor(options);
   return new ApolloServer<RequestContext>({
-    validationRules: protection.validationRules,
+    validationRules: [KnownOperationTypesRule, ...protection.validationRules],
     parseOptions: { maxTokens: options.limits.maxTokens },
     // graphql-jit runs the operations (graphql-js what it does not compile); Apollo takes another executor only
     // as a gateway's.

@@ -986,6 +986,33 @@ describe('regressions: bugs these properties found', () => {
     });
   }
 
+  // graphql-js 16 validates nothing of an operation whose type the schema lacks, so a subscription reached
+  // execution, which threw, and came back as INTERNAL_SERVER_ERROR. It is the client's mistake.
+  for (const query of ['subscription { productAssignments { id } }', 'subscription S { nothingHere }']) {
+    test(`an operation type the schema lacks is refused as invalid: ${query}`, async () => {
+      const get: HttpRequest = {
+        method: 'GET',
+        path: `/graphql?${new URLSearchParams({ query }).toString()}`,
+        headers: [...JSON_TYPE, ['authorization', stack.auth.acme]],
+      };
+      for (const req of [gqlPost(JSON.stringify({ query })), get]) {
+        const outcome = await send(req);
+        assertNoProblems(graphqlProblems(req, outcome), req, outcome);
+        if (!('answer' in outcome)) throw new Error(outcome.transportError);
+        expect(outcome.answer.status).toBe(400);
+        const body = JSON.parse(outcome.answer.body.toString('utf8')) as {
+          errors: Array<{ message: string; extensions: { code: string } }>;
+        };
+        expect(body.errors).toEqual([
+          expect.objectContaining({
+            message: 'This schema has no subscription operations.',
+            extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }),
+          }),
+        ]);
+      }
+    });
+  }
+
   // The query planner expanded every fragment spread anew on every path, so a chain of fragments that each
   // spread the one before twice cost 2^n walks: this 1 KB document, within every limit, blocked the whole
   // server for seconds (chain 20: ~4 s; 25: ~2 min). Now each fragment is expanded once per selection set.
