@@ -34,38 +34,49 @@ export class RequestTracing {
     });
     this.spans.set(request, span);
     const ids = logIdsOf(span);
-    return logger.child(ids ? { ...bindings, ...ids } : bindings, options);
+    if (ids) Object.assign(bindings, ids); // Fastify's own object, made for this request
+    return logger.child(bindings, options);
   };
 
-  /** Names each span by its route once known, and ends it with the response (or the client's going away). */
+  /**
+   * Ends each span with the response (or the client's going away), named by its route and with the client's
+   * address. The hooks take a callback, not a promise: they run on every request, and an async hook costs each
+   * request a promise.
+   */
   register(app: FastifyInstance): void {
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const span = this.spans.get(request.raw);
-      if (!span) return;
-      span.setAttribute('client.address', request.ip);
-      const route = request.routeOptions.url;
-      if (route !== undefined) {
-        span.setAttribute('http.route', route);
-        span.updateName(`${request.method} ${route}`);
+      if (span) {
+        routed(span, request);
+        span.setAttribute('http.response.status_code', reply.statusCode);
+        if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
       }
+      done();
     });
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onRequestAbort', (request, done) => {
       const span = this.spans.get(request.raw);
-      if (!span) return;
-      span.setAttribute('http.response.status_code', reply.statusCode);
-      if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-      span.end();
-    });
-    app.addHook('onRequestAbort', async (request) => {
-      const span = this.spans.get(request.raw);
-      if (!span) return;
-      span.setAttribute('error.type', 'client_aborted');
-      span.end();
+      if (span) {
+        routed(span, request);
+        span.setAttribute('error.type', 'client_aborted');
+        span.end();
+      }
+      done();
     });
   }
 
   /** The span of a request, when it is traced. */
   spanOf(request: FastifyRequest): Span | undefined {
     return this.spans.get(request.raw);
+  }
+}
+
+/** What routing found: the client's address, and the route, which names the span. */
+function routed(span: Span, request: FastifyRequest): void {
+  span.setAttribute('client.address', request.ip);
+  const route = request.routeOptions.url;
+  if (route !== undefined) {
+    span.setAttribute('http.route', route);
+    span.updateName(`${request.method} ${route}`);
   }
 }

@@ -6,10 +6,10 @@
  *
  *     const batch = new ProtobufBatch(resource, scope);
  *     batch.add(span);                           // when the span ends
- *     const body = batch.request();              // an ExportTraceServiceRequest, to POST
+ *     const body = batch.take();                 // an ExportTraceServiceRequest, to POST; the batch is empty again
  */
 import { SpanStatusCode, type Attributes } from '@opentelemetry/api';
-import type { RecordedSpan } from './spans';
+import { RecordedSpan } from './spans';
 
 /** Resource attributes of every span (`service.name` among them) and the instrumentation scope's name. */
 export interface ExportIdentity {
@@ -22,8 +22,11 @@ export interface SpanBatch {
   readonly spans: number;
   readonly bytes: number;
   add(span: RecordedSpan): void;
-  /** The export request of every span added, as sent. */
-  request(): Buffer;
+  /**
+   * The export request of every span added since the last `take`, as sent, and an empty batch again: one batch is
+   * filled over and over, its buffer grown once to the size of a full batch.
+   */
+  take(): Buffer;
 }
 
 /** OTLP's span flags: the W3C trace flags, and whether the parent is known to be remote, and if so that it is. */
@@ -32,7 +35,9 @@ const FLAGS_IS_REMOTE = 0x200;
 
 function spanFlags(span: RecordedSpan): number {
   // Every recorded span is sampled (trace flags 01).
-  return 0x01 | FLAGS_HAS_IS_REMOTE | (span.parentSpanContext?.isRemote ? FLAGS_IS_REMOTE : 0);
+  const { parent } = span;
+  const remote = parent !== undefined && !(parent instanceof RecordedSpan) && parent.isRemote === true;
+  return 0x01 | FLAGS_HAS_IS_REMOTE | (remote ? FLAGS_IS_REMOTE : 0);
 }
 
 /** The API's kinds count from INTERNAL = 0; OTLP's from UNSPECIFIED = 0, INTERNAL = 1. */
@@ -167,6 +172,16 @@ class ProtoWriter {
     }
   }
 
+  /** A span id given as its two 32-bit halves, high first. */
+  spanId(field: number, high: number, low: number): void {
+    this.tag(field, LEN);
+    this.ensure(9);
+    this.buffer[this.position++] = 8;
+    this.buffer.writeUInt32BE(high, this.position);
+    this.buffer.writeUInt32BE(low, this.position + 4);
+    this.position += 8;
+  }
+
   /** Bytes as they are. */
   raw(bytes: Uint8Array): void {
     this.ensure(bytes.length);
@@ -261,36 +276,64 @@ function writeAttributes(writer: ProtoWriter, field: number, attributes: Attribu
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined) continue;
+    const known = knownKey(key);
+    if (value === known.lastValue && known.pair !== undefined && field === 9) {
+      writer.raw(known.pair);
+      continue;
+    }
     const start = writer.begin(field);
-    writer.raw(keyField(key));
+    writer.raw(known.field);
     writeAnyValue(writer, 2, value);
     writer.finish(start);
+    if (field !== 9 || typeof value === 'object') continue;
+    // A span's attribute that has the same value as last time is copied whole from then on (a method, a host, a
+    // route, the document of a query sent again and again).
+    if (value === known.lastValue) known.pair = Buffer.from(writer.buffer.subarray(start - 1, writer.position));
+    else {
+      known.lastValue = value;
+      known.pair = undefined;
+    }
   }
 }
 
-/** Attribute keys as encoded (KeyValue's field 1), by key: a server's keys are few and written on every span. */
-const encodedKeys = new Map<string, Buffer>();
-const MAX_ENCODED_KEYS = 512;
+/**
+ * What is known of an attribute key: its encoding (KeyValue's field 1), the value it had last, and, once the same
+ * value came twice in a row, the whole KeyValue with it (as a span's attribute, field 9). A server's keys are few and
+ * written on every span.
+ */
+interface KnownKey {
+  field: Buffer;
+  lastValue: unknown;
+  pair: Buffer | undefined;
+}
 
-function keyField(key: string): Buffer {
-  let encoded = encodedKeys.get(key);
-  if (encoded === undefined) {
+const knownKeys = new Map<string, KnownKey>();
+const MAX_KNOWN_KEYS = 512;
+
+function knownKey(key: string): KnownKey {
+  let known = knownKeys.get(key);
+  if (known === undefined) {
     const writer = new ProtoWriter(key.length * 3 + 8);
     writer.string(1, key);
-    encoded = Buffer.from(writer.bytes());
-    if (encodedKeys.size < MAX_ENCODED_KEYS) encodedKeys.set(key, encoded);
+    known = { field: Buffer.from(writer.bytes()), lastValue: undefined, pair: undefined };
+    if (knownKeys.size < MAX_KNOWN_KEYS) knownKeys.set(key, known);
   }
-  return encoded;
+  return known;
 }
 
 /** A span, as a `spans` entry (field 2) of a ScopeSpans message. */
 function writeSpan(writer: ProtoWriter, span: RecordedSpan): void {
   const start = writer.begin(2);
-  writer.hex(1, span.traceId);
-  writer.hex(2, span.spanId);
-  const traceState = span.traceState?.serialize();
+  const { trace, parent } = span;
+  trace.bytes ??= Buffer.from(trace.id, 'hex');
+  writer.tag(1, LEN);
+  writer.varint(trace.bytes.length);
+  writer.raw(trace.bytes);
+  writer.spanId(2, span.idHigh, span.idLow);
+  const traceState = trace.state?.serialize();
   if (traceState) writer.string(3, traceState);
-  if (span.parentSpanContext) writer.hex(4, span.parentSpanContext.spanId);
+  if (parent instanceof RecordedSpan) writer.spanId(4, parent.idHigh, parent.idLow);
+  else if (parent) writer.hex(4, parent.spanId);
   writer.string(5, span.name);
   writer.tag(6, VARINT);
   writer.varint(otlpKind(span.kind));
@@ -351,7 +394,7 @@ export class ProtobufBatch implements SpanBatch {
     this.spans += 1;
   }
 
-  request(): Buffer {
+  take(): Buffer {
     const spans = this.writer.bytes();
     const scopeSpans = this.identity.scope.length + spans.length;
     const request = new ProtoWriter(this.identity.resource.length + scopeSpans + 32);
@@ -362,6 +405,8 @@ export class ProtobufBatch implements SpanBatch {
     request.raw(this.identity.scope);
     request.raw(spans);
     request.finish(resourceSpans);
+    this.writer.position = 0;
+    this.spans = 0;
     return request.bytes();
   }
 }
@@ -429,7 +474,7 @@ function jsonSpan(span: RecordedSpan): object {
 
 /** Spans written in JSON as they end, sent as one ExportTraceServiceRequest. */
 export class JsonBatch implements SpanBatch {
-  private readonly encoded: string[] = [];
+  private encoded: string[] = [];
   bytes = 0;
 
   constructor(private readonly identity: ExportIdentity) {}
@@ -444,10 +489,12 @@ export class JsonBatch implements SpanBatch {
     this.bytes += encoded.length;
   }
 
-  request(): Buffer {
+  take(): Buffer {
     const resource = JSON.stringify({ attributes: jsonAttributes(this.identity.resource) });
     const scope = JSON.stringify({ name: this.identity.scope });
     const spans = this.encoded.join(',');
+    this.encoded = [];
+    this.bytes = 0;
     return Buffer.from(
       `{"resourceSpans":[{"resource":${resource},"scopeSpans":[{"scope":${scope},"spans":[${spans}]}]}]}`,
       'utf8',

@@ -44,19 +44,26 @@ const SHUTDOWN_MS = 10_000;
 /** Statuses a receiver answers when it may take the same export later (OTLP/HTTP's retryable ones). */
 const RETRYABLE = new Set([429, 502, 503, 504]);
 
+/** A batch closed: its export request, and how many spans it holds. */
+interface ClosedBatch {
+  spans: number;
+  body: Buffer;
+}
+
 export class OtlpExport implements SpanSink {
   private readonly pool: Pool;
   private readonly path: string;
   private readonly headers: Record<string, string>;
-  private readonly newBatch: () => SpanBatch;
+
   private readonly maxQueued: number;
   private readonly maxBatch: number;
   private readonly scheduleDelayMs: number;
   private readonly timeoutMs: number;
   private readonly retryDelayMs: number;
-  private batch: SpanBatch;
-  /** Batches closed and waiting to be sent, oldest first. */
-  private readonly ready: SpanBatch[] = [];
+  /** The open batch: spans are encoded into it as they end, and its request taken from it when it closes. */
+  private readonly batch: SpanBatch;
+  /** Batches closed and waiting to be sent, oldest first, as their requests. */
+  private readonly ready: ClosedBatch[] = [];
   /** Spans in the open batch, the ready ones and the one being sent. */
   private queued = 0;
   private sending: Promise<void> | undefined;
@@ -75,18 +82,15 @@ export class OtlpExport implements SpanSink {
     this.path = `${url.pathname}${url.search}`;
     const contentType = options.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
     this.headers = { ...options.headers, 'content-type': contentType };
-    if (options.protocol === 'http/json') {
-      this.newBatch = () => new JsonBatch(options.identity);
-    } else {
-      const identity = protobufIdentity(options.identity);
-      this.newBatch = () => new ProtobufBatch(identity);
-    }
+    this.batch =
+      options.protocol === 'http/json'
+        ? new JsonBatch(options.identity)
+        : new ProtobufBatch(protobufIdentity(options.identity));
     this.maxQueued = options.maxQueuedSpans ?? 2048;
     this.maxBatch = options.maxBatchSpans ?? 512;
     this.scheduleDelayMs = options.scheduleDelayMs ?? 5000;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.retryDelayMs = options.retryDelayMs ?? 1000;
-    this.batch = this.newBatch();
   }
 
   onEnd(span: RecordedSpan): void {
@@ -126,8 +130,8 @@ export class OtlpExport implements SpanSink {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.batch.spans === 0) return;
-    this.ready.push(this.batch);
-    this.batch = this.newBatch();
+    const spans = this.batch.spans;
+    this.ready.push({ spans, body: this.batch.take() });
     this.pump();
   }
 
@@ -142,8 +146,8 @@ export class OtlpExport implements SpanSink {
     });
   }
 
-  private async send(batch: SpanBatch): Promise<void> {
-    const body = batch.request();
+  private async send(batch: ClosedBatch): Promise<void> {
+    const { body } = batch;
     let delay = this.retryDelayMs;
     for (let attempt = 1; ; attempt += 1) {
       const outcome = await this.post(body);

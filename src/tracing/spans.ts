@@ -51,35 +51,86 @@ function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/**
+ * A trace's id, shared by its spans: in hex, as logs and `traceparent` carry it, and in bytes, as OTLP's protobuf
+ * writes it (converted once per trace, when its first span is encoded).
+ */
+export class TraceIdentity {
+  bytes: Buffer | undefined;
+  constructor(
+    readonly id: string,
+    readonly state: TraceState | undefined,
+  ) {}
+}
+
+/** Where a span sits: beneath a span of this process, or beneath the client's (a `traceparent` it sent). */
+export type SpanParent = RecordedSpan | SpanContext;
+
+/** What most spans end with, shared: no events, and no status set. */
+const NO_EVENTS: readonly SpanEvent[] = Object.freeze([]);
+const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
+
 export class RecordedSpan implements Span {
   readonly attributes: Attributes = {};
-  readonly events: SpanEvent[] = [];
-  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  status: SpanStatus = UNSET;
   readonly startTime = now();
   /** 0 until ended. */
   endTime = 0;
+  /** The span id's two 32-bit halves, high first, random: in hex only when a log line or a `traceparent` needs it. */
+  readonly idHigh: number;
+  readonly idLow: number;
   private context: SpanContext | undefined;
+  private hexId: string | undefined;
+  private eventList: SpanEvent[] | undefined;
 
   constructor(
     private readonly sink: SpanSink,
-    readonly traceId: string,
-    readonly spanId: string,
-    /** Undefined for the root of a trace; remote when the client sent it in a `traceparent`. */
-    readonly parentSpanContext: SpanContext | undefined,
-    readonly traceState: TraceState | undefined,
+    readonly trace: TraceIdentity,
+    /** Undefined for the root of a trace. */
+    readonly parent: SpanParent | undefined,
     public name: string,
     readonly kind: SpanKind,
     attributes: Attributes | undefined,
   ) {
+    let high: number;
+    let low: number;
+    do {
+      high = randomWord();
+      low = randomWord();
+    } while ((high | low) === 0); // all zeros is no id, W3C Trace Context says
+    this.idHigh = high;
+    this.idLow = low;
     if (attributes) this.setAttributes(attributes);
+  }
+
+  get traceId(): string {
+    return this.trace.id;
+  }
+
+  get spanId(): string {
+    this.hexId ??= hex32(this.idHigh) + hex32(this.idLow);
+    return this.hexId;
+  }
+
+  get events(): readonly SpanEvent[] {
+    return this.eventList ?? NO_EVENTS;
+  }
+
+  get traceState(): TraceState | undefined {
+    return this.trace.state;
+  }
+
+  /** The parent's context: remote when the client sent it in a `traceparent`. */
+  get parentSpanContext(): SpanContext | undefined {
+    return this.parent instanceof RecordedSpan ? this.parent.spanContext() : this.parent;
   }
 
   spanContext(): SpanContext {
     this.context ??= {
-      traceId: this.traceId,
+      traceId: this.trace.id,
       spanId: this.spanId,
       traceFlags: TraceFlags.SAMPLED,
-      ...(this.traceState ? { traceState: this.traceState } : {}),
+      ...(this.trace.state ? { traceState: this.trace.state } : {}),
     };
     return this.context;
   }
@@ -99,7 +150,7 @@ export class RecordedSpan implements Span {
   }
 
   addEvent(name: string, attributes?: Attributes): this {
-    if (this.endTime === 0) this.events.push({ name, time: now(), attributes });
+    if (this.endTime === 0) (this.eventList ??= []).push({ name, time: now(), attributes });
     return this;
   }
 
@@ -148,20 +199,37 @@ export class UnsampledSpan implements Span {
   end(): void {}
 }
 
-/** Random bytes drawn a page at a time: a span id is 8 of them, a trace id 16. */
-const POOL_BYTES = 4096;
-const pool = Buffer.alloc(POOL_BYTES);
-let poolUsed = POOL_BYTES;
+/** Random 32-bit words drawn a page at a time: a span id is 2 of them, a trace id 4. */
+const POOL_WORDS = 1024;
+const pool = new Uint32Array(POOL_WORDS);
+let poolUsed = POOL_WORDS;
 
-/** A random id of `bytes` bytes, in lowercase hex, never all zeros (which W3C Trace Context calls invalid). */
-export function randomId(bytes: 8 | 16): string {
+function randomWord(): number {
+  if (poolUsed === POOL_WORDS) {
+    randomFillSync(pool);
+    poolUsed = 0;
+  }
+  return pool[poolUsed++]!;
+}
+
+/** A word in 8 lowercase hex digits. */
+function hex32(word: number): string {
+  return word.toString(16).padStart(8, '0');
+}
+
+/** A random span id in lowercase hex, never all zeros (which W3C Trace Context calls invalid). */
+export function randomSpanId(): string {
   for (;;) {
-    if (poolUsed + bytes > POOL_BYTES) {
-      randomFillSync(pool);
-      poolUsed = 0;
-    }
-    const id = pool.toString('hex', poolUsed, poolUsed + bytes);
-    poolUsed += bytes;
-    if (!/^0+$/.test(id)) return id;
+    const high = randomWord();
+    const low = randomWord();
+    if ((high | low) !== 0) return hex32(high) + hex32(low);
+  }
+}
+
+/** A random trace id in lowercase hex, never all zeros. */
+export function randomTraceId(): string {
+  for (;;) {
+    const words = [randomWord(), randomWord(), randomWord(), randomWord()];
+    if (words.some((word) => word !== 0)) return words.map(hex32).join('');
   }
 }

@@ -40,7 +40,15 @@ import {
 import type { TraceSamplerName, TracingSettings } from '../config';
 import { OtlpExport } from './otlpExport';
 import type { OutageLog } from '../shared/outageLog';
-import { RecordedSpan, UnsampledSpan, randomId, type Span, type SpanSink } from './spans';
+import {
+  RecordedSpan,
+  TraceIdentity,
+  UnsampledSpan,
+  randomSpanId,
+  randomTraceId,
+  type Span,
+  type SpanSink,
+} from './spans';
 
 export type { Span } from './spans';
 
@@ -98,19 +106,19 @@ export class Tracing {
         ? ROOT_CONTEXT
         : this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
     const parent = trace.getSpanContext(context);
-    const traceId = parent?.traceId ?? randomId(16);
-    const spanId = randomId(8);
+    const traceId = parent?.traceId ?? randomTraceId();
     const sampling = this.sampler.shouldSample(context, traceId, name, SpanKind.SERVER, attributes, []);
     const traceState = sampling.traceState ?? parent?.traceState;
     if (sampling.decision !== SamplingDecision.RECORD_AND_SAMPLED) {
       return new UnsampledSpan({
         traceId,
-        spanId,
+        spanId: randomSpanId(),
         traceFlags: TraceFlags.NONE,
         ...(traceState ? { traceState } : {}),
       });
     }
-    const span = new RecordedSpan(this.sink, traceId, spanId, parent, traceState, name, SpanKind.SERVER, attributes);
+    const identity = new TraceIdentity(traceId, traceState);
+    const span = new RecordedSpan(this.sink, identity, parent, name, SpanKind.SERVER, attributes);
     if (sampling.attributes) span.setAttributes(sampling.attributes);
     return span;
   }
@@ -121,10 +129,9 @@ export class Tracing {
    * id, which the child shares. So the sampler is asked once per trace, for the request's span.
    */
   startChild(parent: Span, name: string, attributes?: Attributes, kind: SpanKind = SpanKind.INTERNAL): Span {
-    const context = parent.spanContext();
-    const spanId = randomId(8);
-    if (!(parent instanceof RecordedSpan)) return new UnsampledSpan({ ...context, spanId, isRemote: false });
-    return new RecordedSpan(this.sink, context.traceId, spanId, context, context.traceState, name, kind, attributes);
+    if (parent instanceof RecordedSpan)
+      return new RecordedSpan(this.sink, parent.trace, parent, name, kind, attributes);
+    return new UnsampledSpan({ ...parent.spanContext(), spanId: randomSpanId(), isRemote: false });
   }
 
   /** Writes `span`'s `traceparent` (and `tracestate`) into outgoing request headers, as W3C Trace Context says. */

@@ -67,8 +67,56 @@ describe.each([
     const batch = newBatch();
     for (const span of sink.finished()) batch.add(span);
     expect(batch.spans).toBe(sink.finished().length);
-    return { sent: sink.finished(), read: decodeExport(batch.request(), contentType) };
+    return { sent: sink.finished(), read: decodeExport(batch.take(), contentType) };
   }
+
+  test('attributes that repeat from span to span, copied whole once seen twice, read back as each span set them', () => {
+    const values = ['GET', 'GET', 'GET', 'POST', 'GET', 'GET', 'POST', 'POST'];
+    const { read } = roundTrip((tracing) => {
+      const root = tracing.startServerSpan('POST', {}, {});
+      values.forEach((method, index) =>
+        tracing
+          .startChild(root, `call ${index}`, {
+            'http.request.method': method,
+            'server.port': index < 4 ? 8080 : 8081,
+            'url.full': `http://portal/api/license/show/${index % 3}`,
+            'graphql.error.codes': ['FORBIDDEN'],
+          })
+          .end(),
+      );
+      root.end();
+    });
+    expect(read.filter((span) => span.name.startsWith('call')).map((span) => span.attributes)).toEqual(
+      values.map((method, index) => ({
+        'http.request.method': method,
+        'server.port': index < 4 ? 8080 : 8081,
+        'url.full': `http://portal/api/license/show/${index % 3}`,
+        'graphql.error.codes': ['FORBIDDEN'],
+      })),
+    );
+  });
+
+  test('a batch taken is empty again, and the next request carries only the spans added since', () => {
+    const sink = new SpansInMemory();
+    const tracing = Tracing.withSink(sink);
+    const batch = newBatch();
+    const first = tracing.startServerSpan('POST', {}, { round: 1 });
+    first.end();
+    batch.add(sink.finished()[0]!);
+    const firstRead = decodeExport(batch.take(), contentType);
+    expect(batch.spans).toBe(0);
+    expect(batch.bytes).toBe(0);
+    const second = tracing.startServerSpan('GET', {}, { round: 2 });
+    tracing.startChild(second, 'graphql.parse').end();
+    second.end();
+    for (const span of sink.finished().slice(1)) batch.add(span);
+    const secondRead = decodeExport(batch.take(), contentType);
+    expect(firstRead.map((span) => [span.name, span.attributes])).toEqual([['POST', { round: 1 }]]);
+    expect(secondRead.map((span) => [span.name, span.parentSpanId])).toEqual([
+      ['graphql.parse', second.spanContext().spanId],
+      ['GET', ''],
+    ]);
+  });
 
   test('every attribute type, events, status, parent and times come back as they were', () => {
     const long = `query ${'{ license(id: 0) { id hwid } } '.repeat(20)}`; // past 127 bytes: a two-byte length
