@@ -39,7 +39,8 @@
  *     takes more than a twentieth of the duration (the baseline's heavy queries 1 and 2);
  *   - each server's peak RSS (VmHWM), read from /proc just before it is stopped;
  *   - the cost of tracing: the planned server once more with tracing on (every request sampled, spans exported over
- *     OTLP/HTTP to a receiver in this process), under the same load: its req/s against the untraced server's.
+ *     OTLP/HTTP to a receiver in this process), under the same load: its req/s against the untraced server's, the
+ *     two loaded in alternating rounds (`measureTracing`).
  * Every response is checked: one with `errors` stops the run. The report (Markdown) goes to stdout and to
  * `bench-results.md` at the repository's root, ending with issue 12's targets, met or not.
  */
@@ -47,7 +48,14 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { measureCold, measureLoad, type ColdResult, type ColdSettings, type LoadSettings } from './bench/measure';
+import {
+  measureCold,
+  measureLoad,
+  type ColdResult,
+  type ColdSettings,
+  type LoadResult,
+  type LoadSettings,
+} from './bench/measure';
 import {
   REPO_ROOT,
   killAllChildrenNow,
@@ -59,7 +67,13 @@ import {
   type Strategy,
 } from './bench/processes';
 import { benchQueries, utcToday, type BenchQuery } from './bench/queries';
-import { renderReport, type PeakMemory, type QueryFigures, type StrategyFigures } from './bench/report';
+import {
+  renderReport,
+  type PeakMemory,
+  type QueryFigures,
+  type StrategyFigures,
+  type TracingFigures,
+} from './bench/report';
 import { callsDiffer, checkSameAnswer } from './bench/floorCheck';
 import { startOtlpSink } from './bench/otlpSink';
 
@@ -211,17 +225,63 @@ async function measureQuery(stacks: Stacks, query: BenchQuery, settings: RunSett
       load,
     };
   }
-  // The planned server once more, with tracing on: the same load, after a warm-up of its own.
-  await measureCold(stacks.traced.graphqlUrl, stacks.traced.graphqlUrl, query, { ...settings.cold, samples: 1 });
-  const traced = await measureLoad(stacks.traced.graphqlUrl, query, bound);
-  progress(
-    `${query.name}, planned with tracing: ${traced.requestsPerSecond.toFixed(2)} req/s, p99 ${traced.p99Ms} ms (${traced.requests} requests in ${traced.seconds} s)`,
-  );
+  const tracing = await measureTracing(stacks, query, bound, settings);
   const planned = figures.planned!;
   const floor = figures.floor!;
   const differ = callsDiffer(planned.byEndpoint, floor.byEndpoint);
   if (differ !== undefined) progress(`${query.name}: the floor's calls are not the plan's: ${differ}`);
-  return { query, planned, baseline: figures.baseline!, floor, traced, callsDiffer: differ };
+  return { query, planned, baseline: figures.baseline!, floor, tracing, callsDiffer: differ };
+}
+
+/** Rounds of the tracing comparison: each round loads the untraced and the traced server in turn. */
+const TRACING_ROUNDS = 4;
+
+/**
+ * The planned server without tracing and with it (every request sampled), under the same load, in alternating
+ * rounds (untraced then traced, then traced then untraced, …) of a quarter of the load's duration each: a change in
+ * the machine's speed while it runs (a shared machine's moves by a tenth or more from one minute to the next) then falls on both
+ * alike, where two loads one after the other would each catch a different one. The traced server is first warmed
+ * up as the other was, by the same sequential requests and by one round of load whose figures are not kept.
+ */
+async function measureTracing(
+  stacks: Stacks,
+  query: BenchQuery,
+  bound: LoadSettings,
+  settings: RunSettings,
+): Promise<TracingFigures> {
+  const servers = { untraced: stacks.planned.fast.graphqlUrl, traced: stacks.traced.graphqlUrl };
+  await measureCold(servers.traced, servers.traced, query, { ...settings.cold, samples: 1 });
+  const round: LoadSettings =
+    bound.amount === undefined
+      ? { connections: bound.connections, durationS: Math.max(1, Math.round(bound.durationS / TRACING_ROUNDS)) }
+      : { ...bound, amount: Math.max(bound.connections, Math.round(bound.amount / TRACING_ROUNDS)) };
+  await measureLoad(servers.traced, query, round);
+  const rounds: Record<keyof typeof servers, LoadResult[]> = { untraced: [], traced: [] };
+  for (let index = 0; index < TRACING_ROUNDS; index += 1) {
+    const order = index % 2 === 0 ? (['untraced', 'traced'] as const) : (['traced', 'untraced'] as const);
+    for (const which of order) rounds[which].push(await measureLoad(servers[which], query, round));
+  }
+  const figures = { untraced: combineRounds(rounds.untraced), traced: combineRounds(rounds.traced) };
+  progress(
+    `${query.name}, planned without and with tracing, ${TRACING_ROUNDS} alternating rounds of ${round.amount === undefined ? `${round.durationS} s` : `${round.amount} requests`}: ` +
+      `${figures.untraced.requestsPerSecond.toFixed(2)} and ${figures.traced.requestsPerSecond.toFixed(2)} req/s ` +
+      `(rounds: ${rounds.untraced.map((each) => each.requestsPerSecond.toFixed(0)).join(', ')} and ` +
+      `${rounds.traced.map((each) => each.requestsPerSecond.toFixed(0)).join(', ')})`,
+  );
+  return figures;
+}
+
+/** Rounds of load as one: their requests over their seconds, and the worst p99. */
+function combineRounds(rounds: readonly LoadResult[]): LoadResult {
+  const requests = rounds.reduce((sum, each) => sum + each.requests, 0);
+  const seconds = rounds.reduce((sum, each) => sum + each.seconds, 0);
+  return {
+    requestsPerSecond: requests / seconds,
+    p99Ms: Math.max(...rounds.map((each) => each.p99Ms)),
+    requests,
+    seconds: Math.round(seconds * 100) / 100,
+    bound: `${rounds.length} rounds of ${rounds[0]!.bound}`,
+  };
 }
 
 /**
