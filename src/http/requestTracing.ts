@@ -13,9 +13,11 @@ import { logIdsOf, type Span, type Tracing } from '../tracing/tracing';
 /** Paths whose requests make no span. */
 const UNTRACED = new Set(['/healthz', '/readyz', '/metrics']);
 
-export class RequestTracing {
-  private readonly spans = new WeakMap<IncomingMessage, Span>();
+/** Where a request's span is kept: on the request itself, which goes with it (a WeakMap costs every GC its entries). */
+const SPAN = Symbol('span');
+type TracedMessage = IncomingMessage & { [SPAN]?: Span };
 
+export class RequestTracing {
   constructor(private readonly tracing: Tracing) {}
 
   /**
@@ -32,7 +34,7 @@ export class RequestTracing {
       'url.scheme': 'http',
       ...(request.headers['user-agent'] ? { 'user_agent.original': request.headers['user-agent'] } : {}),
     });
-    this.spans.set(request, span);
+    (request as TracedMessage)[SPAN] = span;
     const ids = logIdsOf(span);
     if (ids) Object.assign(bindings, ids); // Fastify's own object, made for this request
     return logger.child(bindings, options);
@@ -45,7 +47,7 @@ export class RequestTracing {
    */
   register(app: FastifyInstance): void {
     app.addHook('onResponse', (request, reply, done) => {
-      const span = this.spans.get(request.raw);
+      const span = (request.raw as TracedMessage)[SPAN];
       if (span) {
         routed(span, request);
         span.setAttribute('http.response.status_code', reply.statusCode);
@@ -55,7 +57,7 @@ export class RequestTracing {
       done();
     });
     app.addHook('onRequestAbort', (request, done) => {
-      const span = this.spans.get(request.raw);
+      const span = (request.raw as TracedMessage)[SPAN];
       if (span) {
         routed(span, request);
         span.setAttribute('error.type', 'client_aborted');
@@ -67,7 +69,7 @@ export class RequestTracing {
 
   /** The span of a request, when it is traced. */
   spanOf(request: FastifyRequest): Span | undefined {
-    return this.spans.get(request.raw);
+    return (request.raw as TracedMessage)[SPAN];
   }
 }
 

@@ -117,6 +117,19 @@ export interface LicenseFileStream {
 }
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/** The client span's name of each endpoint's calls, as OpenTelemetry's HTTP conventions name it. */
+const callSpanNames = new Map<EndpointName, string>();
+
+function callSpanName(endpoint: EndpointName): string {
+  let name = callSpanNames.get(endpoint);
+  if (name === undefined) {
+    name = `GET ${endpointTemplate(endpoint)}`;
+    callSpanNames.set(endpoint, name);
+  }
+  return name;
+}
+
 /** Without an operation deadline, the longest a retry waits (a `Retry-After` beyond it is not waited for). */
 const MAX_RETRY_WAIT_MS = 30_000;
 
@@ -382,15 +395,15 @@ export class PortalClient {
    * query carries the client's input (hardware id, note), which no span records.
    */
   private callSpan(parent: Span, endpoint: EndpointName, path: string, attempt: number): Span {
-    const template = endpointTemplate(endpoint);
+    const query = path.indexOf('?');
     const attributes: Attributes = {
       'http.request.method': 'GET',
-      'url.full': `${this.origin}${path.split('?', 1)[0]!}`,
+      'url.full': this.origin + (query < 0 ? path : path.slice(0, query)),
       'server.address': this.server.address,
       'server.port': this.server.port,
     };
     if (attempt > 0) attributes['http.request.resend_count'] = attempt;
-    return this.tracing!.startChild(parent, `GET ${template}`, attributes, SpanKind.CLIENT);
+    return this.tracing!.startChild(parent, callSpanName(endpoint), attributes, SpanKind.CLIENT);
   }
 
   /** One attempt: one request on the pool, its body always consumed or destroyed. */
