@@ -4,12 +4,14 @@
  * the requests answered. On a machine whose cores the server shares with the emulator and the load generator, req/s
  * moves with their load as much as with the server's code; the server's CPU per request moves far less.
  *
- *   npm run bench:cpu -- [--query nested|licenses|aliased|paged|generate] [--seconds 8] [--rounds 3]
+ *   npm run bench:cpu -- [--query nested|licenses|aliased|paged|generate] [--seconds 3] [--rounds 10]
  *                        [--against <another checkout, built>] [--traced]
  *
  * `--against` names another checkout with its own `dist/` and `node_modules/` (for instance a `git worktree` of the
- * commit before a change, after `npm ci && npm run build` in it): the two servers are measured in turn, round by
- * round, each round in front of a fresh emulator, and the medians are compared. Linux only (it reads /proc).
+ * commit before a change, after `npm ci && npm run build` in it): the two servers, each in front of its own
+ * emulator and warmed up, are measured in turn, round by round, the order alternating; the medians of each and of
+ * the rounds' ratios are printed. Short rounds, many of them, weigh a change of a few percent best: the machine's
+ * speed moves between rounds, and a ratio taken within a round sees little of it. Linux only (it reads /proc).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,11 +23,12 @@ import { benchQueries, utcToday } from './queries';
 
 /** Clock ticks per second of /proc's times (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
-const WARM_UP_SECONDS = 2;
+const WARM_UP_SECONDS = 4;
 const CONNECTIONS = 10;
 
 interface Round {
   build: string;
+  round: number;
   cpuMsPerRequest: number;
   requestsPerSecond: number;
   requests: number;
@@ -35,8 +38,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       query: { type: 'string', default: 'nested' },
-      seconds: { type: 'string', default: '8' },
-      rounds: { type: 'string', default: '3' },
+      seconds: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '10' },
       against: { type: 'string' },
       traced: { type: 'boolean', default: false },
     },
@@ -57,36 +60,49 @@ async function main(): Promise<void> {
   } else if (sink) {
     builds.push({ name: 'this checkout, untraced', root: REPO_ROOT, env: {} });
   }
+  // Each build runs once, in front of its own emulator, and is warmed up; then the builds take turns, round by
+  // round (the order alternating), so that a change in the machine's speed falls on all alike.
+  const running: Array<{ name: string; server: RunningServer }> = [];
+  for (const build of builds) {
+    const emulator = await startEmulator(0);
+    const server = await startServer('planned', emulator.url, today, build.env, build.root);
+    running.push({ name: build.name, server });
+  }
+  for (const { server } of running) {
+    await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS: WARM_UP_SECONDS });
+  }
   const rounds: Round[] = [];
   for (let round = 0; round < Number(values.rounds); round += 1) {
-    for (const build of builds) {
-      const emulator = await startEmulator(0);
-      const server = await startServer('planned', emulator.url, today, build.env, build.root);
-      await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS: WARM_UP_SECONDS });
+    for (const { name, server } of round % 2 === 0 ? running : [...running].reverse()) {
       const before = cpuSeconds(server);
       const load = await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS: seconds });
       const cpuMsPerRequest = ((cpuSeconds(server) - before) * 1000) / load.requests;
       rounds.push({
-        build: build.name,
+        build: name,
+        round,
         cpuMsPerRequest,
         requestsPerSecond: load.requestsPerSecond,
         requests: load.requests,
       });
       process.stdout.write(
-        `${query.name}, ${build.name}: ${cpuMsPerRequest.toFixed(3)} ms of server CPU per request ` +
+        `${query.name}, ${name}: ${cpuMsPerRequest.toFixed(3)} ms of server CPU per request ` +
           `(${load.requests} requests, ${load.requestsPerSecond.toFixed(1)} req/s)\n`,
       );
-      await stopAllChildren();
     }
   }
-  const medians = builds.map((build) =>
-    median(rounds.filter((round) => round.build === build.name).map((round) => round.cpuMsPerRequest)),
-  );
+  await stopAllChildren();
   await sink?.close();
+  const of = (name: string) => rounds.filter((round) => round.build === name);
+  const medians = builds.map((build) => median(of(build.name).map((round) => round.cpuMsPerRequest)));
   process.stdout.write(`median, ${builds[0]!.name}: ${medians[0]!.toFixed(3)} ms per request\n`);
-  if (medians.length > 1) {
+  if (builds.length > 1) {
+    const [first, second] = [of(builds[0]!.name), of(builds[1]!.name)];
+    const ratio = (key: 'cpuMsPerRequest' | 'requestsPerSecond') =>
+      median(first.map((round, index) => round[key] / second[index]![key]));
     process.stdout.write(
-      `median, ${builds[1]!.name}: ${medians[1]!.toFixed(3)} ms per request; ${builds[0]!.name} takes ${(medians[0]! / medians[1]!).toFixed(2)}x its CPU\n`,
+      `median, ${builds[1]!.name}: ${medians[1]!.toFixed(3)} ms per request; ${builds[0]!.name} takes ` +
+        `${ratio('cpuMsPerRequest').toFixed(3)}x its CPU per request and serves ${ratio('requestsPerSecond').toFixed(3)}x ` +
+        `its req/s (medians of the rounds' ratios)\n`,
     );
   }
 }
