@@ -235,13 +235,16 @@ export class PortalStore {
 
   assignment(id: number): { customer: string; assignment: ProductAssignment; licenses: License[] } | undefined {
     const stored = this.assignmentsById.get(id);
-    return (
-      stored && {
-        customer: stored.customer,
-        assignment: { ...stored.assignment },
-        licenses: stored.licenses.map((l) => ({ ...l })),
-      }
-    );
+    if (!stored) return undefined;
+    return {
+      customer: stored.customer,
+      assignment: { ...stored.assignment },
+      // Copied only when read (by the by-assignment route): generate and the show look an assignment up on every
+      // call, and copying its licences each time made every generate slower than the last on a busy assignment.
+      get licenses() {
+        return stored.licenses.map((l) => ({ ...l }));
+      },
+    };
   }
 
   license(id: number): { customer: string; license: License; detail: LicenseDetail } | undefined {
