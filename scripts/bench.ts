@@ -38,9 +38,9 @@
  *     (8 s), or, for every strategy alike, a fixed number of requests (3 per connection) when one request alone
  *     takes more than a twentieth of the duration (the baseline's heavy queries 1 and 2);
  *   - each server's peak RSS (VmHWM), read from /proc just before it is stopped;
- *   - the cost of tracing: the planned server once more with tracing on (every request sampled, spans exported over
- *     OTLP/HTTP to a receiver in this process), under the same load: its req/s against the untraced server's, the
- *     two loaded in alternating rounds (`measureTracing`).
+ *   - the cost of tracing: two more planned servers, each in front of a fresh emulator at 0 ms, one with tracing on
+ *     (every request sampled, spans exported over OTLP/HTTP to a receiver in this process), under the same load in
+ *     alternating rounds: the traced one's req/s against the untraced one's (`measureTracing`).
  * Every response is checked: one with `errors` stops the run. The report (Markdown) goes to stdout and to
  * `bench-results.md` at the repository's root, ending with issue 12's targets, met or not.
  */
@@ -128,8 +128,12 @@ interface ServerPair {
   slow: RunningServer;
 }
 
-/** The servers of each strategy, and the planned server once more with tracing on (at 0 ms only). */
-type Stacks = Record<Strategy, ServerPair> & { traced: RunningServer };
+/**
+ * The servers of each strategy, and for the cost of tracing a pair of planned servers alike but for tracing, each in
+ * front of its own fresh emulator: the first pair's emulator has taken every load before (thousands of licences
+ * generated), which would make generate slower on the untraced side only.
+ */
+type Stacks = Record<Strategy, ServerPair> & { tracing: { untraced: RunningServer; traced: RunningServer } };
 
 /** The traced server samples every request and exports to a local receiver (`scripts/bench/otlpSink.ts`). */
 const TRACED_ENV = (sinkUrl: string) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_TRACES_SAMPLER: 'always_on' });
@@ -237,11 +241,11 @@ async function measureQuery(stacks: Stacks, query: BenchQuery, settings: RunSett
 const TRACING_ROUNDS = 4;
 
 /**
- * The planned server without tracing and with it (every request sampled), under the same load, in alternating
- * rounds (untraced then traced, then traced then untraced, …) of a quarter of the load's duration each: a change in
- * the machine's speed while it runs (a shared machine's moves by a tenth or more from one minute to the next) then falls on both
- * alike, where two loads one after the other would each catch a different one. The traced server is first warmed
- * up as the other was, by the same sequential requests and by one round of load whose figures are not kept.
+ * The planned server without tracing and with it (every request sampled), two servers alike but for that, under
+ * the same load, in alternating rounds (untraced then traced, then traced then untraced, …) of a quarter of the
+ * load's duration each: a change in the machine's speed while it runs (a shared machine's moves by a tenth or more
+ * from one minute to the next) then falls on both alike, where two loads one after the other would each catch a
+ * different one. Both are warmed up alike first: a few sequential requests, and one round of load not kept.
  */
 async function measureTracing(
   stacks: Stacks,
@@ -249,13 +253,13 @@ async function measureTracing(
   bound: LoadSettings,
   settings: RunSettings,
 ): Promise<TracingFigures> {
-  const servers = { untraced: stacks.planned.fast.graphqlUrl, traced: stacks.traced.graphqlUrl };
-  await measureCold(servers.traced, servers.traced, query, { ...settings.cold, samples: 1 });
+  const servers = { untraced: stacks.tracing.untraced.graphqlUrl, traced: stacks.tracing.traced.graphqlUrl };
+  await measureCold(servers.untraced, servers.traced, query, { ...settings.cold, samples: 1 });
   const round: LoadSettings =
     bound.amount === undefined
       ? { connections: bound.connections, durationS: Math.max(1, Math.round(bound.durationS / TRACING_ROUNDS)) }
       : { ...bound, amount: Math.max(bound.connections, Math.round(bound.amount / TRACING_ROUNDS)) };
-  await measureLoad(servers.traced, query, round);
+  for (const url of [servers.untraced, servers.traced]) await measureLoad(url, query, round);
   const rounds: Record<keyof typeof servers, LoadResult[]> = { untraced: [], traced: [] };
   for (let index = 0; index < TRACING_ROUNDS; index += 1) {
     const order = index % 2 === 0 ? (['untraced', 'traced'] as const) : (['traced', 'untraced'] as const);
@@ -307,10 +311,16 @@ async function withStacks(
   const sink = await startOtlpSink();
   try {
     const [planned, baseline, floor] = await Promise.all(STRATEGIES.map((strategy) => startPair(strategy, today)));
-    const tracedPortal = await startEmulator(FAST_PORTAL_MS);
-    const traced = await startServer('planned', tracedPortal.url, today, TRACED_ENV(sink.url));
-    progress(`planned with tracing: server up, exporting to ${sink.url}`);
-    const stacks: Stacks = { planned: planned!, baseline: baseline!, floor: floor!, traced };
+    const [untracedPortal, tracedPortal] = await Promise.all([
+      startEmulator(FAST_PORTAL_MS),
+      startEmulator(FAST_PORTAL_MS),
+    ]);
+    const [untraced, traced] = await Promise.all([
+      startServer('planned', untracedPortal.url, today),
+      startServer('planned', tracedPortal.url, today, TRACED_ENV(sink.url)),
+    ]);
+    progress(`planned without and with tracing: servers up, the traced one exporting to ${sink.url}`);
+    const stacks: Stacks = { planned: planned!, baseline: baseline!, floor: floor!, tracing: { untraced, traced } };
     await work(stacks);
     const { exports, bytes } = sink.received();
     progress(`planned with tracing: ${exports} exports of spans received (${(bytes / 2 ** 20).toFixed(1)} MiB)`);
