@@ -43,16 +43,19 @@ export function endpointPath(endpoint: EndpointName, id?: number): string {
   }
 }
 
-const templates = new Map<EndpointName, string>();
+const spanNames = new Map<EndpointName, string>();
 
-/** An endpoint's path with `{id}` for its id, e.g. `/api/license/show/{id}`: how spans name portal calls. */
-export function endpointTemplate(endpoint: EndpointName): string {
-  let template = templates.get(endpoint);
-  if (template === undefined) {
-    template = endpointPath(endpoint, 1).replace(/\/1$/, '/{id}');
-    templates.set(endpoint, template);
+/**
+ * How a client span names an endpoint's calls, as OpenTelemetry's HTTP conventions say: the method and the path with
+ * `{id}` for its id, e.g. `GET /api/license/show/{id}`. Every portal call is a GET. Made once per endpoint.
+ */
+export function endpointSpanName(endpoint: EndpointName): string {
+  let name = spanNames.get(endpoint);
+  if (name === undefined) {
+    name = `GET ${endpointPath(endpoint, 1).replace(/\/1$/, '/{id}')}`;
+    spanNames.set(endpoint, name);
   }
-  return template;
+  return name;
 }
 
 /**

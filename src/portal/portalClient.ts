@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
-import { endpointPath, endpointTemplate, type EndpointName } from './endpoints';
+import { endpointPath, endpointSpanName, type EndpointName } from './endpoints';
 import { SpanKind, type Attributes } from '@opentelemetry/api';
 import { endWithError, type Span, type Tracing } from '../tracing/tracing';
 import { PortalError, errorFromResponse } from './portalErrors';
@@ -117,18 +117,6 @@ export interface LicenseFileStream {
 }
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
-
-/** The client span's name of each endpoint's calls, as OpenTelemetry's HTTP conventions name it. */
-const callSpanNames = new Map<EndpointName, string>();
-
-function callSpanName(endpoint: EndpointName): string {
-  let name = callSpanNames.get(endpoint);
-  if (name === undefined) {
-    name = `GET ${endpointTemplate(endpoint)}`;
-    callSpanNames.set(endpoint, name);
-  }
-  return name;
-}
 
 /** Without an operation deadline, the longest a retry waits (a `Retry-After` beyond it is not waited for). */
 const MAX_RETRY_WAIT_MS = 30_000;
@@ -403,7 +391,7 @@ export class PortalClient {
       'server.port': this.server.port,
     };
     if (attempt > 0) attributes['http.request.resend_count'] = attempt;
-    return this.tracing!.startChild(parent, callSpanName(endpoint), attributes, SpanKind.CLIENT);
+    return this.tracing!.startChild(parent, endpointSpanName(endpoint), attributes, SpanKind.CLIENT);
   }
 
   /** One attempt: one request on the pool, its body always consumed or destroyed. */
