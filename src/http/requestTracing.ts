@@ -47,7 +47,7 @@ export class RequestTracing {
    */
   register(app: FastifyInstance): void {
     app.addHook('onResponse', (request, reply, done) => {
-      const span = (request.raw as TracedMessage)[SPAN];
+      const span = this.spanOf(request);
       if (span) {
         routed(span, request);
         span.setAttribute('http.response.status_code', reply.statusCode);
@@ -57,7 +57,7 @@ export class RequestTracing {
       done();
     });
     app.addHook('onRequestAbort', (request, done) => {
-      const span = (request.raw as TracedMessage)[SPAN];
+      const span = this.spanOf(request);
       if (span) {
         routed(span, request);
         span.setAttribute('error.type', 'client_aborted');

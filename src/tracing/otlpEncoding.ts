@@ -476,8 +476,14 @@ function jsonSpan(span: RecordedSpan): object {
 export class JsonBatch implements SpanBatch {
   private encoded: string[] = [];
   bytes = 0;
+  /** The resource and the scope as written, once: the same in every export. */
+  private readonly resource: string;
+  private readonly scope: string;
 
-  constructor(private readonly identity: ExportIdentity) {}
+  constructor(identity: ExportIdentity) {
+    this.resource = JSON.stringify({ attributes: jsonAttributes(identity.resource) });
+    this.scope = JSON.stringify({ name: identity.scope });
+  }
 
   get spans(): number {
     return this.encoded.length;
@@ -490,13 +496,11 @@ export class JsonBatch implements SpanBatch {
   }
 
   take(): Buffer {
-    const resource = JSON.stringify({ attributes: jsonAttributes(this.identity.resource) });
-    const scope = JSON.stringify({ name: this.identity.scope });
     const spans = this.encoded.join(',');
     this.encoded = [];
     this.bytes = 0;
     return Buffer.from(
-      `{"resourceSpans":[{"resource":${resource},"scopeSpans":[{"scope":${scope},"spans":[${spans}]}]}]}`,
+      `{"resourceSpans":[{"resource":${this.resource},"scopeSpans":[{"scope":${this.scope},"spans":[${spans}]}]}]}`,
       'utf8',
     );
   }
