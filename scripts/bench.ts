@@ -130,13 +130,10 @@ interface ServerPair {
 
 /**
  * The servers of each strategy, and for the cost of tracing a pair of planned servers alike but for tracing, each in
- * front of its own fresh emulator: the first pair's emulator has taken every load before (thousands of licences
- * generated), which would make generate slower on the untraced side only.
+ * front of its own fresh emulator: the strategies' emulators hold every earlier operation's effects (thousands of
+ * licences generated), which the untraced side alone would carry.
  */
 type Stacks = Record<Strategy, ServerPair> & { tracing: { untraced: RunningServer; traced: RunningServer } };
-
-/** The traced server samples every request and exports to a local receiver (`scripts/bench/otlpSink.ts`). */
-const TRACED_ENV = (sinkUrl: string) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_TRACES_SAMPLER: 'always_on' });
 
 const STRATEGIES: readonly Strategy[] = ['planned', 'baseline', 'floor'];
 
@@ -267,7 +264,7 @@ async function measureTracing(
   }
   const figures = { untraced: combineRounds(rounds.untraced), traced: combineRounds(rounds.traced) };
   progress(
-    `${query.name}, planned without and with tracing, ${TRACING_ROUNDS} alternating rounds of ${round.amount === undefined ? `${round.durationS} s` : `${round.amount} requests`}: ` +
+    `${query.name}, planned without and with tracing, alternating ${figures.traced.bound}: ` +
       `${figures.untraced.requestsPerSecond.toFixed(2)} and ${figures.traced.requestsPerSecond.toFixed(2)} req/s ` +
       `(rounds: ${rounds.untraced.map((each) => each.requestsPerSecond.toFixed(0)).join(', ')} and ` +
       `${rounds.traced.map((each) => each.requestsPerSecond.toFixed(0)).join(', ')})`,
@@ -317,7 +314,7 @@ async function withStacks(
     ]);
     const [untraced, traced] = await Promise.all([
       startServer('planned', untracedPortal.url, today),
-      startServer('planned', tracedPortal.url, today, TRACED_ENV(sink.url)),
+      startServer('planned', tracedPortal.url, today, sink.tracedEnv),
     ]);
     progress(`planned without and with tracing: servers up, the traced one exporting to ${sink.url}`);
     const stacks: Stacks = { planned: planned!, baseline: baseline!, floor: floor!, tracing: { untraced, traced } };

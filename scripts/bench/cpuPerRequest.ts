@@ -28,7 +28,6 @@ const CONNECTIONS = 10;
 
 interface Round {
   build: string;
-  round: number;
   cpuMsPerRequest: number;
   requestsPerSecond: number;
   requests: number;
@@ -49,9 +48,7 @@ async function main(): Promise<void> {
   if (!query) throw new Error(`--query must be one of nested, licenses, aliased, paged, generate; not ${values.query}`);
   const seconds = Number(values.seconds);
   const sink = values.traced ? await startOtlpSink() : undefined;
-  const tracedEnv: Record<string, string> = sink
-    ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on' }
-    : {};
+  const tracedEnv = sink?.tracedEnv ?? {};
   const builds: Array<{ name: string; root: string; env: Record<string, string> }> = [
     { name: sink ? 'this checkout, traced' : 'this checkout', root: REPO_ROOT, env: tracedEnv },
   ];
@@ -79,7 +76,6 @@ async function main(): Promise<void> {
       const cpuMsPerRequest = ((cpuSeconds(server) - before) * 1000) / load.requests;
       rounds.push({
         build: name,
-        round,
         cpuMsPerRequest,
         requestsPerSecond: load.requestsPerSecond,
         requests: load.requests,

@@ -8,6 +8,8 @@ import { once } from 'node:events';
 export interface OtlpSink {
   /** The endpoint, for `OTEL_EXPORTER_OTLP_ENDPOINT`. */
   url: string;
+  /** The environment of a server that samples every request and exports its spans here. */
+  tracedEnv: Record<string, string>;
   /** Exports received and their bytes so far. */
   received(): { exports: number; bytes: number };
   close(): Promise<void>;
@@ -26,8 +28,10 @@ export async function startOtlpSink(): Promise<OtlpSink> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as { port: number };
+  const url = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
+    tracedEnv: { OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_TRACES_SAMPLER: 'always_on' },
     received: () => ({ exports, bytes }),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
