@@ -46,20 +46,23 @@ export interface SpanEvent {
   attributes: Attributes | undefined;
 }
 
+/** When `performance`'s clock started, in milliseconds since the epoch: read once, as it never changes. */
+const TIME_ORIGIN = performance.timeOrigin;
+
 /** Now, in milliseconds since the epoch with a fraction: a monotonic clock, unlike `Date.now()`, and finer. */
 function now(): number {
-  return performance.timeOrigin + performance.now();
+  return TIME_ORIGIN + performance.now();
 }
 
 /**
  * A trace's id, shared by its spans: in hex, as logs and `traceparent` carry it, and in bytes, as OTLP's protobuf
- * writes it (converted once per trace, when its first span is encoded).
+ * writes it (as drawn here, or converted once per trace from a client's, when its first span is encoded).
  */
 export class TraceIdentity {
-  bytes: Buffer | undefined;
   constructor(
     readonly id: string,
     readonly state: TraceState | undefined,
+    public bytes: Buffer | undefined,
   ) {}
 }
 
@@ -235,8 +238,8 @@ export function randomSpanId(): string {
   return spanIdHex(id[0]!, id[1]!);
 }
 
-/** A random trace id in lowercase hex, never all zeros. */
-export function randomTraceId(): string {
+/** A random trace id's 16 bytes, never all zeros. */
+export function drawTraceId(): Buffer {
   const id = Buffer.allocUnsafe(16);
   for (;;) {
     let any = 0;
@@ -245,6 +248,6 @@ export function randomTraceId(): string {
       any |= word;
       id.writeUInt32BE(word, offset);
     }
-    if (any !== 0) return id.toString('hex');
+    if (any !== 0) return id;
   }
 }

@@ -45,7 +45,7 @@ import {
   TraceIdentity,
   UnsampledSpan,
   randomSpanId,
-  randomTraceId,
+  drawTraceId,
   type Span,
   type SpanSink,
 } from './spans';
@@ -106,7 +106,8 @@ export class Tracing {
         ? ROOT_CONTEXT
         : this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
     const parent = trace.getSpanContext(context);
-    const traceId = parent?.traceId ?? randomTraceId();
+    const drawn = parent ? undefined : drawTraceId();
+    const traceId = parent?.traceId ?? drawn!.toString('hex');
     const sampling = this.sampler.shouldSample(context, traceId, name, SpanKind.SERVER, attributes, []);
     const traceState = sampling.traceState ?? parent?.traceState;
     if (sampling.decision !== SamplingDecision.RECORD_AND_SAMPLED) {
@@ -117,7 +118,7 @@ export class Tracing {
         ...(traceState ? { traceState } : {}),
       });
     }
-    const identity = new TraceIdentity(traceId, traceState);
+    const identity = new TraceIdentity(traceId, traceState, drawn);
     const span = new RecordedSpan(this.sink, identity, parent, name, SpanKind.SERVER, attributes);
     if (sampling.attributes) span.setAttributes(sampling.attributes);
     return span;
@@ -131,14 +132,22 @@ export class Tracing {
   startChild(parent: Span, name: string, attributes?: Attributes, kind: SpanKind = SpanKind.INTERNAL): Span {
     if (parent instanceof RecordedSpan)
       return new RecordedSpan(this.sink, parent.trace, parent, name, kind, attributes);
-    return new UnsampledSpan({ ...parent.spanContext(), spanId: randomSpanId(), isRemote: false });
+    const { traceId, traceFlags, traceState } = parent.spanContext();
+    return new UnsampledSpan({ traceId, spanId: randomSpanId(), traceFlags, isRemote: false, traceState });
   }
 
   /** Writes `span`'s `traceparent` (and `tracestate`) into outgoing request headers, as W3C Trace Context says. */
   inject(span: Span, headers: Record<string, string>): void {
-    const { traceId, spanId, traceFlags, traceState } = span.spanContext();
-    headers.traceparent = `00-${traceId}-${spanId}-0${traceFlags & TraceFlags.SAMPLED}`;
-    const state = traceState?.serialize();
+    // A recorded span is sampled, and is read as it is, without making its context object.
+    let state: string | undefined;
+    if (span instanceof RecordedSpan) {
+      headers.traceparent = `00-${span.traceId}-${span.spanId}-01`;
+      state = span.traceState?.serialize();
+    } else {
+      const { traceId, spanId, traceFlags, traceState } = span.spanContext();
+      headers.traceparent = `00-${traceId}-${spanId}-0${traceFlags & TraceFlags.SAMPLED}`;
+      state = traceState?.serialize();
+    }
     if (state) headers.tracestate = state;
   }
 
@@ -150,9 +159,8 @@ export class Tracing {
 
 /** The ids a log line carries to lead to its trace; undefined for a span not recorded (sampled out). */
 export function logIdsOf(span: Span | undefined): { trace_id: string; span_id: string } | undefined {
-  if (!span?.isRecording()) return undefined;
-  const { traceId, spanId } = span.spanContext();
-  return { trace_id: traceId, span_id: spanId };
+  if (!(span instanceof RecordedSpan) || !span.isRecording()) return undefined;
+  return { trace_id: span.traceId, span_id: span.spanId };
 }
 
 /**
