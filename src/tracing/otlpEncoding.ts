@@ -272,64 +272,40 @@ function writeAnyValue(writer: ProtoWriter, field: number, value: unknown): void
   writer.finish(start);
 }
 
-/** Attributes given as an object (an event's, the resource's, a nested list), each a KeyValue in `field`. */
 function writeAttributes(writer: ProtoWriter, field: number, attributes: Attributes): void {
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined) continue;
-    const start = writer.begin(field);
-    writer.raw(knownKey(key).field);
-    writeAnyValue(writer, 2, value);
-    writer.finish(start);
-  }
-}
-
-/**
- * A span's attributes (Span's field 9). A value that came twice in a row is kept encoded with its key, and copied
- * whole from then on (a method, a host, a route, the document of a query sent again and again).
- */
-function writeSpanAttributes(writer: ProtoWriter, attributes: Attributes): void {
-  for (const key in attributes) {
-    const value = attributes[key];
-    if (value === undefined) continue;
     const known = knownKey(key);
-    const kept = known.values.indexOf(value);
-    if (kept >= 0) {
-      writer.raw(known.pairs[kept]!);
+    if (value === known.lastValue && known.pair !== undefined && field === 9) {
+      writer.raw(known.pair);
       continue;
     }
-    const start = writer.begin(9);
+    const start = writer.begin(field);
     writer.raw(known.field);
     writeAnyValue(writer, 2, value);
     writer.finish(start);
-    if (typeof value === 'object') continue;
-    if (value !== known.lastValue) {
+    if (field !== 9 || typeof value === 'object') continue;
+    // A span's attribute that has the same value as last time is copied whole from then on (a method, a host, a
+    // route, the document of a query sent again and again).
+    if (value === known.lastValue) known.pair = Buffer.from(writer.buffer.subarray(start - 1, writer.position));
+    else {
       known.lastValue = value;
-      continue;
+      known.pair = undefined;
     }
-    // The oldest kept value gives way.
-    const slot = known.values.length < KEPT_VALUES ? known.values.length : known.next;
-    known.values[slot] = value;
-    known.pairs[slot] = Buffer.from(writer.buffer.subarray(start - 1, writer.position));
-    known.next = (slot + 1) % KEPT_VALUES;
   }
 }
 
 /**
- * What is known of an attribute key: its encoding (KeyValue's field 1), the value it had last, and the values that
- * came twice in a row, each with its whole KeyValue (as a span's attribute, field 9): `POST` for the request's span
- * and `GET` for the portal calls', say. A server's keys are few and written on every span.
+ * What is known of an attribute key: its encoding (KeyValue's field 1), the value it had last, and, once the same
+ * value came twice in a row, the whole KeyValue with it (as a span's attribute, field 9). A server's keys are few and
+ * written on every span.
  */
 interface KnownKey {
   field: Buffer;
   lastValue: unknown;
-  /** At most `KEPT_VALUES`, and their KeyValues at the same index; `next` is the slot given up next. */
-  values: unknown[];
-  pairs: Buffer[];
-  next: number;
+  pair: Buffer | undefined;
 }
-
-const KEPT_VALUES = 4;
 
 const knownKeys = new Map<string, KnownKey>();
 const MAX_KNOWN_KEYS = 512;
@@ -339,7 +315,7 @@ function knownKey(key: string): KnownKey {
   if (known === undefined) {
     const writer = new ProtoWriter(key.length * 3 + 8);
     writer.string(1, key);
-    known = { field: Buffer.from(writer.bytes()), lastValue: undefined, values: [], pairs: [], next: 0 };
+    known = { field: Buffer.from(writer.bytes()), lastValue: undefined, pair: undefined };
     if (knownKeys.size < MAX_KNOWN_KEYS) knownKeys.set(key, known);
   }
   return known;
@@ -365,7 +341,7 @@ function writeSpan(writer: ProtoWriter, span: RecordedSpan): void {
   writer.time(span.startTime);
   writer.tag(8, I64);
   writer.time(span.endTime);
-  writeSpanAttributes(writer, span.attributes);
+  writeAttributes(writer, 9, span.attributes);
   for (const event of span.events) {
     const eventStart = writer.begin(11);
     writer.tag(1, I64);
