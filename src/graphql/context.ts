@@ -96,6 +96,8 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
     signal: signals.ended,
     deadlineSignal: signals.deadline,
     deadline: startedAt + options.timeoutMs,
+    // Set by the tracing plugin: present from the start, so that every caller has one shape, traced or not.
+    span: undefined,
   };
   const loaders = (options.loaders ?? plannedLoaders)(options.portal, caller, options.onBatch);
   return {
@@ -108,7 +110,13 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
     startedAt,
     showUpstreamCalls: options.showUpstreamCalls,
     log: options.log,
-    ...(options.trace ? { tracing: options.trace.tracing, requestSpan: options.trace.span } : {}),
+    // Every field present from the start, those set later too: a context that gained fields as the request went
+    // on would change shape each time, and every reader of it would slow down.
+    plan: undefined,
+    operationType: undefined,
+    tracing: options.trace?.tracing,
+    requestSpan: options.trace?.span,
+    operationSpan: undefined,
     allowance: new ItemAllowance(options.maxResultObjects),
     dispose: () => signals.end(),
   };

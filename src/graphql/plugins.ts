@@ -105,7 +105,9 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
       return {
         async didResolveOperation(requestContext) {
           const { tracing, operationSpan } = requestContext.contextValue;
-          const span = tracing && operationSpan ? tracing.startChild(operationSpan, 'graphql.plan') : undefined;
+          // A span that is not recorded would only be told what it drops.
+          const span =
+            tracing && operationSpan?.isRecording() ? tracing.startChild(operationSpan, 'graphql.plan') : undefined;
           try {
             await planAndAdmit(requestContext, span);
             span?.end();

@@ -24,6 +24,8 @@ export function tracingPlugin(): ApolloServerPlugin<RequestContext> {
       const operation = tracing.startChild(requestSpan, 'GraphQL Operation');
       contextValue.operationSpan = operation;
       contextValue.caller.span = operation;
+      // Not sampled: the operation's span only carries its ids on to the portal calls, and nothing is recorded.
+      if (!operation.isRecording()) return;
       const stage = (name: string) => tracing.startChild(operation, name);
       return {
         async parsingDidStart() {

@@ -383,6 +383,8 @@ export class PortalClient {
    * query carries the client's input (hardware id, note), which no span records.
    */
   private callSpan(parent: Span, endpoint: EndpointName, path: string, attempt: number): Span {
+    // Not sampled: a span that only carries its ids on to the portal, told nothing.
+    if (!parent.isRecording()) return this.tracing!.startChild(parent, '', undefined, SpanKind.CLIENT);
     const query = path.indexOf('?');
     const attributes: Attributes = {
       'http.request.method': 'GET',
