@@ -13,16 +13,13 @@
  * the rounds' ratios are printed. Short rounds, many of them, weigh a change of a few percent best: the machine's
  * speed moves between rounds, and a ratio taken within a round sees little of it. Linux only (it reads /proc).
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { measureLoad } from './measure';
+import { measureLoad, median } from './measure';
 import { startOtlpSink } from './otlpSink';
-import { REPO_ROOT, startEmulator, startServer, stopAllChildren, type RunningServer } from './processes';
+import { REPO_ROOT, cpuSeconds, startEmulator, startServer, stopAllChildren, type RunningServer } from './processes';
 import { benchQueries, utcToday } from './queries';
 
-/** Clock ticks per second of /proc's times (USER_HZ, 100 on Linux). */
-const TICKS_PER_SECOND = 100;
 const WARM_UP_SECONDS = 4;
 const CONNECTIONS = 10;
 
@@ -71,9 +68,9 @@ async function main(): Promise<void> {
   const rounds: Round[] = [];
   for (let round = 0; round < Number(values.rounds); round += 1) {
     for (const { name, server } of round % 2 === 0 ? running : [...running].reverse()) {
-      const before = cpuSeconds(server);
+      const before = cpuSeconds(server.child);
       const load = await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS: seconds });
-      const cpuMsPerRequest = ((cpuSeconds(server) - before) * 1000) / load.requests;
+      const cpuMsPerRequest = ((cpuSeconds(server.child) - before) * 1000) / load.requests;
       rounds.push({
         build: name,
         cpuMsPerRequest,
@@ -101,21 +98,6 @@ async function main(): Promise<void> {
         `its req/s (medians of the rounds' ratios)\n`,
     );
   }
-}
-
-/** The server process's user and system time so far, in seconds. */
-function cpuSeconds(server: RunningServer): number {
-  const stat = readFileSync(`/proc/${server.child.pid}/stat`, 'utf8');
-  // The fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th
-  // and 13th of them (the 14th and 15th of the line).
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 main().then(

@@ -95,16 +95,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const port = await freePort();
   const env = childEnv({
-    ...extraEnv,
-    PORTAL_URL: portalUrl,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    NODE_ENV: 'production',
-    UPSTREAM_CALL_BUDGET: '100000',
-    // The load comes from one address: the per-address limit is checked on every request, as in production, but
-    // set out of its reach.
-    RATE_LIMIT_PER_MINUTE: '100000000',
+    ...serverSettings(portalUrl, port, extraEnv),
     // tsx's transforms run in a child process, not in a worker thread whose memory would count as the server's.
     ESBUILD_WORKER_THREADS: '0',
   });
@@ -119,6 +110,56 @@ export async function startServer(
   await waitForHealth(child, `http://127.0.0.1:${port}/healthz`);
   return { child, graphqlUrl: `http://127.0.0.1:${port}/graphql` };
 }
+
+/** The settings of a benchmarked server: in front of `portalUrl`, on `port`, plus `extraEnv`. */
+function serverSettings(portalUrl: string, port: number, extraEnv: Record<string, string>): Record<string, string> {
+  return {
+    ...extraEnv,
+    PORTAL_URL: portalUrl,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    UPSTREAM_CALL_BUDGET: '100000',
+    // The load comes from one address: the per-address limit is checked on every request, as in production, but
+    // set out of its reach.
+    RATE_LIMIT_PER_MINUTE: '100000000',
+  };
+}
+
+/**
+ * Several planned servers of this checkout in one process (`serversHost.ts`, from the TypeScript through tsx), with
+ * `npm start`'s Node flags, each in front of its own portal and with settings of its own. Sharing a process, they
+ * share its compiled code: what differs between them is their settings, not how each process's JIT happened to
+ * compile the same code (which moves one build's CPU per request by up to a tenth from one process to the next).
+ */
+export async function startServersInOneProcess(
+  servers: ReadonlyArray<{ portalUrl: string; env: Record<string, string> }>,
+): Promise<{ child: Child; graphqlUrls: string[] }> {
+  const ports: number[] = [];
+  for (let index = 0; index < servers.length; index += 1) ports.push(await freePort());
+  const settings = servers.map((server, index) => serverSettings(server.portalUrl, ports[index]!, server.env));
+  const child = startChild(
+    `${servers.length} servers in one process`,
+    process.execPath,
+    [...serverNodeFlags(), '--require', 'tsx/cjs', path.join('scripts', 'bench', 'serversHost.ts')],
+    childEnv({ NODE_ENV: 'production', ESBUILD_WORKER_THREADS: '0', BENCH_SERVERS: JSON.stringify(settings) }),
+  );
+  for (const port of ports) await waitForHealth(child, `http://127.0.0.1:${port}/healthz`);
+  return { child, graphqlUrls: ports.map((port) => `http://127.0.0.1:${port}/graphql`) };
+}
+
+/** A process's user and system time so far, in seconds (from /proc, so its garbage collector's threads count too). */
+export function cpuSeconds(child: Child): number {
+  const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+  // The fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th
+  // and 13th of them (the 14th and 15th of the line), in clock ticks.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/** Clock ticks per second of /proc's times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
 
 /**
  * The most memory the process has held so far (VmHWM of `/proc/<pid>/status`), in bytes. Read it before

@@ -1,0 +1,90 @@
+/**
+ * What tracing costs the server per request, weighed in one process: three servers of this checkout, alike but for
+ * tracing, in front of an emulator each, take the same load in turn. One is untraced; one has tracing on with a
+ * sampler that leaves every request out (`always_off`: what tracing costs when it records nothing, as for the
+ * requests a ratio sampler skips); one samples every request and exports it over OTLP/HTTP to a receiver in this
+ * process, as `npm run bench` weighs tracing.
+ *
+ *   npm run bench:tracing -- [--query generate|aliased|nested|licenses|paged] [--seconds 2] [--rounds 10]
+ *
+ * Sharing a process, the servers share its compiled code: `bench:cpu`'s servers each have a process of their own,
+ * and the same build's CPU per request moves by up to a tenth from one process to the next, which is the size of
+ * what is weighed here. Each round loads every server once (the order alternating); the CPU the process spent
+ * during a server's load, per request it answered, is that server's figure, and the medians of the rounds' figures
+ * and of their ratios to the untraced server's are printed. Linux only (it reads /proc).
+ */
+import { parseArgs } from 'node:util';
+import { measureLoad, median } from './measure';
+import { startOtlpSink } from './otlpSink';
+import { cpuSeconds, startEmulator, startServersInOneProcess, stopAllChildren } from './processes';
+import { benchQueries, utcToday } from './queries';
+
+const WARM_UP_SECONDS = 4;
+const CONNECTIONS = 10;
+
+interface Round {
+  cpuUsPerRequest: number;
+  requestsPerSecond: number;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      query: { type: 'string', default: 'generate' },
+      seconds: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '10' },
+    },
+  });
+  const query = benchQueries(utcToday(), `tracing${Date.now().toString(36)}`).find((each) => each.key === values.query);
+  if (!query) throw new Error(`--query must be one of nested, licenses, aliased, paged, generate; not ${values.query}`);
+  const sink = await startOtlpSink();
+  const variants = [
+    { name: 'untraced', env: {} },
+    { name: 'sampled out', env: { ...sink.tracedEnv, OTEL_TRACES_SAMPLER: 'always_off' } },
+    { name: 'traced', env: sink.tracedEnv },
+  ];
+  const servers = [];
+  for (const variant of variants) servers.push({ portalUrl: (await startEmulator(0)).url, env: variant.env });
+  const host = await startServersInOneProcess(servers);
+  for (const url of host.graphqlUrls) {
+    await measureLoad(url, query, { connections: CONNECTIONS, durationS: WARM_UP_SECONDS });
+  }
+  const rounds: Round[][] = variants.map(() => []);
+  for (let round = 0; round < Number(values.rounds); round += 1) {
+    const order = variants.map((_variant, index) => index);
+    for (const index of round % 2 === 0 ? order : order.reverse()) {
+      const before = cpuSeconds(host.child);
+      const load = await measureLoad(host.graphqlUrls[index]!, query, {
+        connections: CONNECTIONS,
+        durationS: Number(values.seconds),
+      });
+      const cpuUsPerRequest = ((cpuSeconds(host.child) - before) * 1e6) / load.requests;
+      rounds[index]!.push({ cpuUsPerRequest, requestsPerSecond: load.requestsPerSecond });
+      process.stdout.write(
+        `${query.name}, ${variants[index]!.name}: ${cpuUsPerRequest.toFixed(0)} µs of CPU per request ` +
+          `(${load.requests} requests, ${load.requestsPerSecond.toFixed(0)} req/s)\n`,
+      );
+    }
+  }
+  await stopAllChildren();
+  await sink.close();
+  const untraced = rounds[0]!;
+  variants.forEach((variant, index) => {
+    const mine = rounds[index]!;
+    const ratio = (key: keyof Round) => median(mine.map((round, at) => round[key] / untraced[at]![key]));
+    process.stdout.write(
+      `median, ${variant.name}: ${median(mine.map((round) => round.cpuUsPerRequest)).toFixed(0)} µs of CPU per ` +
+        `request, ${ratio('cpuUsPerRequest').toFixed(3)}x the untraced server's, at ` +
+        `${ratio('requestsPerSecond').toFixed(3)}x its req/s (medians of the rounds' ratios)\n`,
+    );
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  async (error: unknown) => {
+    await stopAllChildren();
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
