@@ -75,6 +75,7 @@ export class RequestTracing {
 
 /** What routing found: the client's address, and the route, which names the span. */
 function routed(span: Span, request: FastifyRequest): void {
+  if (!span.isRecording()) return; // Fastify makes `routeOptions` afresh at each read.
   span.setAttribute('client.address', request.ip);
   const route = request.routeOptions.url;
   if (route !== undefined) {
