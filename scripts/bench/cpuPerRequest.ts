@@ -17,8 +17,16 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureLoad, median } from './measure';
 import { startOtlpSink } from './otlpSink';
-import { REPO_ROOT, cpuSeconds, startEmulator, startServer, stopAllChildren, type RunningServer } from './processes';
-import { benchQueries, utcToday } from './queries';
+import {
+  REPO_ROOT,
+  cpuSeconds,
+  runScript,
+  startEmulator,
+  startServer,
+  stopAllChildren,
+  type RunningServer,
+} from './processes';
+import { benchQueryNamed, utcToday } from './queries';
 
 const WARM_UP_SECONDS = 4;
 const CONNECTIONS = 10;
@@ -41,8 +49,7 @@ async function main(): Promise<void> {
     },
   });
   const today = utcToday();
-  const query = benchQueries(today, `cpu${Date.now().toString(36)}`).find((each) => each.key === values.query);
-  if (!query) throw new Error(`--query must be one of nested, licenses, aliased, paged, generate; not ${values.query}`);
+  const query = benchQueryNamed(values.query, today, `cpu${Date.now().toString(36)}`);
   const seconds = Number(values.seconds);
   const sink = values.traced ? await startOtlpSink() : undefined;
   const tracedEnv = sink?.tracedEnv ?? {};
@@ -100,11 +107,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  async (error: unknown) => {
-    await stopAllChildren();
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runScript(main);

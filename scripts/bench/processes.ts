@@ -184,6 +184,21 @@ async function stopChild(child: Child): Promise<void> {
   signalGroup(child, 'SIGKILL'); // A grandchild (tsx's) that outlived its parent.
 }
 
+/**
+ * Runs a benchmark script's `main` and exits: 0 once it is done, 1 after printing its error, with every child
+ * stopped first.
+ */
+export function runScript(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    async (error: unknown) => {
+      await stopAllChildren();
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
 /** Stops every child still running; for errors and Ctrl-C. */
 export async function stopAllChildren(): Promise<void> {
   await Promise.all([...running].map((child) => stopChild(child)));

@@ -74,6 +74,13 @@ export function benchQueries(today: string, runId: string): BenchQuery[] {
   ];
 }
 
+/** The operation `key` names (`--query` of `bench:cpu` and `bench:tracing`), with hwids made unique by `runId`. */
+export function benchQueryNamed(key: string | undefined, today: string, runId: string): BenchQuery {
+  const query = benchQueries(today, runId).find((each) => each.key === key);
+  if (!query) throw new Error(`--query must be one of nested, licenses, aliased, paged, generate; not ${key}`);
+  return query;
+}
+
 /** The JSON body of one request of `query`. */
 export function requestBody(query: BenchQuery): string {
   const variables = query.variables();

@@ -16,8 +16,8 @@
 import { parseArgs } from 'node:util';
 import { measureLoad, median } from './measure';
 import { startOtlpSink } from './otlpSink';
-import { cpuSeconds, startEmulator, startServersInOneProcess, stopAllChildren } from './processes';
-import { benchQueries, utcToday } from './queries';
+import { cpuSeconds, runScript, startEmulator, startServersInOneProcess, stopAllChildren } from './processes';
+import { benchQueryNamed, utcToday } from './queries';
 
 const WARM_UP_SECONDS = 4;
 const CONNECTIONS = 10;
@@ -35,8 +35,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '10' },
     },
   });
-  const query = benchQueries(utcToday(), `tracing${Date.now().toString(36)}`).find((each) => each.key === values.query);
-  if (!query) throw new Error(`--query must be one of nested, licenses, aliased, paged, generate; not ${values.query}`);
+  const query = benchQueryNamed(values.query, utcToday(), `tracing${Date.now().toString(36)}`);
   const sink = await startOtlpSink();
   const variants = [
     { name: 'untraced', env: {} },
@@ -80,11 +79,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().then(
-  () => process.exit(0),
-  async (error: unknown) => {
-    await stopAllChildren();
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runScript(main);
