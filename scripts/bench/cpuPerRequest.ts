@@ -15,17 +15,9 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { measureLoad, median } from './measure';
+import { measureLoad, measureLoadCpu, median } from './measure';
 import { startOtlpSink } from './otlpSink';
-import {
-  REPO_ROOT,
-  cpuSeconds,
-  runScript,
-  startEmulator,
-  startServer,
-  stopAllChildren,
-  type RunningServer,
-} from './processes';
+import { REPO_ROOT, runScript, startEmulator, startServer, stopAllChildren, type RunningServer } from './processes';
 import { benchQueryNamed, utcToday } from './queries';
 
 const WARM_UP_SECONDS = 4;
@@ -75,9 +67,11 @@ async function main(): Promise<void> {
   const rounds: Round[] = [];
   for (let round = 0; round < Number(values.rounds); round += 1) {
     for (const { name, server } of round % 2 === 0 ? running : [...running].reverse()) {
-      const before = cpuSeconds(server.child);
-      const load = await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS: seconds });
-      const cpuMsPerRequest = ((cpuSeconds(server.child) - before) * 1000) / load.requests;
+      const load = await measureLoadCpu(server.child, server.graphqlUrl, query, {
+        connections: CONNECTIONS,
+        durationS: seconds,
+      });
+      const cpuMsPerRequest = load.cpuUsPerRequest / 1000;
       rounds.push({
         build: name,
         cpuMsPerRequest,

@@ -4,6 +4,7 @@
  * `errors`, or not 200, stops the benchmark, since a benchmark of errors measures nothing.
  */
 import autocannon from 'autocannon';
+import { cpuSeconds, type Child } from './processes';
 import { requestBody, type BenchQuery } from './queries';
 
 /** The demo account of the emulator, sent as every caller's own credentials. */
@@ -118,6 +119,21 @@ export function describeCalls(byEndpoint: CallsByEndpoint): string {
 }
 
 /** Runs autocannon against `query` and fails if a single response was not a clean 200 with data. */
+/**
+ * A load, and the CPU time `server` (the process answering it) spent meanwhile, per request answered, in
+ * microseconds: for weighing one server, or one setting, against another under the same load.
+ */
+export async function measureLoadCpu(
+  server: Child,
+  graphqlUrl: string,
+  query: BenchQuery,
+  settings: LoadSettings,
+): Promise<LoadResult & { cpuUsPerRequest: number }> {
+  const before = cpuSeconds(server);
+  const load = await measureLoad(graphqlUrl, query, settings);
+  return { ...load, cpuUsPerRequest: ((cpuSeconds(server) - before) * 1e6) / load.requests };
+}
+
 export async function measureLoad(graphqlUrl: string, query: BenchQuery, settings: LoadSettings): Promise<LoadResult> {
   const started = performance.now();
   let lastAnswered = started;

@@ -14,9 +14,9 @@
  * and of their ratios to the untraced server's are printed. Linux only (it reads /proc).
  */
 import { parseArgs } from 'node:util';
-import { measureLoad, median } from './measure';
+import { measureLoad, measureLoadCpu, median } from './measure';
 import { startOtlpSink } from './otlpSink';
-import { cpuSeconds, runScript, startEmulator, startServersInOneProcess, stopAllChildren } from './processes';
+import { runScript, startEmulator, startServersInOneProcess, stopAllChildren } from './processes';
 import { benchQueryNamed, utcToday } from './queries';
 
 const WARM_UP_SECONDS = 4;
@@ -52,15 +52,13 @@ async function main(): Promise<void> {
   for (let round = 0; round < Number(values.rounds); round += 1) {
     const order = variants.map((_variant, index) => index);
     for (const index of round % 2 === 0 ? order : order.reverse()) {
-      const before = cpuSeconds(host.child);
-      const load = await measureLoad(host.graphqlUrls[index]!, query, {
+      const load = await measureLoadCpu(host.child, host.graphqlUrls[index]!, query, {
         connections: CONNECTIONS,
         durationS: Number(values.seconds),
       });
-      const cpuUsPerRequest = ((cpuSeconds(host.child) - before) * 1e6) / load.requests;
-      rounds[index]!.push({ cpuUsPerRequest, requestsPerSecond: load.requestsPerSecond });
+      rounds[index]!.push({ cpuUsPerRequest: load.cpuUsPerRequest, requestsPerSecond: load.requestsPerSecond });
       process.stdout.write(
-        `${query.name}, ${variants[index]!.name}: ${cpuUsPerRequest.toFixed(0)} µs of CPU per request ` +
+        `${query.name}, ${variants[index]!.name}: ${load.cpuUsPerRequest.toFixed(0)} µs of CPU per request ` +
           `(${load.requests} requests, ${load.requestsPerSecond.toFixed(0)} req/s)\n`,
       );
     }
