@@ -72,7 +72,8 @@ describe.each([
 
   test('attributes that repeat from span to span, copied whole once seen twice, read back as each span set them', () => {
     const values = ['GET', 'GET', 'GET', 'POST', 'GET', 'GET', 'POST', 'POST', 'GET', 'POST', 'GET', 'GET', 'POST'];
-    // Six ports, each twice in a row, then the first ones again: more values than are kept for one key.
+    // Six ports, each twice in a row, then the first ones again: a value kept whole, given up for the next, and seen
+    // again.
     const port = (index: number) => 8080 + (Math.floor(index / 2) % 6);
     const { read } = roundTrip((tracing) => {
       const root = tracing.startServerSpan('POST', {}, {});
