@@ -83,6 +83,19 @@ export interface TracingSettings {
   /** `OTEL_RESOURCE_ATTRIBUTES`, besides `service.name`. */
   resourceAttributes: Record<string, string>;
   sampler: { name: TraceSamplerName; ratio: number };
+  /** OpenTelemetry's batch span processor: how spans wait for their export, and how long an export may take. */
+  batch: {
+    /** How long the first span of a batch waits for more (`OTEL_BSP_SCHEDULE_DELAY`). */
+    scheduleDelayMs: number;
+    /** Spans waiting, at most; past it new ones are dropped (`OTEL_BSP_MAX_QUEUE_SIZE`). */
+    maxQueuedSpans: number;
+    /** Spans of one export, at most (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`). */
+    maxBatchSpans: number;
+    /** How long one export may take with its retries; 0: as long as its attempts take (`OTEL_BSP_EXPORT_TIMEOUT`). */
+    exportTimeoutMs: number;
+  };
+  /** How long one attempt of an export may wait for the receiver (`OTEL_EXPORTER_OTLP_TIMEOUT`). */
+  attemptTimeoutMs: number;
 }
 
 export type TraceSamplerName =
@@ -292,6 +305,36 @@ export const SETTINGS = {
       "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio: which traces are recorded (parentbased: as the client's traceparent says, else by the rest of the name).",
   },
   OTEL_TRACES_SAMPLER_ARG: { default: '1', meaning: 'The ratio of traces the traceidratio samplers record, 0 to 1.' },
+  OTEL_TRACES_EXPORTER: {
+    default: 'otlp',
+    meaning: 'otlp, or none: no tracing, as with OTEL_SDK_DISABLED=true (no other exporter is offered).',
+  },
+  OTEL_EXPORTER_OTLP_TIMEOUT: {
+    default: '10000',
+    meaning: 'How long one attempt of an export waits for the receiver, in milliseconds (1 to 600000).',
+  },
+  OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: {
+    default: '',
+    meaning: 'The same for trace exports; wins over OTEL_EXPORTER_OTLP_TIMEOUT.',
+  },
+  OTEL_BSP_SCHEDULE_DELAY: {
+    default: '5000',
+    meaning:
+      'How long the first span of a batch waits for more before the batch is sent, in milliseconds (0 to 600000).',
+  },
+  OTEL_BSP_MAX_QUEUE_SIZE: {
+    default: '2048',
+    meaning: 'Spans waiting to be sent, at most (1 to 100000); past it new spans are dropped and counted, not held.',
+  },
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: {
+    default: '512',
+    meaning: 'Spans of one export, at most (1 to OTEL_BSP_MAX_QUEUE_SIZE); a batch also goes once it holds 1 MiB.',
+  },
+  OTEL_BSP_EXPORT_TIMEOUT: {
+    default: '30000',
+    meaning:
+      'How long one export may take with its retries, in milliseconds (0 to 600000; 0: as long as its five attempts take); past it the batch is dropped and counted.',
+  },
   OTEL_SDK_DISABLED: { default: 'false', meaning: 'true turns tracing off whatever else is set.' },
   EMULATOR_SEED: {
     default: 'demo',
@@ -388,7 +431,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     introspection: flag('INTROSPECTION', nodeEnv === 'development'),
     shutdownGraceMs: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000),
     redis: redisSettings(read('REDIS_URL'), env.CALLER_HASH_SECRET),
-    tracing: tracingSettings(read),
+    tracing: tracingSettings(read, integer),
     portalCacheTtlMs: integer('PORTAL_CACHE_TTL_MS', 0, 3_600_000),
     clientLimits: {
       authFailureLimit: integer('AUTH_FAILURE_LIMIT', 0, 1_000_000),
@@ -556,8 +599,16 @@ function trustProxy(text: string): boolean | number | string[] {
  * OpenTelemetry's variables as its specification reads them: tracing is on with an OTLP endpoint and without
  * `OTEL_SDK_DISABLED=true`; a signal's own endpoint, protocol and headers win over the general ones.
  */
-function tracingSettings(read: (name: SettingName) => string): TracingSettings | undefined {
+function tracingSettings(
+  read: (name: SettingName) => string,
+  integer: (name: SettingName, min: number, max: number) => number,
+): TracingSettings | undefined {
   if (/^true$/i.test(read('OTEL_SDK_DISABLED'))) return undefined;
+  const exporter = read('OTEL_TRACES_EXPORTER');
+  if (exporter !== 'otlp' && exporter !== 'none') {
+    throw new ConfigError('OTEL_TRACES_EXPORTER', `must be otlp or none, but is ${JSON.stringify(exporter)}.`);
+  }
+  if (exporter === 'none') return undefined;
   const tracesEndpoint = read('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
   const endpoint = read('OTEL_EXPORTER_OTLP_ENDPOINT');
   if (tracesEndpoint === '' && endpoint === '') return undefined;
@@ -598,6 +649,30 @@ function tracingSettings(read: (name: SettingName) => string): TracingSettings |
     serviceName: read('OTEL_SERVICE_NAME'),
     resourceAttributes: keyValuePairs('OTEL_RESOURCE_ATTRIBUTES', read('OTEL_RESOURCE_ATTRIBUTES')),
     sampler: { name: sampler as TraceSamplerName, ratio },
+    batch: batchSettings(integer),
+    attemptTimeoutMs:
+      read('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT') === ''
+        ? integer('OTEL_EXPORTER_OTLP_TIMEOUT', 1, MAX_TRACING_MS)
+        : integer('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 1, MAX_TRACING_MS),
+  };
+}
+
+/** The longest delay or timeout tracing's settings take: ten minutes. */
+const MAX_TRACING_MS = 600_000;
+/**
+ * The most spans that may wait: about 30 MB of encoded spans. Spans wait encoded, a few hundred bytes each, and a
+ * queue past what a receiver can take in a few seconds only holds memory for spans that will be dropped anyway.
+ */
+const MAX_QUEUED_SPANS = 100_000;
+
+/** The batch span processor's variables; a batch holds no more spans than may wait, as the specification says. */
+function batchSettings(integer: (name: SettingName, min: number, max: number) => number): TracingSettings['batch'] {
+  const maxQueuedSpans = integer('OTEL_BSP_MAX_QUEUE_SIZE', 1, MAX_QUEUED_SPANS);
+  return {
+    scheduleDelayMs: integer('OTEL_BSP_SCHEDULE_DELAY', 0, MAX_TRACING_MS),
+    maxQueuedSpans,
+    maxBatchSpans: integer('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 1, maxQueuedSpans),
+    exportTimeoutMs: integer('OTEL_BSP_EXPORT_TIMEOUT', 0, MAX_TRACING_MS),
   };
 }
 

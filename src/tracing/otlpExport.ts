@@ -1,9 +1,10 @@
 /**
  * Spans sent over OTLP/HTTP in batches, as OpenTelemetry's batch span processor and OTLP exporter send them: a span
  * is encoded into the open batch when it ends; a batch goes when it holds 512 spans (or 1 MiB), or 5 seconds after
- * its first span; one export at a time, each given 10 seconds, retried with backoff when the receiver says it is
- * busy or cannot be reached. At most 2,048 spans wait: past that, new spans are dropped rather than held, and
- * counted. An export that fails is logged once, and so is its working again; the requests never wait for it.
+ * its first span; one export at a time, each attempt given 10 seconds, retried with backoff when the receiver says
+ * it is busy or cannot be reached, for 30 seconds at most in all. At most 2,048 spans wait: past that, new spans are
+ * dropped rather than held, and counted. An export that fails is logged once, and so is its working again; the
+ * requests never wait for it. (The numbers are the defaults; `OTEL_BSP_*` and `OTEL_EXPORTER_OTLP_TIMEOUT` set them.)
  *
  *     const sink = new OtlpExport({ url, protocol: 'http/protobuf', headers: {}, identity, log });
  *     sink.onEnd(span);          // a span ended
@@ -28,8 +29,10 @@ export interface OtlpExportOptions {
   maxBatchSpans?: number;
   /** How long a batch waits for more spans (5,000 ms). */
   scheduleDelayMs?: number;
-  /** How long one export may take (10,000 ms). */
+  /** How long one attempt of an export may wait for the receiver (10,000 ms). */
   timeoutMs?: number;
+  /** How long one export may take, its retries and their waits included; 0: no bound but the attempts' (30,000 ms). */
+  exportTimeoutMs?: number;
   /** The first retry's delay; each next one is 1.5 times longer, to 5 seconds (1,000 ms). */
   retryDelayMs?: number;
 }
@@ -41,6 +44,8 @@ const MAX_ATTEMPTS = 5;
 const MAX_RETRY_DELAY_MS = 5000;
 /** How long `shutdown` waits for what is left to be sent. */
 const SHUTDOWN_MS = 10_000;
+/** How much of a receiver's answer is read (it is not looked at); past it the connection is closed. */
+const MAX_ANSWER_BYTES = 64 * 1024;
 /** Statuses a receiver answers when it may take the same export later (OTLP/HTTP's retryable ones). */
 const RETRYABLE = new Set([429, 502, 503, 504]);
 
@@ -59,6 +64,7 @@ export class OtlpExport implements SpanSink {
   private readonly maxBatch: number;
   private readonly scheduleDelayMs: number;
   private readonly timeoutMs: number;
+  private readonly exportTimeoutMs: number;
   private readonly retryDelayMs: number;
   /** The open batch: spans are encoded into it as they end, and its request taken from it when it closes. */
   private readonly batch: SpanBatch;
@@ -90,6 +96,7 @@ export class OtlpExport implements SpanSink {
     this.maxBatch = options.maxBatchSpans ?? 512;
     this.scheduleDelayMs = options.scheduleDelayMs ?? 5000;
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.exportTimeoutMs = options.exportTimeoutMs ?? 30_000;
     this.retryDelayMs = options.retryDelayMs ?? 1000;
   }
 
@@ -148,9 +155,10 @@ export class OtlpExport implements SpanSink {
 
   private async send(batch: ClosedBatch): Promise<void> {
     const { body } = batch;
+    const deadline = this.exportTimeoutMs === 0 ? Infinity : performance.now() + this.exportTimeoutMs;
     let delay = this.retryDelayMs;
     for (let attempt = 1; ; attempt += 1) {
-      const outcome = await this.post(body);
+      const outcome = await this.post(body, Math.min(this.timeoutMs, deadline - performance.now()));
       if (outcome === 'sent') {
         this.counts.sent += batch.spans;
         if (this.failing) {
@@ -160,9 +168,11 @@ export class OtlpExport implements SpanSink {
         }
         return;
       }
-      if (outcome.retry && attempt < MAX_ATTEMPTS) {
-        // Full jitter, as OTLP's exporters back off: somewhere between no wait and the delay.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * delay).unref());
+      // Full jitter, as OTLP's exporters back off: somewhere between no wait and the delay.
+      const wait = Math.random() * delay;
+      // A retry that could not even start before the export's deadline is not made.
+      if (outcome.retry && attempt < MAX_ATTEMPTS && performance.now() + wait < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, wait).unref());
         delay = Math.min(delay * 1.5, MAX_RETRY_DELAY_MS);
         continue;
       }
@@ -178,22 +188,31 @@ export class OtlpExport implements SpanSink {
     }
   }
 
-  /** One export: 'sent', or why not and whether the same export may succeed later. */
-  private async post(body: Buffer): Promise<'sent' | { retry: boolean; reason: string }> {
+  /** One attempt of an export, given `timeoutMs`: 'sent', or why not and whether the same export may succeed later. */
+  private async post(body: Buffer, timeoutMs: number): Promise<'sent' | { retry: boolean; reason: string }> {
+    if (timeoutMs <= 0) return { retry: false, reason: `no time left of the export's ${this.exportTimeoutMs} ms` };
+    // The whole attempt is bounded, answer read: undici's own timeouts bound only each wait for the next bytes.
+    const aborter = new AbortController();
+    const timer = setTimeout(
+      () => aborter.abort(new Error(`no answer within the attempt's ${Math.round(timeoutMs)} ms`)),
+      timeoutMs,
+    );
+    timer.unref();
     try {
       const response = await this.pool.request({
         method: 'POST',
         path: this.path,
         headers: this.headers,
         body,
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
+        signal: aborter.signal,
       });
-      await response.body.dump();
+      await response.body.dump({ limit: MAX_ANSWER_BYTES, signal: aborter.signal });
       if (response.statusCode >= 200 && response.statusCode < 300) return 'sent';
       return { retry: RETRYABLE.has(response.statusCode), reason: `HTTP ${response.statusCode}` };
     } catch (error) {
       return { retry: true, reason: error instanceof Error ? error.message : String(error) };
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -77,6 +77,11 @@ export class Tracing {
         scope: INSTRUMENTATION,
       },
       log,
+      maxQueuedSpans: settings.batch.maxQueuedSpans,
+      maxBatchSpans: settings.batch.maxBatchSpans,
+      scheduleDelayMs: settings.batch.scheduleDelayMs,
+      exportTimeoutMs: settings.batch.exportTimeoutMs,
+      timeoutMs: settings.attemptTimeoutMs,
     });
     return new Tracing(sink, settings.sampler);
   }

@@ -150,6 +150,36 @@ test('past the queue bound new spans are dropped and counted, not held; the requ
   expect(sink.counts).toEqual({ sent: 4, dropped: 3 });
 });
 
+test('an attempt the receiver does not answer in its time is given up and retried; the batch is sent', async () => {
+  receiver.answers.push('hold');
+  const { sink, spans, lines } = exportTo({ maxBatchSpans: 2, timeoutMs: 100 });
+  spans(2);
+  await until(() => sink.counts.sent === 2);
+  // The receiver took both attempts (OTLP delivers at least once); the first was never answered.
+  expect(receiver.exports).toEqual([
+    ['span 0', 'span 1'],
+    ['span 0', 'span 1'],
+  ]);
+  expect(lines).toEqual([]);
+  receiver.release();
+  await sink.shutdown();
+});
+
+test('an export is bounded in all by its timeout: past it, no more attempts; the batch is dropped and it is logged', async () => {
+  receiver.answers.push('hold', 'hold', 'hold', 'hold', 'hold');
+  // Each attempt could wait 10 seconds, and five are allowed: 50 seconds. The export is given 150 ms.
+  const { sink, spans, lines } = exportTo({ maxBatchSpans: 2, timeoutMs: 10_000, exportTimeoutMs: 150 });
+  spans(2);
+  await until(() => sink.counts.dropped === 2);
+  expect(receiver.exports).toHaveLength(1);
+  expect(
+    lines.map(([level, message, details]) => [level, message, (details as { attempts: number }).attempts]),
+  ).toEqual([['warn', 'Trace export failed: spans are dropped until it works again', 1]]);
+  receiver.release();
+  await sink.shutdown();
+  expect(sink.counts).toEqual({ sent: 0, dropped: 2 });
+});
+
 describe('sampling', () => {
   const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
   const sampledParent = { traceparent: `00-${traceId}-00f067aa0ba902b7-01` };

@@ -7,7 +7,7 @@
  */
 import { startEmulator, type Emulator } from '../../src/emulator';
 import { startChildServer } from '../helpers/childServer';
-import { startOtlpReceiver, type ReceivedSpan } from '../helpers/otlpReceiver';
+import { decodeExport, startOtlpReceiver, type ReceivedSpan } from '../helpers/otlpReceiver';
 import { postTo } from '../helpers/http';
 
 let emulator: Emulator;
@@ -105,24 +105,59 @@ describe.each(['http/protobuf', 'http/json'])('exported over OTLP %s', (protocol
   }, 30_000);
 });
 
-test('OTEL_SDK_DISABLED=true: nothing is exported and no traceparent reaches the portal', async () => {
+test.each<Record<string, string>>([{ OTEL_SDK_DISABLED: 'true' }, { OTEL_TRACES_EXPORTER: 'none' }])(
+  '%j: nothing is exported and no traceparent reaches the portal',
+  async (off) => {
+    const receiver = await startOtlpReceiver();
+    try {
+      const server = await startChildServer({
+        PORTAL_URL: emulator.url,
+        LOG_LEVEL: 'silent',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        ...off,
+      });
+      emulator.requestLog.clear();
+      await postTo(
+        server.graphqlUrl,
+        { query: '{ productAssignments { id } }' },
+        { authorization: emulator.account('demo').authorization },
+      );
+      await server.stop();
+      expect(receiver.bodies).toEqual([]);
+      expect(emulator.requestLog.entries().map((entry) => entry.traceparent)).toEqual([null]);
+    } finally {
+      await receiver.close();
+    }
+  },
+  30_000,
+);
+
+test("the batch processor's variables: spans go after OTEL_BSP_SCHEDULE_DELAY, in batches of OTEL_BSP_MAX_EXPORT_BATCH_SIZE", async () => {
   const receiver = await startOtlpReceiver();
   try {
     const server = await startChildServer({
       PORTAL_URL: emulator.url,
       LOG_LEVEL: 'silent',
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_SDK_DISABLED: 'true',
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '3',
+      OTEL_BSP_MAX_QUEUE_SIZE: '100',
     });
-    emulator.requestLog.clear();
-    await postTo(
-      server.graphqlUrl,
-      { query: '{ productAssignments { id } }' },
-      { authorization: emulator.account('demo').authorization },
-    );
-    await server.stop();
-    expect(receiver.bodies).toEqual([]);
-    expect(emulator.requestLog.entries().map((entry) => entry.traceparent)).toEqual([null]);
+    const query = { query: '{ productAssignments { id } }' };
+    await postTo(server.graphqlUrl, query, { authorization: emulator.account('demo').authorization });
+    // Full batches of three go at once; the last, part-filled one would wait 5 seconds for more without the delay.
+    // Here it arrives, with the request's span (which ends last), while the server runs.
+    for (let waited = 0; !receiver.spans.some((span) => span.kind === SERVER) && waited < 2000; waited += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const arrived = receiver.spans.length;
+    expect(await server.stop()).toBe(0);
+    expect(receiver.spans).toHaveLength(arrived); // nothing was left for shutdown to send
+    // One request's spans (the request, the operation, its stages and the call: seven), in exports of at most three.
+    expect(arrived).toBe(7);
+    expect(new Set(receiver.spans.map((span) => span.traceId)).size).toBe(1);
+    expect(receiver.bodies).toHaveLength(3);
+    for (const body of receiver.bodies)
+      expect(decodeExport(body, 'application/x-protobuf').length).toBeLessThanOrEqual(3);
   } finally {
     await receiver.close();
   }

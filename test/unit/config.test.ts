@@ -109,6 +109,64 @@ describe('loadConfig', () => {
   });
 });
 
+describe("tracing's settings, OpenTelemetry's standard variables", () => {
+  const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
+
+  test('off without an endpoint; on with one, with the batch span processor and exporter defaults', () => {
+    expect(loadConfig({}).tracing).toBeUndefined();
+    expect(loadConfig(endpoint).tracing).toMatchObject({
+      url: 'http://collector:4318/v1/traces',
+      protocol: 'http/protobuf',
+      batch: { scheduleDelayMs: 5000, maxQueuedSpans: 2048, maxBatchSpans: 512, exportTimeoutMs: 30000 },
+      attemptTimeoutMs: 10000,
+    });
+  });
+
+  test("the batch variables are read, and the traces' own timeout wins over the general one", () => {
+    const tracing = loadConfig({
+      ...endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '250',
+      OTEL_BSP_MAX_QUEUE_SIZE: '8192',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1024',
+      OTEL_BSP_EXPORT_TIMEOUT: '0',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '3000',
+      OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '2000',
+    }).tracing;
+    expect(tracing?.batch).toEqual({
+      scheduleDelayMs: 250,
+      maxQueuedSpans: 8192,
+      maxBatchSpans: 1024,
+      exportTimeoutMs: 0,
+    });
+    expect(tracing?.attemptTimeoutMs).toBe(2000);
+    expect(loadConfig({ ...endpoint, OTEL_EXPORTER_OTLP_TIMEOUT: '3000' }).tracing?.attemptTimeoutMs).toBe(3000);
+  });
+
+  test('OTEL_TRACES_EXPORTER=none turns tracing off, as OTEL_SDK_DISABLED=true does', () => {
+    expect(loadConfig({ ...endpoint, OTEL_TRACES_EXPORTER: 'none' }).tracing).toBeUndefined();
+    expect(loadConfig({ ...endpoint, OTEL_SDK_DISABLED: 'true' }).tracing).toBeUndefined();
+  });
+
+  test.each([
+    ['OTEL_TRACES_EXPORTER', 'console'],
+    ['OTEL_EXPORTER_OTLP_PROTOCOL', 'grpc'],
+    ['OTEL_TRACES_SAMPLER', 'sometimes'],
+    ['OTEL_TRACES_SAMPLER_ARG', '2'],
+    ['OTEL_BSP_SCHEDULE_DELAY', '-1'],
+    ['OTEL_BSP_SCHEDULE_DELAY', '5s'],
+    ['OTEL_BSP_MAX_QUEUE_SIZE', '0'],
+    // A queue past the bound would only hold memory for spans a receiver cannot take anyway.
+    ['OTEL_BSP_MAX_QUEUE_SIZE', '10000000'],
+    // A batch larger than the queue: the specification says it must not be.
+    ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', '4096'],
+    ['OTEL_BSP_EXPORT_TIMEOUT', '3600000'],
+    ['OTEL_EXPORTER_OTLP_TIMEOUT', '0'],
+    ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'soon'],
+  ])('with tracing on, %s=%j stops start-up naming the variable', (variable, value) => {
+    expect(() => loadConfig({ ...endpoint, [variable]: value })).toThrow(new RegExp(`^${variable}: must be`));
+  });
+});
+
 describe('the settings are documented where users look', () => {
   const root = join(__dirname, '..', '..');
 
