@@ -10,6 +10,8 @@
  *     sink.onEnd(span);          // a span ended
  *     await sink.shutdown();     // on SIGTERM: what is waiting is sent, for at most 10 seconds
  */
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
 import { Pool } from 'undici';
 import { JsonBatch, ProtobufBatch, protobufIdentity, type ExportIdentity, type SpanBatch } from './otlpEncoding';
 import type { RecordedSpan, SpanSink } from './spans';
@@ -19,6 +21,8 @@ export interface OtlpExportOptions {
   /** The traces endpoint, e.g. `http://collector:4318/v1/traces`. */
   url: string;
   protocol: 'http/protobuf' | 'http/json';
+  /** 'gzip': each export is gzipped once, off the main thread, and sent so (`none` when not given). */
+  compression?: 'gzip' | 'none';
   headers: Record<string, string>;
   identity: ExportIdentity;
   /** Where an export's failing, and its working again, are told: once each. */
@@ -44,6 +48,8 @@ const MAX_ATTEMPTS = 5;
 const MAX_RETRY_DELAY_MS = 5000;
 /** How long `shutdown` waits for what is left to be sent. */
 const SHUTDOWN_MS = 10_000;
+const gzip = promisify(gzipCallback);
+
 /** How much of a receiver's answer is read (it is not looked at); past it the connection is closed. */
 const MAX_ANSWER_BYTES = 64 * 1024;
 /** Statuses a receiver answers when it may take the same export later (OTLP/HTTP's retryable ones). */
@@ -87,7 +93,11 @@ export class OtlpExport implements SpanSink {
     this.pool = new Pool(url.origin, { connections: 1 });
     this.path = `${url.pathname}${url.search}`;
     const contentType = options.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
-    this.headers = { ...options.headers, 'content-type': contentType };
+    this.headers = {
+      ...options.headers,
+      'content-type': contentType,
+      ...(options.compression === 'gzip' ? { 'content-encoding': 'gzip' } : {}),
+    };
     this.batch =
       options.protocol === 'http/json'
         ? new JsonBatch(options.identity)
@@ -154,7 +164,13 @@ export class OtlpExport implements SpanSink {
   }
 
   private async send(batch: ClosedBatch): Promise<void> {
-    const { body } = batch;
+    // Compressed on libuv's threads, once for all the attempts. (zlib fails only on a bug or no memory; the batch is
+    // then dropped as an export that failed.)
+    const body =
+      this.options.compression === 'gzip'
+        ? await gzip(batch.body).catch((error: unknown) => error as Error)
+        : batch.body;
+    if (body instanceof Error) return this.failed(batch, { reason: `gzip: ${body.message}` }, 0);
     const deadline = this.exportTimeoutMs === 0 ? Infinity : performance.now() + this.exportTimeoutMs;
     let delay = this.retryDelayMs;
     for (let attempt = 1; ; attempt += 1) {
@@ -176,16 +192,20 @@ export class OtlpExport implements SpanSink {
         delay = Math.min(delay * 1.5, MAX_RETRY_DELAY_MS);
         continue;
       }
-      if (!this.failing) {
-        this.failing = true;
-        this.options.log.warn(
-          { url: this.options.url, reason: outcome.reason, attempts: attempt },
-          'Trace export failed: spans are dropped until it works again',
-        );
-      }
-      this.drop(batch.spans);
-      return;
+      return this.failed(batch, outcome, attempt);
     }
+  }
+
+  /** An export given up: its spans dropped, and the failing logged if it was working until now. */
+  private failed(batch: ClosedBatch, outcome: { reason: string }, attempts: number): void {
+    if (!this.failing) {
+      this.failing = true;
+      this.options.log.warn(
+        { url: this.options.url, reason: outcome.reason, attempts },
+        'Trace export failed: spans are dropped until it works again',
+      );
+    }
+    this.drop(batch.spans);
   }
 
   /** One attempt of an export, given `timeoutMs`: 'sent', or why not and whether the same export may succeed later. */

@@ -82,6 +82,7 @@ export class Tracing {
       scheduleDelayMs: settings.batch.scheduleDelayMs,
       exportTimeoutMs: settings.batch.exportTimeoutMs,
       timeoutMs: settings.attemptTimeoutMs,
+      compression: settings.compression,
     });
     return new Tracing(sink, settings.sampler);
   }

@@ -1,10 +1,11 @@
 /**
  * Test helper: a small OTLP/HTTP trace receiver on a free port, as a collector would stand in front of a tracing
- * backend. It takes `POST /v1/traces` in both protocols (protobuf and JSON), keeps the raw bodies (to look for what
- * must never be exported) and the spans, read into one shape.
+ * backend. It takes `POST /v1/traces` in both protocols (protobuf and JSON), gzipped or not, keeps the bodies as
+ * encoded by the exporter, unzipped (to look for what must never be exported), and the spans, read into one shape.
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
+import { gunzipSync } from 'node:zlib';
 
 export interface ReceivedSpan {
   traceId: string;
@@ -34,6 +35,8 @@ export interface OtlpReceiver {
   bodies: Buffer[];
   /** The content types the exports came with. */
   contentTypes: string[];
+  /** The content encodings the exports came with ('' for none). */
+  contentEncodings: string[];
   close(): Promise<void>;
 }
 
@@ -41,11 +44,15 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const bodies: Buffer[] = [];
   const contentTypes: string[] = [];
+  const contentEncodings: string[] = [];
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      const body = Buffer.concat(chunks);
+      const encoding = request.headers['content-encoding'] ?? '';
+      contentEncodings.push(encoding);
+      // Kept as the exporter meant it, so that what a test reads (and looks through for secrets) is the spans.
+      const body = encoding === 'gzip' ? gunzipSync(Buffer.concat(chunks)) : Buffer.concat(chunks);
       bodies.push(body);
       const type = request.headers['content-type'] ?? '';
       contentTypes.push(type);
@@ -62,6 +69,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     spans,
     bodies,
     contentTypes,
+    contentEncodings,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

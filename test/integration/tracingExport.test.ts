@@ -19,7 +19,11 @@ afterAll(() => emulator.close());
 const SERVER = 2;
 const CLIENT = 3;
 
-describe.each(['http/protobuf', 'http/json'])('exported over OTLP %s', (protocol) => {
+describe.each([
+  ['http/protobuf', 'none'],
+  ['http/json', 'none'],
+  ['http/protobuf', 'gzip'],
+])('exported over OTLP %s, compression %s', (protocol, compression) => {
   test('one trace per request, the calls beneath the operation, the portal in the trace, no credential', async () => {
     const receiver = await startOtlpReceiver();
     try {
@@ -29,6 +33,7 @@ describe.each(['http/protobuf', 'http/json'])('exported over OTLP %s', (protocol
         LOG_LEVEL: 'info',
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+        OTEL_EXPORTER_OTLP_COMPRESSION: compression,
         OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
       });
       emulator.requestLog.clear();
@@ -58,6 +63,7 @@ describe.each(['http/protobuf', 'http/json'])('exported over OTLP %s', (protocol
       expect(receiver.contentTypes.every((type) => type.includes(protocol === 'http/json' ? 'json' : 'protobuf'))).toBe(
         true,
       );
+      expect(new Set(receiver.contentEncodings)).toEqual(new Set([compression === 'gzip' ? 'gzip' : '']));
       const traces = new Map<string, ReceivedSpan[]>();
       for (const span of receiver.spans) traces.set(span.traceId, [...(traces.get(span.traceId) ?? []), span]);
       expect(traces.size).toBe(3);

@@ -119,10 +119,11 @@ describe("tracing's settings, OpenTelemetry's standard variables", () => {
       protocol: 'http/protobuf',
       batch: { scheduleDelayMs: 5000, maxQueuedSpans: 2048, maxBatchSpans: 512, exportTimeoutMs: 30000 },
       attemptTimeoutMs: 10000,
+      compression: 'none',
     });
   });
 
-  test("the batch variables are read, and the traces' own timeout wins over the general one", () => {
+  test("the batch and export variables are read; the traces' own timeout and compression win over the general ones", () => {
     const tracing = loadConfig({
       ...endpoint,
       OTEL_BSP_SCHEDULE_DELAY: '250',
@@ -139,6 +140,11 @@ describe("tracing's settings, OpenTelemetry's standard variables", () => {
       exportTimeoutMs: 0,
     });
     expect(tracing?.attemptTimeoutMs).toBe(2000);
+    expect(loadConfig({ ...endpoint, OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' }).tracing?.compression).toBe('gzip');
+    expect(
+      loadConfig({ ...endpoint, OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip', OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'none' })
+        .tracing?.compression,
+    ).toBe('none');
     expect(loadConfig({ ...endpoint, OTEL_EXPORTER_OTLP_TIMEOUT: '3000' }).tracing?.attemptTimeoutMs).toBe(3000);
   });
 
@@ -162,6 +168,8 @@ describe("tracing's settings, OpenTelemetry's standard variables", () => {
     ['OTEL_BSP_EXPORT_TIMEOUT', '3600000'],
     ['OTEL_EXPORTER_OTLP_TIMEOUT', '0'],
     ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'soon'],
+    ['OTEL_EXPORTER_OTLP_COMPRESSION', 'brotli'],
+    ['OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'zstd'],
   ])('with tracing on, %s=%j stops start-up naming the variable', (variable, value) => {
     expect(() => loadConfig({ ...endpoint, [variable]: value })).toThrow(new RegExp(`^${variable}: must be`));
   });
