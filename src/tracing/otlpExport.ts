@@ -46,6 +46,8 @@ const MAX_BATCH_BYTES = 1024 * 1024;
 /** Attempts of one export, the first included. */
 const MAX_ATTEMPTS = 5;
 const MAX_RETRY_DELAY_MS = 5000;
+/** The least time worth an attempt: a retry with less of the export's time left is not made. */
+const MIN_ATTEMPT_MS = 100;
 /** How long `shutdown` waits for what is left to be sent. */
 const SHUTDOWN_MS = 10_000;
 const gzip = promisify(gzipCallback);
@@ -186,8 +188,9 @@ export class OtlpExport implements SpanSink {
       }
       // Full jitter, as OTLP's exporters back off: somewhere between no wait and the delay.
       const wait = Math.random() * delay;
-      // A retry that could not even start before the export's deadline is not made.
-      if (outcome.retry && attempt < MAX_ATTEMPTS && performance.now() + wait < deadline) {
+      // A retry left too little of the export's time to be answered is not made.
+      const left = deadline - (performance.now() + wait);
+      if (outcome.retry && attempt < MAX_ATTEMPTS && left >= Math.min(MIN_ATTEMPT_MS, this.timeoutMs)) {
         await new Promise((resolve) => setTimeout(resolve, wait).unref());
         delay = Math.min(delay * 1.5, MAX_RETRY_DELAY_MS);
         continue;

@@ -152,8 +152,8 @@ test("the batch processor's variables: spans go after OTEL_BSP_SCHEDULE_DELAY, i
     const query = { query: '{ productAssignments { id } }' };
     await postTo(server.graphqlUrl, query, { authorization: emulator.account('demo').authorization });
     // Full batches of three go at once; the last, part-filled one would wait 5 seconds for more without the delay.
-    // Here it arrives, with the request's span (which ends last), while the server runs.
-    for (let waited = 0; !receiver.spans.some((span) => span.kind === SERVER) && waited < 2000; waited += 20)
+    // Here it arrives, with the request's span (which ends last), while the server runs: 200 ms, waited for up to 4 s.
+    for (let waited = 0; !receiver.spans.some((span) => span.kind === SERVER) && waited < 4000; waited += 20)
       await new Promise((resolve) => setTimeout(resolve, 20));
     const arrived = receiver.spans.length;
     expect(await server.stop()).toBe(0);
