@@ -441,7 +441,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     introspection: flag('INTROSPECTION', nodeEnv === 'development'),
     shutdownGraceMs: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000),
     redis: redisSettings(read('REDIS_URL'), env.CALLER_HASH_SECRET),
-    tracing: tracingSettings(read, integer),
+    tracing: tracingSettings({ read, integer, oneOf }),
     portalCacheTtlMs: integer('PORTAL_CACHE_TTL_MS', 0, 3_600_000),
     clientLimits: {
       authFailureLimit: integer('AUTH_FAILURE_LIMIT', 0, 1_000_000),
@@ -609,16 +609,9 @@ function trustProxy(text: string): boolean | number | string[] {
  * OpenTelemetry's variables as its specification reads them: tracing is on with an OTLP endpoint and without
  * `OTEL_SDK_DISABLED=true`; a signal's own endpoint, protocol and headers win over the general ones.
  */
-function tracingSettings(
-  read: (name: SettingName) => string,
-  integer: (name: SettingName, min: number, max: number) => number,
-): TracingSettings | undefined {
+function tracingSettings({ read, integer, oneOf }: SettingReaders): TracingSettings | undefined {
   if (/^true$/i.test(read('OTEL_SDK_DISABLED'))) return undefined;
-  const exporter = read('OTEL_TRACES_EXPORTER');
-  if (exporter !== 'otlp' && exporter !== 'none') {
-    throw new ConfigError('OTEL_TRACES_EXPORTER', `must be otlp or none, but is ${JSON.stringify(exporter)}.`);
-  }
-  if (exporter === 'none') return undefined;
+  if (oneOf('OTEL_TRACES_EXPORTER', ['otlp', 'none']) === 'none') return undefined;
   const tracesEndpoint = read('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
   const endpoint = read('OTEL_EXPORTER_OTLP_ENDPOINT');
   if (tracesEndpoint === '' && endpoint === '') return undefined;
@@ -626,21 +619,8 @@ function tracingSettings(
     tracesEndpoint !== ''
       ? httpUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', tracesEndpoint)
       : `${httpUrl('OTEL_EXPORTER_OTLP_ENDPOINT', endpoint).replace(/\/*$/, '')}/v1/traces`;
-  const protocolName =
-    read('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') === ''
-      ? 'OTEL_EXPORTER_OTLP_PROTOCOL'
-      : 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL';
-  const protocol = read(protocolName);
-  if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
-    throw new ConfigError(protocolName, `must be http/protobuf or http/json, but is ${JSON.stringify(protocol)}.`);
-  }
-  const sampler = read('OTEL_TRACES_SAMPLER');
-  if (!(TRACE_SAMPLERS as readonly string[]).includes(sampler)) {
-    throw new ConfigError(
-      'OTEL_TRACES_SAMPLER',
-      `must be one of ${TRACE_SAMPLERS.join(', ')}, but is ${JSON.stringify(sampler)}.`,
-    );
-  }
+  // The traces' own form of a setting wins over the general one when it is set.
+  const tracesOr = (general: SettingName, traces: SettingName): SettingName => (read(traces) === '' ? general : traces);
   const ratioText = read('OTEL_TRACES_SAMPLER_ARG');
   const ratio = Number(ratioText);
   if (ratioText === '' || !Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
@@ -651,33 +631,35 @@ function tracingSettings(
   }
   return {
     url,
-    protocol,
+    protocol: oneOf(tracesOr('OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'), [
+      'http/protobuf',
+      'http/json',
+    ]),
     headers: {
       ...keyValuePairs('OTEL_EXPORTER_OTLP_HEADERS', read('OTEL_EXPORTER_OTLP_HEADERS')),
       ...keyValuePairs('OTEL_EXPORTER_OTLP_TRACES_HEADERS', read('OTEL_EXPORTER_OTLP_TRACES_HEADERS')),
     },
     serviceName: read('OTEL_SERVICE_NAME'),
     resourceAttributes: keyValuePairs('OTEL_RESOURCE_ATTRIBUTES', read('OTEL_RESOURCE_ATTRIBUTES')),
-    sampler: { name: sampler as TraceSamplerName, ratio },
+    sampler: { name: oneOf('OTEL_TRACES_SAMPLER', TRACE_SAMPLERS), ratio },
     batch: batchSettings(integer),
-    attemptTimeoutMs:
-      read('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT') === ''
-        ? integer('OTEL_EXPORTER_OTLP_TIMEOUT', 1, MAX_TRACING_MS)
-        : integer('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 1, MAX_TRACING_MS),
-    compression: compressionOf(read),
+    attemptTimeoutMs: integer(
+      tracesOr('OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT'),
+      1,
+      MAX_TRACING_MS,
+    ),
+    compression: oneOf(tracesOr('OTEL_EXPORTER_OTLP_COMPRESSION', 'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION'), [
+      'gzip',
+      'none',
+    ]),
   };
 }
 
-function compressionOf(read: (name: SettingName) => string): 'gzip' | 'none' {
-  const name =
-    read('OTEL_EXPORTER_OTLP_TRACES_COMPRESSION') === ''
-      ? 'OTEL_EXPORTER_OTLP_COMPRESSION'
-      : 'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION';
-  const compression = read(name);
-  if (compression !== 'gzip' && compression !== 'none') {
-    throw new ConfigError(name, `must be gzip or none, but is ${JSON.stringify(compression)}.`);
-  }
-  return compression;
+/** How `loadConfig` reads a setting: as text, as a whole number in a range, as one of some words. */
+interface SettingReaders {
+  read: (name: SettingName) => string;
+  integer: (name: SettingName, min: number, max: number) => number;
+  oneOf: <T extends string>(name: SettingName, allowed: readonly T[]) => T;
 }
 
 /** The longest delay or timeout tracing's settings take: ten minutes. */
@@ -689,7 +671,7 @@ const MAX_TRACING_MS = 600_000;
 const MAX_QUEUED_SPANS = 100_000;
 
 /** The batch span processor's variables; a batch holds no more spans than may wait, as the specification says. */
-function batchSettings(integer: (name: SettingName, min: number, max: number) => number): TracingSettings['batch'] {
+function batchSettings(integer: SettingReaders['integer']): TracingSettings['batch'] {
   const maxQueuedSpans = integer('OTEL_BSP_MAX_QUEUE_SIZE', 1, MAX_QUEUED_SPANS);
   return {
     scheduleDelayMs: integer('OTEL_BSP_SCHEDULE_DELAY', 0, MAX_TRACING_MS),

@@ -6,8 +6,8 @@
  * anywhere in what was exported.
  */
 import { startEmulator, type Emulator } from '../../src/emulator';
-import { startChildServer } from '../helpers/childServer';
-import { decodeExport, startOtlpReceiver, type ReceivedSpan } from '../helpers/otlpReceiver';
+import { startChildServer, type ChildServer } from '../helpers/childServer';
+import { decodeExport, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlpReceiver';
 import { postTo } from '../helpers/http';
 
 let emulator: Emulator;
@@ -111,23 +111,33 @@ describe.each([
   }, 30_000);
 });
 
+/** The server as its own process, quiet, exporting to `receiver` with `env` besides. */
+function startExportingServer(receiver: OtlpReceiver, env: Record<string, string>): Promise<ChildServer> {
+  return startChildServer({
+    PORTAL_URL: emulator.url,
+    LOG_LEVEL: 'silent',
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    ...env,
+  });
+}
+
+/** One small query as the demo customer. */
+function askAssignments(server: ChildServer) {
+  return postTo(
+    server.graphqlUrl,
+    { query: '{ productAssignments { id } }' },
+    { authorization: emulator.account('demo').authorization },
+  );
+}
+
 test.each<Record<string, string>>([{ OTEL_SDK_DISABLED: 'true' }, { OTEL_TRACES_EXPORTER: 'none' }])(
   '%j: nothing is exported and no traceparent reaches the portal',
   async (off) => {
     const receiver = await startOtlpReceiver();
     try {
-      const server = await startChildServer({
-        PORTAL_URL: emulator.url,
-        LOG_LEVEL: 'silent',
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-        ...off,
-      });
+      const server = await startExportingServer(receiver, off);
       emulator.requestLog.clear();
-      await postTo(
-        server.graphqlUrl,
-        { query: '{ productAssignments { id } }' },
-        { authorization: emulator.account('demo').authorization },
-      );
+      await askAssignments(server);
       await server.stop();
       expect(receiver.bodies).toEqual([]);
       expect(emulator.requestLog.entries().map((entry) => entry.traceparent)).toEqual([null]);
@@ -141,16 +151,12 @@ test.each<Record<string, string>>([{ OTEL_SDK_DISABLED: 'true' }, { OTEL_TRACES_
 test("the batch processor's variables: spans go after OTEL_BSP_SCHEDULE_DELAY, in batches of OTEL_BSP_MAX_EXPORT_BATCH_SIZE", async () => {
   const receiver = await startOtlpReceiver();
   try {
-    const server = await startChildServer({
-      PORTAL_URL: emulator.url,
-      LOG_LEVEL: 'silent',
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    const server = await startExportingServer(receiver, {
       OTEL_BSP_SCHEDULE_DELAY: '200',
       OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '3',
       OTEL_BSP_MAX_QUEUE_SIZE: '100',
     });
-    const query = { query: '{ productAssignments { id } }' };
-    await postTo(server.graphqlUrl, query, { authorization: emulator.account('demo').authorization });
+    await askAssignments(server);
     // Full batches of three go at once; the last, part-filled one would wait 5 seconds for more without the delay.
     // Here it arrives, with the request's span (which ends last), while the server runs: 200 ms, waited for up to 4 s.
     for (let waited = 0; !receiver.spans.some((span) => span.kind === SERVER) && waited < 4000; waited += 20)
