@@ -166,13 +166,16 @@ export class OtlpExport implements SpanSink {
   }
 
   private async send(batch: ClosedBatch): Promise<void> {
-    // Compressed on libuv's threads, once for all the attempts. (zlib fails only on a bug or no memory; the batch is
-    // then dropped as an export that failed.)
-    const body =
-      this.options.compression === 'gzip'
-        ? await gzip(batch.body).catch((error: unknown) => error as Error)
-        : batch.body;
-    if (body instanceof Error) return this.failed(batch, { reason: `gzip: ${body.message}` }, 0);
+    let { body } = batch;
+    if (this.options.compression === 'gzip') {
+      // On libuv's threads, once for all the attempts. (zlib fails only on a bug or no memory; the batch is then
+      // dropped as an export that failed.)
+      try {
+        body = await gzip(body);
+      } catch (error) {
+        return this.failed(batch, { reason: `gzip: ${String(error)}` }, 0);
+      }
+    }
     const deadline = this.exportTimeoutMs === 0 ? Infinity : performance.now() + this.exportTimeoutMs;
     let delay = this.retryDelayMs;
     for (let attempt = 1; ; attempt += 1) {

@@ -77,10 +77,7 @@ export class Tracing {
         scope: INSTRUMENTATION,
       },
       log,
-      maxQueuedSpans: settings.batch.maxQueuedSpans,
-      maxBatchSpans: settings.batch.maxBatchSpans,
-      scheduleDelayMs: settings.batch.scheduleDelayMs,
-      exportTimeoutMs: settings.batch.exportTimeoutMs,
+      ...settings.batch,
       timeoutMs: settings.attemptTimeoutMs,
       compression: settings.compression,
     });

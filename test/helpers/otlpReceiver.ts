@@ -52,7 +52,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const encoding = request.headers['content-encoding'] ?? '';
       contentEncodings.push(encoding);
       // Kept as the exporter meant it, so that what a test reads (and looks through for secrets) is the spans.
-      const body = encoding === 'gzip' ? gunzipSync(Buffer.concat(chunks)) : Buffer.concat(chunks);
+      const sent = Buffer.concat(chunks);
+      const body = encoding === 'gzip' ? gunzipSync(sent) : sent;
       bodies.push(body);
       const type = request.headers['content-type'] ?? '';
       contentTypes.push(type);

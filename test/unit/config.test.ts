@@ -96,18 +96,23 @@ describe('loadConfig', () => {
     ['PORTAL_MAX_RESPONSE_BYTES', '10'],
     ['REDIS_URL', 'http://127.0.0.1:6379'],
   ])('%s=%j stops start-up naming the variable', (variable, value) => {
-    let caught: unknown;
-    try {
-      loadConfig({ [variable]: value });
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(ConfigError);
-    expect((caught as ConfigError).variable).toBe(variable);
-    expect((caught as ConfigError).message).toMatch(new RegExp(`^${variable}: `));
-    expect((caught as ConfigError).message).not.toContain('secret');
+    expectStartUpStopped({ [variable]: value }, variable);
   });
 });
+
+/** Start-up with `env` stops with a ConfigError that names `variable` and echoes no secret. */
+function expectStartUpStopped(env: Record<string, string>, variable: string): void {
+  let caught: unknown;
+  try {
+    loadConfig(env);
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(ConfigError);
+  expect((caught as ConfigError).variable).toBe(variable);
+  expect((caught as ConfigError).message).toMatch(new RegExp(`^${variable}: `));
+  expect((caught as ConfigError).message).not.toContain('secret');
+}
 
 describe("tracing's settings, OpenTelemetry's standard variables", () => {
   const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
@@ -171,6 +176,7 @@ describe("tracing's settings, OpenTelemetry's standard variables", () => {
     ['OTEL_EXPORTER_OTLP_COMPRESSION', 'brotli'],
     ['OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'zstd'],
   ])('with tracing on, %s=%j stops start-up naming the variable', (variable, value) => {
+    expectStartUpStopped({ ...endpoint, [variable]: value }, variable);
     expect(() => loadConfig({ ...endpoint, [variable]: value })).toThrow(new RegExp(`^${variable}: must be`));
   });
 });
