@@ -63,8 +63,8 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     config.portalCacheTtlMs === 0
       ? undefined
       : redis
-        ? new RedisListCache(callerSecret, config.portalCacheTtlMs, redis)
-        : new MemoryListCache(callerSecret, config.portalCacheTtlMs);
+        ? new RedisListCache(config.portalCacheTtlMs, redis)
+        : new MemoryListCache(config.portalCacheTtlMs);
   const tracing = parts.tracing ?? (config.tracing ? Tracing.start(config.tracing, log) : undefined);
   const { url, ...clientSettings } = config.portal;
   const portal = new PortalClient({
@@ -74,10 +74,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     ...(tracing ? { tracing } : {}),
   });
   const keyStore = redis ? new RedisKeyStore(redis) : new MemoryKeyStore();
-  const generator = new LicenseGenerator(portal, keyStore, {
-    leaseMs: config.idempotencyLeaseMs,
-    secret: callerSecret,
-  });
+  const generator = new LicenseGenerator(portal, keyStore, { leaseMs: config.idempotencyLeaseMs });
   const callerKeys = new CallerKeys(callerSecret);
   const clientLimits = new ClientLimits({
     ...config.clientLimits,

@@ -13,7 +13,7 @@ import type { Span, Tracing } from '../tracing/tracing';
 export interface RequestContext {
   /** The caller's credentials and the request's call observer, passed to every portal call. */
   caller: PortalCaller;
-  /** Who is calling, as the per-caller parts name them: an HMAC of `Authorization` (`src/http/callerKeys.ts`). */
+  /** Who is calling, as the per-caller parts name them: an HMAC of the credentials (`src/http/callerKeys.ts`). */
   callerKey: string;
   portal: PortalClient;
   loaders: Loaders;
@@ -53,7 +53,7 @@ export interface RequestContextOptions {
   /** How the request's loaders are made; the planned `PortalLoaders` unless given. */
   loaders?: LoadersFactory;
   authorization: string | undefined;
-  /** The caller's key (an HMAC of `authorization`). */
+  /** The caller's key (an HMAC of the credentials `authorization` names). */
   callerKey: string;
   showUpstreamCalls: boolean;
   /** The operation's overall deadline: reads still running then are aborted as UPSTREAM_TIMEOUT. */
@@ -78,6 +78,7 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
   const signals = operationSignals(options.timeoutMs, options.clientGone);
   const caller: PortalCaller = {
     authorization: options.authorization,
+    callerKey: options.callerKey,
     onCall: (call) => {
       upstreamCalls.push(call);
       options.onUpstreamCall?.(call);

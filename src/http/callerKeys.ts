@@ -1,13 +1,17 @@
 /**
- * Who is calling, as every per-caller part of the server names them (the list sizes seen, fair admission, the
- * credentials the portal accepted): an HMAC of the request's whole `Authorization` header, requests without one
- * being one caller. Made once per request; no credential is kept.
+ * Who is calling, as every per-caller part of the server names them (the list sizes seen, fair admission, the read
+ * cache, idempotency keys, the credentials the portal accepted): an HMAC of the credentials the request's
+ * `Authorization` header names, not of its spelling (`src/portal/credentials.ts`), so that one user cannot pose as
+ * many callers by writing `basic` or two spaces. Requests without credentials are one caller, and so are requests
+ * whose Basic credentials cannot be read (the portal is never asked for them). Made once per request; no credential
+ * is kept.
  *
  *     const callers = new CallerKeys(secret);
- *     callers.of(request); // 'q3Zk…', the same for every request with the same header
+ *     callers.of(request); // 'q3Zk…', the same for every request with the same credentials
  */
 import { createHmac } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { credentialsOf } from '../portal/credentials';
 
 export class CallerKeys {
   private readonly keys = new WeakMap<FastifyRequest, string>();
@@ -18,8 +22,9 @@ export class CallerKeys {
   of(request: FastifyRequest): string {
     let key = this.keys.get(request);
     if (key === undefined) {
+      const credentials = credentialsOf(request.headers.authorization);
       key = createHmac('sha256', this.secret)
-        .update(request.headers.authorization ?? '')
+        .update(credentials.kind === 'unreadable' ? 'unreadable' : credentials.canonical)
         .digest('base64url');
       this.keys.set(request, key);
     }

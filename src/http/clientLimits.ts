@@ -20,6 +20,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LimitCounters, SlidingCount } from './limitCounters';
 import type { CallerKeys } from './callerKeys';
 import { ErrorCode } from '../graphql/errors';
+import { credentialsOf } from '../portal/credentials';
 
 interface ClientLimitSettings {
   /** Failed logins per address in the window before it is refused; 0: no limit. */
@@ -207,11 +208,9 @@ export class ClientLimits {
 
   /** A short HMAC of the user name of Basic credentials: enough to tell users apart in the log, never the name. */
   private userHash(authorization: string): string | null {
-    const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
-    if (!match) return null;
-    const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-    const user = decoded.slice(0, Math.max(0, decoded.indexOf(':')));
-    return createHmac('sha256', this.options.secret).update(user).digest('base64url').slice(0, 12);
+    const credentials = credentialsOf(authorization);
+    if (credentials.kind !== 'basic') return null;
+    return createHmac('sha256', this.options.secret).update(credentials.user).digest('base64url').slice(0, 12);
   }
 }
 

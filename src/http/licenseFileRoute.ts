@@ -41,6 +41,8 @@ export interface LicenseFileRouteOptions {
   timeoutMs: number;
   /** The request's span, when it is traced: the portal call's span goes beneath it. */
   spanOf: (request: FastifyRequest) => Span | undefined;
+  /** Who the request's caller is (`src/http/callerKeys.ts`). */
+  callerKeyOf: (request: FastifyRequest) => string;
 }
 
 /**
@@ -73,6 +75,7 @@ export function registerLicenseFileRoute(
       const file = await portal.openLicenseFile(
         {
           authorization,
+          callerKey: options.callerKeyOf(request),
           signal: abort.signal,
           onCall: (call) => options.onCall(call, request),
           ...spanOption(options.spanOf(request)),

@@ -186,6 +186,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     maxBytes: config.portal.maxResponseBytes,
     timeoutMs: config.limits.operationTimeoutMs,
     spanOf: (request) => requestTracing?.spanOf(request),
+    callerKeyOf: (request) => parts.callerKeys.of(request),
   });
   // The playground takes GET /graphql from browsers away from Apollo by a route constraint (see playground.ts).
   if (config.playground)

@@ -6,10 +6,11 @@
  *   generate call, also when both requests arrive at once; and a retry after a lost answer finds the licence the
  *   lost call made (a new licence of the assignment with the same input) instead of generating a second one.
  *
- * Keys are scoped to the caller by an HMAC of its `Authorization` header under a per-process secret, so one
- * caller's key never returns another's licence and no credential is kept.
+ * Keys are scoped to the caller by its key (an HMAC of its credentials, however spelled: `src/http/callerKeys.ts`),
+ * so one caller's key never returns another's licence, one caller's keys never push out another's, and no
+ * credential is kept.
  */
-import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { PortalCaller, PortalClient } from '../portal/portalClient';
 import { PortalError } from '../portal/portalErrors';
 import type { LicenseWire } from '../portal/wireTypes';
@@ -36,14 +37,11 @@ const MAX_ROUNDS = 5;
 const DEFAULT_LEASE_MS = 60_000;
 
 export interface LicenseGeneratorOptions {
-  /** The HMAC secret that scopes keys to callers; the same on every replica that shares a store. */
-  secret?: Buffer;
   /** How long a claim is its owner's before a retry may take it over (longer than any generate call can take). */
   leaseMs?: number;
 }
 
 export class LicenseGenerator {
-  private readonly secret: Buffer;
   private readonly leaseMs: number;
 
   constructor(
@@ -51,7 +49,6 @@ export class LicenseGenerator {
     private readonly store: KeyStore,
     options: LicenseGeneratorOptions = {},
   ) {
-    this.secret = options.secret ?? randomBytes(32);
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   }
 
@@ -60,7 +57,7 @@ export class LicenseGenerator {
     // Not the request's abort signal: once sent, the call runs to its answer so that its outcome is known, also
     // when the client goes away. The operation's deadline still ends it (as OUTCOME_UNKNOWN), so that a portal
     // that trickles its answer cannot hold the request for ever.
-    const detached: PortalCaller = { authorization: caller.authorization };
+    const detached: PortalCaller = { authorization: caller.authorization, callerKey: caller.callerKey };
     if (caller.onCall) detached.onCall = caller.onCall;
     if (caller.deadlineSignal) detached.signal = caller.deadlineSignal;
     if (caller.deadline !== undefined) detached.deadline = caller.deadline;
@@ -70,7 +67,7 @@ export class LicenseGenerator {
     const step = (name: string, attributes?: Record<string, string | number>) =>
       caller.span?.addEvent(`idempotency.${name}`, attributes);
 
-    const key = this.scopedKey(caller.authorization, idempotencyKey);
+    const key = `${caller.callerKey}:${idempotencyKey}`;
     const fingerprint = fingerprintOf(input);
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
       const claim = this.newClaim(fingerprint);
@@ -258,13 +255,6 @@ export class LicenseGenerator {
         endpoint: 'license.generate',
       },
     );
-  }
-
-  private scopedKey(authorization: string | undefined, idempotencyKey: string): string {
-    const caller = createHmac('sha256', this.secret)
-      .update(authorization ?? '')
-      .digest('base64url');
-    return `${caller}:${idempotencyKey}`;
   }
 }
 

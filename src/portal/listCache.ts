@@ -1,12 +1,11 @@
 /**
  * The portal's list answers, cached per caller for `PORTAL_CACHE_TTL_MS` (off by default): in memory for one
- * process, in Redis when the replicas share it. Keyed by an HMAC of the caller's whole `Authorization` header, so
- * one customer never reads another's entry and a wrong password never reads a right one's. What is cached is the
+ * process, in Redis when the replicas share it. Keyed by the caller's key (an HMAC of its credentials,
+ * `src/http/callerKeys.ts`), so one customer never reads another's entry and a wrong password never reads a right one's. What is cached is the
  * body exactly as the portal sent it; it is validated again on every read, like a fresh answer.
  *
  * A cache fails open: a store error is a miss (or a write not made), never a failed request.
  */
-import { createHmac } from 'node:crypto';
 import type { EndpointName } from './endpoints';
 import type { SharedRedis } from '../shared/redis';
 
@@ -19,45 +18,25 @@ export const CACHEABLE_LISTS: ReadonlySet<EndpointName> = new Set<EndpointName>(
 ]);
 
 export interface ListCache {
-  /** The key of a caller's entries: an HMAC of its whole `Authorization` header. */
-  callerKey(authorization: string): string;
   get(callerKey: string, endpoint: EndpointName): Promise<string | undefined>;
   set(callerKey: string, endpoint: EndpointName, body: string): Promise<void>;
   /** Drops every entry of a caller (after it generated a licence), on every replica that shares the cache. */
   dropCaller(callerKey: string): Promise<void>;
 }
 
-abstract class KeyedListCache implements ListCache {
-  constructor(
-    private readonly secret: Buffer,
-    protected readonly ttlMs: number,
-  ) {}
-
-  callerKey(authorization: string): string {
-    return createHmac('sha256', this.secret).update(authorization).digest('base64url');
-  }
-
-  abstract get(callerKey: string, endpoint: EndpointName): Promise<string | undefined>;
-  abstract set(callerKey: string, endpoint: EndpointName, body: string): Promise<void>;
-  abstract dropCaller(callerKey: string): Promise<void>;
-}
-
 /**
  * One process's cache, at most `maxBytes` of bodies: past it, the callers least recently written are dropped
  * first.
  */
-export class MemoryListCache extends KeyedListCache {
+export class MemoryListCache implements ListCache {
   private readonly callers = new Map<string, Map<EndpointName, { body: string; expiresAt: number }>>();
   private bytes = 0;
 
   constructor(
-    secret: Buffer,
-    ttlMs: number,
+    private readonly ttlMs: number,
     private readonly maxBytes = 64 * 1024 * 1024,
     private readonly now: () => number = Date.now,
-  ) {
-    super(secret, ttlMs);
-  }
+  ) {}
 
   async get(callerKey: string, endpoint: EndpointName): Promise<string | undefined> {
     const entry = this.callers.get(callerKey)?.get(endpoint);
@@ -101,14 +80,11 @@ export class MemoryListCache extends KeyedListCache {
 }
 
 /** The replicas' shared cache: one Redis key per caller and list, each with the TTL. */
-export class RedisListCache extends KeyedListCache {
+export class RedisListCache implements ListCache {
   constructor(
-    secret: Buffer,
-    ttlMs: number,
+    private readonly ttlMs: number,
     private readonly redis: SharedRedis,
-  ) {
-    super(secret, ttlMs);
-  }
+  ) {}
 
   async get(callerKey: string, endpoint: EndpointName): Promise<string | undefined> {
     try {

@@ -16,6 +16,7 @@ import { PortalError, errorFromResponse } from './portalErrors';
 import { CircuitBreaker } from './circuitBreaker';
 import { BodyTooLargeError, headerValue, invalidBody, parseBody, readBounded } from './responseBody';
 import { CACHEABLE_LISTS, type ListCache } from './listCache';
+import { credentialsOf } from './credentials';
 import {
   groupedLicensesListShape,
   licenseDetailListShape,
@@ -84,6 +85,11 @@ export interface UpstreamCall {
 export interface PortalCaller {
   /** The caller's own `Authorization` header, forwarded unchanged; undefined sends none (the portal answers 401). */
   authorization: string | undefined;
+  /**
+   * Who the caller is, as the per-caller stores name them: an HMAC of the credentials, not of their spelling
+   * (`src/http/callerKeys.ts`). The read cache's entries are this caller's.
+   */
+  callerKey: string;
   /** Aborts the call (the operation's deadline, a client that went away). */
   signal?: AbortSignal;
   /**
@@ -267,7 +273,7 @@ export class PortalClient {
       return parseBody(endpoint, await this.fetchBody(caller, endpoint, endpointPath(endpoint, id)), shape, false);
     }
     // Concurrent reads of one caller's list share one lookup, and on a miss one call.
-    const callerKey = cache.callerKey(caller.authorization);
+    const { callerKey } = caller;
     const flightKey = `${callerKey}:${endpoint}`;
     const joined = this.flights.get(flightKey);
     const flight =
@@ -304,9 +310,8 @@ export class PortalClient {
    * Forgets a caller's cached lists, on every replica that shares the cache: called once it may have generated a
    * licence, before it is answered, so that its next read shows the licence.
    */
-  async forgetCachedLists(authorization: string | undefined): Promise<void> {
-    if (this.listCache && authorization !== undefined)
-      await this.listCache.dropCaller(this.listCache.callerKey(authorization));
+  async forgetCachedLists(caller: PortalCaller): Promise<void> {
+    if (this.listCache && caller.authorization !== undefined) await this.listCache.dropCaller(caller.callerKey);
   }
 
   /** A 2xx body, whole, within `maxResponseBytes`; one that passes the bound is an answer this server cannot read. */
@@ -329,6 +334,7 @@ export class PortalClient {
    * A safe read is retried at most `maxRetries` times, on connection errors, 502, 503, 504 and 429, after an
    * exponential backoff with jitter (or the portal's `Retry-After`), and never past the operation's deadline.
    * A side-effecting call is sent once. The circuit breaker refuses calls at once while the portal is down.
+   * Basic credentials that do not decode to `user:password` are refused without a call: the portal would answer 401.
    */
   private async call<T>(
     caller: PortalCaller,
@@ -337,6 +343,9 @@ export class PortalClient {
     options: { idempotent: boolean },
     onSuccess: (response: Dispatcher.ResponseData) => Promise<T>,
   ): Promise<T> {
+    if (credentialsOf(caller.authorization).kind === 'unreadable') {
+      throw new PortalError('UNAUTHENTICATED', 'The Basic credentials do not decode to user:password.', { endpoint });
+    }
     const maxAttempts = options.idempotent ? 1 + this.retries.max : 1;
     for (let attempt = 0; ; attempt += 1) {
       if (!this.breaker.tryAcquire()) {

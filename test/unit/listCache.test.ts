@@ -3,19 +3,9 @@
  */
 import { MemoryListCache } from '../../src/portal/listCache';
 
-const secret = Buffer.alloc(32, 7);
-
-test('a caller key is an HMAC of the whole header: another user or password is another key, and no credential shows', () => {
-  const cache = new MemoryListCache(secret, 1000);
-  const right = cache.callerKey('Basic ZGVtbzpkZW1v');
-  expect(cache.callerKey('Basic ZGVtbzpkZW1v')).toBe(right);
-  expect(cache.callerKey('Basic ZGVtbzp3cm9uZw==')).not.toBe(right);
-  expect(right).not.toContain('ZGVtbzpkZW1v');
-});
-
 test('entries live for their TTL; dropping a caller drops all its lists and no one else’s', async () => {
   let now = 0;
-  const cache = new MemoryListCache(secret, 1000, 1024, () => now);
+  const cache = new MemoryListCache(1000, 1024, () => now);
   await cache.set('alice', 'license.list', '[1]');
   await cache.set('alice', 'productAssignment.list', '[2]');
   await cache.set('bob', 'license.list', '[3]');
@@ -31,7 +21,7 @@ test('entries live for their TTL; dropping a caller drops all its lists and no o
 });
 
 test('past its bound in bytes, the callers least recently written go first', async () => {
-  const cache = new MemoryListCache(secret, 60_000, 10);
+  const cache = new MemoryListCache(60_000, 10);
   await cache.set('a', 'license.list', '1234');
   await cache.set('b', 'license.list', '5678');
   await cache.set('c', 'license.list', '90ab');

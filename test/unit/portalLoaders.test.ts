@@ -10,7 +10,7 @@ import type { PortalCaller } from '../../src/portal/portalClient';
 import type { PortalError } from '../../src/portal/portalErrors';
 import { NAMED_LICENSE_IDS, PortalInMemory } from '../helpers/portalInMemory';
 
-const caller: PortalCaller = { authorization: 'Basic ZGVtbzpkZW1v', onCall: () => undefined };
+const caller: PortalCaller = { authorization: 'Basic ZGVtbzpkZW1v', callerKey: 'demo', onCall: () => undefined };
 
 function plan(query: string, listSizes: KnownListSizes = {}, budget = 50) {
   const document = parse(query);

@@ -33,12 +33,12 @@ export const Mutation: MutationResolvers = {
       if (error instanceof KeyReusedError) throw new InputError(error.message, 'idempotencyKey');
       // A licence may have been made: the caller's cached lists (on every replica) must not hide it.
       if (error instanceof PortalError && error.code === 'OUTCOME_UNKNOWN')
-        await portal.forgetCachedLists(caller.authorization);
+        await portal.forgetCachedLists(caller);
       throw error;
     }
     // Whatever this caller read before is stale now (counts, lists): its cached lists are dropped everywhere before
     // it is answered, and the rest of the operation reads afresh.
-    await portal.forgetCachedLists(caller.authorization);
+    await portal.forgetCachedLists(caller);
     loaders.clearAll();
     loaders.licenseById.prime(license.id, license);
     return { license, productAssignmentId: license.product_assignment_id };
