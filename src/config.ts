@@ -16,6 +16,8 @@ export interface OperationLimits {
   maxAliases: number;
   maxDirectives: number;
   maxTokens: number;
+  /** Most operations one document may hold. */
+  maxOperationsPerDocument: number;
   /** Most objects and list items one answer may hold (`src/planner/resultSize.ts`). */
   maxResultObjects: number;
   /** Largest response body sent, in bytes: the last line behind `maxResultObjects`. */
@@ -188,6 +190,11 @@ export const SETTINGS = {
   MAX_ALIASES: { default: '30', meaning: 'Most aliases in an operation.' },
   MAX_DIRECTIVES: { default: '50', meaning: 'Most directives in an operation.' },
   MAX_TOKENS: { default: '2000', meaning: 'Most tokens in an operation document.' },
+  MAX_OPERATIONS_PER_DOCUMENT: {
+    default: '20',
+    meaning:
+      'Most operations one document may hold; a document with more is refused in validation (GRAPHQL_VALIDATION_FAILED) before any is compiled.',
+  },
   MAX_RESULT_OBJECTS: {
     default: '100000',
     meaning:
@@ -431,6 +438,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxAliases: integer('MAX_ALIASES', 0, 100_000),
       maxDirectives: integer('MAX_DIRECTIVES', 0, 100_000),
       maxTokens: integer('MAX_TOKENS', 10, 1_000_000),
+      maxOperationsPerDocument: integer('MAX_OPERATIONS_PER_DOCUMENT', 1, 10_000),
       maxResultObjects: integer('MAX_RESULT_OBJECTS', 1, 100_000_000),
       maxResponseBytes: integer('MAX_RESPONSE_BYTES', 1024, 1024 * 1024 * 1024),
       maxConcurrentOperations: integer('MAX_CONCURRENT_OPERATIONS', 1, 100_000),

@@ -20,6 +20,9 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { AdmissionQueue } from './admission';
 import type { OperationLimits } from '../config';
 import type { ListSizeMemory } from './resultSize';
+import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
+import type { DocumentNode } from 'graphql';
+import { documentBytes, maxOperationsRule } from './documentSize';
 
 /** Apollo's `KeyValueCache`, as persisted queries use it. */
 export interface PersistedQueryCache {
@@ -40,7 +43,10 @@ export interface ApolloOptions {
   introspection: boolean;
   /** Most upstream calls one operation may make. */
   upstreamCallBudget: number;
-  limits: Pick<OperationLimits, 'maxDepth' | 'maxAliases' | 'maxDirectives' | 'maxTokens' | 'maxResultObjects'>;
+  limits: Pick<
+    OperationLimits,
+    'maxDepth' | 'maxAliases' | 'maxDirectives' | 'maxTokens' | 'maxResultObjects' | 'maxOperationsPerDocument'
+  >;
   admission: AdmissionQueue;
   /** The list sizes seen per caller, for estimating an answer's size before any call. */
   listSizes: ListSizeMemory;
@@ -69,11 +75,26 @@ function armor(options: ApolloOptions) {
   }).protect();
 }
 
+/**
+ * Most memory the parsed documents kept for their next request may hold, by `documentBytes`: their text and their
+ * AST. Apollo's own store weighs an entry by its AST's JSON alone, so documents padded with long comments (which are
+ * not tokens) fit thousands to its 30 MiB and keep gigabytes of text.
+ */
+const DOCUMENT_CACHE_BYTES = 32 * 1024 * 1024;
+
 export function createApolloServer(options: ApolloOptions): ApolloServer<RequestContext> {
   const protection = armor(options);
   return new ApolloServer<RequestContext>({
-    validationRules: [KnownOperationTypesRule, ...protection.validationRules],
+    validationRules: [
+      KnownOperationTypesRule,
+      maxOperationsRule(options.limits.maxOperationsPerDocument),
+      ...protection.validationRules,
+    ],
     parseOptions: { maxTokens: options.limits.maxTokens },
+    documentStore: new InMemoryLRUCache<DocumentNode>({
+      maxSize: DOCUMENT_CACHE_BYTES,
+      sizeCalculation: documentBytes,
+    }),
     // graphql-jit runs the operations (graphql-js what it does not compile); Apollo takes another executor only
     // as a gateway's.
     gateway: compiledExecution(makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers })),

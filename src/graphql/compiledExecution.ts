@@ -31,6 +31,8 @@ import {
 } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { GatewayExecutor, GatewayInterface } from '@apollo/server-gateway-interface';
+import { LRUCache } from 'lru-cache';
+import { documentBytes } from './documentSize';
 
 /**
  * Apollo's gateway interface over one fixed schema, with an executor that runs compiled operations.
@@ -42,13 +44,13 @@ import type { GatewayExecutor, GatewayInterface } from '@apollo/server-gateway-i
 export function compiledExecution(schema: GraphQLSchema): GatewayInterface {
   const compiled = new CompiledOperations(schema);
   const executor: GatewayExecutor = async (request) => {
-    const { document, operation, context } = request;
+    const { document, operation, context, queryHash } = request;
     // The name the client asked for, not the one Apollo resolved (none when it could not resolve one).
     const { operationName, variables: variableValues } = request.request;
     // Without an operation (none named, or several and no name) graphql-js says what is wrong, in its words.
     const query =
       operation && !operation.variableDefinitions?.length
-        ? compiled.get(document, operation, operationName)
+        ? compiled.get(queryHash, document, operation, operationName)
         : undefined;
     if (!query) return execute({ schema, document, contextValue: context, variableValues, operationName });
     const { data, errors } = await query.query(undefined, context, {});
@@ -65,8 +67,16 @@ export function compiledExecution(schema: GraphQLSchema): GatewayInterface {
   };
 }
 
-/** Most compiled operations kept; past it, the least recently run is dropped (and compiled again if it comes back). */
-const MAX_COMPILED = 200;
+/**
+ * Most memory the compiled operations may hold, by their weight (fields compiled, and the document each keeps);
+ * past it, the least recently run are dropped (and compiled again if they come back). A bound in operations would
+ * not do: one 6 KB document of 280 operations, each spreading a fragment of 480 fields and each asked by name,
+ * holds 35 MiB of compiled code.
+ */
+const COMPILED_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** Bytes of heap one compiled field holds (graphql-jit's generated function and its closures), as measured. */
+const BYTES_PER_COMPILED_FIELD = 300;
 
 /**
  * Most fields an operation may select, fragments expanded, to be compiled. Compiling is linear in that count and
@@ -77,50 +87,59 @@ const MAX_COMPILED = 200;
  */
 const MAX_COMPILED_FIELDS = 500;
 
+/** What is known of one operation of one document: run once, compiled, or not to be compiled. */
+type Compilation =
+  { state: 'seen' | 'refused'; bytes: number } | { state: 'compiled'; query: CompiledQuery; bytes: number };
+
+/** The weight of an entry that holds no compiled code: its key and the entry itself. */
+const MARKER_BYTES = 200;
+
 /**
- * Operations compiled, by document and operation name, in a bounded LRU. A document is compiled the second time it
- * runs, not the first: a query sent once is not worth compiling. Apollo hands the same parsed document to every
- * request of the same query text while its document cache holds it.
+ * Operations compiled, by the document's hash (Apollo's `queryHash`) and the operation's name, in an LRU bounded by
+ * the memory they hold. An operation is compiled the second time it runs, not the first: a query sent once is not
+ * worth compiling. The key is a string, so that an entry does not keep a document alive once Apollo's document cache
+ * has let it go; a compiled operation does keep its document, and is weighed with it.
  */
 class CompiledOperations {
-  private readonly byDocument = new Map<DocumentNode, Map<string | null, CompiledQuery | 'seen' | 'refused'>>();
+  private readonly operations = new LRUCache<string, Compilation>({
+    maxSize: COMPILED_CACHE_BYTES,
+    sizeCalculation: (entry) => entry.bytes,
+  });
 
   constructor(private readonly schema: GraphQLSchema) {}
 
   /** The compiled operation, or undefined when graphql-js runs it this time. */
   get(
+    queryHash: string,
     document: DocumentNode,
     operation: OperationDefinitionNode,
     operationName: string | null | undefined,
   ): CompiledQuery | undefined {
-    let operations = this.byDocument.get(document);
-    if (operations)
-      this.byDocument.delete(document); // most recently used last
-    else operations = new Map<string | null, CompiledQuery | 'seen' | 'refused'>();
-    this.byDocument.set(document, operations);
-    if (this.byDocument.size > MAX_COMPILED) this.byDocument.delete(this.byDocument.keys().next().value!);
-    const name = operationName ?? null;
-    const state = operations.get(name);
-    if (state === undefined) {
-      operations.set(name, 'seen');
+    const key = `${queryHash}:${operationName ?? ''}`;
+    const known = this.operations.get(key);
+    if (known === undefined) {
+      this.operations.set(key, { state: 'seen', bytes: MARKER_BYTES });
       return undefined;
     }
-    if (state !== 'seen') return state === 'refused' ? undefined : state;
-    if (selectsMoreThan(document, operation, MAX_COMPILED_FIELDS)) {
-      operations.set(name, 'refused');
-      return undefined;
-    }
-    const result = compileQuery(this.schema, document, operationName ?? undefined, {
-      disablingCapturingStackErrors: true,
-    });
-    const query = isCompiledQuery(result) ? result : undefined;
-    operations.set(name, query ?? 'refused');
+    if (known.state !== 'seen') return known.state === 'compiled' ? known.query : undefined;
+    const fields = fieldsSelected(document, operation, MAX_COMPILED_FIELDS);
+    const result =
+      fields > MAX_COMPILED_FIELDS
+        ? undefined
+        : compileQuery(this.schema, document, operationName ?? undefined, { disablingCapturingStackErrors: true });
+    const query = result && isCompiledQuery(result) ? result : undefined;
+    this.operations.set(
+      key,
+      query
+        ? { state: 'compiled', query, bytes: fields * BYTES_PER_COMPILED_FIELD + documentBytes(document) }
+        : { state: 'refused', bytes: MARKER_BYTES },
+    );
     return query;
   }
 }
 
-/** Whether an operation selects more than `bound` fields with its fragments expanded; stops counting past it. */
-function selectsMoreThan(document: DocumentNode, operation: OperationDefinitionNode, bound: number): boolean {
+/** How many fields an operation selects with its fragments expanded; stops counting once past `bound`. */
+function fieldsSelected(document: DocumentNode, operation: OperationDefinitionNode, bound: number): number {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions)
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
@@ -137,7 +156,8 @@ function selectsMoreThan(document: DocumentNode, operation: OperationDefinitionN
     }
     return false;
   };
-  return walk(operation.selectionSet);
+  walk(operation.selectionSet);
+  return fields;
 }
 
 /**

@@ -17,6 +17,8 @@ export interface ChildServer {
   exited: Promise<number | null>;
   /** The process's peak resident memory so far (VmHWM), in MiB. */
   peakMemoryMiB(): number;
+  /** The process's resident memory now (VmRSS), in MiB. */
+  memoryMiB(): number;
   /** Sends SIGTERM (unless it has exited already) and resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -44,7 +46,8 @@ export function startChildServer(env: Record<string, string>): Promise<ChildServ
         graphqlUrl: match[1]!,
         output: () => ({ stdout, stderr }),
         exited,
-        peakMemoryMiB: () => peakMemoryMiB(child.pid!),
+        peakMemoryMiB: () => statusMiB(child.pid!, 'VmHWM'),
+        memoryMiB: () => statusMiB(child.pid!, 'VmRSS'),
         stop: () => {
           if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
           return exited;
@@ -56,8 +59,9 @@ export function startChildServer(env: Record<string, string>): Promise<ChildServ
   });
 }
 
-function peakMemoryMiB(pid: number): number {
-  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!match) throw new Error(`No VmHWM in /proc/${pid}/status`);
+/** A memory figure of `/proc/<pid>/status`, in MiB. */
+function statusMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`No ${field} in /proc/${pid}/status`);
   return Number(match[1]) / 1024;
 }

@@ -4,6 +4,7 @@
  * portal calls it makes and the batches its loaders form. No sockets: this pins the call policy; the integration
  * tests show the same calls at a real portal.
  */
+import { loadConfig } from '../../src/config';
 import { parse, Kind, type OperationDefinitionNode } from 'graphql';
 import type { ApolloServer } from '@apollo/server';
 import { createApolloServer } from '../../src/graphql/apollo';
@@ -35,7 +36,7 @@ beforeAll(async () => {
     observeOperation: () => undefined,
     introspection: false,
     upstreamCallBudget: 50,
-    limits: { maxDepth: 10, maxAliases: 30, maxDirectives: 50, maxTokens: 2000, maxResultObjects: 100_000 },
+    limits: loadConfig({}).limits, // the defaults
     admission: new AdmissionQueue({ maxActive: 64, maxQueued: 500, perCaller: 16 }),
     listSizes: new ListSizeMemory(),
     showCallsAtOnce: 32,

@@ -32,8 +32,7 @@ export const Mutation: MutationResolvers = {
     } catch (error) {
       if (error instanceof KeyReusedError) throw new InputError(error.message, 'idempotencyKey');
       // A licence may have been made: the caller's cached lists (on every replica) must not hide it.
-      if (error instanceof PortalError && error.code === 'OUTCOME_UNKNOWN')
-        await portal.forgetCachedLists(caller);
+      if (error instanceof PortalError && error.code === 'OUTCOME_UNKNOWN') await portal.forgetCachedLists(caller);
       throw error;
     }
     // Whatever this caller read before is stale now (counts, lists): its cached lists are dropped everywhere before
