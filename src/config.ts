@@ -43,6 +43,8 @@ export interface Config {
   readyCacheMs: number;
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: number;
+  /** How long a request's headers and body may take to arrive; past it, 408 and its connection is closed. */
+  requestTimeoutMs: number;
   portal: PortalSettings;
   /** Most upstream calls one operation may make; an operation estimated above it is refused before any call. */
   upstreamCallBudget: number;
@@ -207,6 +209,11 @@ export const SETTINGS = {
     meaning: 'On SIGTERM, how long requests in flight may finish before their connections are closed.',
   },
   BODY_LIMIT_BYTES: { default: '102400', meaning: 'Largest GraphQL request body accepted, in bytes (larger: 413).' },
+  HTTP_REQUEST_TIMEOUT_MS: {
+    default: '30000',
+    meaning:
+      "How long a request's headers and body may take to arrive, in milliseconds (1000 to 600000); past it, 408 and the connection is closed. Idle keep-alive connections are not affected.",
+  },
   PLAYGROUND: {
     default: '',
     meaning: 'true or false: serve the GraphiQL playground. Default: on in development only.',
@@ -412,6 +419,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: corsOrigins(read('CORS_ORIGINS')),
     readyCacheMs: integer('READY_CACHE_MS', 0, 3_600_000),
     bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024),
+    requestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_MS', 1000, 600_000),
     upstreamCallBudget: integer('UPSTREAM_CALL_BUDGET', 1, 100_000),
     portal: {
       url: portalUrl(read('PORTAL_URL')),

@@ -83,7 +83,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     bodyLimit: config.bodyLimitBytes,
     trustProxy: trustProxyOf(config.trustProxy),
     genReqId: requestIdOf,
-    clientErrorHandler: clientErrorAnswer,
+    ...requestDeadline(config.requestTimeoutMs),
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     ...(requestTracing ? { childLoggerFactory: requestTracing.childLoggerFactory } : {}),
   });
@@ -230,6 +230,25 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     await apollo.stop();
   });
   return app;
+}
+
+/**
+ * Fastify's options that give every request a deadline: one whose headers and body have not all arrived within
+ * `timeoutMs` is answered 408 by `clientErrorAnswer` and its connection closed (an idle keep-alive connection is
+ * `keepAliveTimeout`'s). Node looks for late requests only every `connectionsCheckingInterval`, 30 s unless told,
+ * so it is told a quarter of the deadline, at most a second. Fastify sets `requestTimeout` on the server it makes
+ * from `http`, and overwrites it with its own option: both are given.
+ */
+function requestDeadline(timeoutMs: number) {
+  return {
+    requestTimeout: timeoutMs,
+    http: {
+      requestTimeout: timeoutMs,
+      headersTimeout: timeoutMs,
+      connectionsCheckingInterval: Math.min(1000, Math.floor(timeoutMs / 4)),
+    },
+    clientErrorHandler: clientErrorAnswer,
+  };
 }
 
 /** The request id: the client's `x-request-id` when it is a short token, else a new UUID (never log a client's garbage). */
