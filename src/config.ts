@@ -33,6 +33,8 @@ export interface OperationLimits {
 export interface Config {
   port: number;
   host: string;
+  /** `/metrics` on a listener of its own, not on `port`; undefined: on `port`, beside the API. */
+  metrics: { port: number; host: string } | undefined;
   /** `development` serves the aids (playground, introspection, upstream calls in every response, pretty logs). */
   nodeEnv: NodeEnv;
   logLevel: LogLevel;
@@ -127,6 +129,15 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 export const SETTINGS = {
   PORT: { default: '4000', meaning: 'TCP port of the GraphQL server (0: any free port).' },
   HOST: { default: '127.0.0.1', meaning: 'Interface to listen on (0.0.0.0 for every interface).' },
+  METRICS_PORT: {
+    default: '',
+    meaning:
+      'Serve GET /metrics on a listener of its own at this port (0: any free port); PORT then answers 404 for it. Unset: on PORT.',
+  },
+  METRICS_HOST: {
+    default: '127.0.0.1',
+    meaning: 'Interface of the METRICS_PORT listener (0.0.0.0 for every interface, for a scraper on another host).',
+  },
   PORTAL_URL: {
     default: '',
     meaning:
@@ -407,6 +418,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     port: integer('PORT', 0, 65535),
     host: read('HOST'),
+    metrics:
+      read('METRICS_PORT') === '' ? undefined : { port: integer('METRICS_PORT', 0, 65535), host: read('METRICS_HOST') },
     nodeEnv,
     playground: flag('PLAYGROUND', nodeEnv === 'development'),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),

@@ -39,6 +39,7 @@ describe('metrics', () => {
   }
 
   test('operations, upstream calls, batches, retries, breaker and key store are exported', async () => {
+    expect(stack.server.metricsUrl).toBe(`${stack.origin}/metrics`); // METRICS_PORT unset: beside the API
     await post({
       query: 'query Overview { productAssignments { licenses { nodes { detail { id } } } } }',
       operationName: 'Overview',
@@ -70,6 +71,37 @@ describe('metrics', () => {
     expect(names.size).toBeLessThanOrEqual(MAX_OPERATION_NAMES + 2); // + anonymous, other
     expect(names.has('other')).toBe(true);
     expect(text).not.toMatch(/Basic |demo:|ZGVtbz/);
+  });
+});
+
+describe('metrics on their own port (METRICS_PORT)', () => {
+  test('/metrics answers on that listener, the public port answers 404 for it, and both close together', async () => {
+    const apart = await startStack({ env: { METRICS_PORT: '0' } });
+    const metricsUrl = apart.server.metricsUrl;
+    try {
+      expect(new URL(metricsUrl).port).not.toBe(new URL(apart.origin).port);
+      await apart.gql('query Overview { productAssignments { id } }');
+      const scraped = await request(metricsUrl);
+      expect(scraped.statusCode).toBe(200);
+      expect(scraped.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+      const text = await scraped.body.text();
+      expect(text).toMatch(/^graphql_operation_duration_seconds_count\{operation="Overview",outcome="ok"\} 1$/m);
+      expect(text).toMatch(/^portal_calls_total\{endpoint="productAssignment.list",status="200"\} 1$/m);
+      expect(text).toMatch(/^graphql_operations_in_flight\{state="active"\} 0$/m);
+      expect(text).toMatch(/^process_cpu_seconds_total \d/m);
+
+      const onPublic = await request(`${apart.origin}/metrics`);
+      expect(onPublic.statusCode).toBe(404);
+      expect(await onPublic.body.json()).toMatchObject({
+        errors: [{ extensions: { code: 'NOT_FOUND', reason: 'ROUTE_NOT_FOUND' } }],
+      });
+      const elsewhere = await request(new URL('/graphql', metricsUrl));
+      expect(elsewhere.statusCode).toBe(404);
+      await elsewhere.body.dump();
+    } finally {
+      await apart.close();
+    }
+    await expect(request(metricsUrl)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 });
 
