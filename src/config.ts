@@ -35,6 +35,8 @@ export interface OperationLimits {
 export interface Config {
   port: number;
   host: string;
+  /** `/metrics` on a listener of its own, not on `port`; undefined: on `port`, beside the API. */
+  metrics: { port: number; host: string } | undefined;
   /** `development` serves the aids (playground, introspection, upstream calls in every response, pretty logs). */
   nodeEnv: NodeEnv;
   logLevel: LogLevel;
@@ -45,6 +47,8 @@ export interface Config {
   readyCacheMs: number;
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: number;
+  /** How long a request's headers and body may take to arrive; past it, 408 and its connection is closed. */
+  requestTimeoutMs: number;
   portal: PortalSettings;
   /** Most upstream calls one operation may make; an operation estimated above it is refused before any call. */
   upstreamCallBudget: number;
@@ -127,6 +131,15 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 export const SETTINGS = {
   PORT: { default: '4000', meaning: 'TCP port of the GraphQL server (0: any free port).' },
   HOST: { default: '127.0.0.1', meaning: 'Interface to listen on (0.0.0.0 for every interface).' },
+  METRICS_PORT: {
+    default: '',
+    meaning:
+      'Serve GET /metrics on a listener of its own at this port (0: any free port); PORT then answers 404 for it. Unset: on PORT.',
+  },
+  METRICS_HOST: {
+    default: '127.0.0.1',
+    meaning: 'Interface of the METRICS_PORT listener (0.0.0.0 for every interface, for a scraper on another host).',
+  },
   PORTAL_URL: {
     default: '',
     meaning:
@@ -214,6 +227,11 @@ export const SETTINGS = {
     meaning: 'On SIGTERM, how long requests in flight may finish before their connections are closed.',
   },
   BODY_LIMIT_BYTES: { default: '102400', meaning: 'Largest GraphQL request body accepted, in bytes (larger: 413).' },
+  HTTP_REQUEST_TIMEOUT_MS: {
+    default: '30000',
+    meaning:
+      "How long a request's headers and body may take to arrive, in milliseconds (1000 to 600000); past it, 408 and the connection is closed. Idle keep-alive connections are not affected.",
+  },
   PLAYGROUND: {
     default: '',
     meaning: 'true or false: serve the GraphiQL playground. Default: on in development only.',
@@ -407,6 +425,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     port: integer('PORT', 0, 65535),
     host: read('HOST'),
+    metrics:
+      read('METRICS_PORT') === '' ? undefined : { port: integer('METRICS_PORT', 0, 65535), host: read('METRICS_HOST') },
     nodeEnv,
     playground: flag('PLAYGROUND', nodeEnv === 'development'),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),
@@ -419,6 +439,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: corsOrigins(read('CORS_ORIGINS')),
     readyCacheMs: integer('READY_CACHE_MS', 0, 3_600_000),
     bodyLimitBytes: integer('BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024),
+    requestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_MS', 1000, 600_000),
     upstreamCallBudget: integer('UPSTREAM_CALL_BUDGET', 1, 100_000),
     portal: {
       url: portalUrl(read('PORTAL_URL')),

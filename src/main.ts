@@ -4,9 +4,11 @@
  */
 import { ConfigError, describeConfig, loadConfig, type Config } from './config';
 import { PortalClient } from './portal/portalClient';
-import { createHttpServer } from './http/server';
+import { createHttpServer, createMetricsServer } from './http/server';
+import { ServerMetrics } from './http/metrics';
 import { startEmulator, type Emulator } from './emulator';
 import type { FastifyBaseLogger } from 'fastify';
+import type { Server } from 'node:http';
 import { MemoryKeyStore } from './idempotency/keyStore';
 import { RedisKeyStore } from './idempotency/redisKeyStore';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +28,8 @@ import { MemoryLimitCounters, RedisLimitCounters } from './http/limitCounters';
 export interface RunningServer {
   /** The GraphQL endpoint, e.g. `http://127.0.0.1:4000/graphql`. */
   graphqlUrl: string;
+  /** Where Prometheus scrapes: on the `METRICS_PORT` listener when set, else beside the API. */
+  metricsUrl: string;
   /** The embedded emulator, when no `PORTAL_URL` was given. */
   emulator: Emulator | undefined;
   close(): Promise<void>;
@@ -82,40 +86,51 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     secret: callerSecret,
     callerKeys,
   });
+  const admission = new AdmissionQueue({
+    maxActive: config.limits.maxConcurrentOperations,
+    maxQueued: config.limits.maxQueuedOperations,
+    perCaller: config.limits.maxConcurrentOperationsPerCaller,
+  });
+  const sharedState = redis ? () => ({ up: redis.isUp(), ...redis.counts }) : undefined;
+  const metrics = new ServerMetrics({
+    keyStoreSize: () => keyStore.size(),
+    admission: () => admission.load(),
+    breaker: () => portal.breaker.current(),
+    cacheLookups: () => portal.cacheLookups,
+    clientLimits: () => clientLimits.counts,
+    ...(sharedState ? { sharedState } : {}),
+    ...(tracing?.exported ? { traceSpans: () => tracing.exported! } : {}),
+  });
   const app = await createHttpServer({
     config,
     portal,
-    keyStore,
+    metrics,
     generator,
-    admission: new AdmissionQueue({
-      maxActive: config.limits.maxConcurrentOperations,
-      maxQueued: config.limits.maxQueuedOperations,
-      perCaller: config.limits.maxConcurrentOperationsPerCaller,
-    }),
+    admission,
     listSizes: new ListSizeMemory(),
     clientLimits,
     callerKeys,
     ...(parts.loaders ? { loaders: parts.loaders } : {}),
     ...(tracing ? { tracing } : {}),
-    ...(redis
-      ? {
-          persistedQueries: new RedisKeyValueCache(redis, 'apq'),
-          sharedState: () => ({ up: redis.isUp(), ...redis.counts }),
-        }
-      : {}),
+    ...(redis ? { persistedQueries: new RedisKeyValueCache(redis, 'apq') } : {}),
+    ...(sharedState ? { sharedState } : {}),
     ...(emulator ? { demoAuthorization: emulator.accounts[0]!.authorization } : {}),
   });
   logs.to = app.log;
+  const metricsAt = config.metrics;
+  const metricsApp = metricsAt
+    ? createMetricsServer(metrics, { log: app.log, requestTimeoutMs: config.requestTimeoutMs })
+    : undefined;
+  if (metricsAt && metricsApp) await metricsApp.listen(metricsAt);
   await app.listen({ port: config.port, host: config.host });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const origin = originOf(app.server, config.host);
   return {
-    graphqlUrl: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/graphql`,
+    graphqlUrl: `${origin}/graphql`,
+    metricsUrl: `${metricsAt && metricsApp ? originOf(metricsApp.server, metricsAt.host) : origin}/metrics`,
     emulator,
     /**
      * Stops accepting connections, lets the requests in flight finish (for at most the grace period, after which
-     * their connections are closed), then closes the upstream pool and the embedded emulator.
+     * their connections are closed), then closes the metrics listener, the upstream pool and the embedded emulator.
      */
     async close() {
       const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownGraceMs);
@@ -124,6 +139,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
       } finally {
         clearTimeout(force);
       }
+      await metricsApp?.close();
       await portal.close();
       await redis?.close();
       await emulator?.close();
@@ -133,8 +149,17 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   };
 }
 
+/** The origin a client on this host reaches a listener at: every interface (0.0.0.0) is reached at 127.0.0.1. */
+function originOf(server: Server, configuredHost: string): string {
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const host = configuredHost === '0.0.0.0' ? '127.0.0.1' : configuredHost;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 function banner(server: RunningServer, config: Config): string {
   const lines = [`GraphQL server ready at ${server.graphqlUrl}`];
+  if (config.metrics) lines.push(`Metrics (Prometheus) at ${server.metricsUrl}, on their own port`);
   if (config.playground) lines.push(`Playground (GraphiQL): open ${new URL('/', server.graphqlUrl).href} in a browser`);
   if (!server.emulator) {
     lines.push(

@@ -288,7 +288,11 @@ function summarizeUpstreamCalls(context: RequestContext): UpstreamSummary {
   };
 }
 
-/** Told of every operation once its response is ready: for metrics. Must not throw. */
+/**
+ * Told of every operation once its response is ready: for metrics. `operationName` is the name of the operation the
+ * document resolved to, null when it has none or none was resolved (a document that did not validate, or one
+ * without the operation the client named); `outcome` is `ok` or the first error code. Must not throw.
+ */
 export type OperationObserver = (operationName: string | null, outcome: string, seconds: number) => void;
 
 /**
@@ -299,6 +303,7 @@ export function upstreamCostsPlugin(observe: OperationObserver): ApolloServerPlu
   return {
     async requestDidStart() {
       return {
+        // `operationName` is Apollo's: the resolved operation's name, never the client's field as sent.
         async willSendResponse({ response, contextValue, operationName }) {
           const upstream = summarizeUpstreamCalls(contextValue);
           const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : [];

@@ -65,7 +65,11 @@ export function registerErrorAnswers(
     const refusal = refusalOf(error, options.bodyLimitBytes);
     reply.type('application/json; charset=utf-8');
     if (refusal) {
-      request.log.info({ statusCode: refusal.status, reason: refusal.reason }, `request refused: ${error.message}`);
+      // A connection closed while its body was arriving (the client left, or was answered 408 at its deadline by
+      // `clientErrorAnswer`): the refusal below reaches no one, and its status is not what the client saw.
+      if (request.raw.destroyed) request.log.info('request abandoned: its connection closed before its body arrived');
+      else
+        request.log.info({ statusCode: refusal.status, reason: refusal.reason }, `request refused: ${error.message}`);
       return reply
         .status(refusal.status)
         .send(graphqlErrorBody(refusal.message, { code: ErrorCode.BAD_REQUEST, reason: refusal.reason }));

@@ -1,14 +1,15 @@
 /**
  * Prometheus metrics (`GET /metrics`), one registry per server. No label holds a credential, and no label holds
  * a value a client controls without a bound: endpoint names, statuses and error codes are closed sets, and
- * operation names are cut to a safe shape and capped in number (the rest are counted as `other`).
+ * operation names are cut to a safe shape and capped in number, taken only from operations that succeeded (the rest
+ * are counted as `other`).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { UpstreamCall } from '../portal/portalClient';
 import type { BreakerState } from '../portal/circuitBreaker';
 import type { ClientLimitCounts } from './clientLimits';
 
-/** Most distinct operation names kept as label values; later ones are `other`. */
+/** Most distinct operation names kept as label values; names past them are `other`. */
 export const MAX_OPERATION_NAMES = 100;
 
 const BREAKER_LEVEL: Record<BreakerState, number> = { closed: 0, halfOpen: 1, open: 2 };
@@ -191,8 +192,12 @@ export class ServerMetrics {
     });
   }
 
+  /**
+   * Counts one operation. `operationName` must be the name of the operation the document resolved to (Apollo's,
+   * not the client's `operationName` field, which may name nothing); `outcome` is `ok` or the first error code.
+   */
   observeOperation(operationName: string | null | undefined, outcome: string, seconds: number): void {
-    this.operationDuration.observe({ operation: this.boundedOperationName(operationName), outcome }, seconds);
+    this.operationDuration.observe({ operation: this.operationLabel(operationName, outcome), outcome }, seconds);
   }
 
   observeUpstreamCall(call: UpstreamCall): void {
@@ -208,11 +213,16 @@ export class ServerMetrics {
     this.batchSize.observe({ loader }, size);
   }
 
-  private boundedOperationName(name: string | null | undefined): string {
+  /**
+   * An operation name's label: the name once it holds one of the `MAX_OPERATION_NAMES` slots, `other` else. A name
+   * takes a slot only from an operation that succeeded, so that names made up in failing requests never take one;
+   * a name with a slot keeps it, its failures included.
+   */
+  private operationLabel(name: string | null | undefined, outcome: string): string {
     if (!name) return 'anonymous';
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) return 'other';
     if (this.operationNames.has(name)) return name;
-    if (this.operationNames.size >= MAX_OPERATION_NAMES) return 'other';
+    if (outcome !== 'ok' || this.operationNames.size >= MAX_OPERATION_NAMES) return 'other';
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) return 'other';
     this.operationNames.add(name);
     return name;
   }

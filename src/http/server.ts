@@ -3,7 +3,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fastifyCors from '@fastify/cors';
 import pinoPretty from 'pino-pretty';
 import fastifyApollo from '@as-integrations/fastify';
@@ -15,10 +15,9 @@ import type { AdmissionQueue } from '../graphql/admission';
 import { LICENSE_FILE_ROUTE, registerLicenseFileRoute } from './licenseFileRoute';
 import { clientErrorAnswer, registerErrorAnswers } from './errorAnswers';
 import { registerPlayground } from './playground';
-import { ServerMetrics, type SharedStateHealth } from './metrics';
+import type { ServerMetrics, SharedStateHealth } from './metrics';
 import { Readiness, registerHealthRoutes } from './health';
 import type { LicenseGenerator } from '../idempotency/idempotentGenerate';
-import type { KeyStore } from '../idempotency/keyStore';
 import type { ListSizeMemory } from '../graphql/resultSize';
 import type { LoadersFactory } from '../loaders/loaders';
 import { ErrorCode } from '../graphql/errors';
@@ -31,8 +30,8 @@ import { RequestTracing } from './requestTracing';
 export interface HttpServerParts {
   config: Config;
   portal: PortalClient;
-  /** Where idempotency keys of generateLicense are kept (for its size in /metrics). */
-  keyStore: KeyStore;
+  /** What `/metrics` tells; served here unless `config.metrics` gives it a listener of its own. */
+  metrics: ServerMetrics;
   /** Generates licences once, with idempotency keys; shared by every request. */
   generator: LicenseGenerator;
   /** Admission of operations to execution. */
@@ -83,20 +82,11 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     bodyLimit: config.bodyLimitBytes,
     trustProxy: trustProxyOf(config.trustProxy),
     genReqId: requestIdOf,
-    clientErrorHandler: clientErrorAnswer,
+    ...requestDeadline(config.requestTimeoutMs),
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     ...(requestTracing ? { childLoggerFactory: requestTracing.childLoggerFactory } : {}),
   });
-  const { admission, generator } = parts;
-  const metrics = new ServerMetrics({
-    keyStoreSize: () => parts.keyStore.size(),
-    admission: () => admission.load(),
-    breaker: () => portal.breaker.current(),
-    cacheLookups: () => portal.cacheLookups,
-    clientLimits: () => parts.clientLimits.counts,
-    ...(parts.sharedState ? { sharedState: parts.sharedState } : {}),
-    ...(parts.tracing?.exported ? { traceSpans: () => parts.tracing!.exported! } : {}),
-  });
+  const { admission, generator, metrics } = parts;
   // Once closing, `/readyz` says so, and every response asks its client to close the connection: a keep-alive
   // socket whose request was in flight at SIGTERM then closes with that response, instead of holding shutdown
   // until the grace period ends.
@@ -170,10 +160,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
   requestTracing?.register(app);
   parts.clientLimits.register(app, { graphql: ['/graphql'], plainText: [LICENSE_FILE_ROUTE] });
   registerHealthRoutes(app, readiness, parts.sharedState);
-  app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  if (!config.metrics) registerMetricsRoute(app, metrics);
   /** What every portal call of a request tells: the metrics, readiness, and the caller's address's logins. */
   const observeCall = (call: UpstreamCall, request: FastifyRequest): void => {
     metrics.observeUpstreamCall(call);
@@ -231,6 +218,51 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     await apollo.stop();
   });
   return app;
+}
+
+/**
+ * The listener of `/metrics` alone (`METRICS_PORT`), apart from the API as Apollo Router keeps its own: a scraper
+ * is let in where the public is not. Its requests are logged by `log`, and have the API's deadline.
+ */
+export function createMetricsServer(
+  metrics: ServerMetrics,
+  options: { log: FastifyBaseLogger; requestTimeoutMs: number },
+): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.log.child({ listener: 'metrics' }),
+    bodyLimit: 1024,
+    genReqId: requestIdOf,
+    ...requestDeadline(options.requestTimeoutMs),
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+  });
+  registerMetricsRoute(app, metrics);
+  return app;
+}
+
+function registerMetricsRoute(app: FastifyInstance, metrics: ServerMetrics): void {
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}
+
+/**
+ * Fastify's options that give every request a deadline: one whose headers and body have not all arrived within
+ * `timeoutMs` is answered 408 by `clientErrorAnswer` and its connection closed (an idle keep-alive connection is
+ * `keepAliveTimeout`'s). Node looks for late requests only every `connectionsCheckingInterval`, 30 s unless told,
+ * so it is told a quarter of the deadline, at most a second. Fastify sets `requestTimeout` on the server it makes
+ * from `http`, and overwrites it with its own option: both are given.
+ */
+function requestDeadline(timeoutMs: number) {
+  return {
+    requestTimeout: timeoutMs,
+    http: {
+      requestTimeout: timeoutMs,
+      headersTimeout: timeoutMs,
+      connectionsCheckingInterval: Math.min(1000, Math.floor(timeoutMs / 4)),
+    },
+    clientErrorHandler: clientErrorAnswer,
+  };
 }
 
 /** The request id: the client's `x-request-id` when it is a short token, else a new UUID (never log a client's garbage). */

@@ -39,6 +39,7 @@ describe('metrics', () => {
   }
 
   test('operations, upstream calls, batches, retries, breaker and key store are exported', async () => {
+    expect(stack.server.metricsUrl).toBe(`${stack.origin}/metrics`); // METRICS_PORT unset: beside the API
     await post({
       query: 'query Overview { productAssignments { licenses { nodes { detail { id } } } } }',
       operationName: 'Overview',
@@ -46,7 +47,8 @@ describe('metrics', () => {
     await post({ query: 'query One { license(id: 1004) { id } }', operationName: 'One' });
     const text = await scrape();
     expect(text).toMatch(/graphql_operation_duration_seconds_count\{operation="Overview",outcome="ok"\} 1/);
-    expect(text).toMatch(/graphql_operation_duration_seconds_count\{operation="One",outcome="FORBIDDEN"\} 1/);
+    // One has never succeeded, so it holds no label of its own.
+    expect(text).toMatch(/graphql_operation_duration_seconds_count\{operation="other",outcome="FORBIDDEN"\} 1/);
     expect(text).toMatch(/portal_calls_total\{endpoint="license.byAssignment.list",status="200"\} \d+/);
     expect(text).toMatch(/portal_calls_total\{endpoint="license.show",status="403"\} \d+/);
     expect(text).toMatch(/portal_call_duration_seconds_bucket\{le="[^"]+",endpoint="licenseDetail.list"\}/);
@@ -70,6 +72,82 @@ describe('metrics', () => {
     expect(names.size).toBeLessThanOrEqual(MAX_OPERATION_NAMES + 2); // + anonymous, other
     expect(names.has('other')).toBe(true);
     expect(text).not.toMatch(/Basic |demo:|ZGVtbz/);
+  });
+});
+
+describe('operation-name labels', () => {
+  test('a name takes a label only from an operation that succeeded: 200 made-up names take none', async () => {
+    const fresh = await startStack();
+    try {
+      const send = (body: unknown) => postTo(fresh.graphqlUrl, body, { authorization: fresh.auth.acme });
+      for (let i = 0; i < 200; i += 1) {
+        const answer = await [
+          // A name its document does not have: Apollo refuses it before execution.
+          () => send({ query: '{ __typename }', operationName: `Fake${i}` }),
+          // A document that does not validate.
+          () => send({ query: `query Fake${i} { nope }` }),
+          // A valid operation that fails: another customer's licence.
+          () => send({ query: `query Fake${i} { license(id: 1004) { id } }` }),
+          // A name beside the one executed.
+          () => send({ query: `query Real { __typename } query Fake${i} { __typename }`, operationName: 'Real' }),
+        ][i % 4]!();
+        expect(answer.status).toBeLessThan(500);
+      }
+      const text = await (await request(fresh.server.metricsUrl)).body.text();
+      const counted = [
+        ...text.matchAll(/^graphql_operation_duration_seconds_count\{operation="([^"]*)",outcome="([^"]*)"\} (\d+)$/gm),
+      ].map(([, operation, outcome, count]) => `${operation} ${outcome} ${count}`);
+      expect(text).not.toMatch(/Fake/);
+      // Nothing resolved (an unknown name, an invalid document): anonymous. Resolved, but failed: other.
+      expect(counted.sort()).toEqual([
+        'Real ok 50',
+        'anonymous GRAPHQL_VALIDATION_FAILED 50',
+        'anonymous OPERATION_RESOLUTION_FAILURE 50',
+        'other FORBIDDEN 50',
+      ]);
+
+      // A real operation that succeeds is counted under its name, and once it has a label its failures are too.
+      expect((await send({ query: 'query Licences { productAssignments { id } }' })).json.errors).toBeUndefined();
+      expect((await send({ query: 'query Licences { license(id: 1004) { id } }' })).status).toBe(200);
+      const after = await (await request(fresh.server.metricsUrl)).body.text();
+      expect(after).toMatch(/^graphql_operation_duration_seconds_count\{operation="Licences",outcome="ok"\} 1$/m);
+      expect(after).toMatch(
+        /^graphql_operation_duration_seconds_count\{operation="Licences",outcome="FORBIDDEN"\} 1$/m,
+      );
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
+describe('metrics on their own port (METRICS_PORT)', () => {
+  test('/metrics answers on that listener, the public port answers 404 for it, and both close together', async () => {
+    const apart = await startStack({ env: { METRICS_PORT: '0' } });
+    const metricsUrl = apart.server.metricsUrl;
+    try {
+      expect(new URL(metricsUrl).port).not.toBe(new URL(apart.origin).port);
+      await apart.gql('query Overview { productAssignments { id } }');
+      const scraped = await request(metricsUrl);
+      expect(scraped.statusCode).toBe(200);
+      expect(scraped.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+      const text = await scraped.body.text();
+      expect(text).toMatch(/^graphql_operation_duration_seconds_count\{operation="Overview",outcome="ok"\} 1$/m);
+      expect(text).toMatch(/^portal_calls_total\{endpoint="productAssignment.list",status="200"\} 1$/m);
+      expect(text).toMatch(/^graphql_operations_in_flight\{state="active"\} 0$/m);
+      expect(text).toMatch(/^process_cpu_seconds_total \d/m);
+
+      const onPublic = await request(`${apart.origin}/metrics`);
+      expect(onPublic.statusCode).toBe(404);
+      expect(await onPublic.body.json()).toMatchObject({
+        errors: [{ extensions: { code: 'NOT_FOUND', reason: 'ROUTE_NOT_FOUND' } }],
+      });
+      const elsewhere = await request(new URL('/graphql', metricsUrl));
+      expect(elsewhere.statusCode).toBe(404);
+      await elsewhere.body.dump();
+    } finally {
+      await apart.close();
+    }
+    await expect(request(metricsUrl)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 });
 

@@ -75,6 +75,21 @@ describe('loadConfig', () => {
     ).toBe(3000);
   });
 
+  test('HTTP_REQUEST_TIMEOUT_MS: 30 s by default, from 1 s to 10 minutes', () => {
+    expect(loadConfig({}).requestTimeoutMs).toBe(30_000);
+    expect(loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '1000' }).requestTimeoutMs).toBe(1000);
+    expect(loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '600000' }).requestTimeoutMs).toBe(600_000);
+    for (const value of ['999', '600001', '0', '30s'])
+      expectStartUpStopped({ HTTP_REQUEST_TIMEOUT_MS: value }, 'HTTP_REQUEST_TIMEOUT_MS');
+  });
+
+  test('METRICS_PORT gives /metrics a listener of its own, on 127.0.0.1 unless METRICS_HOST says otherwise', () => {
+    expect(loadConfig({}).metrics).toBeUndefined();
+    expect(loadConfig({ METRICS_PORT: '9464' }).metrics).toEqual({ port: 9464, host: '127.0.0.1' });
+    expect(loadConfig({ METRICS_PORT: '0', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({ port: 0, host: '0.0.0.0' });
+    expectStartUpStopped({ METRICS_PORT: '65536' }, 'METRICS_PORT');
+  });
+
   test('PORTAL_URL is reduced to its origin', () => {
     expect(loadConfig({ PORTAL_URL: 'https://customerportal.innovatrics.com/' }).portal.url).toBe(
       'https://customerportal.innovatrics.com',
