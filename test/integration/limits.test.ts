@@ -132,6 +132,63 @@ describe('variables nested too deep', () => {
 });
 
 describe('introspection and field suggestions', () => {
+  const ORDERED = 'query Q($o: LicenseOrder) { licenses(orderBy: $o, first: 1) { totalCount } }';
+  /** An operation with a near miss of each kind of name, and its message without the suggestion. */
+  const typos: Array<[string, string, Record<string, unknown>, string]> = [
+    [
+      'an enum value in a variable',
+      ORDERED,
+      { o: { field: 'EXPIRATION_DAT', direction: 'ASC' } },
+      'Variable "$o" got invalid value "EXPIRATION_DAT" at "o.field"; Value "EXPIRATION_DAT" does not exist in "LicenseOrderField" enum.',
+    ],
+    [
+      'an enum value as a literal',
+      '{ licenses(orderBy: { field: EXPIRATION_DAT, direction: ASC }, first: 1) { totalCount } }',
+      {},
+      'Value "EXPIRATION_DAT" does not exist in "LicenseOrderField" enum.',
+    ],
+    [
+      'an input field in a variable',
+      'query Q($f: LicenseFilter) { licenses(filter: $f, first: 1) { totalCount } }',
+      { f: { hwidd: 'X' } },
+      'Variable "$f" got invalid value { hwidd: "X" }; Field "hwidd" is not defined by type "LicenseFilter".',
+    ],
+    ['an argument', '{ licenses(frist: 1) { totalCount } }', {}, 'Unknown argument "frist" on field "Query.licenses".'],
+    [
+      'a type',
+      'query Q($o: LicenseOrdr) { licenses(orderBy: $o, first: 1) { totalCount } }',
+      {},
+      'Unknown type "LicenseOrdr".',
+    ],
+    [
+      'a field',
+      '{ licenses(first: 1) { totalCont } }',
+      {},
+      'Cannot query field "totalCont" on type "LicenseConnection".',
+    ],
+  ];
+
+  describe('in production, no message suggests a name', () => {
+    let production: Stack;
+    beforeAll(async () => {
+      production = await startStack({ env: { NODE_ENV: 'production' } });
+    });
+    afterAll(() => production.close());
+
+    test.each(typos)('%s', async (_kind, query, variables, message) => {
+      const result = await production.gql(query, variables);
+      expect(result.status).toBe(400);
+      expect(result.errors!.map((error) => error.message)).toEqual([message]);
+      expect(result.errors![0]!.extensions!.code).toMatch(/^(BAD_USER_INPUT|GRAPHQL_VALIDATION_FAILED)$/);
+    });
+  });
+
+  test.each(typos)('in development, %s is suggested', async (_kind, query, variables, message) => {
+    const result = await stack.gql(query, variables);
+    expect(result.errors![0]!.message).toMatch(/ Did you mean .*"\?$/);
+    expect(result.errors![0]!.message.startsWith(message)).toBe(true);
+  });
+
   test('on in development', async () => {
     const result = await post(JSON.stringify({ query: '{ __schema { queryType { name } } }' }));
     expect(result.json.data.__schema.queryType.name).toBe('Query');
