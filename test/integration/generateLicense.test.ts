@@ -330,17 +330,63 @@ describe('GET /licenses/<licenseId>/file', () => {
   const download = (path: string, authorization?: string) =>
     fetch(`${stack.origin}${path}`, { headers: authorization ? { authorization } : {} });
 
-  test("streams the portal's exact bytes with its content type and disposition", async () => {
+  test("streams the portal's exact bytes, as an attachment with the portal's name and type", async () => {
     const id = landmarks.hwidBoundLicenseId;
     const response = await download(`/licenses/${id}/file`, stack.auth.acme);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/json');
     expect(response.headers.get('content-disposition')).toBe('attachment; filename="iengine.lic"');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     expect(Buffer.from(await response.arrayBuffer())).toEqual(stack.emulator.state.licenseFile(id));
     expect(stack.emulator.requestLog.entries().map((entry) => [entry.route, entry.username])).toEqual([
       ['licenseDetail.download', 'demo'],
     ]);
   });
+
+  const PAGE = '<!doctype html><script>fetch("/graphql")</script>';
+  // As the emulator spells them, so that they replace its own headers of an answer rather than repeat them.
+  test.each([
+    [
+      'an HTML page to show inline, its name with a quote',
+      { 'Content-Type': 'text/html; charset=utf-8', 'Content-Disposition': 'inline; filename="evil\\".html"' },
+      'application/octet-stream',
+      'attachment; filename="evil_.html"',
+    ],
+    [
+      'an SVG image with no name',
+      { 'Content-Type': 'image/svg+xml' },
+      'application/octet-stream',
+      'attachment; filename="license-{id}.lic"',
+    ],
+    [
+      'a name that is a path',
+      { 'Content-Type': 'application/json', 'Content-Disposition': 'attachment; filename="../../.bashrc"' },
+      'application/json',
+      'attachment; filename="bashrc"',
+    ],
+    [
+      'a non-ASCII name',
+      {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Disposition': "attachment; filename*=UTF-8''licen%C3%A7a%20%C3%BA.lic",
+      },
+      'application/json',
+      'attachment; filename="licenca u.lic"; filename*=UTF-8\'\'licen%C3%A7a%20%C3%BA.lic',
+    ],
+  ])(
+    "a portal answering %s: the bytes as they came, as an attachment of this server's type and name, nosniff",
+    async (_case, headers, contentType, disposition) => {
+      const id = landmarks.hwidBoundLicenseId;
+      stack.emulator.faults.add({ route: 'licenseDetail.download', kind: 'status', status: 200, body: PAGE, headers });
+      const response = await download(`/licenses/${id}/file`, stack.auth.acme);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('Content-Type')).toBe(contentType);
+      expect(response.headers.get('Content-Disposition')).toBe(disposition.replace('{id}', String(id)));
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(await response.text()).toBe(PAGE);
+      expect(stack.emulator.requestLog.entries().map((entry) => entry.route)).toEqual(['licenseDetail.download']);
+    },
+  );
 
   test.each([
     ['no credentials', () => [`/licenses/${landmarks.hwidBoundLicenseId}/file`, undefined], 401],
