@@ -4,6 +4,7 @@
  * Every check reads the emulator's request log and its licences, over real sockets.
  */
 import { startStack, type Stack } from '../helpers/stack';
+import { postTo } from '../helpers/http';
 
 let stack: Stack;
 let landmarks: ReturnType<Stack['emulator']['state']['landmarks']>;
@@ -145,6 +146,34 @@ describe('input is checked before any upstream call', () => {
     expect(result.data).toEqual({ generateLicense: null });
     expect(result.errors).toHaveLength(1);
     expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    expect(stack.emulator.requestLog.entries()).toEqual([]);
+  });
+
+  // The hwid as JSON text, escapes and all: a lone surrogate can travel only as the escape `\ud800`.
+  test.each([
+    ['a zero-width space', 'ABC\\u200bDEF', /invisible formatting characters .* U\+200B\.$/],
+    ['a zero-width joiner', 'ABC\\u200dDEF', /invisible formatting characters .* U\+200D\.$/],
+    ['a right-to-left override', 'ABC\\u202eFED', /invisible formatting characters .* U\+202E\.$/],
+    ['a left-to-right isolate', '\\u2066ABCDEF', /invisible formatting characters .* U\+2066\.$/],
+    ['a byte-order mark', '\\ufeffABCDEF', /invisible formatting characters .* U\+FEFF\.$/],
+    [
+      'a lone high surrogate',
+      'ABC\\ud800DEF',
+      /well-formed Unicode text, but has an unpaired surrogate \(U\+D800\)\.$/,
+    ],
+    ['a lone low surrogate', 'ABCDEF\\udc00', /unpaired surrogate \(U\+DC00\)/],
+    ['a control character', 'ABC\\u0007DEF', /whitespace or control characters/],
+  ])('an hwid with %s is refused, with no portal call', async (_case, hwidJson, message) => {
+    const variables = { input: input({ hwid: '<hwid>', idempotencyKey: 'hwid-check' }) };
+    const body = JSON.stringify({ query: GENERATE, variables }).replace('"<hwid>"', `"${hwidJson}"`);
+    const answer = await postTo(stack.graphqlUrl, body, {
+      authorization: stack.auth.acme,
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.json.data).toEqual({ generateLicense: null });
+    expect(answer.json.errors).toHaveLength(1);
+    expect(answer.json.errors[0].extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'hwid' });
+    expect(answer.json.errors[0].message).toMatch(message);
     expect(stack.emulator.requestLog.entries()).toEqual([]);
   });
 
