@@ -78,7 +78,8 @@ function asciiFileName(name: string): string | undefined {
     .replace(/\p{M}/gu, '')
     .replace(/[^\x20-\x7e]|%/g, '_');
   const stem = ascii.replace(/\.[A-Za-z0-9]{1,16}$/, '');
-  return /[A-Za-z0-9]/.test(stem) ? ascii : undefined;
+  // Taking a character apart may lengthen the name (`㎒` is `MHz`).
+  return /[A-Za-z0-9]/.test(stem) ? withinLength(ascii) : undefined;
 }
 
 /** RFC 8187's `value-chars`: UTF-8, every byte outside `attr-char` percent-encoded. */

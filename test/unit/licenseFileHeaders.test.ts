@@ -71,3 +71,9 @@ test('a long name is cut to 100 characters, its extension kept', () => {
   const sent = licenseFileContentDisposition(`attachment; filename="${'a'.repeat(300)}.lic"`, 7);
   expect(sent).toBe(`attachment; filename="${'a'.repeat(96)}.lic"`);
 });
+
+test('a name that grows when put in ASCII is cut to 100 characters too', () => {
+  const name = `${'\u3392'.repeat(60)}.lic`; // ㎒ is MHz in ASCII
+  const sent = licenseFileContentDisposition(`attachment; filename*=UTF-8''${encodeURIComponent(name)}`, 7);
+  expect(sent).toBe(`attachment; filename="${'MHz'.repeat(32)}.lic"; filename*=UTF-8''${encodeURIComponent(name)}`);
+});
