@@ -220,7 +220,8 @@ export const SETTINGS = {
   },
   INTROSPECTION: {
     default: '',
-    meaning: 'true or false: schema introspection and field suggestions. Default: on in development only.',
+    meaning:
+      'true or false: schema introspection and the suggestions of names in error messages ("Did you mean …?"). Default: on in development only.',
   },
   SHUTDOWN_GRACE_MS: {
     default: '10000',

@@ -24,7 +24,7 @@ export type Scalars = {
 export type GenerateLicenseInput = {
   /** The last day the licence is valid; not in the past and not after the assignment's `validUntil`. */
   expirationDate: Scalars['Date']['input'];
-  /** The hardware id to bind the licence to: 1 to 128 characters, no whitespace or control characters. */
+  /** The hardware id to bind the licence to: 1 to 128 characters, no whitespace, control or invisible formatting characters. */
   hwid: Scalars['String']['input'];
   /** Same key, same caller: the licence generated the first time is returned, and nothing new is generated. */
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;

@@ -61,7 +61,8 @@ export interface ApolloOptions {
 
 /**
  * Limits on an operation's shape, checked while it is parsed and validated, before anything executes.
- * Field suggestions ("Did you mean …?") go with introspection: both describe the schema.
+ * Suggestions ("Did you mean …?") are the error formatter's to take out: armor's matches `Did you mean "x"` only,
+ * not an enum value's (`Did you mean the enum value "X"?`), and leaves a mask in the message.
  */
 function armor(options: ApolloOptions) {
   return new ApolloArmor({
@@ -71,7 +72,7 @@ function armor(options: ApolloOptions) {
     // Counted by graphql-js's own parser (`parseOptions` below), so that too many tokens is a parse error (400).
     maxTokens: { enabled: false },
     costLimit: { enabled: false }, // The upstream-call budget of the planner is this server's cost limit.
-    blockFieldSuggestion: { enabled: !options.introspection },
+    blockFieldSuggestion: { enabled: false },
   }).protect();
 }
 
@@ -98,7 +99,8 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<Request
     // graphql-jit runs the operations (graphql-js what it does not compile); Apollo takes another executor only
     // as a gateway's.
     gateway: compiledExecution(makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers })),
-    formatError: createErrorFormatter(options.logger),
+    // Suggestions go with introspection: both describe the schema.
+    formatError: createErrorFormatter(options.logger, { suggestions: options.introspection }),
     includeStacktraceInErrorResponses: false,
     introspection: options.introspection,
     allowBatchedHttpRequests: false,

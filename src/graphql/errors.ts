@@ -100,11 +100,46 @@ export interface ErrorLogger {
   error(details: Record<string, unknown>, message: string): void;
 }
 
+export interface ErrorFormatterOptions {
+  /**
+   * Whether messages keep graphql-js's suggestions ("Did you mean …?"): of field, argument, type and input field
+   * names and of enum values. They describe the schema, as introspection does, and go with it.
+   */
+  suggestions: boolean;
+}
+
 /**
- * Apollo's `formatError`: every error leaves with an `extensions.code` of the public table.
+ * Apollo's `formatError`: every error leaves with an `extensions.code` of the public table, and without suggestions
+ * when they are off. Every error of every stage passes here (parsing, validation, the coercion of variables during
+ * execution, Apollo's own refusals), so this is the one place that can take suggestions out of all of them.
  * This function should not throw.
  */
-export function createErrorFormatter(logger: ErrorLogger) {
+export function createErrorFormatter(logger: ErrorLogger, options: ErrorFormatterOptions) {
+  const format = formatterOfCodes(logger);
+  if (options.suggestions) return format;
+  return function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+    const result = format(formatted, error);
+    const message = withoutSuggestion(result.message);
+    return message === result.message ? result : { ...result, message };
+  };
+}
+
+/** A quoted GraphQL name, as graphql-js's `didYouMean` writes each suggestion. */
+const QUOTED_NAME = '"[_A-Za-z][_0-9A-Za-z]*"';
+
+/**
+ * graphql-js's suggestion, as its `didYouMean` writes it: ` Did you mean "a"?`, `… "a" or "b"?`, `… "a", "b", or
+ * "c"?`, with a few words before the names in some (`the enum value "A"`, `to use an inline fragment on "T"`).
+ */
+const SUGGESTION = new RegExp(` Did you mean (?:[a-z ]+ )?${QUOTED_NAME}(?:(?:, or |, | or )${QUOTED_NAME})*\\?`, 'g');
+
+/** A message without graphql-js's suggestions: what was wrong stays ("Cannot query field "x" on type "T"."). */
+function withoutSuggestion(message: string): string {
+  return message.replace(SUGGESTION, '');
+}
+
+/** Maps every error to the public codes, masking the unexpected ones. */
+function formatterOfCodes(logger: ErrorLogger) {
   return function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
     const original = unwrapResolverError(error);
     if (original instanceof PortalError) {

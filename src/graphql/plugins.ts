@@ -25,6 +25,7 @@ import {
   type ListSizes,
 } from './resultSize';
 import { noRecordIds } from '../loaders/loaders';
+import { checkVariableDepth } from './inputs';
 
 export interface PlanningOptions {
   /** Most upstream calls one operation may make. */
@@ -40,9 +41,10 @@ export interface PlanningOptions {
 }
 
 /**
- * Plans an operation, refuses it if over budget or if its answer would be too large, waits for its turn to execute,
- * starts the planned calls, and once they are in counts the answer exactly. Everything here happens after
- * validation and before the first resolver, so a refusal costs no more upstream calls than the plan's lists.
+ * Refuses variables nested too deep, plans an operation, refuses it if over budget or if its answer would be too
+ * large, waits for its turn to execute, starts the planned calls, and once they are in counts the answer exactly.
+ * Everything here happens after validation and before the first resolver, so a refusal costs no more upstream calls
+ * than the plan's lists.
  */
 export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<RequestContext> {
   return {
@@ -60,6 +62,8 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
         }: GraphQLRequestContextDidResolveOperation<RequestContext>,
         span: Span | undefined,
       ): Promise<void> => {
+        // This stage is the first to read the variables, and graphql-js's coercion comes after it.
+        checkVariableDepth(request.variables);
         if (!operation) return; // Apollo refuses a document without the named operation before execution.
         contextValue.operationType = operation.operation;
         callerKey = contextValue.callerKey;

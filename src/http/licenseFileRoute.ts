@@ -1,7 +1,8 @@
 /**
  * `GET /licenses/<licenseId>/file`: streams a licence file from the portal to the client with the caller's own
- * `Authorization`, keeping the portal's `Content-Type` and `Content-Disposition`. Portal failures become the
- * matching HTTP status with a short plain-text message, never the portal's HTML.
+ * `Authorization`, its bytes untouched, as an attachment whose type and name this server gives
+ * (`licenseFileHeaders.ts`). Portal failures become the matching HTTP status with a short plain-text message, never
+ * the portal's HTML.
  */
 import { Transform, pipeline } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -9,6 +10,7 @@ import type { PortalClient, UpstreamCall } from '../portal/portalClient';
 import { PortalError, type PortalErrorCode } from '../portal/portalErrors';
 import { positiveIntegerId, UnreachableCaseError } from '../portal/endpoints';
 import type { Span } from '../tracing/tracing';
+import { licenseFileContentDisposition, licenseFileContentType } from './licenseFileHeaders';
 
 /** HTTP status and message of each upstream failure, for a client that asked for a file. */
 function fileErrorStatus(code: PortalErrorCode): { status: number; message: string } {
@@ -92,8 +94,11 @@ export function registerLicenseFileRoute(
         );
         return plain(reply, 502, fileErrorStatus('INVALID_RESPONSE').message);
       }
-      reply.header('content-type', file.contentType).header('cache-control', 'private, no-store');
-      if (file.contentDisposition) reply.header('content-disposition', file.contentDisposition);
+      reply
+        .header('content-type', licenseFileContentType(file.contentType))
+        .header('content-disposition', licenseFileContentDisposition(file.contentDisposition, licenseId))
+        .header('x-content-type-options', 'nosniff')
+        .header('cache-control', 'private, no-store');
       let passed = 0;
       const bounded = new Transform({
         transform(chunk: Buffer, _encoding, done) {

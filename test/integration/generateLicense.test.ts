@@ -4,6 +4,7 @@
  * Every check reads the emulator's request log and its licences, over real sockets.
  */
 import { startStack, type Stack } from '../helpers/stack';
+import { postTo } from '../helpers/http';
 
 let stack: Stack;
 let landmarks: ReturnType<Stack['emulator']['state']['landmarks']>;
@@ -145,6 +146,34 @@ describe('input is checked before any upstream call', () => {
     expect(result.data).toEqual({ generateLicense: null });
     expect(result.errors).toHaveLength(1);
     expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    expect(stack.emulator.requestLog.entries()).toEqual([]);
+  });
+
+  // The hwid as JSON text, escapes and all: a lone surrogate can travel only as the escape `\ud800`.
+  test.each([
+    ['a zero-width space', 'ABC\\u200bDEF', /invisible formatting characters .* U\+200B\.$/],
+    ['a zero-width joiner', 'ABC\\u200dDEF', /invisible formatting characters .* U\+200D\.$/],
+    ['a right-to-left override', 'ABC\\u202eFED', /invisible formatting characters .* U\+202E\.$/],
+    ['a left-to-right isolate', '\\u2066ABCDEF', /invisible formatting characters .* U\+2066\.$/],
+    ['a byte-order mark', '\\ufeffABCDEF', /invisible formatting characters .* U\+FEFF\.$/],
+    [
+      'a lone high surrogate',
+      'ABC\\ud800DEF',
+      /well-formed Unicode text, but has an unpaired surrogate \(U\+D800\)\.$/,
+    ],
+    ['a lone low surrogate', 'ABCDEF\\udc00', /unpaired surrogate \(U\+DC00\)/],
+    ['a control character', 'ABC\\u0007DEF', /whitespace or control characters/],
+  ])('an hwid with %s is refused, with no portal call', async (_case, hwidJson, message) => {
+    const variables = { input: input({ hwid: '<hwid>', idempotencyKey: 'hwid-check' }) };
+    const body = JSON.stringify({ query: GENERATE, variables }).replace('"<hwid>"', `"${hwidJson}"`);
+    const answer = await postTo(stack.graphqlUrl, body, {
+      authorization: stack.auth.acme,
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.json.data).toEqual({ generateLicense: null });
+    expect(answer.json.errors).toHaveLength(1);
+    expect(answer.json.errors[0].extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'hwid' });
+    expect(answer.json.errors[0].message).toMatch(message);
     expect(stack.emulator.requestLog.entries()).toEqual([]);
   });
 
@@ -330,17 +359,63 @@ describe('GET /licenses/<licenseId>/file', () => {
   const download = (path: string, authorization?: string) =>
     fetch(`${stack.origin}${path}`, { headers: authorization ? { authorization } : {} });
 
-  test("streams the portal's exact bytes with its content type and disposition", async () => {
+  test("streams the portal's exact bytes, as an attachment with the portal's name and type", async () => {
     const id = landmarks.hwidBoundLicenseId;
     const response = await download(`/licenses/${id}/file`, stack.auth.acme);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/json');
     expect(response.headers.get('content-disposition')).toBe('attachment; filename="iengine.lic"');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     expect(Buffer.from(await response.arrayBuffer())).toEqual(stack.emulator.state.licenseFile(id));
     expect(stack.emulator.requestLog.entries().map((entry) => [entry.route, entry.username])).toEqual([
       ['licenseDetail.download', 'demo'],
     ]);
   });
+
+  const PAGE = '<!doctype html><script>fetch("/graphql")</script>';
+  // As the emulator spells them, so that they replace its own headers of an answer rather than repeat them.
+  test.each([
+    [
+      'an HTML page to show inline, its name with a quote',
+      { 'Content-Type': 'text/html; charset=utf-8', 'Content-Disposition': 'inline; filename="evil\\".html"' },
+      'application/octet-stream',
+      'attachment; filename="evil_.html"',
+    ],
+    [
+      'an SVG image with no name',
+      { 'Content-Type': 'image/svg+xml' },
+      'application/octet-stream',
+      'attachment; filename="license-{id}.lic"',
+    ],
+    [
+      'a name that is a path',
+      { 'Content-Type': 'application/json', 'Content-Disposition': 'attachment; filename="../../.bashrc"' },
+      'application/json',
+      'attachment; filename="bashrc"',
+    ],
+    [
+      'a non-ASCII name',
+      {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Disposition': "attachment; filename*=UTF-8''licen%C3%A7a%20%C3%BA.lic",
+      },
+      'application/json',
+      'attachment; filename="licenca u.lic"; filename*=UTF-8\'\'licen%C3%A7a%20%C3%BA.lic',
+    ],
+  ])(
+    "a portal answering %s: the bytes as they came, as an attachment of this server's type and name, nosniff",
+    async (_case, headers, contentType, disposition) => {
+      const id = landmarks.hwidBoundLicenseId;
+      stack.emulator.faults.add({ route: 'licenseDetail.download', kind: 'status', status: 200, body: PAGE, headers });
+      const response = await download(`/licenses/${id}/file`, stack.auth.acme);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('Content-Type')).toBe(contentType);
+      expect(response.headers.get('Content-Disposition')).toBe(disposition.replace('{id}', String(id)));
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(await response.text()).toBe(PAGE);
+      expect(stack.emulator.requestLog.entries().map((entry) => entry.route)).toEqual(['licenseDetail.download']);
+    },
+  );
 
   test.each([
     ['no credentials', () => [`/licenses/${landmarks.hwidBoundLicenseId}/file`, undefined], 401],

@@ -81,7 +81,114 @@ describe('limits on an operation', () => {
   });
 });
 
+describe('variables nested too deep', () => {
+  const LICENSES = 'query Q($filter: LicenseFilter) { licenses(filter: $filter, first: 1) { totalCount } }';
+  /**
+   * `{"filter": {"hwid": [[…]]}}`, `depth` levels of lists and objects deep in all, as JSON text: built as text, since
+   * a recursive `JSON.stringify` of 5,000 levels overflows.
+   */
+  const deepFilter = (depth: number) => `{"filter":{"hwid":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}}`;
+  const getWith = async (variables: string) => {
+    // The brackets go unencoded, so that 5,000 levels fit in a request line.
+    const response = await request(`${stack.graphqlUrl}?query=${encodeURIComponent(LICENSES)}&variables=${variables}`, {
+      headers: { authorization: stack.auth.acme, 'apollo-require-preflight': 'true' },
+    });
+    return { status: response.statusCode, json: (await response.body.json()) as any };
+  };
+  const postWith = (variables: string) => post(`{"query":${JSON.stringify(LICENSES)},"variables":${variables}}`);
+
+  test.each([
+    ['POST', postWith],
+    ['GET', getWith],
+  ])('5,000 levels over %s are BAD_USER_INPUT, HTTP 400, before any upstream call', async (_method, send) => {
+    const result = await send(deepFilter(5000));
+    expect(result.status).toBe(400);
+    expect(result.json.errors).toEqual([
+      {
+        message: 'Variable "$filter" nests lists and objects more than 32 levels deep; at most 32 are allowed.',
+        extensions: { code: 'BAD_USER_INPUT', reason: 'VARIABLE_TOO_DEEP', maxVariableDepth: 32 },
+      },
+    ]);
+    expect(stack.emulator.requestLog.entries()).toEqual([]);
+    const after = await post(JSON.stringify({ query: '{ licenses(first: 1) { totalCount } }' }));
+    expect(after.status).toBe(200);
+    expect(after.json.data.licenses.totalCount).toBeGreaterThan(0);
+  });
+
+  test("the bound is 32 levels: 33 are refused, 32 reach the schema's own check of the value", async () => {
+    expect((await postWith(deepFilter(33))).json.errors[0].extensions.reason).toBe('VARIABLE_TOO_DEEP');
+    const at = await postWith(deepFilter(32));
+    expect(at.status).toBe(400);
+    expect(at.json.errors[0].message).toMatch(/^Variable "\$filter" got invalid value .* String cannot represent/);
+    expect(at.json.errors[0].extensions).toEqual({ code: 'BAD_USER_INPUT' });
+  });
+
+  test('an `extensions` object 5,000 levels deep is read no further than Apollo needs: no 500', async () => {
+    const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+    const result = await post(`{"query":"{ __typename }","extensions":${deep}}`);
+    expect(result.status).toBe(200);
+    expect(result.json.data).toEqual({ __typename: 'Query' });
+  });
+});
+
 describe('introspection and field suggestions', () => {
+  const ORDERED = 'query Q($o: LicenseOrder) { licenses(orderBy: $o, first: 1) { totalCount } }';
+  /** An operation with a near miss of each kind of name, and its message without the suggestion. */
+  const typos: Array<[string, string, Record<string, unknown>, string]> = [
+    [
+      'an enum value in a variable',
+      ORDERED,
+      { o: { field: 'EXPIRATION_DAT', direction: 'ASC' } },
+      'Variable "$o" got invalid value "EXPIRATION_DAT" at "o.field"; Value "EXPIRATION_DAT" does not exist in "LicenseOrderField" enum.',
+    ],
+    [
+      'an enum value as a literal',
+      '{ licenses(orderBy: { field: EXPIRATION_DAT, direction: ASC }, first: 1) { totalCount } }',
+      {},
+      'Value "EXPIRATION_DAT" does not exist in "LicenseOrderField" enum.',
+    ],
+    [
+      'an input field in a variable',
+      'query Q($f: LicenseFilter) { licenses(filter: $f, first: 1) { totalCount } }',
+      { f: { hwidd: 'X' } },
+      'Variable "$f" got invalid value { hwidd: "X" }; Field "hwidd" is not defined by type "LicenseFilter".',
+    ],
+    ['an argument', '{ licenses(frist: 1) { totalCount } }', {}, 'Unknown argument "frist" on field "Query.licenses".'],
+    [
+      'a type',
+      'query Q($o: LicenseOrdr) { licenses(orderBy: $o, first: 1) { totalCount } }',
+      {},
+      'Unknown type "LicenseOrdr".',
+    ],
+    [
+      'a field',
+      '{ licenses(first: 1) { totalCont } }',
+      {},
+      'Cannot query field "totalCont" on type "LicenseConnection".',
+    ],
+  ];
+
+  describe('in production, no message suggests a name', () => {
+    let production: Stack;
+    beforeAll(async () => {
+      production = await startStack({ env: { NODE_ENV: 'production' } });
+    });
+    afterAll(() => production.close());
+
+    test.each(typos)('%s', async (_kind, query, variables, message) => {
+      const result = await production.gql(query, variables);
+      expect(result.status).toBe(400);
+      expect(result.errors!.map((error) => error.message)).toEqual([message]);
+      expect(result.errors![0]!.extensions!.code).toMatch(/^(BAD_USER_INPUT|GRAPHQL_VALIDATION_FAILED)$/);
+    });
+  });
+
+  test.each(typos)('in development, %s is suggested', async (_kind, query, variables, message) => {
+    const result = await stack.gql(query, variables);
+    expect(result.errors![0]!.message).toMatch(/ Did you mean .*"\?$/);
+    expect(result.errors![0]!.message.startsWith(message)).toBe(true);
+  });
+
   test('on in development', async () => {
     const result = await post(JSON.stringify({ query: '{ __schema { queryType { name } } }' }));
     expect(result.json.data.__schema.queryType.name).toBe('Query');

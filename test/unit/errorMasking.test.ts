@@ -9,7 +9,10 @@ import { fileNameOf } from '../../src/portal/portalClient';
 
 function formatterWithLog() {
   const logged: Array<{ details: Record<string, unknown>; message: string }> = [];
-  const format = createErrorFormatter({ error: (details, message) => logged.push({ details, message }) });
+  const format = createErrorFormatter(
+    { error: (details, message) => logged.push({ details, message }) },
+    { suggestions: true },
+  );
   return { format, logged };
 }
 
@@ -56,4 +59,48 @@ test.each([
   ['attachment', undefined],
 ])('the file name of Content-Disposition %j is %j', (header, name) => {
   expect(fileNameOf(header)).toBe(name);
+});
+
+describe("graphql-js's suggestions leave with introspection", () => {
+  const withoutSuggestions = createErrorFormatter({ error: () => undefined }, { suggestions: false });
+  const withSuggestions = createErrorFormatter({ error: () => undefined }, { suggestions: true });
+  const format = (formatter: typeof withSuggestions, message: string) =>
+    formatter({ message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }, new GraphQLError(message)).message;
+
+  // Every form graphql-js's didYouMean writes: one name, two, several, and the forms with words before the names.
+  test.each([
+    [
+      'Cannot query field "totalCont" on type "LicenseConnection". Did you mean "totalCount"?',
+      'Cannot query field "totalCont" on type "LicenseConnection".',
+    ],
+    [
+      'Cannot query field "licences" on type "Query". Did you mean "licenses" or "license"?',
+      'Cannot query field "licences" on type "Query".',
+    ],
+    [
+      'Unknown type "LicenseOrdr". Did you mean "LicenseOrder", "License", "LicenseEdge", "LicenseFile", or "LicenseFilter"?',
+      'Unknown type "LicenseOrdr".',
+    ],
+    [
+      'Variable "$o" got invalid value "ID_" at "o.field"; Value "ID_" does not exist in "LicenseOrderField" enum. Did you mean the enum value "ID"?',
+      'Variable "$o" got invalid value "ID_" at "o.field"; Value "ID_" does not exist in "LicenseOrderField" enum.',
+    ],
+    [
+      'Cannot query field "name" on type "Node". Did you mean to use an inline fragment on "User" or "Group"?',
+      'Cannot query field "name" on type "Node".',
+    ],
+    [
+      'Unknown argument "iff" on directive "@include". Did you mean "if"?',
+      'Unknown argument "iff" on directive "@include".',
+    ],
+  ])('%j becomes %j', (message, expected) => {
+    expect(format(withoutSuggestions, message)).toBe(expected);
+    expect(format(withSuggestions, message)).toBe(message);
+  });
+
+  test('a value the client sent is left as it was, even one that reads like a suggestion', () => {
+    const message =
+      'Variable "$s" got invalid value ["Did you mean \\"x\\"?"]; String cannot represent a non string value';
+    expect(format(withoutSuggestions, message)).toBe(message);
+  });
 });

@@ -49,14 +49,36 @@ export const GenerateLicensePayload: GenerateLicensePayloadResolvers = {
   productAssignment: (result, _args, { loaders }) => loaders.assignmentById.load(result.productAssignmentId),
 };
 
-/** A hardware id: 1 to 128 characters, no whitespace or control characters (the portal's own rule). */
+/**
+ * A hardware id: 1 to 128 characters, no whitespace or control characters (the portal's own rule), and none that
+ * would not reach the licence as it was meant: invisible formatting characters (general category Cf: zero-width
+ * spaces and joiners, bidirectional marks and overrides, the byte-order mark), which make an id that looks like
+ * another, and unpaired surrogates, which the portal stores as U+FFFD.
+ */
 function checkHwid(hwid: string): string {
   if (hwid.length === 0) throw new InputError('`hwid` must not be empty.', 'hwid');
   if ([...hwid].length > MAX_HWID_LENGTH)
     throw new InputError(`\`hwid\` must be at most ${MAX_HWID_LENGTH} characters.`, 'hwid');
+  const surrogate = /\p{Cs}/u.exec(hwid)?.[0];
+  if (surrogate !== undefined)
+    throw new InputError(
+      `\`hwid\` must be well-formed Unicode text, but has an unpaired surrogate (${codePointOf(surrogate)}).`,
+      'hwid',
+    );
+  const formatting = /\p{Cf}/u.exec(hwid)?.[0];
+  if (formatting !== undefined)
+    throw new InputError(
+      `\`hwid\` must not contain invisible formatting characters (zero-width, bidirectional or byte-order marks), but has ${codePointOf(formatting)}.`,
+      'hwid',
+    );
   if (/[\s\p{Cc}]/u.test(hwid))
     throw new InputError('`hwid` must not contain whitespace or control characters.', 'hwid');
   return hwid;
+}
+
+/** `U+200B`: a character named by its code point, for a message about an invisible one. */
+function codePointOf(char: string): string {
+  return `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
