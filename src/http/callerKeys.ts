@@ -22,7 +22,7 @@ export class CallerKeys {
   of(request: FastifyRequest): string {
     let key = this.keys.get(request);
     if (key === undefined) {
-      const credentials = credentialsOf(request.headers.authorization);
+      const credentials = credentialsOf(authorizationOf(request));
       key = createHmac('sha256', this.secret)
         .update(credentials.kind === 'unreadable' ? 'unreadable' : credentials.canonical)
         .digest('base64url');
@@ -30,4 +30,12 @@ export class CallerKeys {
     }
     return key;
   }
+}
+
+/**
+ * The `Authorization` a request acts with, as every part that forwards or counts credentials reads it (the GraphQL
+ * context, the licence-file route, the login limits, the caller's key): the request's own header.
+ */
+export function authorizationOf(request: FastifyRequest): string | undefined {
+  return request.headers.authorization;
 }

@@ -18,7 +18,7 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LimitCounters, SlidingCount } from './limitCounters';
-import type { CallerKeys } from './callerKeys';
+import { authorizationOf, type CallerKeys } from './callerKeys';
 import { ErrorCode } from '../graphql/errors';
 import { credentialsOf } from '../portal/credentials';
 
@@ -108,7 +108,7 @@ export class ClientLimits {
    * request without them is not guessing a password).
    */
   async authFailed(request: FastifyRequest): Promise<void> {
-    const authorization = request.headers.authorization;
+    const authorization = authorizationOf(request);
     const { authFailureLimit } = this.options;
     if (authFailureLimit === 0 || !authorization || this.counted.has(request)) return;
     this.counted.add(request);
@@ -144,7 +144,7 @@ export class ClientLimits {
 
   private async authFailureRefusal(request: FastifyRequest): Promise<Refusal | undefined> {
     const { authFailureLimit, authFailureWindowMs } = this.options;
-    const authorization = request.headers.authorization;
+    const authorization = authorizationOf(request);
     if (authFailureLimit === 0 || !authorization) return undefined;
     const failures = await this.failedLogins(request, false);
     if (!failures) return undefined;

@@ -10,6 +10,7 @@ import type { PortalClient, UpstreamCall } from '../portal/portalClient';
 import { PortalError, type PortalErrorCode } from '../portal/portalErrors';
 import { positiveIntegerId, UnreachableCaseError } from '../portal/endpoints';
 import type { Span } from '../tracing/tracing';
+import { authorizationOf } from './callerKeys';
 import { licenseFileContentDisposition, licenseFileContentType } from './licenseFileHeaders';
 
 /** HTTP status and message of each upstream failure, for a client that asked for a file. */
@@ -63,7 +64,7 @@ export function registerLicenseFileRoute(
   app.get<{ Params: { licenseId: string } }>(LICENSE_FILE_ROUTE, async (request, reply) => {
     const licenseId = positiveIntegerId(request.params.licenseId);
     if (licenseId === undefined) return plain(reply, 400, 'The licence id must be a positive integer.');
-    const authorization = request.headers.authorization;
+    const authorization = authorizationOf(request);
     const abort = new AbortController();
     const deadline = setTimeout(
       () => abort.abort(new DOMException(`The download took longer than ${options.timeoutMs} ms.`, 'TimeoutError')),

@@ -22,7 +22,7 @@ import type { ListSizeMemory } from '../graphql/resultSize';
 import type { LoadersFactory } from '../loaders/loaders';
 import { ErrorCode } from '../graphql/errors';
 import type { ClientLimits } from './clientLimits';
-import type { CallerKeys } from './callerKeys';
+import { authorizationOf, type CallerKeys } from './callerKeys';
 import type { Span, Tracing } from '../tracing/tracing';
 import { RequestTracing } from './requestTracing';
 
@@ -189,7 +189,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
         portal: portal,
         generator,
         loaders: parts.loaders,
-        authorization: headerOf(request.headers.authorization),
+        authorization: authorizationOf(request),
         callerKey: parts.callerKeys.of(request),
         showUpstreamCalls:
           config.nodeEnv === 'development' ||
