@@ -68,10 +68,11 @@ export interface Config {
   /** Limits per client address (`src/http/clientLimits.ts`). */
   clientLimits: { authFailureLimit: number; authFailureWindowMs: number; requestsPerMinute: number };
   /**
-   * Whether the client's address is read from `X-Forwarded-For`, as Fastify's `trustProxy` takes it: false (the
-   * socket's address), true (the first address), a hop count, or the proxies' addresses and CIDR ranges.
+   * Whether the client's address is read from `X-Forwarded-For`: false (the socket's address), a hop count (the
+   * proxies in front of this server), or the proxies' addresses and CIDR ranges. Never true: the leftmost address,
+   * which the client writes itself.
    */
-  trustProxy: boolean | number | string[];
+  trustProxy: false | number | string[];
   /** Traces exported over OTLP/HTTP; undefined: off (no OTLP endpoint set, or `OTEL_SDK_DISABLED=true`). */
   tracing: TracingSettings | undefined;
   /** The embedded emulator, used when `PORTAL_URL` is not set. */
@@ -290,7 +291,7 @@ export const SETTINGS = {
   TRUST_PROXY: {
     default: 'false',
     meaning:
-      "Where the client's address comes from: false (the socket's), true (X-Forwarded-For's first address), a hop count, or the proxies' addresses or CIDR ranges, comma-separated. Only behind a proxy that sets X-Forwarded-For.",
+      "Where the client's address comes from: false (the socket's), a hop count (1 to 20: the proxies in front of this server, e.g. 1 behind one ingress), or the proxies' addresses or CIDR ranges, comma-separated; the address is then the one the nearest of them saw, read from the right of X-Forwarded-For. true is refused: it takes the leftmost address, which the client writes itself.",
   },
   OTEL_EXPORTER_OTLP_ENDPOINT: {
     default: '',
@@ -616,11 +617,33 @@ function portalUrl(text: string): string | undefined {
   return url.origin;
 }
 
-/** `TRUST_PROXY` as Fastify's `trustProxy` takes it. */
-function trustProxy(text: string): boolean | number | string[] {
+/** The most proxies a hop count may say are in front of this server. */
+const MAX_PROXY_HOPS = 20;
+
+/**
+ * `TRUST_PROXY`: off, a hop count, or the proxies' addresses. `true` is refused, as express-rate-limit refuses it
+ * (ERR_ERL_PERMISSIVE_TRUST_PROXY): it would take the leftmost address of `X-Forwarded-For`, which the client
+ * writes itself, so that every request could name a new address and no limit per address would hold.
+ */
+function trustProxy(text: string): false | number | string[] {
   if (/^(false|0|no|off)$/i.test(text)) return false;
-  if (/^(true|yes|on)$/i.test(text)) return true;
-  if (/^\d+$/.test(text)) return Number(text);
+  if (/^(true|yes|on)$/i.test(text)) {
+    throw new ConfigError(
+      'TRUST_PROXY',
+      `must not be ${JSON.stringify(text)}: that takes the leftmost X-Forwarded-For address, which the client writes itself. Give the number of proxies in front of this server (a hop count, e.g. TRUST_PROXY=1 behind one ingress) or their addresses or CIDR ranges (e.g. TRUST_PROXY=10.0.0.0/8), comma-separated.`,
+    );
+  }
+  if (/^\d+$/.test(text)) {
+    const hops = Number(text);
+    if (hops === 0) return false;
+    if (hops > MAX_PROXY_HOPS) {
+      throw new ConfigError(
+        'TRUST_PROXY',
+        `must be a hop count from 1 to ${MAX_PROXY_HOPS} (the proxies in front of this server), but is ${JSON.stringify(text)}.`,
+      );
+    }
+    return hops;
+  }
   const addresses = text
     .split(',')
     .map((address) => address.trim())
@@ -629,7 +652,7 @@ function trustProxy(text: string): boolean | number | string[] {
   if (addresses.length === 0 || malformed !== undefined) {
     throw new ConfigError(
       'TRUST_PROXY',
-      `must be true, false, a hop count, or comma-separated addresses or CIDR ranges, but is ${JSON.stringify(text)}.`,
+      `must be false, a hop count, or the proxies' addresses or CIDR ranges, comma-separated, but is ${JSON.stringify(text)}.`,
     );
   }
   return addresses;

@@ -284,8 +284,13 @@ function headerOf(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** `TRUST_PROXY` for Fastify: a hop count trusts that many proxies nearest to this server, as proxy-addr counts. */
-function trustProxyOf(setting: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+/**
+ * `TRUST_PROXY` for Fastify. proxy-addr walks the addresses from this server outwards: the socket's peer is hop 0,
+ * the rightmost `X-Forwarded-For` entry hop 1, and so on; the client is the first address not trusted, the one the
+ * farthest trusted proxy saw. A hop count trusts that many hops. It is given as a function because Fastify takes a
+ * bare number as trusting nothing (a count cannot tell a proxy from a client that connects directly).
+ */
+function trustProxyOf(setting: Config['trustProxy']): false | string[] | ((address: string, hop: number) => boolean) {
   return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
 }
 

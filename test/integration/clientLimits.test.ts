@@ -168,3 +168,26 @@ describe('behind a proxy, with TRUST_PROXY', () => {
     expect((await post('10.0.0.2')).status).toBe(200);
   });
 });
+
+describe('behind one proxy, TRUST_PROXY=1 (a hop count)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { RATE_LIMIT_PER_MINUTE: '2', TRUST_PROXY: '1' } });
+  });
+  afterAll(() => stack.close());
+
+  // The proxy at 127.0.0.12 appends the address it saw to whatever X-Forwarded-For the client sent.
+  const throughProxy = (forwarded: string) =>
+    postTo(stack.graphqlUrl, QUERY, { authorization: stack.auth.acme, 'x-forwarded-for': forwarded }, '127.0.0.12');
+
+  test('the client is the address the proxy saw, not the one it wrote itself at the left', async () => {
+    expect((await throughProxy('1.2.3.4, 10.0.0.1')).status).toBe(200);
+    expect((await throughProxy('1.2.3.4, 10.0.0.1')).status).toBe(200);
+    // Another address of its own choosing, the same real address: the same client, over its limit.
+    const spoofed = await throughProxy('5.6.7.8, 10.0.0.1');
+    expect(spoofed.status).toBe(429);
+    expect(spoofed.json.errors[0].extensions.reason).toBe('REQUEST_RATE');
+    // The same spoofed address from another real one: another client.
+    expect((await throughProxy('1.2.3.4, 10.0.0.2')).status).toBe(200);
+  });
+});

@@ -89,6 +89,14 @@ test.each([
   30_000,
 );
 
+test('TRUST_PROXY=true stops start-up, naming the hop count and address forms to use instead', async () => {
+  const result = await runMain({ TRUST_PROXY: 'true' });
+  expect(result.code).toBe(1);
+  expect(result.stderr).toMatch(
+    /Configuration error: TRUST_PROXY: .*leftmost X-Forwarded-For address, which the client writes itself.*hop count.*CIDR ranges/,
+  );
+}, 30_000);
+
 test('npm start itself passes SIGTERM on: stopping npm by its process id stops the server', async () => {
   const npm = spawn('npm', ['start'], { cwd: root, env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent' } });
   let stdout = '';

@@ -90,6 +90,20 @@ describe('loadConfig', () => {
     expectStartUpStopped({ METRICS_PORT: '65536' }, 'METRICS_PORT');
   });
 
+  test("TRUST_PROXY: off, a hop count or the proxies' addresses; true stops start-up naming the forms it could be", () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: '20' }).trustProxy).toBe(20);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.7' }).trustProxy).toEqual(['10.0.0.0/8', '192.168.1.7']);
+    for (const value of ['true', 'TRUE', 'yes', 'on']) {
+      expectStartUpStopped({ TRUST_PROXY: value }, 'TRUST_PROXY');
+      expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/hop count, e\.g\. TRUST_PROXY=1 .*CIDR ranges/);
+    }
+    for (const value of ['21', 'ingress', '10.0.0.0/8,ingress'])
+      expectStartUpStopped({ TRUST_PROXY: value }, 'TRUST_PROXY');
+  });
+
   test('PORTAL_URL is reduced to its origin', () => {
     expect(loadConfig({ PORTAL_URL: 'https://customerportal.innovatrics.com/' }).portal.url).toBe(
       'https://customerportal.innovatrics.com',
