@@ -31,6 +31,7 @@ export class ServerMetrics {
   private readonly upstreamDuration: Histogram<'endpoint'>;
   private readonly upstreamRetries: Counter<'endpoint'>;
   private readonly batchSize: Histogram<'loader'>;
+  private readonly forwardedHeadersIgnored: Counter;
 
   constructor(sources: {
     /** Undefined where the store cannot tell cheaply (Redis): the gauge is then left out. */
@@ -78,6 +79,11 @@ export class ServerMetrics {
       help: 'Keys per DataLoader batch, by loader.',
       labelNames: ['loader'],
       buckets: [1, 2, 3, 5, 10, 25, 50, 100, 500, 1000, 5000],
+      registers: [this.registry],
+    });
+    this.forwardedHeadersIgnored = new Counter({
+      name: 'client_forwarded_headers_ignored_total',
+      help: 'Requests that carried X-Forwarded-For or Forwarded while TRUST_PROXY is off: a proxy in front, not trusted, makes every client its one address.',
       registers: [this.registry],
     });
     new Gauge({
@@ -211,6 +217,11 @@ export class ServerMetrics {
 
   observeBatch(loader: string, size: number): void {
     this.batchSize.observe({ loader }, size);
+  }
+
+  /** Counts a request whose forwarding header was ignored (`TRUST_PROXY` off). */
+  observeIgnoredForwardedHeader(): void {
+    this.forwardedHeadersIgnored.inc();
   }
 
   /**

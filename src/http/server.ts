@@ -25,6 +25,7 @@ import type { ClientLimits } from './clientLimits';
 import { authorizationOf, type CallerKeys } from './callerKeys';
 import type { Span, Tracing } from '../tracing/tracing';
 import { RequestTracing } from './requestTracing';
+import { ForwardedHeadersNotice } from './forwardedHeaders';
 
 /** What the HTTP layer is given: the settings, and the parts `main.ts` built from them that outlive a request. */
 export interface HttpServerParts {
@@ -156,6 +157,13 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     });
   }
 
+  if (config.trustProxy === false) {
+    const forwardedHeaders = new ForwardedHeadersNotice();
+    app.addHook('onRequest', async (request) => {
+      if (forwardedHeaders.check(request.headers, request.socket.remoteAddress, request.log))
+        metrics.observeIgnoredForwardedHeader();
+    });
+  }
   registerErrorAnswers(app, { bodyLimitBytes: config.bodyLimitBytes, graphqlPath: '/graphql' });
   requestTracing?.register(app);
   parts.clientLimits.register(app, { graphql: ['/graphql'], plainText: [LICENSE_FILE_ROUTE] });

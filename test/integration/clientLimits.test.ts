@@ -6,6 +6,8 @@
 import { request } from 'undici';
 import { startStack, type Stack } from '../helpers/stack';
 import { clientAt, postTo } from '../helpers/http';
+import { startChildServer, type ChildServer } from '../helpers/childServer';
+import { startEmulator, type Emulator } from '../../src/emulator';
 
 const QUERY = { query: '{ productAssignments { id } }' };
 const wrong = `Basic ${Buffer.from('demo:not-the-password').toString('base64')}`;
@@ -189,5 +191,67 @@ describe('behind one proxy, TRUST_PROXY=1 (a hop count)', () => {
     expect(spoofed.json.errors[0].extensions.reason).toBe('REQUEST_RATE');
     // The same spoofed address from another real one: another client.
     expect((await throughProxy('1.2.3.4, 10.0.0.2')).status).toBe(200);
+  });
+});
+
+describe('behind a proxy that TRUST_PROXY does not name (off)', () => {
+  let emulator: Emulator;
+  let server: ChildServer;
+  beforeAll(async () => {
+    emulator = await startEmulator({ port: 0 });
+    server = await startChildServer({
+      PORTAL_URL: emulator.url,
+      NODE_ENV: 'production',
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+    });
+  }, 30_000);
+  afterAll(async () => {
+    await server?.stop();
+    await emulator?.close();
+  });
+
+  /** The server's JSON log lines so far. */
+  const logLines = () =>
+    server
+      .output()
+      .stdout.split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const ignoredSoFar = async () =>
+    Number(
+      /^client_forwarded_headers_ignored_total (\d+)$/m.exec(
+        await (await fetch(new URL('/metrics', server.graphqlUrl))).text(),
+      )?.[1],
+    );
+
+  test('every forwarded request is counted, and the log says so once, naming the header, the socket and TRUST_PROXY', async () => {
+    const before = await ignoredSoFar();
+    const forwarded: Array<Record<string, string>> = [
+      ...Array.from({ length: 8 }, (_, i) => ({ 'x-forwarded-for': `198.51.100.${i + 1}` })),
+      { forwarded: 'for=198.51.100.9' },
+      { 'x-forwarded-for': '198.51.100.10', forwarded: 'for=198.51.100.10' },
+    ];
+    for (const headers of forwarded) {
+      const answer = await postTo(
+        server.graphqlUrl,
+        QUERY,
+        { authorization: emulator.account('demo').authorization, ...headers },
+        '127.0.0.13',
+      );
+      expect(answer.json.errors).toBeUndefined();
+    }
+    // A request without one is not counted.
+    await postTo(server.graphqlUrl, QUERY, { authorization: emulator.account('demo').authorization }, '127.0.0.13');
+    expect((await ignoredSoFar()) - before).toBe(10);
+    const warnings = logLines().filter((line) => /forwarding header/.test(String(line.msg)));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({
+      level: 40,
+      headers: ['x-forwarded-for'],
+      socketAddress: '127.0.0.13',
+      trustProxy: false,
+      msg: expect.stringMatching(/TRUST_PROXY/),
+    });
   });
 });
