@@ -1,8 +1,9 @@
 /**
  * The counters behind the per-client limits (`clientLimits.ts`): in this process, or in Redis shared by the
- * replicas, so that a client spreading its requests over them is counted once. Two shapes of count:
+ * replicas, so that a client spreading its requests over them is counted once. Two shapes of count, and a mark:
  * - a sliding log, for failed logins: the times of the latest events in a window, and when the oldest leaves it;
- * - a fixed window, for the request rate: how many requests since the window opened, and when it closes.
+ * - a fixed window, for the request rate: how many requests since the window opened, and when it closes;
+ * - a mark that lasts a while, for credentials the portal accepted lately.
  *
  * Limits fail open: a store error is thrown to the caller, which lets the request through and counts it.
  */
@@ -30,6 +31,12 @@ export interface LimitCounters {
   slide(key: string, windowMs: number, keep: number, note: boolean): Promise<SlidingCount>;
   /** Counts one request of `key` in its window of `windowMs`, opened by its first request. */
   countInWindow(key: string, windowMs: number): Promise<WindowCount>;
+  /** Marks `key` for `ttlMs` from now, again when it is marked already. */
+  mark(key: string, ttlMs: number): Promise<void>;
+  /** How much longer `key` stays marked, in ms; 0 when it is not marked. */
+  markedFor(key: string): Promise<number>;
+  /** Takes `key`'s mark away. */
+  unmark(key: string): Promise<void>;
 }
 
 /** Most keys a process keeps per kind of count; past it, the least recently used are dropped. */
@@ -39,6 +46,8 @@ const MAX_MEMORY_KEYS = 100_000;
 export class MemoryLimitCounters implements LimitCounters {
   private readonly logs = new Map<string, number[]>();
   private readonly windows = new Map<string, WindowCount>();
+  /** Marked keys, and until when (epoch ms). */
+  private readonly marks = new Map<string, number>();
 
   constructor(
     private readonly now: () => number = Date.now,
@@ -63,6 +72,22 @@ export class MemoryLimitCounters implements LimitCounters {
     this.windows.delete(key);
     remember(this.windows, key, window, this.maxKeys);
     return { ...window };
+  }
+
+  async mark(key: string, ttlMs: number): Promise<void> {
+    this.marks.delete(key);
+    remember(this.marks, key, this.now() + ttlMs, this.maxKeys);
+  }
+
+  async markedFor(key: string): Promise<number> {
+    const left = (this.marks.get(key) ?? 0) - this.now();
+    if (left > 0) return left;
+    this.marks.delete(key);
+    return 0;
+  }
+
+  async unmark(key: string): Promise<void> {
+    this.marks.delete(key);
   }
 }
 
@@ -114,5 +139,18 @@ export class RedisLimitCounters implements LimitCounters {
       client.eval(WINDOW_SCRIPT, 1, `limit:window:${key}`, windowMs),
     )) as [number, number];
     return { count, resetsAt: this.now() + (ttl > 0 ? ttl : windowMs) };
+  }
+
+  async mark(key: string, ttlMs: number): Promise<void> {
+    await this.redis.run((client) => client.set(`limit:mark:${key}`, '1', 'PX', ttlMs));
+  }
+
+  async markedFor(key: string): Promise<number> {
+    const ttl = await this.redis.run((client) => client.pttl(`limit:mark:${key}`));
+    return ttl > 0 ? ttl : 0;
+  }
+
+  async unmark(key: string): Promise<void> {
+    await this.redis.run((client) => client.del(`limit:mark:${key}`));
   }
 }
