@@ -65,8 +65,7 @@ export interface Config {
   portalCacheTtlMs: number;
   /** How long a claim on an idempotency key lasts. */
   idempotencyLeaseMs: number;
-  /** Limits per client address (`src/http/clientLimits.ts`). */
-  clientLimits: { authFailureLimit: number; authFailureWindowMs: number; requestsPerMinute: number };
+  clientLimits: ClientLimitSettings;
   /**
    * Whether the client's address is read from `X-Forwarded-For`: false (the socket's address), a hop count (the
    * proxies in front of this server), or the proxies' addresses and CIDR ranges. Never true: the leftmost address,
@@ -77,6 +76,20 @@ export interface Config {
   tracing: TracingSettings | undefined;
   /** The embedded emulator, used when `PORTAL_URL` is not set. */
   emulator: { seed: 'demo' | 'large'; latencyMs: number; port: number };
+}
+
+/** Limits per client (`src/http/clientLimits.ts`); a limit of 0 is off. */
+export interface ClientLimitSettings {
+  /** Failed logins per address and user name in the window. */
+  authFailureLimit: number;
+  /** Failed logins per address in the window, whatever the user names. */
+  authFailureLimitPerAddress: number;
+  /** Failed logins per user name in the window, from whatever addresses. */
+  authFailureLimitPerUser: number;
+  /** The failed logins' sliding window; also how long credentials the portal accepted are let through. */
+  authFailureWindowMs: number;
+  /** Requests per address per minute. */
+  requestsPerMinute: number;
 }
 
 /** OpenTelemetry's tracing settings, read from its standard variables as its specification says. */
@@ -277,11 +290,22 @@ export const SETTINGS = {
   AUTH_FAILURE_LIMIT: {
     default: '10',
     meaning:
-      "Failed logins (the portal's 401 to a request with credentials) per client address in AUTH_FAILURE_WINDOW_MS; past it, that address's requests with credentials are refused (429 RATE_LIMITED). 0: no limit.",
+      "Failed logins (the portal's 401 to a request with credentials) per client address and user name in AUTH_FAILURE_WINDOW_MS; past it, that user name's credentials from that address are refused (429 RATE_LIMITED, reason AUTH_FAILURES) unless the portal accepted them within the window. 0: no limit.",
+  },
+  AUTH_FAILURE_LIMIT_PER_ADDRESS: {
+    default: '100',
+    meaning:
+      'Failed logins per client address in AUTH_FAILURE_WINDOW_MS, whatever the user names; past it, credentials from that address are refused (reason AUTH_FAILURES_ADDRESS) unless the portal accepted them within the window. 0: no limit.',
+  },
+  AUTH_FAILURE_LIMIT_PER_USER: {
+    default: '50',
+    meaning:
+      "Failed logins per user name in AUTH_FAILURE_WINDOW_MS, from whatever addresses; past it, that user name's credentials are refused (reason AUTH_FAILURES_USER) unless the portal accepted them within the window. 0: no limit.",
   },
   AUTH_FAILURE_WINDOW_MS: {
     default: '300000',
-    meaning: 'The sliding window of AUTH_FAILURE_LIMIT: a failure older than this no longer counts.',
+    meaning:
+      'The sliding window of the three AUTH_FAILURE_LIMIT settings: a failure older than this no longer counts, and credentials the portal accepted within it are never held back.',
   },
   RATE_LIMIT_PER_MINUTE: {
     default: '6000',
@@ -476,6 +500,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     portalCacheTtlMs: integer('PORTAL_CACHE_TTL_MS', 0, 3_600_000),
     clientLimits: {
       authFailureLimit: integer('AUTH_FAILURE_LIMIT', 0, 1_000_000),
+      authFailureLimitPerAddress: integer('AUTH_FAILURE_LIMIT_PER_ADDRESS', 0, 1_000_000),
+      authFailureLimitPerUser: integer('AUTH_FAILURE_LIMIT_PER_USER', 0, 1_000_000),
       authFailureWindowMs: integer('AUTH_FAILURE_WINDOW_MS', 1000, 7 * 24 * 3_600_000),
       requestsPerMinute: integer('RATE_LIMIT_PER_MINUTE', 0, 100_000_000),
     },

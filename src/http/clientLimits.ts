@@ -1,74 +1,89 @@
 /**
- * Limits per client address, checked before a request reaches GraphQL or the portal:
- * - failed logins: the portal's 401s to requests that carried credentials are counted per address over a
- *   sliding window; past the limit, every request from that address that carries credentials is refused at once
- *   (the right password too: an attacker may be trying many users), until the window has let the oldest go. A
- *   failure is known only once the portal answers, so credentials not yet accepted by the portal count against the
- *   limit while their requests are in flight: a burst of two hundred passwords at once gets no more of them to the
- *   portal than the limit allows (credentials the portal accepted lately are not held back);
+ * Limits per client, checked before a request reaches GraphQL or the portal:
+ * - failed logins: the portal's 401s to requests that carried credentials are counted over a sliding window three
+ *   ways, each with a limit of its own: per address and user name (one person's typos, or one guesser of one
+ *   account, hold back only that user name from that address), per address (one address trying many user names),
+ *   and per user name (one account tried from many addresses). Past a limit, credentials that the portal has not
+ *   accepted within the window are refused at once; credentials it accepted are never held back, so a customer who
+ *   is signed in keeps working while someone guesses. A failure is known only once the portal answers, so
+ *   credentials not yet accepted count against each limit while their requests are in flight: a burst of two hundred
+ *   passwords at once gets no more of them to the portal than the limits allow;
  * - a request rate per address (a fixed window of a minute), announced in the `RateLimit-Policy` and `RateLimit`
  *   fields of the IETF draft (draft-ietf-httpapi-ratelimit-headers).
  * Both answer HTTP 429 with `Retry-After`: a GraphQL error with code `RATE_LIMITED` at `/graphql`, a short text at
  * the file route. The address is Fastify's `request.ip`, which honours `TRUST_PROXY`; an IPv6 client is counted by
- * its /64 network, since one host is given a whole /64 and could otherwise take a new address per request.
+ * its /64 network, since one host is given a whole /64 and could otherwise take a new address per request. A user
+ * name is counted by an HMAC of it, case folded, and the log shows only the start of that HMAC.
  *
  * Limits fail open: when their counters cannot be read (Redis down), the request goes through, and the miss is
  * counted (`/metrics`); the outage itself is logged once by the shared store.
  */
 import { createHmac } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LimitCounters, SlidingCount } from './limitCounters';
 import { authorizationOf, type CallerKeys } from './callerKeys';
 import { ErrorCode } from '../graphql/errors';
 import { credentialsOf } from '../portal/credentials';
-
-interface ClientLimitSettings {
-  /** Failed logins per address in the window before it is refused; 0: no limit. */
-  authFailureLimit: number;
-  authFailureWindowMs: number;
-  /** Requests per address per minute; 0: no limit. */
-  requestsPerMinute: number;
-}
+import type { ClientLimitSettings } from '../config';
 
 export interface ClientLimitsOptions extends ClientLimitSettings {
   counters: LimitCounters;
-  /** The key of the HMAC that hides user names in the log. */
+  /** The key of the HMAC that stands for user names in the counters and the log. */
   secret: Buffer;
-  /** Whose credentials a request carries (the same key for the same `Authorization`). */
+  /** Whose credentials a request carries (the same key for the same credentials). */
   callerKeys: CallerKeys;
 }
+
+/** Why a request was refused: a failed-login limit (per address and user name, per address, per user name). */
+type AuthFailureReason = 'AUTH_FAILURES' | 'AUTH_FAILURES_ADDRESS' | 'AUTH_FAILURES_USER';
+/** Why a request was refused, as `extensions.reason` says it. */
+type LimitReason = AuthFailureReason | 'REQUEST_RATE';
 
 /** What `/metrics` shows of the limits. */
 export interface ClientLimitCounts {
   authFailures: number;
-  refused: { authFailures: number; requestRate: number };
+  /** Requests refused, by the limit that refused them. */
+  refused: Record<LimitReason, number>;
   /** Checks that let a request through because the counters could not be read. */
   failedOpen: number;
 }
 
-/** Why a request was refused. */
-type LimitReason = 'AUTH_FAILURES' | 'REQUEST_RATE';
+/** One failed-login limit as it applies to a request: its counter's key, and its bound. */
+interface LoginScope {
+  reason: AuthFailureReason;
+  key: string;
+  limit: number;
+}
+
+/** Whose failures each failed-login limit counts, as refusals and the log say it. */
+const COUNTED: Record<AuthFailureReason, string> = {
+  AUTH_FAILURES: 'for this user name from this address',
+  AUTH_FAILURES_ADDRESS: 'from this address',
+  AUTH_FAILURES_USER: 'for this user name',
+};
 
 const RATE_WINDOW_MS = 60_000;
 /** The policy's name in the RateLimit fields. */
 const RATE_POLICY = 'per-ip';
 
-/** Most credentials remembered as accepted by the portal; past it, the least recently seen are forgotten. */
-const MAX_ACCEPTED_CREDENTIALS = 10_000;
-
 export class ClientLimits {
-  readonly counts: ClientLimitCounts = { authFailures: 0, refused: { authFailures: 0, requestRate: 0 }, failedOpen: 0 };
+  readonly counts: ClientLimitCounts = {
+    authFailures: 0,
+    refused: { AUTH_FAILURES: 0, AUTH_FAILURES_ADDRESS: 0, AUTH_FAILURES_USER: 0, REQUEST_RATE: 0 },
+    failedOpen: 0,
+  };
   /** Requests whose failed login was counted already: one per request, however many of its calls got a 401. */
   private readonly counted = new WeakSet<FastifyRequest>();
-  /** Credentials (their HMAC) the portal accepted lately, and until when that counts. */
-  private readonly accepted = new Map<string, number>();
+  /** Requests whose credentials are to be marked accepted if the portal accepts them, with those credentials. */
+  private readonly proving = new WeakMap<FastifyRequest, string>();
   /**
-   * Per address, the credentials in flight that the portal has not accepted yet, with their requests' count: each
-   * may be a failed login. In this process only (a reservation lasts one request).
+   * Per failed-login counter, the credentials in flight that the portal has not accepted yet, with their requests'
+   * count: each may be a failed login. In this process only (a reservation lasts one request).
    */
   private readonly unconfirmed = new Map<string, Map<string, number>>();
   /** The reservation each request holds, released with its response. */
-  private readonly reservations = new WeakMap<FastifyRequest, { address: string; credential: string }>();
+  private readonly reservations = new WeakMap<FastifyRequest, { keys: string[]; credential: string }>();
 
   constructor(private readonly options: ClientLimitsOptions) {}
 
@@ -92,31 +107,52 @@ export class ClientLimits {
   }
 
   /**
-   * Tells that the portal accepted this request's credentials (it answered something other than 401 or a failure).
-   * Only a request that reserved them has anything to tell: the others' were accepted lately already.
+   * Tells that the portal accepted this request's credentials (it answered something other than 401 or a failure):
+   * they are let through for the window from now on, by every replica sharing the counters. Only a request that had
+   * them to prove, or whose acceptance is more than half a window old, marks them; once per request.
    */
   credentialsAccepted(request: FastifyRequest): void {
-    const credential = this.reservations.get(request)?.credential;
+    const credential = this.proving.get(request);
     if (credential === undefined) return;
-    this.accepted.delete(credential);
-    this.accepted.set(credential, Date.now() + this.options.authFailureWindowMs);
-    if (this.accepted.size > MAX_ACCEPTED_CREDENTIALS) this.accepted.delete(this.accepted.keys().next().value!);
+    this.proving.delete(request);
+    // A mark that cannot be written leaves the credentials to be proven again; the store's errors are counted.
+    this.options.counters.mark(acceptedKey(credential), this.options.authFailureWindowMs).catch(() => undefined);
   }
 
   /**
    * Tells of a portal 401 to this request. Counted once per request, and only when it carried credentials (a
-   * request without them is not guessing a password).
+   * request without them is not guessing a password); credentials accepted before are no longer.
    */
   async authFailed(request: FastifyRequest): Promise<void> {
     const authorization = authorizationOf(request);
-    const { authFailureLimit } = this.options;
-    if (authFailureLimit === 0 || !authorization || this.counted.has(request)) return;
+    if (!authorization || this.counted.has(request)) return;
+    const scopes = this.scopesOf(request, authorization);
+    if (scopes.length === 0) return;
     this.counted.add(request);
+    this.proving.delete(request);
     this.counts.authFailures += 1;
-    const failures = (await this.failedLogins(request, true))?.count;
-    const details = { clientIp: request.ip, userHash: this.userHash(authorization), failures: failures ?? null };
-    if (failures === authFailureLimit)
-      request.log.warn(details, 'failed logins: this address is refused until the window passes');
+    const { counters, authFailureWindowMs } = this.options;
+    let failures: SlidingCount[] | undefined;
+    try {
+      const credential = this.options.callerKeys.of(request);
+      [, ...failures] = await Promise.all([
+        counters.unmark(acceptedKey(credential)),
+        ...scopes.map((scope) => counters.slide(scope.key, authFailureWindowMs, scope.limit, true)),
+      ]);
+    } catch {
+      this.counts.failedOpen += 1;
+    }
+    const details = {
+      clientIp: addressOf(request),
+      userHash: this.userKeyOf(authorization).slice(0, 12),
+      failures: Object.fromEntries(scopes.map((scope, i) => [scope.reason, failures?.[i]?.count ?? null])),
+    };
+    const reached = scopes.filter((scope, i) => failures?.[i]?.count === scope.limit).map((scope) => scope.reason);
+    if (reached.length > 0)
+      request.log.warn(
+        { ...details, reached },
+        'failed logins: a limit is reached, and the credentials it covers are refused until the window passes unless the portal accepted them',
+      );
     else request.log.warn(details, 'failed login: the portal refused the credentials');
   }
 
@@ -125,7 +161,7 @@ export class ClientLimits {
     if (limit === 0) return undefined;
     let window;
     try {
-      window = await this.options.counters.countInWindow(`rate:${clientKeyOf(request.ip)}`, RATE_WINDOW_MS);
+      window = await this.options.counters.countInWindow(`rate:${clientKeyOf(addressOf(request))}`, RATE_WINDOW_MS);
     } catch {
       this.counts.failedOpen += 1;
       return undefined;
@@ -134,7 +170,7 @@ export class ClientLimits {
     reply.header('ratelimit-policy', `"${RATE_POLICY}";q=${limit};w=${RATE_WINDOW_MS / 1000}`);
     reply.header('ratelimit', `"${RATE_POLICY}";r=${Math.max(0, limit - window.count)};t=${resetS}`);
     if (window.count <= limit) return undefined;
-    this.counts.refused.requestRate += 1;
+    this.counts.refused.REQUEST_RATE += 1;
     return {
       reason: 'REQUEST_RATE',
       retryAfterS: Math.max(1, resetS),
@@ -143,75 +179,125 @@ export class ClientLimits {
   }
 
   private async authFailureRefusal(request: FastifyRequest): Promise<Refusal | undefined> {
-    const { authFailureLimit, authFailureWindowMs } = this.options;
     const authorization = authorizationOf(request);
-    if (authFailureLimit === 0 || !authorization) return undefined;
-    const failures = await this.failedLogins(request, false);
-    if (!failures) return undefined;
-    const message = `Too many failed logins from this address: at most ${authFailureLimit} in ${Math.round(authFailureWindowMs / 1000)} seconds.`;
-    if (failures.count >= authFailureLimit) {
-      this.counts.refused.authFailures += 1;
-      request.log.warn({ clientIp: request.ip }, 'refused: too many failed logins from this address');
-      return {
-        reason: 'AUTH_FAILURES',
-        retryAfterS: Math.max(1, Math.ceil((failures.oldestLeavesAt - Date.now()) / 1000)),
-        message,
-      };
-    }
-    // Credentials the portal has not accepted lately may be failures: no more of them in flight than the limit leaves.
+    if (!authorization) return undefined;
+    const scopes = this.scopesOf(request, authorization);
+    if (scopes.length === 0) return undefined;
+    const { counters, authFailureWindowMs } = this.options;
     const credential = this.options.callerKeys.of(request);
-    if ((this.accepted.get(credential) ?? 0) > Date.now()) return undefined;
-    const address = clientKeyOf(request.ip);
-    const inFlight = this.unconfirmed.get(address) ?? new Map<string, number>();
-    const distinct = inFlight.size + (inFlight.has(credential) ? 0 : 1);
-    if (failures.count + distinct > authFailureLimit) {
-      this.counts.refused.authFailures += 1;
-      request.log.warn({ clientIp: request.ip }, 'refused: too many logins not yet confirmed from this address');
-      return { reason: 'AUTH_FAILURES', retryAfterS: 1, message };
-    }
-    inFlight.set(credential, (inFlight.get(credential) ?? 0) + 1);
-    this.unconfirmed.set(address, inFlight);
-    this.reservations.set(request, { address, credential });
-    return undefined;
-  }
-
-  /**
-   * The failed logins of the request's address in the window, after noting one more when `note`; undefined when
-   * the counters cannot be read (the check then lets the request through, counted).
-   */
-  private async failedLogins(request: FastifyRequest, note: boolean): Promise<SlidingCount | undefined> {
-    const { authFailureLimit, authFailureWindowMs } = this.options;
+    let failures: SlidingCount[];
     try {
-      return await this.options.counters.slide(
-        `auth:${clientKeyOf(request.ip)}`,
-        authFailureWindowMs,
-        authFailureLimit,
-        note,
+      const acceptedForMs = await counters.markedFor(acceptedKey(credential));
+      if (acceptedForMs > 0) {
+        // Accepted credentials are never held back. Their mark is renewed by a success once it is half spent, so
+        // that a customer who keeps working stays accepted while someone keeps their user name refused.
+        if (acceptedForMs < authFailureWindowMs / 2) this.proving.set(request, credential);
+        return undefined;
+      }
+      failures = await Promise.all(
+        scopes.map((scope) => counters.slide(scope.key, authFailureWindowMs, scope.limit, false)),
       );
     } catch {
       this.counts.failedOpen += 1;
       return undefined;
     }
+    const reached = scopes.flatMap((scope, i) =>
+      failures[i]!.count >= scope.limit ? [{ scope, leavesAt: failures[i]!.oldestLeavesAt }] : [],
+    );
+    if (reached.length > 0) {
+      // The narrowest limit reached names the refusal; the wait lasts until every limit reached has let one go.
+      const retryAfterS = Math.max(1, Math.ceil((Math.max(...reached.map((r) => r.leavesAt)) - Date.now()) / 1000));
+      return this.refusal(request, authorization, reached[0]!.scope, retryAfterS, 'too many failed logins');
+    }
+    // Credentials the portal has not accepted lately may be failures: no more of them in flight than each limit leaves.
+    for (const [i, scope] of scopes.entries()) {
+      const inFlight = this.unconfirmed.get(scope.key);
+      const distinct = (inFlight?.size ?? 0) + (inFlight?.has(credential) ? 0 : 1);
+      if (failures[i]!.count + distinct > scope.limit)
+        return this.refusal(request, authorization, scope, 1, 'too many logins not yet confirmed');
+    }
+    for (const scope of scopes) {
+      const inFlight = this.unconfirmed.get(scope.key) ?? new Map<string, number>();
+      inFlight.set(credential, (inFlight.get(credential) ?? 0) + 1);
+      this.unconfirmed.set(scope.key, inFlight);
+    }
+    this.reservations.set(request, { keys: scopes.map((scope) => scope.key), credential });
+    this.proving.set(request, credential);
+    return undefined;
   }
 
-  /** Ends a request's reservation of an unconfirmed credential. */
+  /** Counts and logs a refusal by a failed-login limit. */
+  private refusal(
+    request: FastifyRequest,
+    authorization: string,
+    scope: LoginScope,
+    retryAfterS: number,
+    why: string,
+  ): Refusal {
+    this.counts.refused[scope.reason] += 1;
+    request.log.warn(
+      { clientIp: addressOf(request), userHash: this.userKeyOf(authorization).slice(0, 12), limit: scope.reason },
+      `refused: ${why} ${COUNTED[scope.reason]}`,
+    );
+    const windowS = Math.round(this.options.authFailureWindowMs / 1000);
+    return {
+      reason: scope.reason,
+      retryAfterS,
+      message: `Too many failed logins ${COUNTED[scope.reason]}: at most ${scope.limit} in ${windowS} seconds.`,
+    };
+  }
+
+  /** The failed-login limits that are on, with the keys of this request's counters. */
+  private scopesOf(request: FastifyRequest, authorization: string): LoginScope[] {
+    const address = clientKeyOf(addressOf(request));
+    const user = this.userKeyOf(authorization);
+    const { authFailureLimit, authFailureLimitPerAddress, authFailureLimitPerUser } = this.options;
+    const scopes: LoginScope[] = [
+      { reason: 'AUTH_FAILURES', key: `auth:user-address:${user}:${address}`, limit: authFailureLimit },
+      { reason: 'AUTH_FAILURES_ADDRESS', key: `auth:address:${address}`, limit: authFailureLimitPerAddress },
+      { reason: 'AUTH_FAILURES_USER', key: `auth:user:${user}`, limit: authFailureLimitPerUser },
+    ];
+    return scopes.filter((scope) => scope.limit > 0);
+  }
+
+  /** Ends a request's reservation of unconfirmed credentials. */
   private release(request: FastifyRequest): void {
     const reservation = this.reservations.get(request);
     if (!reservation) return;
     this.reservations.delete(request);
-    const inFlight = this.unconfirmed.get(reservation.address);
-    const left = (inFlight?.get(reservation.credential) ?? 1) - 1;
-    if (left > 0) inFlight!.set(reservation.credential, left);
-    else inFlight?.delete(reservation.credential);
-    if (inFlight?.size === 0) this.unconfirmed.delete(reservation.address);
+    for (const key of reservation.keys) {
+      const inFlight = this.unconfirmed.get(key);
+      const left = (inFlight?.get(reservation.credential) ?? 1) - 1;
+      if (left > 0) inFlight!.set(reservation.credential, left);
+      else inFlight?.delete(reservation.credential);
+      if (inFlight?.size === 0) this.unconfirmed.delete(key);
+    }
   }
 
-  /** A short HMAC of the user name of Basic credentials: enough to tell users apart in the log, never the name. */
-  private userHash(authorization: string): string | null {
+  /**
+   * An HMAC of the user name of Basic credentials, case folded (a portal that reads names in any case must not
+   * give a guesser a fresh count per spelling); every other kind of credentials is one user to the limits.
+   */
+  private userKeyOf(authorization: string): string {
     const credentials = credentialsOf(authorization);
-    if (credentials.kind !== 'basic') return null;
-    return createHmac('sha256', this.options.secret).update(credentials.user).digest('base64url').slice(0, 12);
+    const name = credentials.kind === 'basic' ? `user:${credentials.user.toLowerCase()}` : `kind:${credentials.kind}`;
+    return createHmac('sha256', this.options.secret).update(name).digest('base64url');
   }
+}
+
+/** The mark of credentials the portal accepted lately, by their HMAC (`CallerKeys`). */
+function acceptedKey(credential: string): string {
+  return `accepted:${credential}`;
+}
+
+/**
+ * The address the limits count a request by: `request.ip`, as `TRUST_PROXY` says, unless that is no IP address (a
+ * forwarded entry that no proxy wrote, from a client that reached the server around the proxies), then the socket's:
+ * a made-up entry neither escapes the limits nor becomes a counter's key.
+ */
+function addressOf(request: FastifyRequest): string {
+  const address = request.ip;
+  return isIP(address) !== 0 ? address : (request.socket.remoteAddress ?? '');
 }
 
 interface Refusal {

@@ -168,13 +168,12 @@ export class ServerMetrics {
     });
     new Gauge({
       name: 'client_requests_refused',
-      help: 'Requests refused with 429 RATE_LIMITED since start, by limit: auth_failures or request_rate.',
+      help: 'Requests refused with 429 RATE_LIMITED since start, by limit (the reason, lower case): auth_failures (address and user name), auth_failures_address, auth_failures_user or request_rate.',
       labelNames: ['limit'],
       registers: [this.registry],
       collect() {
-        const { refused } = sources.clientLimits();
-        this.set({ limit: 'auth_failures' }, refused.authFailures);
-        this.set({ limit: 'request_rate' }, refused.requestRate);
+        for (const [reason, count] of Object.entries(sources.clientLimits().refused))
+          this.set({ limit: reason.toLowerCase() }, count);
       },
     });
     new Gauge({

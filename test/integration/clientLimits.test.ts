@@ -12,15 +12,19 @@ import { startEmulator, type Emulator } from '../../src/emulator';
 const QUERY = { query: '{ productAssignments { id } }' };
 const wrong = `Basic ${Buffer.from('demo:not-the-password').toString('base64')}`;
 
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
 describe('failed logins', () => {
   let stack: Stack;
   const WINDOW_MS = 4000;
   beforeAll(async () => {
-    stack = await startStack({ env: { AUTH_FAILURE_WINDOW_MS: String(WINDOW_MS) } });
+    stack = await startStack({
+      env: { AUTH_FAILURE_WINDOW_MS: String(WINDOW_MS), AUTH_FAILURE_LIMIT_PER_ADDRESS: '15' },
+    });
   });
   afterAll(() => stack.close());
 
-  test('ten wrong passwords from one address: then it is refused (429), right password too; other addresses are not', async () => {
+  test("ten wrong passwords for one user name from one address: that user's unproven credentials from there are refused (429 AUTH_FAILURES); other users there, and that user elsewhere, are not", async () => {
     const log = stack.emulator.requestLog;
     log.clear();
     for (let i = 0; i < 10; i += 1) {
@@ -33,34 +37,67 @@ describe('failed logins', () => {
     expect(Number(eleventh.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number(eleventh.headers['retry-after'])).toBeLessThanOrEqual(WINDOW_MS / 1000);
     expect(eleventh.json.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'AUTH_FAILURES' });
-    const right = await postTo(stack.graphqlUrl, QUERY, { authorization: stack.auth.acme }, '127.0.0.2');
-    expect(right.status).toBe(429);
+    // The user name is held back from this address, in any case, whatever the password: it may be the right one.
+    for (const authorization of [basic('demo', 'another-guess'), basic('DEMO', 'another-guess'), stack.auth.acme])
+      expect((await postTo(stack.graphqlUrl, QUERY, { authorization }, '127.0.0.2')).status).toBe(429);
     // The portal saw the ten wrong passwords and nothing after them.
     expect(log.entries()).toHaveLength(10);
 
+    // Another user from the same address, and the same user from another address, are served.
+    const neighbour = await postTo(stack.graphqlUrl, QUERY, { authorization: stack.auth.acmeOps }, '127.0.0.2');
+    expect(neighbour.json.errors).toBeUndefined();
     const elsewhere = await postTo(stack.graphqlUrl, QUERY, { authorization: stack.auth.acme }, '127.0.0.3');
     expect(elsewhere.status).toBe(200);
     expect(elsewhere.json.data.productAssignments.length).toBeGreaterThan(0);
+    // Credentials the portal has just accepted are never held back, not even from the blocked address.
+    const accepted = await postTo(stack.graphqlUrl, QUERY, { authorization: stack.auth.acme }, '127.0.0.2');
+    expect(accepted.json.errors).toBeUndefined();
 
     // The licence file route is refused alike, in text.
     const file = await request(`${stack.origin}/licenses/1/file`, {
-      headers: { authorization: stack.auth.acme },
+      headers: { authorization: basic('demo', 'a-third-guess') },
       dispatcher: clientAt('127.0.0.2'),
     });
     expect(file.statusCode).toBe(429);
     expect(file.headers['retry-after']).toBeDefined();
-    expect(await file.body.text()).toMatch(/failed logins/);
+    expect(await file.body.text()).toMatch(/failed logins for this user name from this address/);
 
     const metrics = await (await fetch(`${stack.origin}/metrics`)).text();
     expect(metrics).toMatch(/^client_auth_failures 10$/m);
-    expect(metrics).toMatch(/^client_requests_refused\{limit="auth_failures"\} 3$/m);
+    expect(metrics).toMatch(/^client_requests_refused\{limit="auth_failures"\} 5$/m);
 
-    // Once the window has let the oldest failures go, the address is served again.
+    // Once the window has let the oldest failures go, the user name is let through from there again.
     await new Promise((resolve) => setTimeout(resolve, WINDOW_MS + 200));
-    const later = await postTo(stack.graphqlUrl, QUERY, { authorization: stack.auth.acme }, '127.0.0.2');
-    expect(later.status).toBe(200);
-    expect(later.json.errors).toBeUndefined();
+    const later = await postTo(stack.graphqlUrl, QUERY, { authorization: wrong }, '127.0.0.2');
+    expect(later.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
   }, 20_000);
+
+  test('many user names from one address: past AUTH_FAILURE_LIMIT_PER_ADDRESS its unproven credentials are refused (AUTH_FAILURES_ADDRESS); accepted ones are served', async () => {
+    const signedIn = await postTo(stack.graphqlUrl, QUERY, { authorization: stack.auth.acmeOps }, '127.0.0.14');
+    expect(signedIn.json.errors).toBeUndefined();
+    for (let i = 0; i < 15; i += 1) {
+      const answer = await postTo(
+        stack.graphqlUrl,
+        QUERY,
+        { authorization: basic(`user-${i}`, 'guess') },
+        '127.0.0.14',
+      );
+      expect(answer.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    }
+    const refused = await postTo(stack.graphqlUrl, QUERY, { authorization: stack.auth.globex }, '127.0.0.14');
+    expect(refused.status).toBe(429);
+    expect(refused.json.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'AUTH_FAILURES_ADDRESS' });
+    expect(refused.json.errors[0].message).toMatch(
+      /^Too many failed logins from this address: at most 15 in 4 seconds/,
+    );
+    const accepted = await postTo(stack.graphqlUrl, QUERY, { authorization: stack.auth.acmeOps }, '127.0.0.14');
+    expect(accepted.json.errors).toBeUndefined();
+    const elsewhere = await postTo(stack.graphqlUrl, QUERY, { authorization: stack.auth.globex }, '127.0.0.15');
+    expect(elsewhere.json.errors).toBeUndefined();
+    expect(await (await fetch(`${stack.origin}/metrics`)).text()).toMatch(
+      /^client_requests_refused\{limit="auth_failures_address"\} 1$/m,
+    );
+  });
 
   test('two hundred passwords sent at once reach the portal no more than the limit allows', async () => {
     stack.emulator.setLatency(100);
@@ -171,6 +208,62 @@ describe('behind a proxy, with TRUST_PROXY', () => {
   });
 });
 
+describe('one user name tried from many addresses (TRUST_PROXY=1, AUTH_FAILURE_LIMIT_PER_USER=5)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { TRUST_PROXY: '1', AUTH_FAILURE_LIMIT_PER_USER: '5' } });
+  });
+  afterAll(() => stack.close());
+
+  /** A request through the proxy at 127.0.0.16 from the client at `address`. */
+  const from = (address: string, authorization: string) =>
+    postTo(stack.graphqlUrl, QUERY, { authorization, 'x-forwarded-for': address }, '127.0.0.16');
+
+  test("past the limit, that user's unproven credentials are refused from every address (AUTH_FAILURES_USER); the same user's accepted credentials and other users are served throughout", async () => {
+    const signedIn = await from('203.0.113.1', stack.auth.globex);
+    expect(signedIn.json.errors).toBeUndefined();
+    const log = stack.emulator.requestLog;
+    log.clear();
+    for (let i = 0; i < 5; i += 1) {
+      const guess = await from(`198.51.100.${i + 1}`, basic('globex', `guess-${i}`));
+      expect(guess.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+      expect((await from(`198.51.100.${i + 1}`, stack.auth.globex)).json.errors).toBeUndefined();
+    }
+    for (const authorization of [basic('globex', 'guess-5'), basic('GloBex', 'guess-6')]) {
+      const refused = await from('198.51.100.99', authorization);
+      expect(refused.status).toBe(429);
+      expect(refused.json.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'AUTH_FAILURES_USER' });
+      expect(refused.json.errors[0].message).toMatch(/^Too many failed logins for this user name: at most 5 in 300/);
+    }
+    // The customer who signed in keeps working, from any address; other users are not held back.
+    expect((await from('198.51.100.99', stack.auth.globex)).json.errors).toBeUndefined();
+    expect((await from('203.0.113.1', stack.auth.globex)).json.errors).toBeUndefined();
+    expect((await from('198.51.100.99', stack.auth.acme)).json.errors).toBeUndefined();
+    // The portal saw the five guesses, and none of the refused.
+    expect(log.entries().filter((entry) => entry.status === 401)).toHaveLength(5);
+    expect(await (await fetch(`${stack.origin}/metrics`)).text()).toMatch(
+      /^client_requests_refused\{limit="auth_failures_user"\} 2$/m,
+    );
+  });
+
+  test('twenty guesses of one user name sent at once from twenty addresses reach the portal five times', async () => {
+    stack.emulator.setLatency(100);
+    try {
+      stack.emulator.requestLog.clear();
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => from(`192.0.2.${i + 1}`, basic('acme-ops', `guess-${i}`))),
+      );
+      expect(stack.emulator.requestLog.entries()).toHaveLength(5);
+      expect(answers.filter((answer) => answer.status === 429)).toHaveLength(15);
+      expect(
+        answers.filter((answer) => answer.status === 429).map((answer) => answer.json.errors[0].extensions.reason),
+      ).toEqual(Array(15).fill('AUTH_FAILURES_USER'));
+    } finally {
+      stack.emulator.setLatency(0);
+    }
+  });
+});
+
 describe('behind one proxy, TRUST_PROXY=1 (a hop count)', () => {
   let stack: Stack;
   beforeAll(async () => {
@@ -191,6 +284,15 @@ describe('behind one proxy, TRUST_PROXY=1 (a hop count)', () => {
     expect(spoofed.json.errors[0].extensions.reason).toBe('REQUEST_RATE');
     // The same spoofed address from another real one: another client.
     expect((await throughProxy('1.2.3.4, 10.0.0.2')).status).toBe(200);
+  });
+
+  test("an entry that is no address (a client reaching the server around the proxy) is counted as the socket's", async () => {
+    const direct = (forwarded: string) =>
+      postTo(stack.graphqlUrl, QUERY, { authorization: stack.auth.acme, 'x-forwarded-for': forwarded }, '127.0.0.18');
+    const statuses = [];
+    for (const forwarded of ['made-up-1', 'made-up-2', 'x'.repeat(4000)])
+      statuses.push((await direct(forwarded)).status);
+    expect(statuses).toEqual([200, 200, 429]);
   });
 });
 
@@ -225,25 +327,31 @@ describe('behind a proxy that TRUST_PROXY does not name (off)', () => {
       )?.[1],
     );
 
-  test('every forwarded request is counted, and the log says so once, naming the header, the socket and TRUST_PROXY', async () => {
+  test("ten people's wrong passwords then an eleventh user's right one, all through one proxy: served; the log says so once, naming the header, the socket and TRUST_PROXY, and every forwarded request is counted", async () => {
     const before = await ignoredSoFar();
     const forwarded: Array<Record<string, string>> = [
-      ...Array.from({ length: 8 }, (_, i) => ({ 'x-forwarded-for': `198.51.100.${i + 1}` })),
-      { forwarded: 'for=198.51.100.9' },
+      ...Array.from({ length: 9 }, (_, i) => ({ 'x-forwarded-for': `198.51.100.${i + 1}` })),
       { 'x-forwarded-for': '198.51.100.10', forwarded: 'for=198.51.100.10' },
     ];
-    for (const headers of forwarded) {
+    for (const [i, headers] of forwarded.entries()) {
       const answer = await postTo(
         server.graphqlUrl,
         QUERY,
-        { authorization: emulator.account('demo').authorization, ...headers },
+        { authorization: basic(`person-${i}`, 'typo'), ...headers },
         '127.0.0.13',
       );
-      expect(answer.json.errors).toBeUndefined();
+      expect(answer.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
     }
+    const eleventh = await postTo(
+      server.graphqlUrl,
+      QUERY,
+      { authorization: emulator.account('globex').authorization, forwarded: 'for=198.51.100.11' },
+      '127.0.0.13',
+    );
+    expect(eleventh.json.errors).toBeUndefined();
     // A request without one is not counted.
     await postTo(server.graphqlUrl, QUERY, { authorization: emulator.account('demo').authorization }, '127.0.0.13');
-    expect((await ignoredSoFar()) - before).toBe(10);
+    expect((await ignoredSoFar()) - before).toBe(11);
     const warnings = logLines().filter((line) => /forwarding header/.test(String(line.msg)));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({

@@ -78,9 +78,11 @@ beforeAll(async () => {
       // Endless bodies are cut off here: far above the demo seed's lists, and quick to reach.
       PORTAL_MAX_RESPONSE_BYTES: '1048576',
       // Every request comes from one address, many with random credentials: the per-address limits still read
-      // every hostile header (and count), but would otherwise refuse the rest of the run after ten failed logins.
+      // every hostile header (and count), but would otherwise refuse the rest of the run after a few failed logins.
       // Their refusals are `clientLimits.test.ts`'s to show.
       AUTH_FAILURE_LIMIT: '1000000',
+      AUTH_FAILURE_LIMIT_PER_ADDRESS: '1000000',
+      AUTH_FAILURE_LIMIT_PER_USER: '1000000',
       RATE_LIMIT_PER_MINUTE: '100000000',
     },
   });

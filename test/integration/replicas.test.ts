@@ -13,6 +13,8 @@ const GENERATE = `mutation Generate($input: GenerateLicenseInput!) {
 }`;
 /** Short timeouts, so that a lease (at least their sum and the deadline) runs out within a test. */
 const LEASE_MS = 4000;
+/** Failed logins per user name, from any address, before that user's unproven credentials are refused. */
+const FAILURES_PER_USER = 12;
 
 let emulator: Emulator;
 let redis: RedisServer;
@@ -31,6 +33,7 @@ function replica(): Promise<ChildServer> {
     PORTAL_BODY_TIMEOUT_MS: '1000',
     OPERATION_TIMEOUT_MS: String(LEASE_MS),
     IDEMPOTENCY_LEASE_MS: String(LEASE_MS),
+    AUTH_FAILURE_LIMIT_PER_USER: String(FAILURES_PER_USER),
   });
 }
 
@@ -176,22 +179,57 @@ test('Redis down: reads answer, a keyed generate is refused before any portal ca
   expect(licencesWith(variables.input.hwid)).toHaveLength(1);
 }, 30_000);
 
-test('failed logins are counted by both replicas together: ten spread over them block the address on each', async () => {
-  const wrong = `Basic ${Buffer.from('demo:not-the-password').toString('base64')}`;
-  const query = { query: '{ productAssignments { id } }' };
+const READ = { query: '{ productAssignments { id } }' };
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+test('failed logins are counted by both replicas together: ten spread over them hold back that user name from that address on each', async () => {
+  const wrong = basic('demo', 'not-the-password');
+  // The customer signs in (on A) before the guessing starts.
+  expect((await postTo(a.graphqlUrl, READ, { authorization: demo }, '127.0.0.22')).json.errors).toBeUndefined();
   emulator.requestLog.clear();
   for (let i = 0; i < 10; i += 1) {
-    const answer = await postTo((i % 2 === 0 ? a : b).graphqlUrl, query, { authorization: wrong }, '127.0.0.20');
+    const answer = await postTo((i % 2 === 0 ? a : b).graphqlUrl, READ, { authorization: wrong }, '127.0.0.20');
     expect(answer.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
   }
   for (const replica of [a, b]) {
-    const refused = await postTo(replica.graphqlUrl, query, { authorization: demo }, '127.0.0.20');
+    const refused = await postTo(replica.graphqlUrl, READ, { authorization: wrong }, '127.0.0.20');
     expect(refused.status).toBe(429);
     expect(refused.json.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'AUTH_FAILURES' });
+    // The customer's accepted credentials are served by either, from the same address.
+    expect((await postTo(replica.graphqlUrl, READ, { authorization: demo }, '127.0.0.20')).json.errors).toBeUndefined();
   }
-  expect(emulator.requestLog.entries()).toHaveLength(10);
-  // Another address is served by either.
-  expect((await postTo(b.graphqlUrl, query, { authorization: demo }, '127.0.0.21')).json.errors).toBeUndefined();
+  expect(emulator.requestLog.entries().filter((entry) => entry.status === 401)).toHaveLength(10);
+  // Another user from the same address is served by either.
+  const other = emulator.account('acme-ops').authorization;
+  expect((await postTo(b.graphqlUrl, READ, { authorization: other }, '127.0.0.20')).json.errors).toBeUndefined();
+});
+
+test('one user name guessed from many addresses over both replicas is counted once: past the limit both refuse its unproven credentials; the credentials accepted on A are served by B', async () => {
+  const globex = emulator.account('globex').authorization;
+  expect((await postTo(a.graphqlUrl, READ, { authorization: globex }, '127.0.0.30')).json.errors).toBeUndefined();
+  for (let i = 0; i < FAILURES_PER_USER; i += 1) {
+    const guess = await postTo(
+      (i % 2 === 0 ? a : b).graphqlUrl,
+      READ,
+      { authorization: basic('globex', `guess-${i}`) },
+      `127.0.0.${31 + i}`,
+    );
+    expect(guess.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  }
+  for (const replica of [a, b]) {
+    const refused = await postTo(
+      replica.graphqlUrl,
+      READ,
+      { authorization: basic('globex', 'one-more-guess') },
+      '127.0.0.60',
+    );
+    expect(refused.status).toBe(429);
+    expect(refused.json.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'AUTH_FAILURES_USER' });
+  }
+  // B never saw globex's own credentials: it knows them as accepted from the shared store.
+  const onB = await postTo(b.graphqlUrl, READ, { authorization: globex }, '127.0.0.60');
+  expect(onB.json.errors).toBeUndefined();
+  expect(onB.json.data.productAssignments.length).toBeGreaterThan(0);
 });
 
 test('a replica killed while its generate call is in flight: the retry on the other, after the lease, yields exactly one licence', async () => {

@@ -104,6 +104,26 @@ describe('loadConfig', () => {
       expectStartUpStopped({ TRUST_PROXY: value }, 'TRUST_PROXY');
   });
 
+  test('the failed-login limits: per address and user name 10, per address 100, per user name 50, each 0 (off) to 1,000,000 on its own', () => {
+    expect(loadConfig({}).clientLimits).toEqual({
+      authFailureLimit: 10,
+      authFailureLimitPerAddress: 100,
+      authFailureLimitPerUser: 50,
+      authFailureWindowMs: 300_000,
+      requestsPerMinute: 6000,
+    });
+    // No rule relates them: a per-user limit below the per-address one, or one limit off alone, is taken as given.
+    expect(
+      loadConfig({
+        AUTH_FAILURE_LIMIT: '0',
+        AUTH_FAILURE_LIMIT_PER_ADDRESS: '1000000',
+        AUTH_FAILURE_LIMIT_PER_USER: '3',
+      }).clientLimits,
+    ).toMatchObject({ authFailureLimit: 0, authFailureLimitPerAddress: 1_000_000, authFailureLimitPerUser: 3 });
+    for (const variable of ['AUTH_FAILURE_LIMIT', 'AUTH_FAILURE_LIMIT_PER_ADDRESS', 'AUTH_FAILURE_LIMIT_PER_USER'])
+      for (const value of ['-1', '1000001', '1.5', 'ten']) expectStartUpStopped({ [variable]: value }, variable);
+  });
+
   test('PORTAL_URL is reduced to its origin', () => {
     expect(loadConfig({ PORTAL_URL: 'https://customerportal.innovatrics.com/' }).portal.url).toBe(
       'https://customerportal.innovatrics.com',
