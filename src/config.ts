@@ -57,8 +57,10 @@ export interface Config {
   introspection: boolean;
   /** How long SIGTERM waits for requests in flight before it closes their connections. */
   shutdownGraceMs: number;
-  /** Whether the GraphiQL playground is served at `GET /` and `GET /graphql` from a browser. */
+  /** Whether the GraphiQL playground is served at `GET /` and `GET /graphql` from a browser (never under `enforce`). */
   playground: boolean;
+  /** The manifest of trusted documents and what is done with the rest; undefined: every operation runs, unreported. */
+  trustedDocuments: { path: string; mode: 'enforce' | 'report' } | undefined;
   /** Shared state of the replicas; undefined: in-memory stores. */
   redis: { url: string; callerHashSecret: string } | undefined;
   /** How long list answers are cached per caller; 0: off. */
@@ -250,6 +252,16 @@ export const SETTINGS = {
   PLAYGROUND: {
     default: '',
     meaning: 'true or false: serve the GraphiQL playground. Default: on in development only.',
+  },
+  TRUSTED_DOCUMENTS_MODE: {
+    default: '',
+    meaning:
+      "enforce: run only the manifest's documents, refusing the rest before parsing (404 PERSISTED_QUERY_NOT_IN_LIST, 403 QUERY_NOT_IN_PERSISTED_QUERY_LIST), and no playground; report: run everything, logging each operation not in it once and counting it. Unset: every operation runs and the manifest is not read.",
+  },
+  TRUSTED_DOCUMENTS_PATH: {
+    default: '',
+    meaning:
+      "The manifest of trusted documents: graphql-codegen's persisted-documents.json or an Apollo persisted query manifest. Required with TRUSTED_DOCUMENTS_MODE; read at start-up and on SIGHUP.",
   },
   LOG_FORMAT: { default: '', meaning: 'json or pretty. Default: pretty when NODE_ENV=development, else json.' },
   CORS_ORIGINS: {
@@ -445,6 +457,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (/^(false|0|no|off)$/i.test(text)) return false;
     throw new ConfigError(name, `must be true or false, but is ${JSON.stringify(text)}.`);
   };
+  const trusted = trustedDocuments(
+    read('TRUSTED_DOCUMENTS_MODE') === '' ? '' : oneOf('TRUSTED_DOCUMENTS_MODE', ['enforce', 'report'] as const),
+    read('TRUSTED_DOCUMENTS_PATH'),
+  );
   // Safe by default: a deployment pointed at the real portal that forgets NODE_ENV runs as in production.
   const nodeEnv =
     read('NODE_ENV') === '' ? (read('PORTAL_URL') === '' ? 'development' : 'production') : oneOf('NODE_ENV', NODE_ENVS);
@@ -454,7 +470,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metrics:
       read('METRICS_PORT') === '' ? undefined : { port: integer('METRICS_PORT', 0, 65535), host: read('METRICS_HOST') },
     nodeEnv,
-    playground: flag('PLAYGROUND', nodeEnv === 'development'),
+    playground: playground(flag('PLAYGROUND', nodeEnv === 'development'), read('PLAYGROUND') !== '', trusted),
+    trustedDocuments: trusted,
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),
     logFormat:
       read('LOG_FORMAT') === ''
@@ -518,6 +535,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       port: integer('EMULATOR_PORT', 0, 65535),
     },
   };
+}
+
+function trustedDocuments(mode: '' | 'enforce' | 'report', path: string): Config['trustedDocuments'] {
+  if (mode === '') return undefined;
+  if (path === '') {
+    throw new ConfigError(
+      'TRUSTED_DOCUMENTS_PATH',
+      `must name the manifest of trusted documents when TRUSTED_DOCUMENTS_MODE is ${mode}.`,
+    );
+  }
+  return { path, mode };
+}
+
+/** The playground runs whatever a person types: never where only trusted documents may run. */
+function playground(wanted: boolean, asked: boolean, trusted: Config['trustedDocuments']): boolean {
+  if (trusted?.mode !== 'enforce') return wanted;
+  if (asked && wanted) {
+    throw new ConfigError(
+      'PLAYGROUND',
+      'cannot be true with TRUSTED_DOCUMENTS_MODE=enforce: the playground runs any operation.',
+    );
+  }
+  return false;
 }
 
 function redisSettings(url: string, secret: string | undefined): Config['redis'] {

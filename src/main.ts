@@ -6,6 +6,9 @@ import { ConfigError, describeConfig, loadConfig, type Config } from './config';
 import { PortalClient } from './portal/portalClient';
 import { createHttpServer, createMetricsServer } from './http/server';
 import { ServerMetrics } from './http/metrics';
+import { buildSchema } from 'graphql';
+import { loadTypeDefs } from './graphql/apollo';
+import { TrustedDocuments } from './http/trustedDocuments';
 import { startEmulator, type Emulator } from './emulator';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Server } from 'node:http';
@@ -30,6 +33,8 @@ export interface RunningServer {
   graphqlUrl: string;
   /** Where Prometheus scrapes: on the `METRICS_PORT` listener when set, else beside the API. */
   metricsUrl: string;
+  /** Reads the trusted documents' manifest again (SIGHUP); false when there is none or the new one is bad. */
+  reloadTrustedDocuments(): boolean;
   /** The embedded emulator, when no `PORTAL_URL` was given. */
   emulator: Emulator | undefined;
   close(): Promise<void>;
@@ -45,6 +50,15 @@ export interface ServerParts {
 
 /** Starts everything the configuration asks for; the returned `close` stops it all. */
 export async function startServer(config: Config, parts: ServerParts = {}): Promise<RunningServer> {
+  // Read first: a manifest that cannot be used stops start-up before anything listens.
+  const trustedDocuments = config.trustedDocuments
+    ? new TrustedDocuments({
+        ...config.trustedDocuments,
+        schema: buildSchema(loadTypeDefs()),
+        log: { warn: (details, message) => log.warn(details, message) },
+        observe: (result, document) => metrics.observeTrustedDocument(result, document),
+      })
+    : undefined;
   const emulator =
     config.portal.url === undefined
       ? await startEmulator({
@@ -115,6 +129,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     ...(redis ? { persistedQueries: new RedisKeyValueCache(redis, 'apq') } : {}),
     ...(sharedState ? { sharedState } : {}),
     ...(emulator ? { demoAuthorization: emulator.accounts[0]!.authorization } : {}),
+    ...(trustedDocuments ? { trustedDocuments } : {}),
   });
   logs.to = app.log;
   const metricsAt = config.metrics;
@@ -128,6 +143,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     graphqlUrl: `${origin}/graphql`,
     metricsUrl: `${metricsAt && metricsApp ? originOf(metricsApp.server, metricsAt.host) : origin}/metrics`,
     emulator,
+    reloadTrustedDocuments: () => trustedDocuments?.reload() ?? false,
     /**
      * Stops accepting connections, lets the requests in flight finish (for at most the grace period, after which
      * their connections are closed), then closes the metrics listener, the upstream pool and the embedded emulator.
@@ -211,6 +227,11 @@ async function main(): Promise<void> {
       },
     );
   };
+  // SIGHUP reads the trusted documents again; without them it keeps its default (the process ends).
+  if (config.trustedDocuments)
+    process.on('SIGHUP', () => {
+      if (server.reloadTrustedDocuments()) process.stdout.write('SIGHUP: the trusted documents were reloaded\n');
+    });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

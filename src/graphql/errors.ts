@@ -22,6 +22,10 @@ export const ErrorCode = {
   OUTCOME_UNKNOWN: 'OUTCOME_UNKNOWN',
   /** Refused before any portal call: too many failed logins, or requests, from this client's address (HTTP 429). */
   RATE_LIMITED: 'RATE_LIMITED',
+  /** Trusted documents enforced: no document of the manifest has the id or APQ hash the request names (HTTP 404). */
+  PERSISTED_QUERY_NOT_IN_LIST: 'PERSISTED_QUERY_NOT_IN_LIST',
+  /** Trusted documents enforced: the request's text is not a document of the manifest (HTTP 403). */
+  QUERY_NOT_IN_PERSISTED_QUERY_LIST: 'QUERY_NOT_IN_PERSISTED_QUERY_LIST',
   /** The HTTP request itself could not be read (malformed JSON, a content type, a method); `reason` says which. */
   BAD_REQUEST: 'BAD_REQUEST',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',

@@ -8,6 +8,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { UpstreamCall } from '../portal/portalClient';
 import type { BreakerState } from '../portal/circuitBreaker';
 import type { ClientLimitCounts } from './clientLimits';
+import type { TrustedDocumentResult } from './trustedDocuments';
+import type { TrustedDocument } from '../graphql/trustedManifest';
 
 /** Most distinct operation names kept as label values; names past them are `other`. */
 export const MAX_OPERATION_NAMES = 100;
@@ -32,6 +34,9 @@ export class ServerMetrics {
   private readonly upstreamRetries: Counter<'endpoint'>;
   private readonly batchSize: Histogram<'loader'>;
   private readonly forwardedHeadersIgnored: Counter;
+  private readonly trustedDocuments: Counter<'result'>;
+  private readonly trustedDocumentRequests: Counter<'id' | 'operation'>;
+  private readonly untrustedOperations: Counter;
 
   constructor(sources: {
     /** Undefined where the store cannot tell cheaply (Redis): the gauge is then left out. */
@@ -84,6 +89,23 @@ export class ServerMetrics {
     this.forwardedHeadersIgnored = new Counter({
       name: 'client_forwarded_headers_ignored_total',
       help: 'Requests that carried X-Forwarded-For or Forwarded while TRUST_PROXY is off: a proxy in front, not trusted, makes every client its one address.',
+      registers: [this.registry],
+    });
+    this.trustedDocuments = new Counter({
+      name: 'graphql_trusted_documents_total',
+      help: 'Requests to /graphql checked against the trusted documents, by result: found in the manifest, not_in_list (refused), or reported (run under TRUSTED_DOCUMENTS_MODE=report).',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    this.trustedDocumentRequests = new Counter({
+      name: 'graphql_trusted_document_requests_total',
+      help: "Requests by trusted document: the manifest's id and its operations' names (as many series as the manifest has documents).",
+      labelNames: ['id', 'operation'],
+      registers: [this.registry],
+    });
+    this.untrustedOperations = new Counter({
+      name: 'graphql_untrusted_operations_total',
+      help: 'Requests whose operation is not among the trusted documents and ran anyway (TRUSTED_DOCUMENTS_MODE=report).',
       registers: [this.registry],
     });
     new Gauge({
@@ -212,6 +234,13 @@ export class ServerMetrics {
     });
     this.upstreamDuration.observe({ endpoint: call.endpoint }, call.durationMs / 1000);
     if (call.attempt > 0) this.upstreamRetries.inc({ endpoint: call.endpoint });
+  }
+
+  /** A request checked against the trusted documents; `document` when the manifest holds it. */
+  observeTrustedDocument(result: TrustedDocumentResult, document: TrustedDocument | undefined): void {
+    this.trustedDocuments.inc({ result });
+    if (document) this.trustedDocumentRequests.inc({ id: document.id, operation: document.name ?? 'anonymous' });
+    if (result === 'reported') this.untrustedOperations.inc();
   }
 
   observeBatch(loader: string, size: number): void {

@@ -26,6 +26,7 @@ import { authorizationOf, type CallerKeys } from './callerKeys';
 import type { Span, Tracing } from '../tracing/tracing';
 import { RequestTracing } from './requestTracing';
 import { ForwardedHeadersNotice } from './forwardedHeaders';
+import type { TrustedDocuments } from './trustedDocuments';
 
 /** What the HTTP layer is given: the settings, and the parts `main.ts` built from them that outlive a request. */
 export interface HttpServerParts {
@@ -51,6 +52,8 @@ export interface HttpServerParts {
   persistedQueries?: PersistedQueryCache;
   /** The shared store's health, for `/metrics` and `/readyz`; undefined when there is none. */
   sharedState?: () => SharedStateHealth;
+  /** The trusted documents, when `TRUSTED_DOCUMENTS_MODE` is set. */
+  trustedDocuments?: TrustedDocuments;
   /** The demo account's `Authorization`, pre-filled in the playground (embedded emulator only). */
   demoAuthorization?: string;
 }
@@ -113,6 +116,9 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
   app.addHook('onSend', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     if (closing) reply.header('connection', 'close');
+    // One customer's data: no shared cache may keep it (a trusted document's GET has a short, cacheable URL).
+    if (request.routeOptions.url === '/graphql' && authorizationOf(request) !== undefined)
+      reply.header('cache-control', 'private, no-store');
   });
   // The last line behind MAX_RESULT_OBJECTS: an answer over MAX_RESPONSE_BYTES is not sent. A mutation's answer is
   // always sent, whatever its size: it may carry the only word of a licence just generated.
@@ -168,6 +174,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
   requestTracing?.register(app);
   parts.clientLimits.register(app, { graphql: ['/graphql'], plainText: [LICENSE_FILE_ROUTE] });
   registerHealthRoutes(app, readiness, parts.sharedState);
+  parts.trustedDocuments?.register(app, '/graphql');
   if (!config.metrics) registerMetricsRoute(app, metrics);
   /** What every portal call of a request tells: the metrics, readiness, and the caller's address's logins. */
   const observeCall = (call: UpstreamCall, request: FastifyRequest): void => {
