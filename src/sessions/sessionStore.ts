@@ -41,7 +41,7 @@ export interface MemorySessionStoreOptions {
   now?: () => number;
 }
 
-/** 32 MiB: some 50,000 sessions of the longest credentials a sign-in takes, 150,000 of usual ones. */
+/** 32 MiB: over 100,000 sessions of usual credentials (about 300 bytes each), a few thousand of the longest. */
 const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
 /** What an entry weighs beside its key and sealed credentials: the objects that hold them. */
 const ENTRY_OVERHEAD_BYTES = 128;
