@@ -72,7 +72,12 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
   const app = Fastify({
     logger: {
       level: config.logLevel,
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], remove: true },
+      // Credentials a request or a response may carry, should a serializer ever log them: the header, the session
+      // cookie, a sign-in's body, and the cookie a sign-in sets.
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.body', 'res.headers["set-cookie"]'],
+        remove: true,
+      },
       ...(config.logFormat === 'pretty'
         ? {
             stream: pinoPretty({
