@@ -63,6 +63,8 @@ export interface Config {
   trustedDocuments: { path: string; mode: 'enforce' | 'report' } | undefined;
   /** Shared state of the replicas; undefined: in-memory stores. */
   redis: { url: string; callerHashSecret: string } | undefined;
+  /** Browser sessions (`/auth/session` and its cookie); undefined: off (`SESSIONS=off`). */
+  sessions: SessionSettings | undefined;
   /** How long list answers are cached per caller; 0: off. */
   portalCacheTtlMs: number;
   /** How long a claim on an idempotency key lasts. */
@@ -92,6 +94,16 @@ export interface ClientLimitSettings {
   authFailureWindowMs: number;
   /** Requests per address per minute. */
   requestsPerMinute: number;
+}
+
+/** Browser sessions: how long one lasts, and what its credentials' keys are derived from. */
+interface SessionSettings {
+  /** A session ends after this long without a request. */
+  idleTimeoutMs: number;
+  /** A session ends at the latest this long after its sign-in. */
+  maxAgeMs: number;
+  /** `SESSION_SECRET`; undefined: a random key of this process's own (required with Redis). */
+  secret: string | undefined;
 }
 
 /** OpenTelemetry's tracing settings, read from its standard variables as its specification says. */
@@ -293,6 +305,25 @@ export const SETTINGS = {
     default: '',
     meaning:
       'Secret of the HMAC that scopes idempotency keys to callers, the same on every replica (at least 32 characters). Required with REDIS_URL; never logged or stored.',
+  },
+  SESSIONS: {
+    default: 'on',
+    meaning:
+      'on or off: browser sessions, POST, GET and DELETE /auth/session and the portal_session cookie they give (see the README\'s "Browser apps: sessions"). off: the routes answer 404 and the cookie is ignored.',
+  },
+  SESSION_SECRET: {
+    default: '',
+    meaning:
+      "Secret the keys that encrypt sessions' credentials are derived from (HKDF), the same on every replica (at least 32 characters). Required with REDIS_URL unless SESSIONS=off; unset without Redis: a random key per process (sessions end at a restart). Never logged or stored.",
+  },
+  SESSION_IDLE_TIMEOUT_MS: {
+    default: '1800000',
+    meaning: 'A session ends after this long without a request, in milliseconds (1000 to 604800000).',
+  },
+  SESSION_MAX_AGE_MS: {
+    default: '43200000',
+    meaning:
+      'A session ends at the latest this long after its sign-in, however busy, in milliseconds (1000 to 2592000000).',
   },
   IDEMPOTENCY_LEASE_MS: {
     default: '60000',
@@ -513,6 +544,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     introspection: flag('INTROSPECTION', nodeEnv === 'development'),
     shutdownGraceMs: integer('SHUTDOWN_GRACE_MS', 0, 3_600_000),
     redis: redisSettings(read('REDIS_URL'), env.CALLER_HASH_SECRET),
+    sessions: flag('SESSIONS', true)
+      ? {
+          idleTimeoutMs: integer('SESSION_IDLE_TIMEOUT_MS', 1000, 7 * 24 * 3_600_000),
+          maxAgeMs: integer('SESSION_MAX_AGE_MS', 1000, 30 * 24 * 3_600_000),
+          secret: sessionSecret(env.SESSION_SECRET, read('REDIS_URL') !== ''),
+        }
+      : undefined,
     tracing: tracingSettings({ read, integer, oneOf }),
     portalCacheTtlMs: integer('PORTAL_CACHE_TTL_MS', 0, 3_600_000),
     clientLimits: {
@@ -581,6 +619,23 @@ function redisSettings(url: string, secret: string | undefined): Config['redis']
   return { url, callerHashSecret: secret };
 }
 
+/**
+ * `SESSION_SECRET`: with Redis every replica must open the sessions the others sealed, so it is required; without,
+ * unset is a random key of this process's own. Never echoed, not even in part: only its length is told.
+ */
+function sessionSecret(secret: string | undefined, shared: boolean): string | undefined {
+  if (secret === undefined || secret === '') {
+    if (!shared) return undefined;
+    throw new ConfigError(
+      'SESSION_SECRET',
+      'must be set, to at least 32 characters, the same on every replica, when REDIS_URL is set (or set SESSIONS=off).',
+    );
+  }
+  if (secret.length < 32)
+    throw new ConfigError('SESSION_SECRET', `must have at least 32 characters (it has ${secret.length}).`);
+  return secret;
+}
+
 /** A lease shorter than a generate call may take would let a retry reconcile while the call still runs. */
 function leaseMs(lease: number, atLeast: number[]): number {
   const longest = Math.max(...atLeast);
@@ -637,9 +692,10 @@ export function describeConfig(env: Record<string, string | undefined> = process
     const value = env[name]?.trim() || SETTINGS[name].default;
     if (name === 'NODE_ENV' && value === '')
       return `NODE_ENV=(unset: ${env.PORTAL_URL?.trim() ? 'production' : 'development'})`;
-    // Secrets: the HMAC's, and the exporter's headers (a tracing vendor's API key).
+    // Secrets: the HMAC's, the sessions', and the exporter's headers (a tracing vendor's API key).
     if (
       name === 'CALLER_HASH_SECRET' ||
+      name === 'SESSION_SECRET' ||
       name === 'OTEL_EXPORTER_OTLP_HEADERS' ||
       name === 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'
     )

@@ -27,6 +27,9 @@ import { CallerKeys } from './http/callerKeys';
 import { Tracing } from './tracing/tracing';
 import type { OutageLog } from './shared/outageLog';
 import { MemoryLimitCounters, RedisLimitCounters } from './http/limitCounters';
+import { Sessions } from './sessions/sessions';
+import { MemorySessionStore } from './sessions/sessionStore';
+import { RedisSessionStore } from './sessions/redisSessionStore';
 
 export interface RunningServer {
   /** The GraphQL endpoint, e.g. `http://127.0.0.1:4000/graphql`. */
@@ -100,6 +103,17 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     secret: callerSecret,
     callerKeys,
   });
+  // Browser sessions: in Redis for every replica, sealed under the shared SESSION_SECRET; else in this process.
+  const sessions = config.sessions
+    ? new Sessions({
+        store: redis
+          ? new RedisSessionStore(redis, config.sessions.idleTimeoutMs)
+          : new MemorySessionStore({ idleTimeoutMs: config.sessions.idleTimeoutMs }),
+        secret: config.sessions.secret === undefined ? randomBytes(32) : Buffer.from(config.sessions.secret, 'utf8'),
+        idleTimeoutMs: config.sessions.idleTimeoutMs,
+        maxAgeMs: config.sessions.maxAgeMs,
+      })
+    : undefined;
   const admission = new AdmissionQueue({
     maxActive: config.limits.maxConcurrentOperations,
     maxQueued: config.limits.maxQueuedOperations,
@@ -124,6 +138,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     listSizes: new ListSizeMemory(),
     clientLimits,
     callerKeys,
+    ...(sessions ? { sessions } : {}),
     ...(parts.loaders ? { loaders: parts.loaders } : {}),
     ...(tracing ? { tracing } : {}),
     ...(redis ? { persistedQueries: new RedisKeyValueCache(redis, 'apq') } : {}),

@@ -150,7 +150,13 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       NODE_ENV: 'production',
       PORTAL_HEADERS_TIMEOUT_MS: String(settings.upstreamTimeoutMs),
       PORTAL_BODY_TIMEOUT_MS: String(settings.upstreamTimeoutMs),
-      ...(redis ? { REDIS_URL: redis.url, CALLER_HASH_SECRET: randomBytes(32).toString('hex') } : {}),
+      ...(redis
+        ? {
+            REDIS_URL: redis.url,
+            CALLER_HASH_SECRET: randomBytes(32).toString('hex'),
+            SESSION_SECRET: randomBytes(32).toString('hex'),
+          }
+        : {}),
       ...options.serverEnv,
     };
     for (let replica = 0; replica < settings.replicas; replica += 1)

@@ -85,9 +85,20 @@ export const DEMO_ACCOUNTS: readonly DemoAccount[] = Object.freeze([
   demoAccount('globex', 'globex', GLOBEX),
 ]);
 
-/** The account with these exact credentials, or null. */
-export function findAccount(username: string, password: string): DemoAccount | null {
-  return DEMO_ACCOUNTS.find((account) => account.username === username && account.password === password) ?? null;
+/**
+ * The account with these exact credentials, or null. `changed` holds the passwords changed since seeding (a user who
+ * changed theirs in the portal), by username: an account listed there takes only its new password.
+ */
+export function findAccount(
+  username: string,
+  password: string,
+  changed: ReadonlyMap<string, string> = new Map(),
+): DemoAccount | null {
+  return (
+    DEMO_ACCOUNTS.find(
+      (account) => account.username === username && (changed.get(username) ?? account.password) === password,
+    ) ?? null
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------

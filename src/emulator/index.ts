@@ -106,7 +106,13 @@ export interface Emulator {
    * The route's work is done first, then the wait: a client that gives up during it has still generated its licence.
    */
   setLatency(ms: number, route?: RouteName): void;
-  /** Reseeds (same options), clears the request log and the faults, and restores the starting latency. */
+  /**
+   * Test hook: from now on the portal takes only `password` for this account, as after its user changed it in the
+   * portal's own pages. `accounts` keep the seeded passwords; `reset()` restores them. Throws a TypeError for an
+   * unknown username or an empty password.
+   */
+  setPassword(username: string, password: string): void;
+  /** Reseeds (same options), clears the request log and the faults, restores the starting latency and the passwords. */
   reset(): void;
   /** Closes the server and every connection, keep-alive and in-flight ones included; waits end at once. */
   close(): Promise<void>;
@@ -119,6 +125,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const lifetime = new AbortController();
   const log = new RecordingLog();
   const latency = new LatencySettings(settings.latencyMs);
+  const changedPasswords = new Map<string, string>();
 
   let faultRolls = new Prng(settings.seedNumber);
   const faults = new FaultSet(() => faultRolls.next());
@@ -131,6 +138,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     log,
     latency,
     lifetime: lifetime.signal,
+    changedPasswords,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -184,12 +192,21 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     requestLog: log,
     faults,
     setLatency: (ms, route) => latency.set(ms, route),
+    setPassword: (username, password) => {
+      accountNamed(username);
+      if (typeof password !== 'string' || password === '')
+        throw new TypeError(
+          `setPassword: the password must be a non-empty string, but got: ${JSON.stringify(password)}`,
+        );
+      changedPasswords.set(username, password);
+    },
     reset: () => {
       world = seedWorld(settings.seed, settings.seedNumber, clock.today());
       faultRolls = new Prng(settings.seedNumber);
       faults.clear();
       log.clear();
       latency.reset();
+      changedPasswords.clear();
     },
     close: () => {
       closing ??= new Promise<void>((resolve) => {

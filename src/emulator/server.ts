@@ -66,6 +66,8 @@ export interface PortalServerParts {
   latency: LatencySettings;
   /** Aborted when the emulator closes, so that pending waits end at once. */
   lifetime: AbortSignal;
+  /** Passwords changed since seeding, by username (`Emulator.setPassword`). */
+  changedPasswords: ReadonlyMap<string, string>;
 }
 
 export function createPortalServer(parts: PortalServerParts): Server {
@@ -95,7 +97,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, parts: PortalSer
   );
 
   const credentials = parseBasicCredentials(req.headers.authorization);
-  const account = credentials && findAccount(credentials.username, credentials.password);
+  const account = credentials && findAccount(credentials.username, credentials.password, parts.changedPasswords);
   logged.username = account?.username ?? null;
 
   const match = matchRoute(percentDecode(rawPath));

@@ -32,10 +32,22 @@ export class CallerKeys {
   }
 }
 
+/** The credentials the sessions' hook gave a request to act with (`src/http/sessionRoutes.ts`). */
+const actingWith = new WeakMap<FastifyRequest, string>();
+
 /**
  * The `Authorization` a request acts with, as every part that forwards or counts credentials reads it (the GraphQL
- * context, the licence-file route, the login limits, the caller's key): the request's own header.
+ * context, the licence-file route, the login limits, the caller's key): those the sessions' hook gave it (a sign-in's
+ * submitted credentials, or a browser session's for a request without a header of its own), else its own header.
  */
 export function authorizationOf(request: FastifyRequest): string | undefined {
-  return request.headers.authorization;
+  return actingWith.get(request) ?? request.headers.authorization;
+}
+
+/**
+ * Makes a request act with these credentials from now on, in every part that reads `authorizationOf`. Only the
+ * sessions' `onRequest` hook calls it, before any part has read them (the login limits' hook comes after it).
+ */
+export function actWith(request: FastifyRequest, authorization: string): void {
+  actingWith.set(request, authorization);
 }

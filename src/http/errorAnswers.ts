@@ -53,7 +53,8 @@ function refusalOf(
   }
 }
 
-function graphqlErrorBody(message: string, extensions: Record<string, unknown>): string {
+/** The body of a refusal made outside Apollo, shaped as a GraphQL response. */
+export function graphqlErrorBody(message: string, extensions: Record<string, unknown>): string {
   return JSON.stringify({ errors: [{ message, extensions }] });
 }
 

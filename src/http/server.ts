@@ -1,5 +1,6 @@
 /**
- * The HTTP face of the server: GraphQL at `/graphql` and the routes beside it (health, licence files).
+ * The HTTP face of the server: GraphQL at `/graphql` and the routes beside it (health, licence files, browser
+ * sessions).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -27,6 +28,8 @@ import type { Span, Tracing } from '../tracing/tracing';
 import { RequestTracing } from './requestTracing';
 import { ForwardedHeadersNotice } from './forwardedHeaders';
 import type { TrustedDocuments } from './trustedDocuments';
+import type { Sessions } from '../sessions/sessions';
+import { SESSION_ROUTE, SessionRoutes } from './sessionRoutes';
 
 /** What the HTTP layer is given: the settings, and the parts `main.ts` built from them that outlive a request. */
 export interface HttpServerParts {
@@ -42,6 +45,8 @@ export interface HttpServerParts {
   clientLimits: ClientLimits;
   /** Who is calling, as the per-caller parts name them. */
   callerKeys: CallerKeys;
+  /** Browser sessions (`/auth/session` and its cookie); undefined: off. */
+  sessions?: Sessions;
   /** Where the spans of traced requests go; undefined: tracing is off. */
   tracing?: Tracing;
   /** The list sizes seen per caller, for estimating answers before any call. */
@@ -71,7 +76,12 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
   const app = Fastify({
     logger: {
       level: config.logLevel,
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], remove: true },
+      // Credentials a request or a response may carry, should a serializer ever log them: the header, the session
+      // cookie, a sign-in's body, and the cookie a sign-in sets.
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.body', 'res.headers["set-cookie"]'],
+        remove: true,
+      },
       ...(config.logFormat === 'pretty'
         ? {
             stream: pinoPretty({
@@ -149,7 +159,9 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
   if (config.corsOrigins.length > 0) {
     await app.register(fastifyCors, {
       origin: config.corsOrigins,
-      methods: ['GET', 'POST'],
+      // Those origins' pages may send the session cookie (fetch's `credentials: 'include'`), and sign out.
+      credentials: parts.sessions !== undefined,
+      methods: parts.sessions ? ['GET', 'POST', 'DELETE'] : ['GET', 'POST'],
       allowedHeaders: [
         'authorization',
         'content-type',
@@ -172,17 +184,39 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
   }
   registerErrorAnswers(app, { bodyLimitBytes: config.bodyLimitBytes, graphqlPath: '/graphql' });
   requestTracing?.register(app);
-  parts.clientLimits.register(app, { graphql: ['/graphql'], plainText: [LICENSE_FILE_ROUTE] });
-  registerHealthRoutes(app, readiness, parts.sharedState);
-  parts.trustedDocuments?.register(app, '/graphql');
-  if (!config.metrics) registerMetricsRoute(app, metrics);
-  /** What every portal call of a request tells: the metrics, readiness, and the caller's address's logins. */
+  /**
+   * What every portal call of a request tells: the metrics, readiness, the caller's address's logins, and the
+   * request's session (ended when the portal refuses its credentials).
+   */
   const observeCall = (call: UpstreamCall, request: FastifyRequest): void => {
     metrics.observeUpstreamCall(call);
     if (call.status !== undefined) readiness.portalAnswered();
-    if (call.status === 401) void parts.clientLimits.authFailed(request);
-    else if (acceptedCredentials(call.status)) parts.clientLimits.credentialsAccepted(request);
+    if (call.status === 401) {
+      void parts.clientLimits.authFailed(request);
+      sessionRoutes?.credentialsRefused(request);
+    } else if (acceptedCredentials(call.status)) parts.clientLimits.credentialsAccepted(request);
   };
+  const sessionRoutes =
+    parts.sessions &&
+    new SessionRoutes(parts.sessions, {
+      portal,
+      routes: { graphql: ['/graphql'], plainText: [LICENSE_FILE_ROUTE] },
+      allowedOrigins: config.corsOrigins,
+      onCall: observeCall,
+      timeoutMs: config.limits.operationTimeoutMs,
+      spanOf: (request) => requestTracing?.spanOf(request),
+      callerKeyOf: (request) => parts.callerKeys.of(request),
+    });
+  // Fastify runs a stage's hooks in the order they were added: the sessions' hook first, since it decides which
+  // credentials a request acts with, and the limits' then count those (a sign-in's submitted ones included).
+  sessionRoutes?.register(app);
+  parts.clientLimits.register(app, {
+    graphql: sessionRoutes ? ['/graphql', SESSION_ROUTE] : ['/graphql'],
+    plainText: [LICENSE_FILE_ROUTE],
+  });
+  registerHealthRoutes(app, readiness, parts.sharedState);
+  parts.trustedDocuments?.register(app, '/graphql');
+  if (!config.metrics) registerMetricsRoute(app, metrics);
   registerLicenseFileRoute(app, portal, {
     onCall: observeCall,
     maxBytes: config.portal.maxResponseBytes,

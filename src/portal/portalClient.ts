@@ -241,6 +241,21 @@ export class PortalClient {
   }
 
   /**
+   * Resolves when the portal accepts the caller's credentials; throws the PortalError of its answer otherwise
+   * (`UNAUTHENTICATED` for wrong ones). One read of the assignments, the shortest list an account has, always asked
+   * of the portal: a cached answer would accept a password changed since.
+   */
+  async checkCredentials(caller: PortalCaller): Promise<void> {
+    const endpoint = 'productAssignment.list';
+    parseBody(
+      endpoint,
+      await this.fetchBody(caller, endpoint, endpointPath(endpoint)),
+      productAssignmentListShape,
+      false,
+    );
+  }
+
+  /**
    * Whether the portal answers at all: one request without credentials to a list endpoint (it answers 401 at
    * once, reading no data), outside the breaker and with no retry. For readiness probes.
    */

@@ -1058,6 +1058,23 @@ describe('lifecycle and options', () => {
     expect(() => emulator.account('root')).toThrow(/demo, acme-ops, globex/);
   });
 
+  test('setPassword: the account takes only its new password, as after a change in the portal; reset() restores it', async () => {
+    const basic = (password: string) => `Basic ${Buffer.from(`acme-ops:${password}`).toString('base64')}`;
+    emulator.setPassword('acme-ops', 'changed-in-the-portal');
+    expect(
+      (await call('/api/product-assignment/list', { auth: emulator.account('acme-ops').authorization })).status,
+    ).toBe(401);
+    expect((await call('/api/product-assignment/list', { auth: basic('changed-in-the-portal') })).status).toBe(200);
+    expect(emulator.requestLog.entries().map((entry) => entry.username)).toEqual([null, 'acme-ops']);
+    // The other accounts are as seeded.
+    expect((await call('/api/product-assignment/list')).status).toBe(200);
+    emulator.reset();
+    expect((await call('/api/product-assignment/list', { auth: basic('acme-ops') })).status).toBe(200);
+    expect((await call('/api/product-assignment/list', { auth: basic('changed-in-the-portal') })).status).toBe(401);
+    expect(() => emulator.setPassword('root', 'x')).toThrow(/demo, acme-ops, globex/);
+    expect(() => emulator.setPassword('demo', '')).toThrow(/non-empty string/);
+  });
+
   test('a fixed today moves every date with it', async () => {
     const past = await startEmulator({ today: '2030-01-15' });
     try {

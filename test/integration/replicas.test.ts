@@ -1,8 +1,9 @@
 /**
  * Two replicas, one portal, one Redis: the promise "the same key never generates a second licence" holds across
- * processes. Each replica is its own server process; Redis is a real redis-server; the portal is the emulator.
+ * processes, and a browser session started on one is good on the other. Each replica is its own server process; Redis is a real redis-server; the portal is the emulator.
  */
 import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { startEmulator, type Emulator } from '../../src/emulator';
 import { startChildServer, type ChildServer } from '../helpers/childServer';
 import { postTo } from '../helpers/http';
@@ -27,6 +28,7 @@ function replica(): Promise<ChildServer> {
     PORTAL_URL: emulator.url,
     REDIS_URL: redis.url,
     CALLER_HASH_SECRET: 'replicas-share-this-secret-0123456789abcdef',
+    SESSION_SECRET: 'replicas-seal-sessions-with-this-0123456789',
     LOG_LEVEL: 'silent',
     PORTAL_CONNECT_TIMEOUT_MS: '1000',
     PORTAL_HEADERS_TIMEOUT_MS: '2000',
@@ -232,6 +234,115 @@ test('one user name guessed from many addresses over both replicas is counted on
   expect(onB.json.data.productAssignments.length).toBeGreaterThan(0);
 });
 
+describe('browser sessions, shared through Redis', () => {
+  const password = 'Replica-Distinct-Passphrase-42';
+  const QUERY = { query: '{ productAssignments { id } }' };
+  // A user no other test here guesses: the per-user limit those tests reach would hold back its sign-in.
+  const user = 'acme-ops';
+  let seeded: string;
+  beforeEach(() => {
+    seeded = emulator.account(user).password;
+    emulator.setPassword(user, password);
+  });
+  afterEach(() => emulator.setPassword(user, seeded));
+  const signIn = (server: ChildServer) =>
+    postTo(new URL('/auth/session', server.graphqlUrl).href, { username: user, password });
+  const cookieOf = (answer: { headers: Record<string, unknown> }) =>
+    /^portal_session=([^;]*)/.exec(String(answer.headers['set-cookie']))![1]!;
+  const withCookie = (server: ChildServer, cookie: string) =>
+    postTo(server.graphqlUrl, QUERY, { cookie: `portal_session=${cookie}` });
+
+  test('a session started on one replica is good on the other, ended there it is refused here; Redis holds no password, no credentials and no cookie id', async () => {
+    const cookie = cookieOf(await signIn(a));
+    emulator.requestLog.clear();
+    const onB = await withCookie(b, cookie);
+    expect(onB.json.errors).toBeUndefined();
+    expect(new Set(emulator.requestLog.entries().map((entry) => entry.username))).toEqual(new Set([user]));
+
+    const held = await everythingIn(redis);
+    const sessions = Object.keys(held).filter((key) => key.startsWith('portal-graphql:session:'));
+    expect(sessions.length).toBeGreaterThan(0);
+    const dump = JSON.stringify(held);
+    const basic = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    for (const secret of [password, `${user}:${password}`, basic.slice(6)]) {
+      const bytes = Buffer.from(secret, 'utf8');
+      for (const spelling of [
+        secret,
+        bytes.toString('base64').replace(/=+$/, ''),
+        bytes.toString('base64url'),
+        bytes.toString('hex'),
+      ])
+        expect(dump).not.toContain(spelling);
+    }
+    expect(dump).not.toContain(cookie);
+
+    const signedOut = await fetch(new URL('/auth/session', b.graphqlUrl), {
+      method: 'DELETE',
+      headers: { cookie: `portal_session=${cookie}` },
+    });
+    expect(signedOut.status).toBe(204);
+    const onA = await withCookie(a, cookie);
+    expect(onA.status).toBe(401);
+    expect(onA.json.errors[0].extensions).toEqual({ code: 'UNAUTHENTICATED', reason: 'SESSION_ENDED' });
+  });
+
+  test('Redis down: a request with the cookie is refused (503 UNAUTHENTICATED, SESSION_STORE_UNAVAILABLE) before any portal call, one with its own Authorization is served', async () => {
+    const cookie = cookieOf(await signIn(a));
+    await redis.stop();
+    try {
+      emulator.requestLog.clear();
+      const refused = await withCookie(a, cookie);
+      expect(refused.status).toBe(503);
+      expect(refused.json.errors[0].extensions).toEqual({
+        code: 'UNAUTHENTICATED',
+        reason: 'SESSION_STORE_UNAVAILABLE',
+      });
+      expect(emulator.requestLog.entries()).toEqual([]);
+      const served = await postTo(a.graphqlUrl, QUERY, { authorization: demo });
+      expect(served.json.errors).toBeUndefined();
+      // No session can be started either: the portal accepts the password, the store cannot keep the session.
+      const signIn503 = await signIn(b);
+      expect(signIn503.status).toBe(503);
+      expect(signIn503.headers['set-cookie']).toBeUndefined();
+    } finally {
+      await redis.start();
+    }
+    // Redis kept the session (its append-only file): once the replica has reconnected, the cookie is good again.
+    let answer = await withCookie(a, cookie);
+    for (let attempt = 0; attempt < 50 && answer.status !== 200; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      answer = await withCookie(a, cookie);
+    }
+    expect(answer.json.errors).toBeUndefined();
+  }, 30_000);
+});
+
+/** Every key this server wrote in Redis, with what it holds, whatever its type. */
+async function everythingIn(server: RedisServer): Promise<Record<string, unknown>> {
+  const client = new Redis(server.url);
+  try {
+    const held: Record<string, unknown> = {};
+    for (const key of await client.keys('portal-graphql:*')) {
+      const type = await client.type(key);
+      held[key] =
+        type === 'string'
+          ? await client.get(key)
+          : type === 'hash'
+            ? await client.hgetall(key)
+            : type === 'zset'
+              ? await client.zrange(key, '0', '-1', 'WITHSCORES')
+              : type === 'list'
+                ? await client.lrange(key, 0, -1)
+                : type === 'set'
+                  ? await client.smembers(key)
+                  : `(${type})`;
+    }
+    return held;
+  } finally {
+    client.disconnect();
+  }
+}
+
 test('a replica killed while its generate call is in flight: the retry on the other, after the lease, yields exactly one licence', async () => {
   const variables = { input: input(`killed-${Date.now()}`) };
   // The portal makes the licence at once and answers 1.5 s later: A dies in between.
@@ -266,6 +377,7 @@ describe('with the read cache on (PORTAL_CACHE_TTL_MS), shared through Redis', (
         PORTAL_URL: emulator.url,
         REDIS_URL: redis.url,
         CALLER_HASH_SECRET: 'replicas-share-this-secret-0123456789abcdef',
+        SESSION_SECRET: 'replicas-seal-sessions-with-this-0123456789',
         LOG_LEVEL: 'silent',
         PORTAL_CACHE_TTL_MS: '60000',
       });

@@ -3,7 +3,7 @@
  * sends them, and no credential in it. Read off real Fastify requests, on port 0.
  */
 import Fastify from 'fastify';
-import { CallerKeys } from '../../src/http/callerKeys';
+import { CallerKeys, actWith, authorizationOf } from '../../src/http/callerKeys';
 import { credentialsOf } from '../../src/portal/credentials';
 
 const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
@@ -38,6 +38,27 @@ test('one key per credentials, requests without any being one caller, and no cre
     // Basic credentials that cannot be read are one caller, never a reader's own.
     expect(await keyOf('Basic !!!')).toBe(await keyOf('Basic bm8tY29sb24='));
     expect(await keyOf('Basic !!!')).not.toBe(await keyOf());
+  } finally {
+    await app.close();
+  }
+});
+
+test("a request given credentials to act with (a browser session's) acts with them: its Authorization and its key", async () => {
+  const callers = new CallerKeys(Buffer.from('a-secret-of-at-least-thirty-two-characters'));
+  const session = `Basic ${base64('alice:x')}`;
+  const app = Fastify();
+  app.addHook('onRequest', async (request) => {
+    if (request.headers['x-session'] !== undefined) actWith(request, session);
+  });
+  app.get('/', async (request) => ({ authorization: authorizationOf(request) ?? null, key: callers.of(request) }));
+  const origin = await app.listen({ port: 0, host: '127.0.0.1' });
+  const ask = async (headers: Record<string, string>) =>
+    (await (await fetch(origin, { headers })).json()) as { authorization: string | null; key: string };
+  try {
+    const own = await ask({ authorization: session });
+    expect(await ask({ 'x-session': '1' })).toEqual(own);
+    expect(await ask({})).toEqual({ authorization: null, key: expect.any(String) });
+    expect((await ask({})).key).not.toBe(own.key);
   } finally {
     await app.close();
   }

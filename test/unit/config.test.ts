@@ -34,7 +34,9 @@ describe('loadConfig', () => {
 
   test('REDIS_URL needs CALLER_HASH_SECRET of at least 32 characters, and start-up never echoes the secret', () => {
     const secret = 'a-secret-shared-by-every-replica-0123456789';
-    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/0', CALLER_HASH_SECRET: secret }).redis).toEqual({
+    expect(
+      loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/0', CALLER_HASH_SECRET: secret, SESSIONS: 'off' }).redis,
+    ).toEqual({
       url: 'redis://127.0.0.1:6379/0',
       callerHashSecret: secret,
     });
@@ -53,6 +55,41 @@ describe('loadConfig', () => {
     expect(described).toContain('CALLER_HASH_SECRET=(set)');
     expect(described.join('\n')).not.toContain(secret);
     expect(described.join('\n')).not.toContain('pw-in-url');
+  });
+
+  test('sessions: on by default, idle 30 minutes, 12 hours at most, with a key of their own; SESSIONS=off turns them off', () => {
+    expect(loadConfig({}).sessions).toEqual({ idleTimeoutMs: 1_800_000, maxAgeMs: 43_200_000, secret: undefined });
+    expect(loadConfig({ SESSIONS: 'off' }).sessions).toBeUndefined();
+    expect(
+      loadConfig({ SESSION_IDLE_TIMEOUT_MS: '1000', SESSION_MAX_AGE_MS: '1000', SESSION_SECRET: 's'.repeat(32) })
+        .sessions,
+    ).toEqual({ idleTimeoutMs: 1000, maxAgeMs: 1000, secret: 's'.repeat(32) });
+    for (const [variable, value] of [
+      ['SESSION_IDLE_TIMEOUT_MS', '999'],
+      ['SESSION_IDLE_TIMEOUT_MS', '604800001'],
+      ['SESSION_MAX_AGE_MS', '999'],
+      ['SESSION_MAX_AGE_MS', '2592000001'],
+      ['SESSION_MAX_AGE_MS', '12h'],
+      ['SESSIONS', 'maybe'],
+    ] as const)
+      expectStartUpStopped({ [variable]: value }, variable);
+  });
+
+  test('REDIS_URL needs SESSION_SECRET of at least 32 characters unless SESSIONS=off, and start-up never echoes it', () => {
+    const shared = { REDIS_URL: 'redis://127.0.0.1:6379/0', CALLER_HASH_SECRET: 'c'.repeat(32) };
+    const secret = 'sessions-of-every-replica-0123456789abcdef';
+    expect(loadConfig({ ...shared, SESSION_SECRET: secret }).sessions?.secret).toBe(secret);
+    expect(loadConfig({ ...shared, SESSIONS: 'off' }).sessions).toBeUndefined();
+    expectStartUpStopped(shared, 'SESSION_SECRET');
+    // Too short, with Redis or without: refused, and not echoed.
+    for (const env of [{ ...shared, SESSION_SECRET: 'short-one' }, { SESSION_SECRET: 'short-one' }]) {
+      expectStartUpStopped(env, 'SESSION_SECRET');
+      expect(() => loadConfig(env)).not.toThrow(/short-one/);
+    }
+    const described = describeConfig({ ...shared, SESSION_SECRET: secret });
+    expect(described).toContain('SESSION_SECRET=(set)');
+    expect(described.join('\n')).not.toContain(secret);
+    expect(describeConfig({})).toContain('SESSION_SECRET=(unset)');
   });
 
   test('IDEMPOTENCY_LEASE_MS shorter than a generate call may take stops start-up', () => {
