@@ -299,7 +299,7 @@ export const SETTINGS = {
   REDIS_URL: {
     default: '',
     meaning:
-      'Redis shared by the replicas, e.g. redis://127.0.0.1:6379/0: idempotency keys and persisted queries. Unset: in-memory stores (one process).',
+      "Redis shared by the replicas, e.g. redis://127.0.0.1:6379/0: idempotency keys, browser sessions, the login limits' counters, persisted queries and the read cache. Unset: in-memory stores (one process).",
   },
   CALLER_HASH_SECRET: {
     default: '',
