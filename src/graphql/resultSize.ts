@@ -15,6 +15,7 @@
  * Counting walks each distinct (selection, record) pair once, so it costs about what the lists hold, however
  * large the answer it counts: the 40-million-object answer is counted in milliseconds.
  */
+import { LRUCache } from 'lru-cache';
 import {
   getNamedType,
   getNullableType,
@@ -478,29 +479,24 @@ export function listSizesOf(known: KnownRecords | undefined): ListSizes {
 
 /**
  * The list sizes last seen per caller, for estimates before any call. Keyed by the caller's key (an HMAC of its
- * `Authorization` header, `src/http/callerKeys.ts`: no credential is kept); at most `maxCallers` of them, the least
+ * credentials, `src/http/callerKeys.ts`: no credential is kept); at most `maxCallers` of them (lru-cache), the least
  * recently seen dropped first.
  */
 export class ListSizeMemory {
-  private readonly byCaller = new Map<string, ListSizes>();
+  private readonly byCaller: LRUCache<string, ListSizes>;
 
-  constructor(private readonly maxCallers = 10_000) {}
+  constructor(maxCallers = 10_000) {
+    this.byCaller = new LRUCache<string, ListSizes>({ max: maxCallers });
+  }
 
   get(callerKey: string): ListSizes {
-    const sizes = this.byCaller.get(callerKey);
-    if (!sizes) return {};
-    this.byCaller.delete(callerKey);
-    this.byCaller.set(callerKey, sizes); // most recently seen last
-    return sizes;
+    return this.byCaller.get(callerKey) ?? {};
   }
 
   /** Keeps the sizes a request saw, beside what was seen before of the lists it did not fetch. */
   remember(callerKey: string, seen: ListSizes): void {
     if (seen.assignments === undefined && seen.licenses === undefined && seen.details === undefined) return;
-    const sizes = { ...this.byCaller.get(callerKey), ...seen };
-    this.byCaller.delete(callerKey);
-    this.byCaller.set(callerKey, sizes);
-    if (this.byCaller.size > this.maxCallers) this.byCaller.delete(this.byCaller.keys().next().value!);
+    this.byCaller.set(callerKey, { ...this.byCaller.get(callerKey), ...seen });
   }
 
   size(): number {

@@ -7,6 +7,7 @@
  *
  * Limits fail open: a store error is thrown to the caller, which lets the request through and counts it.
  */
+import { LRUCache } from 'lru-cache';
 import { randomUUID } from 'node:crypto';
 import type { SharedRedis } from '../shared/redis';
 
@@ -44,23 +45,27 @@ const MAX_MEMORY_KEYS = 100_000;
 
 /** One process's counters, bounded in keys. */
 export class MemoryLimitCounters implements LimitCounters {
-  private readonly logs = new Map<string, number[]>();
-  private readonly windows = new Map<string, WindowCount>();
+  private readonly logs: LRUCache<string, number[]>;
+  private readonly windows: LRUCache<string, WindowCount>;
   /** Marked keys, and until when (epoch ms). */
-  private readonly marks = new Map<string, number>();
+  private readonly marks: LRUCache<string, number>;
 
   constructor(
     private readonly now: () => number = Date.now,
-    private readonly maxKeys = MAX_MEMORY_KEYS,
-  ) {}
+    maxKeys = MAX_MEMORY_KEYS,
+  ) {
+    this.logs = new LRUCache({ max: maxKeys });
+    this.windows = new LRUCache({ max: maxKeys });
+    this.marks = new LRUCache({ max: maxKeys });
+  }
 
   async slide(key: string, windowMs: number, keep: number, note: boolean): Promise<SlidingCount> {
     const now = this.now();
     const times = (this.logs.get(key) ?? []).filter((time) => time > now - windowMs);
     if (note) times.push(now);
     if (times.length > keep) times.splice(0, times.length - keep);
-    this.logs.delete(key);
-    if (times.length > 0) remember(this.logs, key, times, this.maxKeys);
+    if (times.length > 0) this.logs.set(key, times);
+    else this.logs.delete(key);
     return { count: times.length, oldestLeavesAt: times.length > 0 ? times[0]! + windowMs : 0 };
   }
 
@@ -69,14 +74,12 @@ export class MemoryLimitCounters implements LimitCounters {
     const current = this.windows.get(key);
     const window = current && current.resetsAt > now ? current : { count: 0, resetsAt: now + windowMs };
     window.count += 1;
-    this.windows.delete(key);
-    remember(this.windows, key, window, this.maxKeys);
+    this.windows.set(key, window);
     return { ...window };
   }
 
   async mark(key: string, ttlMs: number): Promise<void> {
-    this.marks.delete(key);
-    remember(this.marks, key, this.now() + ttlMs, this.maxKeys);
+    this.marks.set(key, this.now() + ttlMs);
   }
 
   async markedFor(key: string): Promise<number> {
@@ -89,11 +92,6 @@ export class MemoryLimitCounters implements LimitCounters {
   async unmark(key: string): Promise<void> {
     this.marks.delete(key);
   }
-}
-
-function remember<V>(map: Map<string, V>, key: string, value: V, maxKeys: number): void {
-  map.set(key, value);
-  if (map.size > maxKeys) map.delete(map.keys().next().value!);
 }
 
 /** The sliding log as a sorted set of event times, trimmed and read in one step. */

@@ -6,6 +6,7 @@
  *
  * A cache fails open: a store error is a miss (or a write not made), never a failed request.
  */
+import { LRUCache } from 'lru-cache';
 import type { EndpointName } from './endpoints';
 import type { SharedRedis } from '../shared/redis';
 
@@ -25,58 +26,44 @@ export interface ListCache {
 }
 
 /**
- * One process's cache, at most `maxBytes` of bodies: past it, the callers least recently written are dropped
- * first.
+ * One process's cache, at most `maxBytes` of bodies (lru-cache): past it, the entries least recently used are
+ * dropped first.
  */
 export class MemoryListCache implements ListCache {
-  private readonly callers = new Map<string, Map<EndpointName, { body: string; expiresAt: number }>>();
-  private bytes = 0;
+  private readonly entries: LRUCache<string, string>;
 
-  constructor(
-    private readonly ttlMs: number,
-    private readonly maxBytes = 64 * 1024 * 1024,
-    private readonly now: () => number = Date.now,
-  ) {}
+  /** `now` is the clock the TTL is measured on (milliseconds, never zero). */
+  constructor(ttlMs: number, maxBytes = 64 * 1024 * 1024, now: () => number = () => performance.now()) {
+    this.entries = new LRUCache<string, string>({
+      maxSize: maxBytes,
+      sizeCalculation: (body) => Math.max(1, body.length),
+      ttl: ttlMs,
+      ttlResolution: 0,
+      perf: { now },
+    });
+  }
 
   async get(callerKey: string, endpoint: EndpointName): Promise<string | undefined> {
-    const entry = this.callers.get(callerKey)?.get(endpoint);
-    if (!entry) return undefined;
-    if (entry.expiresAt > this.now()) return entry.body;
-    this.remove(callerKey, endpoint);
-    return undefined;
+    return this.entries.get(entryKey(callerKey, endpoint));
   }
 
   async set(callerKey: string, endpoint: EndpointName, body: string): Promise<void> {
-    if (body.length > this.maxBytes) return;
-    this.remove(callerKey, endpoint);
-    const entries = this.callers.get(callerKey) ?? new Map<EndpointName, { body: string; expiresAt: number }>();
-    this.callers.delete(callerKey); // re-inserted last: the most recently written
-    entries.set(endpoint, { body, expiresAt: this.now() + this.ttlMs });
-    this.callers.set(callerKey, entries);
-    this.bytes += body.length;
-    for (const [oldest] of this.callers) {
-      if (this.bytes <= this.maxBytes) break;
-      await this.dropCaller(oldest);
-    }
+    // One larger than the whole cache is not kept (lru-cache drops it, and the entry it would replace).
+    this.entries.set(entryKey(callerKey, endpoint), body);
   }
 
   async dropCaller(callerKey: string): Promise<void> {
-    for (const endpoint of [...(this.callers.get(callerKey)?.keys() ?? [])]) this.remove(callerKey, endpoint);
+    for (const endpoint of CACHEABLE_LISTS) this.entries.delete(entryKey(callerKey, endpoint));
   }
 
   /** Bytes of bodies held. */
   size(): number {
-    return this.bytes;
+    return this.entries.calculatedSize;
   }
+}
 
-  private remove(callerKey: string, endpoint: EndpointName): void {
-    const entries = this.callers.get(callerKey);
-    const entry = entries?.get(endpoint);
-    if (!entries || !entry) return;
-    entries.delete(endpoint);
-    this.bytes -= entry.body.length;
-    if (entries.size === 0) this.callers.delete(callerKey);
-  }
+function entryKey(callerKey: string, endpoint: EndpointName): string {
+  return `${callerKey}:${endpoint}`;
 }
 
 /** The replicas' shared cache: one Redis key per caller and list, each with the TTL. */

@@ -4,18 +4,18 @@
 import { MemoryListCache } from '../../src/portal/listCache';
 
 test('entries live for their TTL; dropping a caller drops all its lists and no one else’s', async () => {
-  let now = 0;
+  let now = 1_000_000; // lru-cache's clock starts above zero
   const cache = new MemoryListCache(1000, 1024, () => now);
   await cache.set('alice', 'license.list', '[1]');
   await cache.set('alice', 'productAssignment.list', '[2]');
   await cache.set('bob', 'license.list', '[3]');
-  now = 999;
+  now = 1_000_999;
   expect(await cache.get('alice', 'license.list')).toBe('[1]');
   await cache.dropCaller('alice');
   expect(await cache.get('alice', 'license.list')).toBeUndefined();
   expect(await cache.get('alice', 'productAssignment.list')).toBeUndefined();
   expect(await cache.get('bob', 'license.list')).toBe('[3]');
-  now = 1000;
+  now = 1_001_001;
   expect(await cache.get('bob', 'license.list')).toBeUndefined();
   expect(cache.size()).toBe(0);
 });
