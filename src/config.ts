@@ -303,6 +303,7 @@ export const SETTINGS = {
   },
   CALLER_HASH_SECRET: {
     default: '',
+    secret: true,
     meaning:
       'Secret of the HMAC that scopes idempotency keys to callers, the same on every replica (at least 32 characters). Required with REDIS_URL; never logged or stored.',
   },
@@ -313,6 +314,7 @@ export const SETTINGS = {
   },
   SESSION_SECRET: {
     default: '',
+    secret: true,
     meaning:
       "Secret the keys that encrypt sessions' credentials are derived from (HKDF), the same on every replica (at least 32 characters). Required with REDIS_URL unless SESSIONS=off; unset without Redis: a random key per process (sessions end at a restart). Never logged or stored.",
   },
@@ -380,10 +382,12 @@ export const SETTINGS = {
   },
   OTEL_EXPORTER_OTLP_HEADERS: {
     default: '',
+    secret: true,
     meaning: 'Headers sent with every export, key=value pairs comma-separated, values URL-encoded (e.g. an API key).',
   },
   OTEL_EXPORTER_OTLP_TRACES_HEADERS: {
     default: '',
+    secret: true,
     meaning: 'Headers for trace exports; added to OTEL_EXPORTER_OTLP_HEADERS, winning where both name one.',
   },
   OTEL_SERVICE_NAME: {
@@ -686,20 +690,24 @@ export function envExample(): string {
   return lines.join('\n');
 }
 
-/** The effective settings, as `NAME=value` lines: what start-up prints. A secret is printed as `(set)`. */
-export function describeConfig(env: Record<string, string | undefined> = process.env): string[] {
-  return (Object.keys(SETTINGS) as SettingName[]).map((name) => {
-    const value = env[name]?.trim() || SETTINGS[name].default;
+/**
+ * The effective settings, as `NAME=value` lines: what start-up prints, all of them or only those set to something
+ * other than their default. A secret (`secret: true` in `SETTINGS`) is printed as `(set)`, a Redis URL without its
+ * password.
+ */
+export function describeConfig(
+  env: Record<string, string | undefined> = process.env,
+  which: 'all' | 'changed' = 'all',
+): string[] {
+  const names = (Object.keys(SETTINGS) as SettingName[]).filter(
+    (name) => which === 'all' || (env[name]?.trim() || SETTINGS[name].default) !== SETTINGS[name].default,
+  );
+  return names.map((name) => {
+    const setting: { default: string; secret?: boolean } = SETTINGS[name];
+    const value = env[name]?.trim() || setting.default;
     if (name === 'NODE_ENV' && value === '')
       return `NODE_ENV=(unset: ${env.PORTAL_URL?.trim() ? 'production' : 'development'})`;
-    // Secrets: the HMAC's, the sessions', and the exporter's headers (a tracing vendor's API key).
-    if (
-      name === 'CALLER_HASH_SECRET' ||
-      name === 'SESSION_SECRET' ||
-      name === 'OTEL_EXPORTER_OTLP_HEADERS' ||
-      name === 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'
-    )
-      return `${name}=${value === '' ? '(unset)' : '(set)'}`;
+    if (setting.secret) return `${name}=${value === '' ? '(unset)' : '(set)'}`;
     if (name === 'REDIS_URL' && value !== '') return `REDIS_URL=${withoutPassword(value)}`;
     return `${name}=${value === '' ? '(unset)' : value}`;
   });

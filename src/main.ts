@@ -223,10 +223,13 @@ async function main(): Promise<void> {
     throw error;
   }
   const server = await startServer(config);
+  // What a person needs first: the settings changed from their defaults (all of them when debugging), then the URL.
+  const verbose = config.logLevel === 'debug' || config.logLevel === 'trace';
+  const settings = describeConfig(process.env, verbose ? 'all' : 'changed');
   process.stdout.write(
-    `Configuration:\n${describeConfig()
-      .map((line) => `  ${line}`)
-      .join('\n')}\n\n`,
+    `${verbose ? 'Configuration' : 'Settings changed from their defaults (LOG_LEVEL=debug prints all)'}:\n${
+      settings.length > 0 ? settings.map((line) => `  ${line}`).join('\n') : '  (none)'
+    }\n\n`,
   );
   process.stdout.write(`${banner(server, config)}\n`);
   let stopping = false;
