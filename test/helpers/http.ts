@@ -32,18 +32,36 @@ export function clientAt(localAddress: string): Dispatcher {
  * `content-type: application/json` and the given headers (which may override it); from `from`, a local address,
  * when given.
  */
-export async function postTo(
+export function postTo(
   url: string,
   body: unknown,
   headers: Record<string, string> = {},
   from?: string,
 ): Promise<PostedAnswer> {
+  return sendTo(url, 'POST', {
+    body,
+    headers: { 'content-type': 'application/json', ...headers },
+    ...(from ? { from } : {}),
+  });
+}
+
+/**
+ * Sends one request to `url` over a real socket: `body` an object sent as JSON or a string sent as it is (none when
+ * undefined), with the given headers, from `from`, a local address, when given.
+ */
+export async function sendTo(
+  url: string,
+  method: 'GET' | 'POST' | 'DELETE',
+  options: { body?: unknown; headers?: Record<string, string>; from?: string } = {},
+): Promise<PostedAnswer> {
   const started = performance.now();
   const response = await request(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    ...(from === undefined ? {} : { dispatcher: clientAt(from) }),
+    method,
+    headers: options.headers ?? {},
+    ...(options.body === undefined
+      ? {}
+      : { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }),
+    ...(options.from === undefined ? {} : { dispatcher: clientAt(options.from) }),
   });
   const text = await response.body.text();
   let json: any;

@@ -7,11 +7,10 @@
  * all off. Sessions shared by replicas through Redis are in `replicas.test.ts`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { request } from 'undici';
 import { startEmulator } from '../../src/emulator';
 import { Tracing } from '../../src/tracing/tracing';
 import { startChildServer } from '../helpers/childServer';
-import { clientAt } from '../helpers/http';
+import { sendTo } from '../helpers/http';
 import { SpansInMemory } from '../helpers/spansInMemory';
 import { startStack, type Stack } from '../helpers/stack';
 
@@ -40,27 +39,17 @@ async function send(
     ...(options.cookie === undefined ? {} : { cookie: `portal_session=${options.cookie}` }),
     ...options.headers,
   };
-  const response = await request(`${origin}${path}`, {
-    method,
+  const answer = await sendTo(`${origin}${path}`, method, {
+    body: options.body,
     headers,
-    ...(options.body === undefined
-      ? {}
-      : { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }),
-    ...(options.from === undefined ? {} : { dispatcher: clientAt(options.from) }),
+    ...(options.from === undefined ? {} : { from: options.from }),
   });
-  const text = await response.body.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
   return {
-    status: response.statusCode,
-    headers: response.headers,
-    text,
-    json,
-    cookie: sessionCookieOf(response.headers),
+    status: answer.status,
+    headers: answer.headers,
+    text: answer.text,
+    json: answer.json,
+    cookie: sessionCookieOf(answer.headers),
   };
 }
 

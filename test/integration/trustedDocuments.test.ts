@@ -37,6 +37,15 @@ const apolloManifest = (...documents: Array<{ name: string; body: string }>) => 
   operations: documents.map(({ name, body }) => ({ id: sha256(body), name, type: 'query', body })),
 });
 
+/** The server as its own process, in production, with a manifest and a mode. */
+const childServerWith = (mode: 'enforce' | 'report', path: string) =>
+  startChildServer({
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    TRUSTED_DOCUMENTS_MODE: mode,
+    TRUSTED_DOCUMENTS_PATH: path,
+  });
+
 describe('enforce, with a client preset manifest', () => {
   let stack: Stack;
   beforeAll(async () => {
@@ -134,12 +143,7 @@ test('enforce with an Apollo manifest: a document is found by its id, and the pl
 
 test('report: an unlisted operation runs, is logged once however often it comes, and is counted every time', async () => {
   const path = manifestFile('report.json', clientPreset(ASSIGNMENTS));
-  const server = await startChildServer({
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    TRUSTED_DOCUMENTS_MODE: 'report',
-    TRUSTED_DOCUMENTS_PATH: path,
-  });
+  const server = await childServerWith('report', path);
   try {
     const authorization = `Basic ${Buffer.from('demo:demo').toString('base64')}`;
     for (let i = 0; i < 3; i += 1) {
@@ -200,12 +204,7 @@ describe('a manifest that cannot be used stops start-up', () => {
 
 test('SIGHUP reads the manifest again: a document added is accepted without a restart; a broken file keeps the old one', async () => {
   const path = manifestFile('reload.json', clientPreset(ASSIGNMENTS));
-  const server = await startChildServer({
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    TRUSTED_DOCUMENTS_MODE: 'enforce',
-    TRUSTED_DOCUMENTS_PATH: path,
-  });
+  const server = await childServerWith('enforce', path);
   const authorization = `Basic ${Buffer.from('demo:demo').toString('base64')}`;
   const ask = (query: string) => postTo(server.graphqlUrl, { query, variables: { id: '1002' } }, { authorization });
   /** Signals the server and waits until it has read the file (its stdout says so, or its log says why not). */
