@@ -94,8 +94,10 @@ export function registerPlayground(app: FastifyInstance, options: PlaygroundOpti
       wantsPlaygroundPage(request.method, request.url, request.headers.accept) ? BROWSER : undefined,
     mustMatchWhenDerived: false,
   });
-  app.get('/graphql', { constraints: { [PLAYGROUND_CONSTRAINT]: BROWSER } }, page);
-  app.get('/', page);
+  // The page acts with no one's credentials: a session's cookie, even of one that has ended, does not change it.
+  const pageRoute = { config: { actsWithCredentials: false } } as const;
+  app.get('/graphql', { ...pageRoute, constraints: { [PLAYGROUND_CONSTRAINT]: BROWSER } }, page);
+  app.get('/', pageRoute, page);
 
   for (const asset of Object.values(assets)) {
     app.get(asset.url, async (request, reply) => {
