@@ -143,7 +143,9 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     ...(tracing ? { tracing } : {}),
     ...(redis ? { persistedQueries: new RedisKeyValueCache(redis, 'apq') } : {}),
     ...(sharedState ? { sharedState } : {}),
-    ...(emulator ? { demoAuthorization: emulator.accounts[0]!.authorization } : {}),
+    ...(emulator
+      ? { demoAccount: { username: emulator.accounts[0]!.username, password: emulator.accounts[0]!.password } }
+      : {}),
     ...(trustedDocuments ? { trustedDocuments } : {}),
   });
   logs.to = app.log;

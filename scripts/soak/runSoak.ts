@@ -4,7 +4,9 @@
  *
  * Clients (users `demo` and `acme-ops` of Acme, `globex` of Globex, in turn) mix nested reads, filtered and paged
  * licence lists, `license(id:)` of their own ids and of the other customer's, and `generateLicense` with an
- * idempotency key per intended licence, retried with the same key on OUTCOME_UNKNOWN and UPSTREAM_* answers.
+ * idempotency key per intended licence, retried with the same key on OUTCOME_UNKNOWN and UPSTREAM_* answers. Every
+ * other client is a browser app's: it signs in before the run (`POST /auth/session`) and sends the session's cookie
+ * instead of an `Authorization` header, so that each user acts both ways at once, under the same idempotency keys.
  * Every answer is checked: HTTP 200, JSON, every error coded and expected for what was asked, and every record
  * shown belonging to the caller's customer (by the emulator's own records). Afterwards the ledger
  * (`ledger.ts`) compares the licences the portal holds with those the clients intended and were told of.
@@ -55,8 +57,9 @@ export interface SoakReport {
   /** HTTP requests the clients sent, and how many answered at all. */
   requests: number;
   answered: number;
-  /** Answers with data and no error at all. */
+  /** Answers with data and no error at all; and of those, how many to clients of each kind of credentials. */
   successes: number;
+  successesBy: Record<Credentials, number>;
   /** Errors that the situation explains (a fault, the other customer's id), by code. */
   expectedErrors: Record<string, number>;
   /** Everything else, by kind, with a few examples. Must be empty. */
@@ -71,16 +74,26 @@ export interface SoakReport {
   /** Upstream requests the emulator served, and the faults that struck them, by kind. */
   upstream: { requests: number; faulted: Record<string, number>; logComplete: boolean };
   ledger: LedgerReport;
+  /** Licences acknowledged to the clients of each kind of credentials (the final pass's to whichever retried them). */
+  acknowledgedBy: Record<Credentials, number>;
   ok: boolean;
 }
 
 const USERS = ['demo', 'acme-ops', 'globex'] as const;
 type Username = (typeof USERS)[number];
+/** How a client's requests carry its user's credentials: its own header, or a browser session's cookie. */
+type Credentials = 'authorization' | 'session';
+/**
+ * What a session's request is refused with while the sessions' store cannot be asked (Redis restarted mid-run, with
+ * replicas): before any portal call, so a generate refused so is retried with its key like any other.
+ */
+const SESSION_STORE_UNAVAILABLE = 'SESSION_STORE_UNAVAILABLE';
 
 /** Codes a read may meet while the portal fails. */
 const UPSTREAM_CODES = ['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_INVALID_RESPONSE'] as const;
 /** Answers to generateLicense that the client retries with the same key. */
 const RETRIED_CODES = new Set([
+  SESSION_STORE_UNAVAILABLE,
   'OUTCOME_UNKNOWN',
   'UPSTREAM_UNAVAILABLE',
   'UPSTREAM_TIMEOUT',
@@ -240,6 +253,7 @@ class Tally {
   requests = 0;
   answered = 0;
   successes = 0;
+  readonly successesBy: Record<Credentials, number> = { authorization: 0, session: 0 };
   crossCustomerReads = 0;
   readonly expected: Record<string, number> = {};
   readonly unexpectedByKind: Record<string, number> = {};
@@ -269,7 +283,9 @@ function loopbackAddress(index: number): string {
 interface Client {
   index: number;
   username: Username;
-  authorization: string;
+  credentials: Credentials;
+  /** The header its requests carry: `authorization`, or, once it has signed in, the session's `cookie`. */
+  credentialHeader: Record<string, string>;
   customer: string;
   otherUsername: Username;
   /** Assignments it generates from: room left, valid long enough. */
@@ -289,15 +305,20 @@ async function soak(
   const seedMaxLicenceId = Math.max(0, ...state.allLicenses().map((entry) => entry.license.id));
   const tally = new Tally();
   const intents: GenerateIntent[] = [];
+  /** The credentials of the client that meant each intent. */
+  const intendedWith = new Map<GenerateIntent, Credentials>();
   const runId = Date.now().toString(36);
 
-  const clients: Client[] = Array.from({ length: settings.clients }, (_, index) => {
+  const clients = Array.from({ length: settings.clients }, (_, index): Client => {
     const username = USERS[index % USERS.length]!;
     const customer = state.customerOf(username);
+    const credentials: Credentials = index % 2 === 1 ? 'session' : 'authorization';
     return {
       index,
       username,
-      authorization: emulator.account(username).authorization,
+      credentials,
+      // A session's cookie is set once it has signed in, below.
+      credentialHeader: credentials === 'session' ? {} : { authorization: emulator.account(username).authorization },
       customer,
       otherUsername: customer === state.customerOf('globex') ? 'demo' : 'globex',
       generatable: generatableAssignments(emulator, username, today),
@@ -306,6 +327,15 @@ async function soak(
   });
   for (const client of clients) {
     if (client.generatable.length === 0) throw new Error(`the seed has no assignment with room for ${client.username}`);
+  }
+
+  // Before the faults and the clock: a sign-in is setup, not part of what the run measures.
+  for (const client of clients) {
+    if (client.credentials !== 'session') continue;
+    tally.requests += 1;
+    const { username, password } = emulator.account(client.username);
+    client.credentialHeader = { cookie: await signIn(agents[client.index]!, server.origin(), username, password) };
+    tally.answered += 1;
   }
 
   for (const rule of faultPlan(settings.faultScale)) emulator.faults.add(rule);
@@ -331,7 +361,7 @@ async function soak(
         origin: server.origin(),
         path: '/graphql',
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: client.authorization },
+        headers: { 'content-type': 'application/json', ...client.credentialHeader },
         body: JSON.stringify(variables ? { query, variables } : { query }),
       });
       const text = await response.body.text();
@@ -353,7 +383,7 @@ async function soak(
     }
   };
 
-  const actions = makeActions({ emulator, tally, today, post });
+  const actions = makeActions({ emulator, tally, today, post, sharedSessions: settings.replicas > 1 });
 
   const runClient = async (client: Client) => {
     for (let round = 0; round < settings.maxRequests && mayStart(); round += 1) {
@@ -381,6 +411,7 @@ async function soak(
       attempts: [],
     };
     intents.push(intent);
+    intendedWith.set(intent, client.credentials);
     return intent;
   };
 
@@ -433,6 +464,8 @@ async function soak(
       note: entry.license.note,
     }));
   const ledger = checkLedger(intents, created);
+  const acknowledgedWith = (credentials: Credentials) =>
+    intents.filter((intent) => intent.acknowledgedId !== undefined && intendedWith.get(intent) === credentials).length;
   const restarts = server.restarts();
   const crashEvents = server.crashEvents();
   const unexpectedCount = tally.unexpectedCount();
@@ -442,6 +475,7 @@ async function soak(
     requests: tally.requests,
     answered: tally.answered,
     successes: tally.successes,
+    successesBy: { ...tally.successesBy },
     expectedErrors: sortedRecord(tally.expected),
     unexpected: { count: unexpectedCount, byKind: sortedRecord(tally.unexpectedByKind), examples: tally.examples },
     crossCustomerReads: tally.crossCustomerReads,
@@ -451,6 +485,7 @@ async function soak(
     latencyMs: percentiles(tally.latencies),
     upstream,
     ledger,
+    acknowledgedBy: { authorization: acknowledgedWith('authorization'), session: acknowledgedWith('session') },
     ok:
       unexpectedCount === 0 &&
       restarts.length === 0 &&
@@ -485,6 +520,8 @@ interface ActionContext {
   tally: Tally;
   today: string;
   post: (client: Client, query: string, variables?: Record<string, unknown>) => Promise<GraphQLAnswer>;
+  /** Whether sessions live in the replicas' Redis, which the run restarts: their lookups may then be refused. */
+  sharedSessions: boolean;
 }
 
 const NESTED = `{ productAssignments { id productName remainingLicenseCount
@@ -506,7 +543,7 @@ const GENERATE = `mutation Generate($input: GenerateLicenseInput!) {
   generateLicense(input: $input) { license { id hwid expirationDate note productAssignment { id } } productAssignment { id usedLicenseCount } } }`;
 
 function makeActions(context: ActionContext) {
-  const { emulator, tally, today, post } = context;
+  const { emulator, tally, today, post, sharedSessions } = context;
   const state = emulator.state;
 
   /**
@@ -524,8 +561,18 @@ function makeActions(context: ActionContext) {
       tally.unexpected('no answer', `${what}: ${answer.text}`);
       return undefined;
     }
+    if (answer.status === 503 && client.credentials === 'session' && sharedSessions) {
+      const reason = (answer.body?.errors?.[0]?.extensions as { reason?: unknown } | undefined)?.reason;
+      if (reason === SESSION_STORE_UNAVAILABLE) {
+        tally.expectedError(SESSION_STORE_UNAVAILABLE);
+        return [SESSION_STORE_UNAVAILABLE];
+      }
+    }
     if (answer.status !== 200) {
-      tally.unexpected(`HTTP ${answer.status}`, `${what}: ${answer.text}`);
+      tally.unexpected(
+        `HTTP ${answer.status}`,
+        `${what} as ${client.username} (${client.credentials}): ${answer.text}`,
+      );
       return undefined;
     }
     if (!answer.body || typeof answer.body !== 'object') {
@@ -553,7 +600,10 @@ function makeActions(context: ActionContext) {
       tally.crossCustomerReads += 1;
       tally.unexpected('cross-customer read', `${what} as ${client.username} (${client.customer}) was shown ${record}`);
     }
-    if (codes.length === 0 && foreign.length === 0 && answer.body.data) tally.successes += 1;
+    if (codes.length === 0 && foreign.length === 0 && answer.body.data) {
+      tally.successes += 1;
+      tally.successesBy[client.credentials] += 1;
+    }
     return codes;
   };
 
@@ -659,7 +709,7 @@ function makeActions(context: ActionContext) {
           ...(data.productAssignment ? [`assignment ${assignmentId} of the other customer`] : []),
         ],
       );
-      if (codes && codes.length < 2)
+      if (codes && !codes.includes(SESSION_STORE_UNAVAILABLE) && codes.length < 2)
         tally.unexpected('other customer not refused', `as ${client.username}: ${answer.text.slice(0, 300)}`);
     },
 
@@ -682,6 +732,7 @@ function makeActions(context: ActionContext) {
       );
       if (answer.status === 0) return 'no answer';
       if (!codes) return `http ${answer.status}`;
+      if (codes.includes(SESSION_STORE_UNAVAILABLE)) return SESSION_STORE_UNAVAILABLE;
       const payload = answer.body?.data?.generateLicense as
         { license?: { id?: string; hwid?: string; note?: string } } | null | undefined;
       if (payload?.license?.id) {
@@ -704,6 +755,28 @@ function makeActions(context: ActionContext) {
       return 'no licence and no error';
     },
   };
+}
+
+/**
+ * Signs a user in and answers the `Cookie` header of the session. Throws when the server does not start one: the
+ * run cannot begin without it.
+ */
+async function signIn(agent: Agent, origin: string, username: string, password: string): Promise<string> {
+  const response = await agent.request({
+    origin,
+    path: '/auth/session',
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  const text = await response.body.text();
+  const setCookie = response.headers['set-cookie'];
+  const id = (Array.isArray(setCookie) ? setCookie : [setCookie ?? ''])
+    .map((line) => /^portal_session=([^;]+)/.exec(line)?.[1])
+    .find((value) => value !== undefined);
+  if (response.statusCode !== 200 || id === undefined)
+    throw new Error(`the sign-in of ${username} was answered HTTP ${response.statusCode}: ${text.slice(0, 300)}`);
+  return `portal_session=${id}`;
 }
 
 /** Licences in a list that its filter should have left out. */

@@ -17,7 +17,7 @@ export function formatSummary(report: SoakReport): string {
   const rows: Array<[string, string]> = [
     [
       'run',
-      `${settings.clients} clients, ${seconds.toFixed(1)} s, ${settings.replicas > 1 ? `${settings.replicas} replicas sharing one Redis (restarted once mid-run), each` : 'server'} ${settings.server === 'child' ? 'in its own process' : 'in-process'}, upstream timeouts ${settings.upstreamTimeoutMs} ms, fault scale ${settings.faultScale}`,
+      `${settings.clients} clients (${Math.floor(settings.clients / 2)} on browser sessions), ${seconds.toFixed(1)} s, ${settings.replicas > 1 ? `${settings.replicas} replicas sharing one Redis (restarted once mid-run), each` : 'server'} ${settings.server === 'child' ? 'in its own process' : 'in-process'}, upstream timeouts ${settings.upstreamTimeoutMs} ms, fault scale ${settings.faultScale}`,
     ],
     [
       'requests',
@@ -27,7 +27,10 @@ export function formatSummary(report: SoakReport): string {
       'latency',
       `p50 ${report.latencyMs.p50} ms, p95 ${report.latencyMs.p95} ms, p99 ${report.latencyMs.p99} ms, max ${report.latencyMs.max} ms`,
     ],
-    ['successes (no error at all)', count(report.successes)],
+    [
+      'successes (no error at all)',
+      `${count(report.successes)} (${count(report.successesBy.authorization)} with an Authorization header, ${count(report.successesBy.session)} with a session cookie)`,
+    ],
     ['expected errors', byCode(report.expectedErrors)],
     [
       'unexpected errors',
@@ -52,7 +55,7 @@ export function formatSummary(report: SoakReport): string {
       'licences',
       `${count(ledger.intents)} intended; ${count(ledger.acknowledged)} acknowledged (${count(ledger.acknowledgedFirstTry)} at once, ` +
         `${count(ledger.acknowledgedAfterRetries)} after retries with the same key, ${count(ledger.acknowledgedInFinalPass)} in the final pass); ` +
-        `${count(ledger.createdLicences)} created in the portal`,
+        `${count(ledger.createdLicences)} created in the portal; meant by clients with a session cookie: ${count(report.acknowledgedBy.session)} acknowledged`,
     ],
     [
       'given up by clients',

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { basicAuthorization } from '../sessions/sessions';
 import {
   PLACEHOLDER_HEADERS,
   PLAYGROUND_CSS,
@@ -24,8 +25,17 @@ import {
 const gzip = promisify(gzipCallback);
 
 export interface PlaygroundOptions {
-  /** The demo account's `Authorization` header, pre-filled in every tab (embedded emulator only). */
-  demoAuthorization?: string;
+  /**
+   * The path of the sessions' route (`POST`, `GET` and `DELETE`) when browser sessions are on: the page then has a
+   * sign-in form, and its tabs carry no `Authorization`, which would win over the session's cookie. Undefined
+   * (`SESSIONS=off`): no form, and every tab starts with an `Authorization` header to fill in.
+   */
+  sessionPath?: string;
+  /**
+   * The embedded emulator's demo account: filled in the sign-in form, or, with sessions off, every tab's
+   * `Authorization`. Never given for a real portal.
+   */
+  demoAccount?: { username: string; password: string };
 }
 
 /** Where the playground's files are served; each URL names its version or hash, so they are cached for a year. */
@@ -60,15 +70,12 @@ const PLAYGROUND_CSP = [
  * reach Apollo exactly as before, with no hook in their path, and the choice is visible in `printRoutes()`.
  *
  * @example
- * if (options.playground.enabled) registerPlayground(app, { demoAuthorization: options.playground.demoAuthorization });
+ * if (config.playground) registerPlayground(app, { sessionPath: '/auth/session', demoAccount: { username: 'demo', password: 'demo' } });
  */
 export function registerPlayground(app: FastifyInstance, options: PlaygroundOptions): void {
   const assets = playgroundAssets();
   const urls = playgroundAssetUrls();
-  const persistHeaders = options.demoAuthorization !== undefined;
-  const headers = persistHeaders
-    ? JSON.stringify({ Authorization: options.demoAuthorization }, null, 2)
-    : PLACEHOLDER_HEADERS;
+  const { headers, persistHeaders, signIn } = credentialsOf(options);
 
   const page = async (_request: unknown, reply: FastifyReply) => {
     const config: PlaygroundConfig = {
@@ -76,6 +83,7 @@ export function registerPlayground(app: FastifyInstance, options: PlaygroundOpti
       tabs: exampleTabs(new Date().toISOString().slice(0, 10), headers),
       defaultHeaders: headers,
       persistHeaders,
+      ...(signIn ? { signIn } : {}),
     };
     return reply
       .header('content-security-policy', PLAYGROUND_CSP)
@@ -94,8 +102,10 @@ export function registerPlayground(app: FastifyInstance, options: PlaygroundOpti
       wantsPlaygroundPage(request.method, request.url, request.headers.accept) ? BROWSER : undefined,
     mustMatchWhenDerived: false,
   });
-  app.get('/graphql', { constraints: { [PLAYGROUND_CONSTRAINT]: BROWSER } }, page);
-  app.get('/', page);
+  // The page acts with no one's credentials: a session's cookie, even of one that has ended, does not change it.
+  const pageRoute = { config: { actsWithCredentials: false } } as const;
+  app.get('/graphql', { ...pageRoute, constraints: { [PLAYGROUND_CONSTRAINT]: BROWSER } }, page);
+  app.get('/', pageRoute, page);
 
   for (const asset of Object.values(assets)) {
     app.get(asset.url, async (request, reply) => {
@@ -111,6 +121,26 @@ export function registerPlayground(app: FastifyInstance, options: PlaygroundOpti
       return reply.send(body);
     });
   }
+}
+
+/**
+ * How the page's caller is to be known. With sessions, by the sign-in form (the demo account filled in), and the
+ * tabs carry no header. Without, by an `Authorization` in every tab: the demo account's, kept in localStorage (it
+ * is no secret), or a placeholder to replace, never kept.
+ */
+function credentialsOf(options: PlaygroundOptions): Pick<PlaygroundConfig, 'persistHeaders' | 'signIn'> & {
+  headers: string;
+} {
+  const { sessionPath, demoAccount } = options;
+  if (sessionPath !== undefined)
+    return {
+      headers: '',
+      persistHeaders: false,
+      signIn: { path: sessionPath, username: demoAccount?.username ?? '', password: demoAccount?.password ?? '' },
+    };
+  if (demoAccount === undefined) return { headers: PLACEHOLDER_HEADERS, persistHeaders: false };
+  const authorization = basicAuthorization(demoAccount.username, demoAccount.password);
+  return { headers: JSON.stringify({ Authorization: authorization }, null, 2), persistHeaders: true };
 }
 
 /** Where each file of the page is served. */

@@ -19,6 +19,8 @@ export interface PlaygroundConfig {
   defaultHeaders: string;
   /** Whether GraphiQL keeps the headers editors in localStorage: only for the demo account, never real credentials. */
   persistHeaders: boolean;
+  /** The sign-in form, when browser sessions are on: the sessions' route, and what the form starts filled with. */
+  signIn?: { path: string; username: string; password: string };
 }
 
 /** URLs of the files the page loads, all served by this server. */
@@ -165,7 +167,7 @@ export function playgroundHtml(assets: PlaygroundAssetUrls, config: PlaygroundCo
     <link rel="stylesheet" href="${assets.pageCss}">
   </head>
   <body>
-    <div id="graphiql">Loading the GraphiQL playground…</div>
+${config.signIn ? SIGN_IN_BAR : ''}    <div id="graphiql">Loading the GraphiQL playground…</div>
     <script type="application/json" id="playground-config">${scriptSafeJson(config)}</script>
     <script src="${assets.react}"></script>
     <script src="${assets.reactDom}"></script>
@@ -176,20 +178,79 @@ export function playgroundHtml(assets: PlaygroundAssetUrls, config: PlaygroundCo
 `;
 }
 
-/** The page's own style sheet: GraphiQL fills the window. */
-export const PLAYGROUND_CSS = `html, body, #graphiql { height: 100%; margin: 0; }
-body { font-family: system-ui, sans-serif; }
+/**
+ * The sign-in bar above GraphiQL (only with sessions on): the form, or who is signed in with a button to sign out,
+ * and a line for what went wrong. The browser script fills it in and shows one of the two; nothing here is a
+ * value of the caller's, so the markup is the same for everyone.
+ */
+const SIGN_IN_BAR = `    <header id="session" class="session">
+      <form id="sign-in" class="session-part" hidden>
+        <label>Portal user <input name="username" autocomplete="username" required maxlength="256"></label>
+        <label>Password <input name="password" type="password" autocomplete="current-password" required maxlength="1024"></label>
+        <button type="submit">Sign in</button>
+        <span class="session-hint">or send an Authorization header from the Headers pane</span>
+      </form>
+      <div id="signed-in" class="session-part" hidden>
+        <span>Signed in as <strong id="session-user"></strong>: the playground's requests carry your session cookie.</span>
+        <button id="sign-out" type="button">Sign out</button>
+      </div>
+      <span id="session-message" class="session-message" role="status"></span>
+    </header>
+`;
+
+/** The page's own style sheet: GraphiQL fills the window, below the sign-in bar when there is one. */
+export const PLAYGROUND_CSS = `html, body { height: 100%; margin: 0; }
+body { font-family: system-ui, sans-serif; display: flex; flex-direction: column; }
+#graphiql { flex: 1 1 auto; min-height: 0; }
+.session {
+  --session-text: hsl(219, 28%, 32%); --session-background: hsl(219, 28%, 97%); --session-accent: hsl(320, 95%, 43%);
+  display: flex; align-items: center; gap: 16px; padding: 8px 16px; font: 14px Roboto, system-ui, sans-serif;
+  color: var(--session-text); background: var(--session-background); border-bottom: 1px solid hsla(219, 28%, 32%, 0.15);
+}
+.session-part:not([hidden]) { display: flex; align-items: center; gap: 12px; }
+.session label { display: flex; align-items: center; gap: 6px; }
+.session input {
+  font: inherit; padding: 3px 6px; width: 11em; color: inherit; background: transparent;
+  border: 1px solid hsla(219, 28%, 32%, 0.35); border-radius: 4px;
+}
+.session button {
+  font: inherit; padding: 4px 12px; border: none; border-radius: 4px; cursor: pointer;
+  color: white; background: var(--session-accent);
+}
+.session-hint { opacity: 0.7; }
+.session-message { color: hsl(13, 93%, 45%); }
+@media (prefers-color-scheme: dark) {
+  body:not(.graphiql-light) .session {
+    --session-text: hsl(219, 29%, 78%); --session-background: hsl(219, 29%, 14%); --session-accent: hsl(338, 100%, 45%);
+  }
+}
+body.graphiql-dark .session {
+  --session-text: hsl(219, 29%, 78%); --session-background: hsl(219, 29%, 14%); --session-accent: hsl(338, 100%, 45%);
+}
 `;
 
 /**
  * The browser script (plain ES2017, no modules): mounts GraphiQL from the UMD globals `React`, `ReactDOM` and
- * `GraphiQL`. The fetcher posts JSON, which Apollo's CSRF prevention lets through; the schema, and with it the
- * documentation explorer, comes from an introspection query through the same fetcher.
+ * `GraphiQL`. The fetcher posts JSON, which Apollo's CSRF prevention lets through, with the session's cookie; the
+ * schema, and with it the documentation explorer, comes from an introspection query through the same fetcher.
+ *
+ * With sessions on, it asks who is signed in (`GET`) and shows the form or the user; the form signs in (`POST`), the
+ * button signs out (`DELETE`). A 401 from `/graphql` means the session has ended (its cookie is then expired), so
+ * the bar asks again. Every error answer is GraphQL-shaped, and its message is shown as it is.
  */
 export const PLAYGROUND_SCRIPT = `'use strict';
 (function () {
   var config = JSON.parse(document.getElementById('playground-config').textContent);
-  var fetcher = GraphiQL.createFetcher({ url: config.endpoint, enableIncrementalDelivery: false });
+  var session = config.signIn ? sessionBar(config.signIn) : undefined;
+  var fetcher = GraphiQL.createFetcher({
+    url: config.endpoint,
+    enableIncrementalDelivery: false,
+    fetch: async function (url, init) {
+      var response = await fetch(url, Object.assign({}, init, { credentials: 'same-origin' }));
+      if (response.status === 401 && session) session.refresh();
+      return response;
+    },
+  });
   ReactDOM.createRoot(document.getElementById('graphiql')).render(
     React.createElement(GraphiQL, {
       fetcher: fetcher,
@@ -202,6 +263,79 @@ export const PLAYGROUND_SCRIPT = `'use strict';
       storage: GraphiQL.createLocalStorage({ namespace: 'portal-graphql' }),
     }),
   );
+
+  function sessionBar(signIn) {
+    var form = document.getElementById('sign-in');
+    var signedIn = document.getElementById('signed-in');
+    var user = document.getElementById('session-user');
+    var message = document.getElementById('session-message');
+    form.elements.username.value = signIn.username;
+    form.elements.password.value = signIn.password;
+
+    function send(method, body) {
+      return fetch(signIn.path, {
+        method: method,
+        credentials: 'same-origin',
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    }
+    async function errorOf(response) {
+      try {
+        return (await response.json()).errors[0].message;
+      } catch (error) {
+        return 'HTTP ' + response.status;
+      }
+    }
+    /** Shows the signed-in user, or (undefined) the form; and a message, or none. */
+    function show(username, text) {
+      form.hidden = username !== undefined;
+      signedIn.hidden = username === undefined;
+      user.textContent = username === undefined ? '' : username;
+      message.textContent = text || '';
+    }
+    async function attempt(what, action) {
+      try {
+        await action();
+      } catch (error) {
+        message.textContent = 'Could not ' + what + ': ' + error.message;
+      }
+    }
+    function refresh() {
+      return attempt('ask who is signed in', async function () {
+        var response = await send('GET');
+        if (response.ok) return show((await response.json()).username);
+        // Read whatever the answer: a body left unread keeps its request open until the page is left.
+        var error = await errorOf(response);
+        // 401: no session, or one that has ended (NO_SESSION, SESSION_ENDED); the form is the answer to both.
+        show(undefined, response.status === 401 ? '' : error);
+      });
+    }
+
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      attempt('sign in', async function () {
+        var response = await send('POST', {
+          username: form.elements.username.value,
+          password: form.elements.password.value,
+        });
+        if (!response.ok) return show(undefined, await errorOf(response));
+        form.elements.password.value = '';
+        show((await response.json()).username);
+      });
+    });
+    document.getElementById('sign-out').addEventListener('click', function () {
+      attempt('sign out', async function () {
+        var response = await send('DELETE');
+        if (!response.ok) return (message.textContent = await errorOf(response));
+        form.elements.username.value = signIn.username;
+        form.elements.password.value = signIn.password;
+        show(undefined);
+      });
+    });
+    refresh();
+    return { refresh: refresh };
+  }
 })();
 `;
 

@@ -59,8 +59,8 @@ export interface HttpServerParts {
   sharedState?: () => SharedStateHealth;
   /** The trusted documents, when `TRUSTED_DOCUMENTS_MODE` is set. */
   trustedDocuments?: TrustedDocuments;
-  /** The demo account's `Authorization`, pre-filled in the playground (embedded emulator only). */
-  demoAuthorization?: string;
+  /** The demo account, filled in on the playground's page (embedded emulator only). */
+  demoAccount?: { username: string; password: string };
 }
 
 /** The request header that carries a request id; taken when well-formed, made otherwise, and always answered. */
@@ -226,10 +226,10 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
   });
   // The playground takes GET /graphql from browsers away from Apollo by a route constraint (see playground.ts).
   if (config.playground)
-    registerPlayground(
-      app,
-      parts.demoAuthorization === undefined ? {} : { demoAuthorization: parts.demoAuthorization },
-    );
+    registerPlayground(app, {
+      ...(sessionRoutes ? { sessionPath: SESSION_ROUTE } : {}),
+      ...(parts.demoAccount ? { demoAccount: parts.demoAccount } : {}),
+    });
 
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',

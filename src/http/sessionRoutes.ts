@@ -23,6 +23,16 @@ import { actWith, authorizationOf } from './callerKeys';
 import { graphqlErrorBody } from './errorAnswers';
 import { MAX_SIGN_IN_BYTES, readSignInBody, type SignInBody, type SignInRefusal } from './signInBody';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * `false` on a route that never acts with credentials though it shares its URL with one that does (the
+     * playground's page, at `GET /graphql` from a browser): the sessions' hook does not look at its cookie.
+     */
+    actsWithCredentials?: false;
+  }
+}
+
 /** The sessions' route, as Fastify names it. */
 export const SESSION_ROUTE = '/auth/session';
 /** The cookie that carries a session's id. */
@@ -77,8 +87,16 @@ export class SessionRoutes {
     app.addHook('onRequest', async (request, reply) => {
       const route = request.routeOptions.url;
       if (route === SESSION_ROUTE) return this.sessionRouteRequest(request, reply);
-      // A request's own Authorization wins over a session: its cookie is not even looked up.
-      if (route === undefined || !this.acting.has(route) || request.headers.authorization !== undefined) return;
+      // A request's own Authorization wins over a session: its cookie is not even looked up. Nor is it for a page
+      // served at an acting route's URL: a cookie of a session that has ended must not keep a person from the page
+      // on which they sign in again.
+      if (
+        route === undefined ||
+        !this.acting.has(route) ||
+        request.routeOptions.config.actsWithCredentials === false ||
+        request.headers.authorization !== undefined
+      )
+        return;
       return this.resume(request, reply, this.textual.has(route));
     });
     app.post(

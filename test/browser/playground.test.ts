@@ -1,7 +1,9 @@
 /**
  * The GraphiQL playground in a real headless Chromium (Debian's `/usr/bin/chromium`, never a downloaded one),
- * against the real server in demo mode over real sockets; and, over plain HTTP, the routing that keeps every API
- * client on Apollo whether the playground is on or off.
+ * against the real server in demo mode over real sockets: a person signs in with the form, runs the examples with
+ * the session's cookie alone (the emulator's log names the user), and signs out. Over plain HTTP: what the page
+ * starts with, with and without sessions, the page served whatever cookie comes with it, and the routing that keeps
+ * every API client on Apollo whether the playground is on or off.
  *
  * `UPDATE_SCREENSHOT=1 npx jest test/browser` also rewrites the README's `docs/playground.png`.
  */
@@ -11,6 +13,7 @@ import { chromium, type Browser, type Page, type Response } from 'playwright-cor
 import { startStack, type Stack } from '../helpers/stack';
 import { PLAYGROUND_ASSETS_PATH, playgroundAssetUrls } from '../../src/http/playground';
 import { PLACEHOLDER_HEADERS, type PlaygroundConfig } from '../../src/http/playgroundPage';
+import { postTo } from '../helpers/http';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SKIP_REASON = `${CHROMIUM} is missing (apt-get install chromium); this test runs whenever it is there, and always in CI`;
@@ -29,6 +32,13 @@ describeInBrowser(`the playground in headless Chromium${skipBrowser ? ` (SKIPPED
   /** Every request the page made, and everything that went wrong: failed requests, HTTP errors, console errors. */
   const requested: string[] = [];
   const problems: string[] = [];
+  /**
+   * What the page's `GET /auth/session` answered each time. A 401 there is the answer "nobody is signed in" and no
+   * problem; Chromium logs it on the console all the same ("Failed to load resource"), which is not one either.
+   */
+  const askedWhoIsSignedIn: number[] = [];
+  const isSessionQuestion = (url: string, method = 'GET') =>
+    method === 'GET' && new URL(url).pathname === '/auth/session';
 
   beforeAll(async () => {
     stack = await startStack({ embeddedEmulator: true, env: { PLAYGROUND: 'true' } });
@@ -53,10 +63,13 @@ describeInBrowser(`the playground in headless Chromium${skipBrowser ? ` (SKIPPED
       problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`),
     );
     page.on('response', (response) => {
-      if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`);
+      if (isSessionQuestion(response.url(), response.request().method())) askedWhoIsSignedIn.push(response.status());
+      else if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`);
     });
     page.on('console', (message) => {
-      if (message.type() === 'error' || message.type() === 'warning')
+      const sessionQuestionRefused =
+        message.text().includes('status of 401') && isSessionQuestion(message.location().url);
+      if ((message.type() === 'error' || message.type() === 'warning') && !sessionQuestionRefused)
         problems.push(`console ${message.type()}: ${message.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
@@ -78,10 +91,15 @@ describeInBrowser(`the playground in headless Chromium${skipBrowser ? ` (SKIPPED
     expect(await page.title()).toBe('portal-graphql playground');
   });
 
-  test('opens the example operations as tabs, with the demo account signed in', async () => {
+  test('opens the example operations as tabs with no Authorization, and the sign-in form with the demo account', async () => {
     await expect(tabTitles(page)).resolves.toEqual(['Overview', 'ExpiringSoon', 'GenerateLicense']);
     expect(await editorText(page, '.graphiql-query-editor')).toContain('productAssignments {');
-    expect(JSON.parse(await visibleToolText(page))).toEqual({ Authorization: stack.auth.acme });
+    expect(await visibleToolText(page)).toBe('');
+    await page.locator('#sign-in').waitFor();
+    expect(await page.locator('#signed-in').isHidden()).toBe(true);
+    expect(await page.inputValue('#sign-in input[name=username]')).toBe('demo');
+    expect(await page.inputValue('#sign-in input[name=password]')).toBe('demo');
+    expect(askedWhoIsSignedIn).toEqual([401]);
   });
 
   test('loads the schema: the documentation explorer lists the root types', async () => {
@@ -90,19 +108,42 @@ describeInBrowser(`the playground in headless Chromium${skipBrowser ? ` (SKIPPED
     );
   });
 
-  test('runs the nested example query and shows its data', async () => {
+  test('signs in through the form: the browser keeps an HttpOnly, Secure, SameSite=Strict cookie, and the bar names the user', async () => {
+    await page.fill('#sign-in input[name=username]', 'acme-ops');
+    await page.fill('#sign-in input[name=password]', 'acme-ops');
+    const signedIn = page.waitForResponse(
+      (response) => response.request().method() === 'POST' && new URL(response.url()).pathname === '/auth/session',
+    );
+    await page.click('#sign-in button[type=submit]');
+    expect((await signedIn).status()).toBe(200);
+    await page.locator('#signed-in').waitFor();
+    expect(await page.locator('#session-user').innerText()).toBe('acme-ops');
+    expect(await page.locator('#sign-in').isHidden()).toBe(true);
+    expect(await page.context().cookies()).toEqual([
+      expect.objectContaining({ name: 'portal_session', path: '/', httpOnly: true, secure: true, sameSite: 'Strict' }),
+    ]);
+    // No script of the page can read it.
+    expect(await page.evaluate('document.cookie')).toBe('');
+  });
+
+  test('runs the nested example query with the cookie alone, and the portal answers it as the signed-in user', async () => {
+    stack.emulator.requestLog.clear();
     const posted = page.waitForRequest(
       (request) => request.method() === 'POST' && request.postData()?.includes('query Overview') === true,
     );
     await page.click('.graphiql-execute-button');
-    const request = await posted;
-    expect(request.headers()['content-type']).toBe('application/json');
-    expect(request.headers()['authorization']).toBe(stack.auth.acme);
+    const headers = await (await posted).allHeaders();
+    expect(headers['content-type']).toBe('application/json');
+    expect(headers['authorization']).toBeUndefined();
+    expect(headers['cookie']).toMatch(/^portal_session=[A-Za-z0-9_-]{43}$/);
 
-    const productName = stack.emulator.state.assignmentsOf('demo')[0]!.product_name;
+    const productName = stack.emulator.state.assignmentsOf('acme-ops')[0]!.product_name;
     const result = JSON.parse(await resultShowing(page, '"productAssignments"', productName));
     expect(result.errors).toBeUndefined();
     expect(result.data.productAssignments[0].licenses.nodes[0].detail.downloadUrl).toMatch(/^\/licenses\/\d+\/file$/);
+    const users = stack.emulator.requestLog.entries().map((entry) => entry.username);
+    expect(users.length).toBeGreaterThan(0);
+    expect(new Set(users)).toEqual(new Set(['acme-ops']));
 
     mkdirSync(join(ROOT, 'test-output'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'test-output', 'playground.png') });
@@ -130,10 +171,58 @@ describeInBrowser(`the playground in headless Chromium${skipBrowser ? ` (SKIPPED
     await page.keyboard.press('Escape');
   });
 
+  let endedSession: string;
+  test('signs out: the cookie is gone, the form is back as the page opened, and operations act as no one', async () => {
+    endedSession = (await page.context().cookies())[0]!.value;
+    const signedOut = page.waitForResponse(
+      (response) => response.request().method() === 'DELETE' && new URL(response.url()).pathname === '/auth/session',
+    );
+    await page.click('#sign-out');
+    expect((await signedOut).status()).toBe(204);
+    await page.locator('#sign-in').waitFor();
+    expect(await page.context().cookies()).toEqual([]);
+    expect(await page.inputValue('#sign-in input[name=username]')).toBe('demo');
+
+    stack.emulator.requestLog.clear();
+    await page.locator('.graphiql-tab', { hasText: 'Overview' }).click();
+    await waitFor(
+      async () => (await queryEditorOperationName(page)) === 'Overview',
+      'the query editor to select Overview',
+    );
+    await page.click('.graphiql-execute-button');
+    const result = JSON.parse(await resultShowing(page, '"UNAUTHENTICATED"'));
+    expect(result.data).toEqual({ productAssignments: null });
+    const users = stack.emulator.requestLog.entries().map((entry) => entry.username);
+    expect(users.length).toBeGreaterThan(0);
+    expect(new Set(users)).toEqual(new Set([null]));
+  });
+
+  test('a page load with the cookie of an ended session is the page and its form; the cookie is expired', async () => {
+    await page.context().addCookies([
+      {
+        name: 'portal_session',
+        value: endedSession,
+        url: stack.origin,
+        httpOnly: true,
+        secure: true,
+        sameSite: 'Strict',
+      },
+    ]);
+    askedWhoIsSignedIn.length = 0;
+    const reloaded = await page.reload();
+    expect(reloaded?.status()).toBe(200);
+    expect(reloaded?.headers()['content-type']).toMatch(/^text\/html/);
+    await page.waitForSelector('.graphiql-container');
+    await page.locator('#sign-in').waitFor();
+    await waitFor(async () => askedWhoIsSignedIn.length > 0, "the page's question who is signed in");
+    expect(askedWhoIsSignedIn).toEqual([401]);
+    expect(await page.context().cookies()).toEqual([]);
+  });
+
   test('every request went to this server, and nothing failed or logged an error', () => {
     expect(requested.length).toBeGreaterThan(5);
     expect(requested.filter((url) => new URL(url).origin !== stack.origin)).toEqual([]);
-    expect(requested.filter((url) => url.includes(PLAYGROUND_ASSETS_PATH))).toHaveLength(6);
+    expect(new Set(requested.filter((url) => url.includes(PLAYGROUND_ASSETS_PATH))).size).toBe(6);
     expect(problems).toEqual([]);
   });
 });
@@ -145,18 +234,77 @@ describe('the playground over HTTP, outside demo mode', () => {
   });
   afterAll(() => stack.close());
 
-  test('GET / is the page, with placeholder credentials instead of any account', async () => {
+  test('GET / is the page, with an empty sign-in form and no Authorization in its tabs (it would win over the cookie)', async () => {
     const response = await fetch(`${stack.origin}/`, { headers: { accept: BROWSER_ACCEPT } });
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('no-store');
-    const config = pageConfig(await response.text());
+    const html = await response.text();
+    expect(html).toContain('<form id="sign-in"');
+    const config = pageConfig(html);
+    expect(config.signIn).toEqual({ path: '/auth/session', username: '', password: '' });
     expect(config.persistHeaders).toBe(false);
-    expect(config.defaultHeaders).toBe(PLACEHOLDER_HEADERS);
-    expect(config.tabs.map((tab) => tab.headers)).toEqual([
-      PLACEHOLDER_HEADERS,
-      PLACEHOLDER_HEADERS,
-      PLACEHOLDER_HEADERS,
-    ]);
+    expect(config.defaultHeaders).toBe('');
+    expect(config.tabs.map((tab) => tab.headers)).toEqual(['', '', '']);
+  });
+
+  test('a browser opening the page with the cookie of an ended session gets the page, where an API call gets 401', async () => {
+    const signedIn = await postTo(`${stack.origin}/auth/session`, { username: 'demo', password: 'demo' });
+    expect(signedIn.status).toBe(200);
+    const id = /portal_session=([^;]*)/.exec(String(signedIn.headers['set-cookie']))![1]!;
+    const cookie = `portal_session=${id}`;
+    const withCookie = (path: string, headers: Record<string, string> = {}) =>
+      fetch(`${stack.origin}${path}`, { headers: { cookie, ...headers } });
+    expect((await withCookie('/graphql', { accept: BROWSER_ACCEPT })).status).toBe(200);
+    expect((await fetch(`${stack.origin}/auth/session`, { method: 'DELETE', headers: { cookie } })).status).toBe(204);
+
+    for (const path of ['/graphql', '/']) {
+      const page = await withCookie(path, { accept: BROWSER_ACCEPT });
+      expect({ path, status: page.status, type: page.headers.get('content-type') }).toEqual({
+        path,
+        status: 200,
+        type: 'text/html; charset=utf-8',
+      });
+      expect(page.headers.get('set-cookie')).toBeNull();
+      expect(pageConfig(await page.text()).signIn).toBeDefined();
+    }
+    const api = await withCookie(`/graphql?query=${encodeURIComponent('{__typename}')}`, {
+      'apollo-require-preflight': '1',
+    });
+    expect(api.status).toBe(401);
+    expect(((await api.json()) as any).errors[0].extensions).toEqual({
+      code: 'UNAUTHENTICATED',
+      reason: 'SESSION_ENDED',
+    });
+  });
+
+  test('a browser opening the page with the cookie of an ended session gets the page, where an API call gets 401', async () => {
+    const signedIn = await postTo(`${stack.origin}/auth/session`, { username: 'demo', password: 'demo' });
+    expect(signedIn.status).toBe(200);
+    const id = /portal_session=([^;]*)/.exec(String(signedIn.headers['set-cookie']))![1]!;
+    const cookie = `portal_session=${id}`;
+    const withCookie = (path: string, headers: Record<string, string> = {}) =>
+      fetch(`${stack.origin}${path}`, { headers: { cookie, ...headers } });
+    expect((await withCookie('/graphql', { accept: BROWSER_ACCEPT })).status).toBe(200);
+    expect((await fetch(`${stack.origin}/auth/session`, { method: 'DELETE', headers: { cookie } })).status).toBe(204);
+
+    for (const path of ['/graphql', '/']) {
+      const page = await withCookie(path, { accept: BROWSER_ACCEPT });
+      expect({ path, status: page.status, type: page.headers.get('content-type') }).toEqual({
+        path,
+        status: 200,
+        type: 'text/html; charset=utf-8',
+      });
+      expect(page.headers.get('set-cookie')).toBeNull();
+      expect(await page.text()).toContain('id="playground-config"');
+    }
+    const api = await withCookie(`/graphql?query=${encodeURIComponent('{__typename}')}`, {
+      'apollo-require-preflight': '1',
+    });
+    expect(api.status).toBe(401);
+    expect(((await api.json()) as any).errors[0].extensions).toEqual({
+      code: 'UNAUTHENTICATED',
+      reason: 'SESSION_ENDED',
+    });
   });
 
   test('every example operation runs without errors against the emulator', async () => {
@@ -202,6 +350,41 @@ describe('the playground over HTTP, outside demo mode', () => {
     });
     expect(jsonAccept.status).toBe(400);
     expect(jsonAccept.headers.get('content-type')).toMatch(/^application\/json/);
+  });
+});
+
+describe('the playground with SESSIONS=off', () => {
+  const pageOf = async (embeddedEmulator: boolean): Promise<string> => {
+    const stack = await startStack({ embeddedEmulator, env: { PLAYGROUND: 'true', SESSIONS: 'off' } });
+    try {
+      return await (await fetch(`${stack.origin}/`, { headers: { accept: BROWSER_ACCEPT } })).text();
+    } finally {
+      await stack.close();
+    }
+  };
+
+  test('in demo mode: no sign-in form, and every tab sends the demo account, kept in localStorage', async () => {
+    const html = await pageOf(true);
+    expect(html).not.toContain('id="sign-in"');
+    const config = pageConfig(html);
+    const demo = JSON.stringify({ Authorization: `Basic ${Buffer.from('demo:demo').toString('base64')}` }, null, 2);
+    expect(config.signIn).toBeUndefined();
+    expect(config.persistHeaders).toBe(true);
+    expect(config.tabs.map((tab) => tab.headers)).toEqual([demo, demo, demo]);
+  });
+
+  test('against a portal: no sign-in form, and placeholder credentials instead of any account, never kept', async () => {
+    const html = await pageOf(false);
+    expect(html).not.toContain('id="sign-in"');
+    const config = pageConfig(html);
+    expect(config.signIn).toBeUndefined();
+    expect(config.persistHeaders).toBe(false);
+    expect(config.defaultHeaders).toBe(PLACEHOLDER_HEADERS);
+    expect(config.tabs.map((tab) => tab.headers)).toEqual([
+      PLACEHOLDER_HEADERS,
+      PLACEHOLDER_HEADERS,
+      PLACEHOLDER_HEADERS,
+    ]);
   });
 });
 

@@ -1,6 +1,7 @@
 /**
- * A short soak in CI (`npm run soak` is the long one): concurrent clients of both customers, reads and idempotent
- * generates with retries, against the server in its own process while the emulated portal fails on purpose.
+ * A short soak in CI (`npm run soak` is the long one): concurrent clients of both customers, half of them on browser
+ * sessions, reads and idempotent generates with retries, against the server in its own process while the emulated
+ * portal fails on purpose.
  * Nothing unexpected may happen, no reader may see the other customer's records, the server must not restart,
  * and the licence ledger must hold; and the run must really have met faults and generated licences.
  */
@@ -37,6 +38,13 @@ describe('a short soak', () => {
     expect(report.ledger.createdLicences).toBeGreaterThan(0);
     // With the final pass, every intent ends acknowledged; a licence made for a key nobody learnt of would show here.
     expect(report.ledger.unacknowledgedButIntended).toEqual([]);
+  });
+
+  test('half the clients signed in and worked with the session cookie alone: reads and acknowledged licences of both kinds', () => {
+    expect(report.successesBy.session).toBeGreaterThan(0);
+    expect(report.successesBy.authorization).toBeGreaterThan(0);
+    expect(report.acknowledgedBy.session).toBeGreaterThan(0);
+    expect(report.acknowledgedBy.authorization).toBeGreaterThan(0);
   });
 
   test('faults really struck, and clients met them as expected errors', () => {
@@ -76,6 +84,11 @@ describe('a short soak over two replicas sharing one Redis, restarted mid-run', 
     expect(report.unexpected).toEqual({ count: 0, byKind: {}, examples: [] });
     expect(report.crossCustomerReads).toBe(0);
     expect(report.restarts).toEqual([]);
+  });
+
+  test('the session clients worked through both replicas, their sessions kept in Redis', () => {
+    expect(report.successesBy.session).toBeGreaterThan(0);
+    expect(report.acknowledgedBy.session).toBeGreaterThan(0);
   });
 });
 
