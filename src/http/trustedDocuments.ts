@@ -83,7 +83,9 @@ export class TrustedDocuments {
       return notInList(named);
     }
     if (params.query === undefined) return undefined; // Nothing to run: Apollo says what is missing.
-    const document = typeof params.query === 'string' ? this.manifest.bySha256(sha256Hex(params.query)) : undefined;
+    // A query that is not a string is hashed as its text too: report logs it, enforce refuses it.
+    const sha256 = sha256Hex(String(params.query));
+    const document = typeof params.query === 'string' ? this.manifest.bySha256(sha256) : undefined;
     if (document) {
       this.options.observe('found', document);
       return undefined;
@@ -92,7 +94,7 @@ export class TrustedDocuments {
       this.options.observe('not_in_list', undefined);
       return notTrusted();
     }
-    this.report(params);
+    this.report(sha256, params.operationName);
     return undefined;
   }
 
@@ -113,10 +115,9 @@ export class TrustedDocuments {
   }
 
   /** Logs an untrusted operation once (per process, while remembered), and counts every request of it. */
-  private report(params: RequestParams): void {
+  private report(sha256: string, name: unknown): void {
     this.options.observe('reported', undefined);
-    const sha256 = sha256Hex(String(params.query));
-    const operationName = typeof params.operationName === 'string' ? params.operationName.slice(0, 100) : null;
+    const operationName = typeof name === 'string' ? name.slice(0, 100) : null;
     const key = `${sha256}:${operationName ?? ''}`;
     if (this.reported.has(key)) return;
     this.reported.set(key, true);
