@@ -83,9 +83,10 @@ export class TrustedDocuments {
       return notInList(named);
     }
     if (params.query === undefined) return undefined; // Nothing to run: Apollo says what is missing.
-    // A query that is not a string is hashed as its text too: report logs it, enforce refuses it.
-    const sha256 = sha256Hex(String(params.query));
-    const document = typeof params.query === 'string' ? this.manifest.bySha256(sha256) : undefined;
+    // A query that is not a string is hashed as its JSON: report logs it, enforce refuses it.
+    const text = typeof params.query === 'string' ? params.query : undefined;
+    const sha256 = sha256Hex(text ?? JSON.stringify(params.query));
+    const document = text === undefined ? undefined : this.manifest.bySha256(sha256);
     if (document) {
       this.options.observe('found', document);
       return undefined;
