@@ -122,7 +122,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
  * The spans of one export's body, as its content type says. OTLP/JSON is OTLP/protobuf's JSON mapping with ids in hex:
  * they are made bytes, and the object is then read as the protobuf message it stands for.
  */
-export function decodeExport(body: Buffer, contentType: string): ReceivedSpan[] {
+function decodeExport(body: Buffer, contentType: string): ReceivedSpan[] {
   const request = contentType.includes('json')
     ? ExportTraceServiceRequest.fromObject(idsAsBytes(JSON.parse(body.toString('utf8'))))
     : ExportTraceServiceRequest.decode(body);
