@@ -64,8 +64,9 @@ export interface OtlpReceiver {
   close(): Promise<void>;
 }
 
-/** The OTLP message this receiver reads, as the generated root names it. */
-const { ExportTraceServiceRequest } = (otlpRoot as unknown as GeneratedRoot).opentelemetry.proto.collector.trace.v1;
+/** The OTLP messages this receiver reads and writes, as the generated root names them. */
+const { ExportTraceServiceRequest, ExportTraceServiceResponse } = (otlpRoot as unknown as GeneratedRoot).opentelemetry
+  .proto.collector.trace.v1;
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const receiver: Omit<OtlpReceiver, 'url' | 'tracesUrl' | 'close' | 'release'> = {
@@ -116,6 +117,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A protobuf answer of partial success: the receiver took the export but rejected `rejectedSpans` of its spans. */
+export function partialSuccess(rejectedSpans: number, errorMessage: string): Uint8Array {
+  return ExportTraceServiceResponse.encode({ partialSuccess: { rejectedSpans, errorMessage } }).finish();
 }
 
 /**
@@ -198,6 +204,11 @@ interface GeneratedRoot {
             ExportTraceServiceRequest: {
               decode(body: Uint8Array): ExportRequest;
               fromObject(object: unknown): ExportRequest;
+            };
+            ExportTraceServiceResponse: {
+              encode(response: { partialSuccess: { rejectedSpans: number; errorMessage: string } }): {
+                finish(): Uint8Array;
+              };
             };
           };
         };

@@ -1,12 +1,13 @@
 /**
  * The OTLP export as `Tracing.start` configures OpenTelemetry's batch span processor and exporter, against a real
  * receiver on a free port that a test tells how to answer: batches go when full or on shutdown; a busy receiver is
- * retried; spans past the queue's bound are dropped and counted; the export's timeouts bound it; a failing export is logged once and its working again once.
+ * retried, after its Retry-After when it gives one; a partial success is logged; spans past the queue's bound are
+ * dropped and counted; the export's timeouts bound it; a failing export is logged once and its working again once.
  * And sampling: which spans are recorded, and what `traceparent` the portal is sent when a span is not.
  */
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { Tracing } from '../../src/tracing/tracing';
-import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlpReceiver';
+import { partialSuccess, startOtlpReceiver, type OtlpReceiver } from '../helpers/otlpReceiver';
 import { startTracingProcess, type TracingState } from '../helpers/tracingProcess';
 import type { TraceSamplerName, TracingSettings } from '../../src/config';
 
@@ -73,6 +74,33 @@ test('a busy receiver is retried, and the batch arrives once', async () => {
   expect(lines).toEqual([]);
   expect(taken()).toHaveLength(1);
 }, 15_000);
+
+test.each([429, 503])(
+  "a receiver's Retry-After with %d is waited for before the batch is sent again",
+  async (status) => {
+    // Two seconds: the exporter's own first backoff is 0.8 to 1.2 seconds.
+    receiver.answers.push({ status, headers: { 'retry-after': '2' } });
+    const tracing = await exportTo({ batch: { maxBatchSpans: 2 } });
+    await tracing.spans(2);
+    await until(tracing.state, ({ counts }) => counts.sent === 2);
+    const [refused, accepted] = receiver.exports;
+    expect(accepted!.at - refused!.at).toBeGreaterThanOrEqual(1950);
+    expect(taken()).toEqual([['span 0', 'span 1']]);
+    await tracing.shutdown();
+  },
+  15_000,
+);
+
+test("a receiver's partial success is logged: it took the export but rejected some of its spans", async () => {
+  receiver.answers.push({ status: 200, body: partialSuccess(1, 'span 1 is too large') });
+  const tracing = await exportTo({ batch: { maxBatchSpans: 2 } });
+  await tracing.spans(2);
+  await until(tracing.state, ({ counts }) => counts.sent === 2);
+  const { lines } = await tracing.shutdown();
+  expect(lines.map(([level, message, details]) => [level, message, JSON.stringify(details)])).toEqual([
+    ['warn', 'OpenTelemetry: Received Partial Success response:', expect.stringContaining('span 1 is too large')],
+  ]);
+});
 
 test('a refused export is dropped and logged once; its working again is logged once, with what was lost', async () => {
   receiver.answers.push({ status: 400 }, { status: 400 });
