@@ -125,11 +125,11 @@ export interface TracingSettings {
     maxQueuedSpans: number;
     /** Spans of one export, at most (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`). */
     maxBatchSpans: number;
-    /** How long one export may take with its retries; 0: as long as its attempts take (`OTEL_BSP_EXPORT_TIMEOUT`). */
+    /** How long the processor waits for one export before the next; 0: as long as it takes (`OTEL_BSP_EXPORT_TIMEOUT`). */
     exportTimeoutMs: number;
   };
-  /** How long one attempt of an export may wait for the receiver (`OTEL_EXPORTER_OTLP_TIMEOUT`). */
-  attemptTimeoutMs: number;
+  /** How long the exporter may take over one export, its retries included (`OTEL_EXPORTER_OTLP_TIMEOUT`). */
+  timeoutMs: number;
   /** Whether exports are gzipped (`OTEL_EXPORTER_OTLP_COMPRESSION`). */
   compression: 'gzip' | 'none';
 }
@@ -419,7 +419,7 @@ export const SETTINGS = {
   },
   OTEL_EXPORTER_OTLP_TIMEOUT: {
     default: '10000',
-    meaning: 'How long one attempt of an export waits for the receiver, in milliseconds (1 to 600000).',
+    meaning: 'How long the exporter may take over one export, its retries included, in milliseconds (1 to 600000).',
   },
   OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: {
     default: '',
@@ -436,12 +436,12 @@ export const SETTINGS = {
   },
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE: {
     default: '512',
-    meaning: 'Spans of one export, at most (1 to OTEL_BSP_MAX_QUEUE_SIZE); a batch also goes once it holds 1 MiB.',
+    meaning: 'Spans of one export, at most (1 to OTEL_BSP_MAX_QUEUE_SIZE).',
   },
   OTEL_BSP_EXPORT_TIMEOUT: {
     default: '30000',
     meaning:
-      'How long one export may take with its retries, in milliseconds (0 to 600000; 0: as long as its five attempts take); past it the batch is dropped and counted.',
+      'How long the batch processor waits for one export before it sends the next, in milliseconds (0 to 600000; 0: as long as the export takes).',
   },
   OTEL_SDK_DISABLED: { default: 'false', meaning: 'true turns tracing off whatever else is set.' },
   EMULATOR_SEED: {
@@ -826,11 +826,7 @@ function tracingSettings({ read, integer, oneOf }: SettingReaders): TracingSetti
     resourceAttributes: keyValuePairs('OTEL_RESOURCE_ATTRIBUTES', read('OTEL_RESOURCE_ATTRIBUTES')),
     sampler: { name: oneOf('OTEL_TRACES_SAMPLER', TRACE_SAMPLERS), ratio },
     batch: batchSettings(integer),
-    attemptTimeoutMs: integer(
-      tracesOr('OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT'),
-      1,
-      MAX_TRACING_MS,
-    ),
+    timeoutMs: integer(tracesOr('OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT'), 1, MAX_TRACING_MS),
     compression: oneOf(tracesOr('OTEL_EXPORTER_OTLP_COMPRESSION', 'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION'), [
       'gzip',
       'none',
@@ -848,8 +844,9 @@ interface SettingReaders {
 /** The longest delay or timeout tracing's settings take: ten minutes. */
 const MAX_TRACING_MS = 600_000;
 /**
- * The most spans that may wait: about 30 MB of encoded spans. Spans wait encoded, a few hundred bytes each, and a
- * queue past what a receiver can take in a few seconds only holds memory for spans that will be dropped anyway.
+ * The most spans that may wait: about 100 MB of the SDK's span objects (about 1 KB each, a portal call's span with
+ * its attributes, measured). A queue past what a receiver can take in a few seconds only holds memory for spans that
+ * will be dropped anyway.
  */
 const MAX_QUEUED_SPANS = 100_000;
 

@@ -2,10 +2,11 @@
  * What tracing costs the server per request, weighed in one process: three servers of this checkout, alike but for
  * tracing, in front of an emulator each, take the same load in turn. One is untraced; one has tracing on with a
  * sampler that leaves every request out (`always_off`: what tracing costs when it records nothing, as for the
- * requests a ratio sampler skips); one samples every request and exports it over OTLP/HTTP to a receiver in this
- * process, as `npm run bench` weighs tracing.
+ * requests a ratio sampler skips); one samples every request (or, with `--ratio`, that share of them by trace id,
+ * as `OTEL_TRACES_SAMPLER=traceidratio` does) and exports it over OTLP/HTTP to a receiver in this process, as
+ * `npm run bench` weighs tracing.
  *
- *   npm run bench:tracing -- [--query generate|aliased|nested|licenses|paged] [--seconds 2] [--rounds 10]
+ *   npm run bench:tracing -- [--query generate|aliased|nested|licenses|paged] [--ratio 1] [--seconds 2] [--rounds 10]
  *
  * Sharing a process, the servers share its compiled code: `bench:cpu`'s servers each have a process of their own,
  * and the same build's CPU per request moves by up to a tenth from one process to the next, which is the size of
@@ -31,16 +32,25 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       query: { type: 'string', default: 'generate' },
+      ratio: { type: 'string', default: '1' },
       seconds: { type: 'string', default: '2' },
       rounds: { type: 'string', default: '10' },
     },
   });
   const query = benchQueryNamed(values.query, utcToday(), `tracing${Date.now().toString(36)}`);
+  const ratio = Number(values.ratio);
+  if (!(ratio > 0 && ratio <= 1))
+    throw new Error(`--ratio must be a number above 0 and at most 1, but is ${values.ratio}`);
   const sink = await startOtlpSink();
   const variants = [
     { name: 'untraced', env: {} },
     { name: 'sampled out', env: { ...sink.tracedEnv, OTEL_TRACES_SAMPLER: 'always_off' } },
-    { name: 'traced', env: sink.tracedEnv },
+    ratio === 1
+      ? { name: 'traced', env: sink.tracedEnv }
+      : {
+          name: `traced at ${ratio}`,
+          env: { ...sink.tracedEnv, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: String(ratio) },
+        },
   ];
   const servers = [];
   for (const variant of variants) servers.push({ portalUrl: (await startEmulator(0)).url, env: variant.env });

@@ -24,7 +24,7 @@ export function tracingPlugin(): ApolloServerPlugin<RequestContext> {
       const operation = tracing.startChild(requestSpan, 'GraphQL Operation');
       contextValue.operationSpan = operation;
       contextValue.caller.span = operation;
-      // Not sampled: the operation's span only carries its ids on to the portal calls, and nothing is recorded.
+      // Not sampled: `operation` is the request's span, which only carries its ids on to the portal calls.
       if (!operation.isRecording()) return;
       const stage = (name: string) => tracing.startChild(operation, name);
       return {

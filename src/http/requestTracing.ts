@@ -28,27 +28,31 @@ export class RequestTracing {
     const path = (request.url ?? '/').split('?', 1)[0]!;
     if (UNTRACED.has(path)) return logger.child(bindings, options);
     const method = request.method ?? 'GET';
-    const span = this.tracing.startServerSpan(method, request.headers, {
-      'http.request.method': method,
-      'url.path': path,
-      'url.scheme': 'http',
-      ...(request.headers['user-agent'] ? { 'user_agent.original': request.headers['user-agent'] } : {}),
-    });
+    const span = this.tracing.startServerSpan(method, request.headers);
     (request as TracedMessage)[SPAN] = span;
     const ids = logIdsOf(span);
-    if (ids) Object.assign(bindings, ids); // Fastify's own object, made for this request
+    if (ids) {
+      span.setAttributes({
+        'http.request.method': method,
+        'url.path': path,
+        'url.scheme': 'http',
+        ...(request.headers['user-agent'] ? { 'user_agent.original': request.headers['user-agent'] } : {}),
+      });
+      Object.assign(bindings, ids); // Fastify's own object, made for this request
+    }
     return logger.child(bindings, options);
   };
 
   /**
    * Ends each span with the response (or the client's going away), named by its route and with the client's
-   * address. The hooks take a callback, not a promise: they run on every request, and an async hook costs each
-   * request a promise.
+   * address; a span not recorded is told nothing (and Fastify makes `routeOptions` afresh at each read), and one
+   * already ended is not ended again. The hooks take a callback, not a promise: they run on every request, and an
+   * async hook costs each request a promise.
    */
   register(app: FastifyInstance): void {
     app.addHook('onResponse', (request, reply, done) => {
       const span = this.spanOf(request);
-      if (span) {
+      if (span?.isRecording()) {
         routed(span, request);
         span.setAttribute('http.response.status_code', reply.statusCode);
         if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
@@ -58,7 +62,7 @@ export class RequestTracing {
     });
     app.addHook('onRequestAbort', (request, done) => {
       const span = this.spanOf(request);
-      if (span) {
+      if (span?.isRecording()) {
         routed(span, request);
         span.setAttribute('error.type', 'client_aborted');
         span.end();
@@ -75,7 +79,6 @@ export class RequestTracing {
 
 /** What routing found: the client's address, and the route, which names the span. */
 function routed(span: Span, request: FastifyRequest): void {
-  if (!span.isRecording()) return; // Fastify makes `routeOptions` afresh at each read.
   span.setAttribute('client.address', request.ip);
   const route = request.routeOptions.url;
   if (route !== undefined) {

@@ -407,8 +407,9 @@ export class PortalClient {
    * query carries the client's input (hardware id, note), which no span records.
    */
   private callSpan(parent: Span, endpoint: EndpointName, path: string, attempt: number): Span {
+    const span = this.tracing!.startChild(parent, endpointSpanName(endpoint), undefined, SpanKind.CLIENT);
     // Not sampled: a span that only carries its ids on to the portal, told nothing.
-    if (!parent.isRecording()) return this.tracing!.startChild(parent, '', undefined, SpanKind.CLIENT);
+    if (!span.isRecording()) return span;
     const query = path.indexOf('?');
     const attributes: Attributes = {
       'http.request.method': 'GET',
@@ -417,7 +418,7 @@ export class PortalClient {
       'server.port': this.server.port,
     };
     if (attempt > 0) attributes['http.request.resend_count'] = attempt;
-    return this.tracing!.startChild(parent, endpointSpanName(endpoint), attributes, SpanKind.CLIENT);
+    return span.setAttributes(attributes);
   }
 
   /** One attempt: one request on the pool, its body always consumed or destroyed. */

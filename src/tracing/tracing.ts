@@ -1,169 +1,161 @@
 /**
- * Traces of requests, exported over OTLP/HTTP (OpenTelemetry): one trace per request, from the HTTP request
- * through the GraphQL operation and its plan to every portal call, continuing a client's W3C `traceparent` and
- * passing one on to the portal. Off unless an OTLP endpoint is configured (`TracingSettings`, read in `config.ts`
+ * Traces of requests, made and exported by OpenTelemetry's SDK over OTLP/HTTP: one trace per request, from the HTTP
+ * request through the GraphQL operation and its plan to every portal call, continuing a client's W3C `traceparent`
+ * and passing one on to the portal. Off unless an OTLP endpoint is configured (`TracingSettings`, read in `config.ts`
  * from OpenTelemetry's standard variables); when off, no span is made and no header is sent.
- *
- * The spans are this server's own (`spans.ts`), encoded as they end and sent in batches (`otlpExport.ts`),
- * not the OpenTelemetry SDK's: with the SDK's spans and exporter, tracing took a third more CPU per request on a
- * small query; OpenTelemetry's API and samplers are still the ones used.
  *
  * Spans are passed down explicitly (the request's span to the operation, the operation's to each portal call),
  * not through an async-local context: the plan's portal calls start before graphql-js executes, and explicit
- * parents keep them beneath the operation whatever ran them.
+ * parents keep them beneath the operation whatever ran them. No tracer provider is registered globally.
  *
  *     const tracing = Tracing.start(config.tracing, log);
- *     const span = tracing.startServerSpan('POST /graphql', request.headers, { 'http.request.method': 'POST' });
+ *     const span = tracing.startServerSpan('POST', request.headers);
  *     const child = tracing.startChild(span, 'graphql.parse');
  *     child.end();
  *     await tracing.shutdown(); // flushes what is left, on SIGTERM
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import {
+  DiagLogLevel,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   TraceFlags,
   defaultTextMapGetter,
+  defaultTextMapSetter,
+  diag,
   trace,
   type Attributes,
+  type Span,
+  type Tracer,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { W3CTraceContextPropagator, setGlobalErrorHandler } from '@opentelemetry/core';
+import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
+  BatchSpanProcessor,
   ParentBasedSampler,
-  SamplingDecision,
+  SimpleSpanProcessor,
   TraceIdRatioBasedSampler,
+  TracerProvider,
   type Sampler,
+  type SpanExporter,
+  type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import type { TraceSamplerName, TracingSettings } from '../config';
-import { OtlpExport } from './otlpExport';
 import type { OutageLog } from '../shared/outageLog';
-import {
-  RecordedSpan,
-  TraceIdentity,
-  UnsampledSpan,
-  randomSpanId,
-  drawTraceId,
-  type Span,
-  type SpanSink,
-} from './spans';
+import { ExportOutcomes } from './exportOutcomes';
 
-export type { Span } from './spans';
+export type { Span } from '@opentelemetry/api';
 
 /** The instrumentation scope's name, as exports carry it. */
 const INSTRUMENTATION = 'portal-graphql';
+/** How long `shutdown` waits for what is left to be sent. */
+const SHUTDOWN_MS = 10_000;
+/** The longest a timer may be set for: what `OTEL_BSP_EXPORT_TIMEOUT=0` (no bound) is given to the processor. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
 
 export class Tracing {
   private readonly propagator = new W3CTraceContextPropagator();
-  private readonly sampler: Sampler;
+  private readonly tracer: Tracer;
 
   private constructor(
-    private readonly sink: SpanSink,
-    sampler: TracingSettings['sampler'],
+    private readonly provider: TracerProvider,
+    private readonly outcomes?: ExportOutcomes,
   ) {
-    this.sampler = samplerOf(sampler.name, sampler.ratio);
+    this.tracer = provider.getTracer(INSTRUMENTATION);
   }
 
-  /** Tracing as configured: spans batched and exported over OTLP/HTTP, in protobuf or JSON. */
+  /**
+   * Tracing as configured: spans batched by the SDK's batch span processor and sent by its OTLP/HTTP exporter, in
+   * protobuf or JSON, which retries a busy receiver (after its `Retry-After` when it gives one) and logs a partial
+   * success. The SDK's diagnostics of warning level and above go to `log`.
+   */
   static start(settings: TracingSettings, log: OutageLog): Tracing {
-    const sink = new OtlpExport({
+    const outcomes = new ExportOutcomes(settings.url, log);
+    const options = {
       url: settings.url,
-      protocol: settings.protocol,
       headers: settings.headers,
-      identity: {
-        resource: { ...settings.resourceAttributes, 'service.name': settings.serviceName },
-        scope: INSTRUMENTATION,
-      },
-      log,
-      ...settings.batch,
-      timeoutMs: settings.attemptTimeoutMs,
-      compression: settings.compression,
+      timeoutMillis: settings.timeoutMs,
+      compression: settings.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
+    };
+    const exporter = settings.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
+    const { batch } = settings;
+    const processor = new BatchSpanProcessor({
+      exporter: outcomes.counting(exporter),
+      scheduledDelayMillis: batch.scheduleDelayMs,
+      maxQueueSize: batch.maxQueuedSpans,
+      maxExportBatchSize: batch.maxBatchSpans,
+      exportTimeoutMillis: batch.exportTimeoutMs === 0 ? LONGEST_TIMER_MS : batch.exportTimeoutMs,
+      selfObsMeterProvider: outcomes.processorMeters,
     });
-    return new Tracing(sink, settings.sampler);
+    sendDiagnosticsTo(log);
+    return new Tracing(providerOf(processor, settings), outcomes);
   }
 
-  /** Tracing into a given sink (tests hand in one that keeps the spans in memory). */
-  static withSink(
-    sink: SpanSink,
+  /** Tracing that hands each span to `exporter` as it ends (tests hand in the SDK's `InMemorySpanExporter`). */
+  static withExporter(
+    exporter: SpanExporter,
     sampler: TracingSettings['sampler'] = { name: 'parentbased_always_on', ratio: 1 },
   ): Tracing {
-    return new Tracing(sink, sampler);
+    const identity = { serviceName: INSTRUMENTATION, resourceAttributes: {}, sampler };
+    return new Tracing(providerOf(new SimpleSpanProcessor({ exporter }), identity));
   }
 
-  /** Spans exported and dropped so far (`/metrics`); undefined for a sink that does not export. */
+  /** Spans exported and dropped so far (`/metrics`); undefined for tracing that does not export. */
   get exported(): { sent: number; dropped: number } | undefined {
-    return this.sink.counts;
+    return this.outcomes?.counts;
   }
 
   /**
    * The server span of an incoming request; a valid `traceparent` among `headers` makes it a child of the client's,
    * in the client's trace and with its trace state. Recorded if the sampler says so (it sees the client's context,
-   * which `parentbased_…` follows); else a span that only carries its ids on.
+   * which `parentbased_…` follows); else a span that only carries its ids on. Its attributes are set by the caller,
+   * when it records: none of the offered samplers reads them.
    */
-  startServerSpan(name: string, headers: IncomingHttpHeaders, attributes: Attributes): Span {
+  startServerSpan(name: string, headers: IncomingHttpHeaders): Span {
     // Most requests come without one: no context to read it into.
     const context =
       headers.traceparent === undefined
         ? ROOT_CONTEXT
         : this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
-    const parent = trace.getSpanContext(context);
-    const drawn = parent ? undefined : drawTraceId();
-    const traceId = parent?.traceId ?? drawn!.toString('hex');
-    const sampling = this.sampler.shouldSample(context, traceId, name, SpanKind.SERVER, attributes, []);
-    const traceState = sampling.traceState ?? parent?.traceState;
-    if (sampling.decision !== SamplingDecision.RECORD_AND_SAMPLED) {
-      return new UnsampledSpan({
-        traceId,
-        spanId: randomSpanId(),
-        traceFlags: TraceFlags.NONE,
-        ...(traceState ? { traceState } : {}),
-      });
-    }
-    const identity = new TraceIdentity(traceId, traceState, drawn);
-    const span = new RecordedSpan(this.sink, identity, parent, name, SpanKind.SERVER, attributes);
-    if (sampling.attributes) span.setAttributes(sampling.attributes);
-    return span;
+    return this.tracer.startSpan(name, { kind: SpanKind.SERVER }, context);
   }
 
   /**
-   * A span beneath `parent`, recorded when its parent is. Every sampler offered decides a child as its parent was
-   * decided: the `parentbased_…` ones by the parent's flag, `always_…` alike for all, and `traceidratio` by the trace
-   * id, which the child shares. So the sampler is asked once per trace, for the request's span.
+   * A span beneath `parent`. Beneath a span the sampler dropped, it is `parent` itself: every offered sampler would
+   * drop the child too (the `parentbased_…` ones by the parent's flag, `traceidratio` by the trace id they share,
+   * `always_…` alike for all), and a span not recorded serves only to pass its context on, which the parent's does.
+   * So a dropped request makes one span, whatever it calls.
    */
   startChild(parent: Span, name: string, attributes?: Attributes, kind: SpanKind = SpanKind.INTERNAL): Span {
-    if (parent instanceof RecordedSpan)
-      return new RecordedSpan(this.sink, parent.trace, parent, name, kind, attributes);
-    const { traceId, traceFlags, traceState } = parent.spanContext();
-    return new UnsampledSpan({ traceId, spanId: randomSpanId(), traceFlags, isRemote: false, traceState });
+    if ((parent.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return parent;
+    return this.tracer.startSpan(name, { kind, attributes }, trace.setSpan(ROOT_CONTEXT, parent));
   }
 
   /** Writes `span`'s `traceparent` (and `tracestate`) into outgoing request headers, as W3C Trace Context says. */
   inject(span: Span, headers: Record<string, string>): void {
-    // A recorded span is sampled, and is read as it is, without making its context object.
-    let state: string | undefined;
-    if (span instanceof RecordedSpan) {
-      headers.traceparent = `00-${span.traceId}-${span.spanId}-01`;
-      state = span.traceState?.serialize();
-    } else {
-      const { traceId, spanId, traceFlags, traceState } = span.spanContext();
-      headers.traceparent = `00-${traceId}-${spanId}-0${traceFlags & TraceFlags.SAMPLED}`;
-      state = traceState?.serialize();
-    }
-    if (state) headers.tracestate = state;
+    this.propagator.inject(trace.setSpan(ROOT_CONTEXT, span), headers, defaultTextMapSetter);
   }
 
-  /** Sends every span still waiting and stops: on SIGTERM, before the process exits. Never throws. */
+  /** Sends every span still waiting, for at most 10 seconds, and stops: on SIGTERM, before the process exits. Never throws. */
   async shutdown(): Promise<void> {
-    await this.sink.shutdown().catch(() => undefined);
+    let deadline: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => (deadline = setTimeout(resolve, SHUTDOWN_MS)));
+    await Promise.race([this.provider.shutdown().catch(() => undefined), timedOut]);
+    clearTimeout(deadline);
   }
 }
 
 /** The ids a log line carries to lead to its trace; undefined for a span not recorded (sampled out). */
 export function logIdsOf(span: Span | undefined): { trace_id: string; span_id: string } | undefined {
-  if (!(span instanceof RecordedSpan) || !span.isRecording()) return undefined;
-  return { trace_id: span.traceId, span_id: span.spanId };
+  if (!span?.isRecording()) return undefined;
+  const { traceId, spanId } = span.spanContext();
+  return { trace_id: traceId, span_id: spanId };
 }
 
 /**
@@ -174,6 +166,36 @@ export function endWithError(span: Span, errorType: string): void {
   span.setAttribute('error.type', errorType);
   span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
   span.end();
+}
+
+/** A tracer provider whose spans go to `processor`, with the service's resource and the configured sampler. */
+function providerOf(
+  processor: SpanProcessor,
+  settings: Pick<TracingSettings, 'serviceName' | 'resourceAttributes' | 'sampler'>,
+): TracerProvider {
+  return new TracerProvider({
+    resource: defaultResource().merge(
+      resourceFromAttributes({ ...settings.resourceAttributes, 'service.name': settings.serviceName }),
+    ),
+    sampler: samplerOf(settings.sampler.name, settings.sampler.ratio),
+    spanProcessors: [processor],
+  });
+}
+
+/**
+ * The SDK tells what goes wrong through OpenTelemetry's diagnostic logger, silent unless set: a receiver's partial
+ * success, spans dropped for a full queue. Its warnings and errors go to `log`. Its global error handler is given only
+ * the batches whose export failed, which `ExportOutcomes` tells once rather than once a batch: it is left silent.
+ */
+function sendDiagnosticsTo(log: OutageLog): void {
+  const warn = (message: string, ...args: unknown[]) =>
+    log.warn({ details: args.map((arg) => (arg instanceof Error ? arg.message : arg)) }, `OpenTelemetry: ${message}`);
+  const ignore = () => undefined;
+  diag.setLogger(
+    { error: warn, warn, info: ignore, debug: ignore, verbose: ignore },
+    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
+  setGlobalErrorHandler(ignore);
 }
 
 /** The sampler OpenTelemetry's specification names. */

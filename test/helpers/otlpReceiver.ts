@@ -1,11 +1,15 @@
 /**
  * Test helper: a small OTLP/HTTP trace receiver on a free port, as a collector would stand in front of a tracing
- * backend. It takes `POST /v1/traces` in both protocols (protobuf and JSON), gzipped or not, keeps the bodies as
- * encoded by the exporter, unzipped (to look for what must never be exported), and the spans, read into one shape.
+ * backend. It takes `POST /v1/traces` in both protocols (protobuf and JSON), gzipped or not, and reads them with
+ * OpenTelemetry's own protobuf definitions: the generated root of `@opentelemetry/otlp-transformer` 0.216, the last
+ * release to ship one, installed as `otlp-protobuf-root` (only that file is loaded, and it needs only protobufjs).
+ * It keeps every export (when it came, its spans, how it was answered), the bodies unzipped (to look for what must
+ * never be exported), and answers as a test tells it: a status with headers and a body, or not until released.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { gunzipSync } from 'node:zlib';
+import otlpRoot from 'otlp-protobuf-root/build/src/generated/root';
 
 export interface ReceivedSpan {
   traceId: string;
@@ -28,243 +32,223 @@ export interface ReceivedSpan {
   traceState: string;
 }
 
-export interface OtlpReceiver {
-  url: string;
+/** How the receiver answers an export: a status (with headers and a body), or 'hold' to answer 200 on `release`. */
+type Answer = { status: number; headers?: Record<string, string>; body?: Uint8Array } | 'hold';
+
+interface ReceivedExport {
+  /** When it arrived, by `performance.now()`. */
+  at: number;
   spans: ReceivedSpan[];
-  /** Every body received, as sent. */
+  answer: Answer;
+}
+
+export interface OtlpReceiver {
+  /** The receiver's origin, for `OTEL_EXPORTER_OTLP_ENDPOINT`. */
+  url: string;
+  /** Its traces endpoint, for `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`. */
+  tracesUrl: string;
+  /** The spans of every export it took (answered 2xx, or held). */
+  spans: ReceivedSpan[];
+  /** Every export, taken or not, in the order they came. */
+  exports: ReceivedExport[];
+  /** Every body received, unzipped. */
   bodies: Buffer[];
   /** The content types the exports came with. */
   contentTypes: string[];
   /** The content encodings the exports came with ('' for none). */
   contentEncodings: string[];
+  /** How the next exports are answered, in order; 200 once none is left. */
+  answers: Answer[];
+  /** Answers 200 to every export held so far. */
+  release(): void;
   close(): Promise<void>;
 }
 
+/** The OTLP messages this receiver reads and writes, as the generated root names them. */
+const { ExportTraceServiceRequest, ExportTraceServiceResponse } = (otlpRoot as unknown as GeneratedRoot).opentelemetry
+  .proto.collector.trace.v1;
+
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
-  const spans: ReceivedSpan[] = [];
-  const bodies: Buffer[] = [];
-  const contentTypes: string[] = [];
-  const contentEncodings: string[] = [];
+  const receiver: Omit<OtlpReceiver, 'url' | 'tracesUrl' | 'close' | 'release'> = {
+    spans: [],
+    exports: [],
+    bodies: [],
+    contentTypes: [],
+    contentEncodings: [],
+    answers: [],
+  };
+  const held: ServerResponse[] = [];
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      const at = performance.now();
       const encoding = request.headers['content-encoding'] ?? '';
-      contentEncodings.push(encoding);
-      // Kept as the exporter meant it, so that what a test reads (and looks through for secrets) is the spans.
+      receiver.contentEncodings.push(encoding);
       const sent = Buffer.concat(chunks);
       const body = encoding === 'gzip' ? gunzipSync(sent) : sent;
-      bodies.push(body);
+      receiver.bodies.push(body);
       const type = request.headers['content-type'] ?? '';
-      contentTypes.push(type);
-      spans.push(...decodeExport(body, type));
-      response.writeHead(200, { 'content-type': type.includes('json') ? 'application/json' : type });
-      response.end(type.includes('json') ? '{}' : '');
+      receiver.contentTypes.push(type);
+      const spans = decodeExport(body, type);
+      const answer = receiver.answers.shift() ?? { status: 200 };
+      receiver.exports.push({ at, spans, answer });
+      if (answer === 'hold') {
+        receiver.spans.push(...spans);
+        held.push(response);
+        return;
+      }
+      if (answer.status >= 200 && answer.status < 300) receiver.spans.push(...spans);
+      response.writeHead(answer.status, { 'content-type': type, ...answer.headers });
+      response.end(answer.body ?? (type.includes('json') ? '{}' : ''));
     });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const address = server.address() as { port: number };
+  const { port } = server.address() as { port: number };
+  const url = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${address.port}`,
-    spans,
-    bodies,
-    contentTypes,
-    contentEncodings,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    ...receiver,
+    url,
+    tracesUrl: `${url}/v1/traces`,
+    release: () => held.splice(0).forEach((response) => response.writeHead(200).end()),
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
   };
 }
 
-/** The spans of one export's body, in either protocol, as its content type says. */
-export function decodeExport(body: Buffer, contentType: string): ReceivedSpan[] {
-  return contentType.includes('json') ? fromJson(JSON.parse(body.toString('utf8'))) : fromProtobuf(body);
+/** A protobuf answer of partial success: the receiver took the export but rejected `rejectedSpans` of its spans. */
+export function partialSuccess(rejectedSpans: number, errorMessage: string): Uint8Array {
+  return ExportTraceServiceResponse.encode({ partialSuccess: { rejectedSpans, errorMessage } }).finish();
 }
 
-interface JsonKeyValue {
-  key: string;
-  value: Record<string, unknown>;
-}
-
-/** OTLP/JSON: ids are hex strings, values one of `stringValue`, `intValue`, `boolValue`, `doubleValue`, `arrayValue`. */
-function fromJson(request: {
-  resourceSpans?: Array<{
-    resource?: { attributes?: JsonKeyValue[] };
-    scopeSpans?: Array<{
-      spans?: Array<{
-        traceId: string;
-        spanId: string;
-        parentSpanId?: string;
-        traceState?: string;
-        flags?: number;
-        name: string;
-        kind: number;
-        startTimeUnixNano: string | number;
-        endTimeUnixNano: string | number;
-        attributes?: JsonKeyValue[];
-        events?: Array<{ name: string }>;
-        status?: { code?: number; message?: string };
-      }>;
-    }>;
-  }>;
-}): ReceivedSpan[] {
-  const value = (any: Record<string, unknown>): unknown =>
-    'stringValue' in any
-      ? any.stringValue
-      : 'intValue' in any
-        ? Number(any.intValue)
-        : 'boolValue' in any
-          ? any.boolValue
-          : 'doubleValue' in any
-            ? any.doubleValue
-            : 'arrayValue' in any
-              ? ((any.arrayValue as { values?: Array<Record<string, unknown>> }).values ?? []).map(value)
-              : undefined;
-  const attributes = (list: JsonKeyValue[] = []) => Object.fromEntries(list.map((kv) => [kv.key, value(kv.value)]));
-  return (request.resourceSpans ?? []).flatMap((resourceSpans) => {
-    const serviceName = attributes(resourceSpans.resource?.attributes)['service.name'] as string | undefined;
-    return (resourceSpans.scopeSpans ?? []).flatMap((scope) =>
-      (scope.spans ?? []).map((span) => ({
-        traceId: span.traceId,
-        spanId: span.spanId,
-        parentSpanId: span.parentSpanId ?? '',
+/**
+ * The spans of one export's body, as its content type says. OTLP/JSON is OTLP/protobuf's JSON mapping with ids in hex:
+ * they are made bytes, and the object is then read as the protobuf message it stands for.
+ */
+function decodeExport(body: Buffer, contentType: string): ReceivedSpan[] {
+  const request = contentType.includes('json')
+    ? ExportTraceServiceRequest.fromObject(idsAsBytes(JSON.parse(body.toString('utf8'))))
+    : ExportTraceServiceRequest.decode(body);
+  return request.resourceSpans.flatMap(({ resource, scopeSpans }) => {
+    const serviceName = attributesOf(resource?.attributes)['service.name'] as string | undefined;
+    return scopeSpans.flatMap(({ spans }) =>
+      spans.map((span) => ({
+        traceId: hex(span.traceId),
+        spanId: hex(span.spanId),
+        parentSpanId: hex(span.parentSpanId),
         name: span.name,
         kind: span.kind,
-        attributes: attributes(span.attributes),
-        events: (span.events ?? []).map((event) => event.name),
+        attributes: attributesOf(span.attributes),
+        events: span.events.map((event) => event.name),
         serviceName,
         startTimeUnixNano: String(span.startTimeUnixNano),
         endTimeUnixNano: String(span.endTimeUnixNano),
         status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
-        flags: span.flags ?? 0,
-        traceState: span.traceState ?? '',
+        flags: span.flags,
+        traceState: span.traceState,
       })),
     );
   });
 }
 
-/** One field of a protobuf message: its number, and its bytes (length-delimited) or number (varint, fixed). */
-interface Field {
-  number: number;
-  bytes?: Buffer;
-  value?: bigint;
+const hex = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []).toString('hex');
+
+/** A copy of an OTLP/JSON value with its hex ids (`traceId`, `spanId`, `parentSpanId`) as bytes. */
+function idsAsBytes(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(idsAsBytes);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, field]) => [
+      key,
+      /^(traceId|spanId|parentSpanId)$/.test(key) && typeof field === 'string'
+        ? Buffer.from(field, 'hex')
+        : idsAsBytes(field),
+    ]),
+  );
 }
 
-/** The fields of a protobuf message, by the wire format alone (varint, 64-bit, length-delimited, 32-bit). */
-function fieldsOf(message: Buffer): Field[] {
-  const fields: Field[] = [];
-  let offset = 0;
-  const varint = (): bigint => {
-    let result = 0n;
-    for (let shift = 0n; ; shift += 7n) {
-      const byte = message[offset++]!;
-      result |= BigInt(byte & 0x7f) << shift;
-      if ((byte & 0x80) === 0) return result;
-    }
-  };
-  while (offset < message.length) {
-    const key = Number(varint());
-    const number = key >>> 3;
-    switch (key & 7) {
-      case 0:
-        fields.push({ number, value: varint() });
-        break;
-      case 1:
-        fields.push({ number, value: message.readBigUInt64LE(offset) });
-        offset += 8;
-        break;
-      case 2: {
-        const length = Number(varint());
-        fields.push({ number, bytes: message.subarray(offset, offset + length) });
-        offset += length;
-        break;
-      }
-      case 5:
-        fields.push({ number, value: BigInt(message.readUInt32LE(offset)) });
-        offset += 4;
-        break;
-      default:
-        throw new Error(`unknown protobuf wire type in field ${number}`);
-    }
-  }
-  return fields;
+function attributesOf(list: KeyValue[] | undefined): Record<string, unknown> {
+  return Object.fromEntries((list ?? []).map(({ key, value }) => [key, valueOf(value)]));
 }
 
-const field = (fields: Field[], number: number) => fields.filter((candidate) => candidate.number === number);
-
-/** OTLP's AnyValue: 1 string, 2 bool, 3 int, 4 double, 5 array. */
-function anyValue(message: Buffer): unknown {
-  const [first] = fieldsOf(message);
-  if (!first) return undefined;
-  switch (first.number) {
-    case 1:
-      return first.bytes!.toString('utf8');
-    case 2:
-      return first.value === 1n;
-    case 3:
-      return Number(BigInt.asIntN(64, first.value!));
-    case 4: {
-      const buffer = Buffer.alloc(8);
-      buffer.writeBigUInt64LE(first.value!);
-      return buffer.readDoubleLE(0);
-    }
-    case 5:
-      return field(fieldsOf(first.bytes!), 1).map((item) => anyValue(item.bytes!));
-    default:
+/** An AnyValue as JavaScript: whichever of its fields is set (`value` names it). */
+function valueOf(any: AnyValue | undefined): unknown {
+  switch (any?.value) {
+    case 'stringValue':
+      return any.stringValue;
+    case 'boolValue':
+      return any.boolValue;
+    case 'intValue':
+      return Number(String(any.intValue));
+    case 'doubleValue':
+      return any.doubleValue;
+    case 'arrayValue':
+      return (any.arrayValue?.values ?? []).map(valueOf);
+    case 'kvlistValue': // no span of this server has one
+    case 'bytesValue':
+    case undefined:
       return undefined;
   }
 }
 
-/** KeyValue: 1 key, 2 value. */
-function attributesOf(list: Field[]): Record<string, unknown> {
-  return Object.fromEntries(
-    list.map((kv) => {
-      const fields = fieldsOf(kv.bytes!);
-      return [field(fields, 1)[0]!.bytes!.toString('utf8'), anyValue(field(fields, 2)[0]?.bytes ?? Buffer.alloc(0))];
-    }),
-  );
-}
-
-/**
- * OTLP/protobuf's ExportTraceServiceRequest: resource_spans (1) → resource (1: attributes 1), scope_spans (2) →
- * spans (2) → trace_id 1, span_id 2, trace_state 3, parent_span_id 4, name 5, kind 6, start and end times 7 and 8,
- * attributes 9, events 11 (name 2), status 15 (message 2, code 3), flags 16.
- */
-function fromProtobuf(body: Buffer): ReceivedSpan[] {
-  return field(fieldsOf(body), 1).flatMap((resourceSpans) => {
-    const resourceFields = fieldsOf(resourceSpans.bytes!);
-    const resource = field(resourceFields, 1)[0];
-    const serviceName = resource
-      ? (attributesOf(field(fieldsOf(resource.bytes!), 1))['service.name'] as string)
-      : undefined;
-    return field(resourceFields, 2).flatMap((scopeSpans) =>
-      field(fieldsOf(scopeSpans.bytes!), 2).map((spanField) => {
-        const span = fieldsOf(spanField.bytes!);
-        const hex = (number: number) => field(span, number)[0]?.bytes?.toString('hex') ?? '';
-        return {
-          traceId: hex(1),
-          spanId: hex(2),
-          parentSpanId: hex(4),
-          name: field(span, 5)[0]!.bytes!.toString('utf8'),
-          kind: Number(field(span, 6)[0]?.value ?? 0n),
-          attributes: attributesOf(field(span, 9)),
-          events: field(span, 11).map((event) => field(fieldsOf(event.bytes!), 2)[0]!.bytes!.toString('utf8')),
-          serviceName,
-          startTimeUnixNano: String(field(span, 7)[0]?.value ?? 0n),
-          endTimeUnixNano: String(field(span, 8)[0]?.value ?? 0n),
-          status: statusOf(field(span, 15)[0]?.bytes),
-          flags: Number(field(span, 16)[0]?.value ?? 0n),
-          traceState: field(span, 3)[0]?.bytes?.toString('utf8') ?? '',
+/** The parts of the generated root read here, as protobufjs makes them (int64 fields are `Long`s, or numbers). */
+interface GeneratedRoot {
+  opentelemetry: {
+    proto: {
+      collector: {
+        trace: {
+          v1: {
+            ExportTraceServiceRequest: {
+              decode(body: Uint8Array): ExportRequest;
+              fromObject(object: unknown): ExportRequest;
+            };
+            ExportTraceServiceResponse: {
+              encode(response: { partialSuccess: { rejectedSpans: number; errorMessage: string } }): {
+                finish(): Uint8Array;
+              };
+            };
+          };
         };
-      }),
-    );
-  });
+      };
+    };
+  };
 }
 
-/** Status: 2 message, 3 code. */
-function statusOf(message: Buffer | undefined): { code: number; message: string } {
-  const fields = message ? fieldsOf(message) : [];
-  return {
-    code: Number(field(fields, 3)[0]?.value ?? 0n),
-    message: field(fields, 2)[0]?.bytes?.toString('utf8') ?? '',
-  };
+interface ExportRequest {
+  resourceSpans: Array<{
+    resource?: { attributes: KeyValue[] };
+    scopeSpans: Array<{ spans: SpanMessage[] }>;
+  }>;
+}
+
+interface SpanMessage {
+  traceId: Uint8Array;
+  spanId: Uint8Array;
+  parentSpanId: Uint8Array;
+  traceState: string;
+  flags: number;
+  name: string;
+  kind: number;
+  startTimeUnixNano: { toString(): string } | number;
+  endTimeUnixNano: { toString(): string } | number;
+  attributes: KeyValue[];
+  events: Array<{ name: string }>;
+  status?: { code: number; message: string };
+}
+
+interface KeyValue {
+  key: string;
+  value?: AnyValue;
+}
+
+interface AnyValue {
+  value?: 'stringValue' | 'boolValue' | 'intValue' | 'doubleValue' | 'arrayValue' | 'kvlistValue' | 'bytesValue';
+  stringValue?: string;
+  boolValue?: boolean;
+  intValue?: { toString(): string } | number;
+  doubleValue?: number;
+  arrayValue?: { values: AnyValue[] };
 }

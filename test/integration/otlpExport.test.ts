@@ -1,183 +1,169 @@
 /**
- * The OTLP export against a real receiver on a free port, which a test tells how to answer: batches go when full or
- * on shutdown, a busy receiver is retried, spans past the queue's bound are dropped and counted, and a failing
- * export is logged once and its working again once. And sampling: which spans are recorded, and what `traceparent`
- * the portal is sent when a span is not.
+ * The OTLP export as `Tracing.start` configures OpenTelemetry's batch span processor and exporter, against a real
+ * receiver on a free port that a test tells how to answer: batches go when full or on shutdown; a busy receiver is
+ * retried, after its Retry-After when it gives one; a partial success is logged; spans past the queue's bound are
+ * dropped and counted; the export's timeouts bound it; a failing export is logged once and its working again once.
+ * And sampling: which spans are recorded, and what `traceparent` the portal is sent when a span is not.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { once } from 'node:events';
-import { OtlpExport, type OtlpExportOptions } from '../../src/tracing/otlpExport';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { Tracing } from '../../src/tracing/tracing';
-import { decodeExport } from '../helpers/otlpReceiver';
-import { SpansInMemory } from '../helpers/spansInMemory';
-import type { TraceSamplerName } from '../../src/config';
+import { partialSuccess, startOtlpReceiver, type OtlpReceiver } from '../helpers/otlpReceiver';
+import { startTracingProcess, type TracingState } from '../helpers/tracingProcess';
+import type { TraceSamplerName, TracingSettings } from '../../src/config';
 
-interface Receiver {
-  url: string;
-  /** Names of the spans received, by export. */
-  exports: string[][];
-  /** How the next requests are answered: a status, or 'hold' to answer only when `release` is called. */
-  answers: Array<number | 'hold'>;
-  release(): void;
-  close(): Promise<void>;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const exports: string[][] = [];
-  const answers: Array<number | 'hold'> = [];
-  const held: ServerResponse[] = [];
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const answer = answers.shift() ?? 200;
-      if (answer === 'hold') {
-        held.push(response);
-        exports.push(decodeExport(Buffer.concat(chunks), request.headers['content-type'] ?? '').map((s) => s.name));
-        return;
-      }
-      if (answer === 200) {
-        exports.push(decodeExport(Buffer.concat(chunks), request.headers['content-type'] ?? '').map((s) => s.name));
-      }
-      response.writeHead(answer).end();
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}/v1/traces`,
-    exports,
-    answers,
-    release: () => held.splice(0).forEach((response) => response.writeHead(200).end()),
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-let receiver: Receiver;
+let receiver: OtlpReceiver;
 beforeEach(async () => {
-  receiver = await startReceiver();
+  receiver = await startOtlpReceiver();
 });
 afterEach(() => receiver.close());
 
-/** An export to the test's receiver, its log lines kept, and a tracing that sends to it. */
-function exportTo(options: Partial<OtlpExportOptions> = {}) {
-  const lines: Array<[string, string, object]> = [];
-  const sink = new OtlpExport({
-    url: receiver.url,
+/** Tracing, in a process of its own, that exports to the test's receiver (batches wait a minute unless full). */
+function exportTo(settings: { batch?: Partial<TracingSettings['batch']>; timeoutMs?: number } = {}) {
+  return startTracingProcess({
+    url: receiver.tracesUrl,
     protocol: 'http/protobuf',
     headers: {},
-    identity: { resource: { 'service.name': 'portal-graphql' }, scope: 'portal-graphql' },
-    log: {
-      warn: (details, message) => lines.push(['warn', message, details]),
-      info: (details, message) => lines.push(['info', message, details]),
+    serviceName: 'portal-graphql',
+    resourceAttributes: {},
+    sampler: { name: 'always_on', ratio: 1 },
+    batch: {
+      scheduleDelayMs: 60_000,
+      maxQueuedSpans: 2048,
+      maxBatchSpans: 512,
+      exportTimeoutMs: 30_000,
+      ...settings.batch,
     },
-    scheduleDelayMs: 60_000,
-    retryDelayMs: 1,
-    ...options,
+    timeoutMs: settings.timeoutMs ?? 10_000,
+    compression: 'none',
   });
-  const tracing = Tracing.withSink(sink);
-  const spans = (count: number, prefix = 'span') => {
-    for (let index = 0; index < count; index += 1) tracing.startServerSpan(`${prefix} ${index}`, {}, {}).end();
-  };
-  return { sink, spans, lines };
 }
 
-const until = async (condition: () => boolean) => {
-  for (let waited = 0; !condition(); waited += 5) {
+/** The names of the spans of each export the receiver took (answered 2xx, or held). */
+const taken = () =>
+  receiver.exports
+    .filter(({ answer }) => answer === 'hold' || answer.status < 300)
+    .map((received) => received.spans.map((span) => span.name));
+
+/** Waits, for at most 5 seconds, until `condition` holds of what the receiver saw and of the tracing's `state`. */
+async function until(state: () => Promise<TracingState>, condition: (now: TracingState) => boolean): Promise<void> {
+  for (let waited = 0; !condition(await state()); waited += 10) {
     if (waited > 5000) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
-};
+}
 
 test('a full batch goes at once; the rest waits for shutdown, which sends it', async () => {
-  const { sink, spans } = exportTo({ maxBatchSpans: 3 });
-  spans(4);
-  await until(() => receiver.exports.length === 1);
-  expect(receiver.exports).toEqual([['span 0', 'span 1', 'span 2']]);
-  await sink.shutdown();
-  expect(receiver.exports).toEqual([['span 0', 'span 1', 'span 2'], ['span 3']]);
-  expect(sink.counts).toEqual({ sent: 4, dropped: 0 });
+  const tracing = await exportTo({ batch: { maxBatchSpans: 3 } });
+  await tracing.spans(4);
+  await until(tracing.state, () => receiver.exports.length === 1);
+  expect(taken()).toEqual([['span 0', 'span 1', 'span 2']]);
+  const { counts } = await tracing.shutdown();
+  expect(taken()).toEqual([['span 0', 'span 1', 'span 2'], ['span 3']]);
+  expect(counts).toEqual({ sent: 4, dropped: 0 });
 });
 
 test('a busy receiver is retried, and the batch arrives once', async () => {
-  receiver.answers.push(503, 429);
-  const { sink, spans, lines } = exportTo({ maxBatchSpans: 2 });
-  spans(2);
-  await until(() => sink.counts.sent === 2);
-  expect(receiver.exports).toEqual([['span 0', 'span 1']]);
-  expect(sink.counts.dropped).toBe(0);
+  receiver.answers.push({ status: 503 }, { status: 429 });
+  const tracing = await exportTo({ batch: { maxBatchSpans: 2 } });
+  await tracing.spans(2);
+  await until(tracing.state, ({ counts }) => counts.sent === 2);
+  expect(receiver.exports).toHaveLength(3);
+  expect(taken()).toEqual([['span 0', 'span 1']]);
+  const { counts, lines } = await tracing.shutdown();
+  expect(counts.dropped).toBe(0);
   expect(lines).toEqual([]);
-  await sink.shutdown();
-  expect(receiver.exports).toHaveLength(1);
+  expect(taken()).toHaveLength(1);
+}, 15_000);
+
+test.each([429, 503])(
+  "a receiver's Retry-After with %d is waited for before the batch is sent again",
+  async (status) => {
+    // Two seconds: the exporter's own first backoff is 0.8 to 1.2 seconds.
+    receiver.answers.push({ status, headers: { 'retry-after': '2' } });
+    const tracing = await exportTo({ batch: { maxBatchSpans: 2 } });
+    await tracing.spans(2);
+    await until(tracing.state, ({ counts }) => counts.sent === 2);
+    const [refused, accepted] = receiver.exports;
+    expect(accepted!.at - refused!.at).toBeGreaterThanOrEqual(1950);
+    expect(taken()).toEqual([['span 0', 'span 1']]);
+    await tracing.shutdown();
+  },
+  15_000,
+);
+
+test("a receiver's partial success is logged: it took the export but rejected some of its spans", async () => {
+  receiver.answers.push({ status: 200, body: partialSuccess(1, 'span 1 is too large') });
+  const tracing = await exportTo({ batch: { maxBatchSpans: 2 } });
+  await tracing.spans(2);
+  await until(tracing.state, ({ counts }) => counts.sent === 2);
+  const { lines } = await tracing.shutdown();
+  expect(lines.map(([level, message, details]) => [level, message, JSON.stringify(details)])).toEqual([
+    ['warn', 'OpenTelemetry: Received Partial Success response:', expect.stringContaining('span 1 is too large')],
+  ]);
 });
 
 test('a refused export is dropped and logged once; its working again is logged once, with what was lost', async () => {
-  receiver.answers.push(400, 400);
-  const { sink, spans, lines } = exportTo({ maxBatchSpans: 1 });
-  spans(2, 'refused');
-  await until(() => sink.counts.dropped === 2);
-  spans(1, 'accepted');
-  await until(() => sink.counts.sent === 1);
-  expect(receiver.exports).toEqual([['accepted 0']]);
-  expect(
-    lines.map(([level, message, details]) => [level, message, 'dropped' in details ? details.dropped : '']),
-  ).toEqual([
-    ['warn', 'Trace export failed: spans are dropped until it works again', ''],
+  receiver.answers.push({ status: 400 }, { status: 400 });
+  const tracing = await exportTo({ batch: { maxBatchSpans: 1 } });
+  await tracing.spans(2, 'refused');
+  await until(tracing.state, ({ counts }) => counts.dropped === 2);
+  await tracing.spans(1, 'accepted');
+  await until(tracing.state, ({ counts }) => counts.sent === 1);
+  expect(taken()).toEqual([['accepted 0']]);
+  const { lines } = await tracing.shutdown();
+  expect(lines.map(([level, message, details]) => [level, message, details.reason ?? details.dropped])).toEqual([
+    ['warn', 'Trace export failed: spans are dropped until it works again', 'HTTP 400'],
     ['info', 'Trace export works again', 2],
   ]);
-  await sink.shutdown();
 });
 
 test('past the queue bound new spans are dropped and counted, not held; the requests never wait', async () => {
   receiver.answers.push('hold');
-  const { sink, spans, lines } = exportTo({ maxBatchSpans: 2, maxQueuedSpans: 4 });
-  spans(2, 'first'); // sent, and held by the receiver
-  await until(() => receiver.exports.length === 1);
-  // The two being sent count against the bound: two more wait, three are dropped.
-  spans(5, 'next');
-  expect(sink.counts.dropped).toBe(3);
+  const tracing = await exportTo({ batch: { maxBatchSpans: 2, maxQueuedSpans: 4 } });
+  await tracing.spans(2, 'first'); // sent, and held by the receiver
+  await until(tracing.state, () => receiver.exports.length === 1);
+  // The queue holds four besides the two being sent: the fifth is dropped.
+  const { counts, lines } = await tracing.spans(5, 'next');
+  expect(counts.dropped).toBe(1);
   expect(lines.map(([, message]) => message)).toEqual(['Trace export cannot keep up: spans are dropped until it does']);
   receiver.release();
-  await sink.shutdown();
-  expect(receiver.exports).toEqual([
+  expect((await tracing.shutdown()).counts).toEqual({ sent: 6, dropped: 1 });
+  expect(taken()).toEqual([
+    ['first 0', 'first 1'],
+    ['next 0', 'next 1'],
+    ['next 2', 'next 3'],
+  ]);
+});
+
+test('OTEL_EXPORTER_OTLP_TIMEOUT bounds an export, its retries included: unanswered in it, the batch is dropped and it is logged', async () => {
+  receiver.answers.push('hold', 'hold');
+  const tracing = await exportTo({ batch: { maxBatchSpans: 2 }, timeoutMs: 200 });
+  await tracing.spans(2);
+  await until(tracing.state, ({ counts }) => counts.dropped === 2);
+  // No time was left for a retry.
+  expect(receiver.exports).toHaveLength(1);
+  receiver.release();
+  const { counts, lines } = await tracing.shutdown();
+  expect(lines.map(([level, message]) => [level, message])).toEqual([
+    ['warn', 'Trace export failed: spans are dropped until it works again'],
+  ]);
+  expect(counts).toEqual({ sent: 0, dropped: 2 });
+});
+
+test('OTEL_BSP_EXPORT_TIMEOUT: past it the processor sends the next batch without waiting for the first', async () => {
+  receiver.answers.push('hold');
+  const tracing = await exportTo({ batch: { maxBatchSpans: 2, exportTimeoutMs: 150 } });
+  await tracing.spans(2, 'first');
+  await until(tracing.state, () => receiver.exports.length === 1);
+  await tracing.spans(2, 'next');
+  // The next is sent 150 ms on, and answered, while the first is still unanswered.
+  await until(tracing.state, ({ counts }) => counts.sent === 2);
+  expect(taken()).toEqual([
     ['first 0', 'first 1'],
     ['next 0', 'next 1'],
   ]);
-  expect(sink.counts).toEqual({ sent: 4, dropped: 3 });
-});
-
-test('an attempt the receiver does not answer in its time is given up and retried; the batch is sent', async () => {
-  receiver.answers.push('hold');
-  const { sink, spans, lines } = exportTo({ maxBatchSpans: 2, timeoutMs: 100 });
-  spans(2);
-  await until(() => sink.counts.sent === 2);
-  // The receiver took both attempts (OTLP delivers at least once); the first was never answered.
-  expect(receiver.exports).toEqual([
-    ['span 0', 'span 1'],
-    ['span 0', 'span 1'],
-  ]);
-  expect(lines).toEqual([]);
   receiver.release();
-  await sink.shutdown();
-});
-
-test('an export is bounded in all by its timeout: past it, no more attempts; the batch is dropped and it is logged', async () => {
-  receiver.answers.push('hold', 'hold', 'hold', 'hold', 'hold');
-  // Each attempt could wait 10 seconds, and five are allowed: 50 seconds. The export is given 150 ms.
-  const { sink, spans, lines } = exportTo({ maxBatchSpans: 2, timeoutMs: 10_000, exportTimeoutMs: 150 });
-  spans(2);
-  await until(() => sink.counts.dropped === 2);
-  expect(receiver.exports).toHaveLength(1);
-  expect(
-    lines.map(([level, message, details]) => [level, message, (details as { attempts: number }).attempts]),
-  ).toEqual([['warn', 'Trace export failed: spans are dropped until it works again', 1]]);
-  receiver.release();
-  await sink.shutdown();
-  expect(sink.counts).toEqual({ sent: 0, dropped: 2 });
+  expect((await tracing.shutdown()).counts).toEqual({ sent: 4, dropped: 0 });
 });
 
 describe('sampling', () => {
@@ -187,15 +173,15 @@ describe('sampling', () => {
 
   /** Spans recorded for one request (its span and a portal call's), and the traceparent the portal would get. */
   function request(sampler: TraceSamplerName, headers: Record<string, string>, ratio = 1) {
-    const sink = new SpansInMemory();
-    const tracing = Tracing.withSink(sink, { name: sampler, ratio });
-    const root = tracing.startServerSpan('POST', headers, {});
+    const exporter = new InMemorySpanExporter();
+    const tracing = Tracing.withExporter(exporter, { name: sampler, ratio });
+    const root = tracing.startServerSpan('POST', headers);
     const call = tracing.startChild(root, 'GET /api/license/list');
     const sent: Record<string, string> = {};
     tracing.inject(call, sent);
     call.end();
     root.end();
-    return { recorded: sink.finished().length, traceparent: sent.traceparent!, call };
+    return { recorded: exporter.getFinishedSpans().length, traceparent: sent.traceparent!, call };
   }
 
   test.each<[TraceSamplerName, Record<string, string>, number, number]>([

@@ -1,46 +1,45 @@
 /**
- * Traces, read from a span sink that keeps them in memory: the span tree of each benchmark operation (one trace per request,
+ * Traces, read from the SDK's in-memory exporter: the span tree of each benchmark operation (one trace per request,
  * the HTTP request at its root, the operation beneath it, parse, validate, plan and execute and every portal call
  * beneath the operation), an error, a retry, a generate with its idempotency steps, and a client's traceparent
  * continued and passed on to the portal.
  */
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { Tracing } from '../../src/tracing/tracing';
-import type { RecordedSpan } from '../../src/tracing/spans';
-import { SpansInMemory } from '../helpers/spansInMemory';
 import { startStack, type Stack } from '../helpers/stack';
 import { postTo } from '../helpers/http';
 import { benchQueries, utcToday } from '../../scripts/bench/queries';
 
-const sink = new SpansInMemory();
+const exporter = new InMemorySpanExporter();
 let stack: Stack;
 
 beforeAll(async () => {
   stack = await startStack({
     emulator: { seed: 'large' },
     env: { PORTAL_RETRY_BASE_DELAY_MS: '1' },
-    parts: { tracing: Tracing.withSink(sink) },
+    parts: { tracing: Tracing.withExporter(exporter) },
   });
 });
 afterAll(() => stack.close());
 beforeEach(() => {
-  sink.reset();
+  exporter.reset();
   stack.emulator.faults.clear();
   stack.emulator.requestLog.clear();
 });
 
-const idOf = (span: RecordedSpan) => span.spanContext().spanId;
-const parentOf = (span: RecordedSpan) => span.parentSpanContext?.spanId;
+const idOf = (span: ReadableSpan) => span.spanContext().spanId;
+const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
 
 /** The spans of the one trace the last request made, with its root and operation spans found. */
 function lastTrace() {
-  const spans = sink.finished();
+  const spans = exporter.getFinishedSpans();
   const root = spans.find((span) => span.kind === SpanKind.SERVER)!;
   expect(root).toBeDefined();
   const inTrace = spans.filter((span) => span.spanContext().traceId === root.spanContext().traceId);
   expect(inTrace).toHaveLength(spans.length); // one trace per request
   const operation = spans.find((span) => parentOf(span) === idOf(root))!;
-  const beneath = (parent: RecordedSpan) => spans.filter((span) => parentOf(span) === idOf(parent));
+  const beneath = (parent: ReadableSpan) => spans.filter((span) => parentOf(span) === idOf(parent));
   return { spans, root, operation, beneath };
 }
 
@@ -80,7 +79,7 @@ describe('the benchmark operations', () => {
       const plan = children.find((span) => span.name === 'graphql.plan')!;
       expect(plan.attributes['graphql.plan.estimated_calls']).toBe(answer.json.extensions.upstream.estimatedCalls);
       // No credential, no variable value anywhere in a span.
-      const recorded = JSON.stringify(sink.finished().map((span) => [span.attributes, span.events]));
+      const recorded = JSON.stringify(exporter.getFinishedSpans().map((span) => [span.attributes, span.events]));
       expect(recorded).not.toContain(stack.auth.acme);
       expect(recorded).not.toContain('bench-trace-');
     },
@@ -120,7 +119,7 @@ test("an error's message is not recorded: graphql-js quotes a variable's value i
   );
   expect(JSON.stringify(answer.errors)).toContain('SECRET-HWID-123');
   const recorded = JSON.stringify(
-    sink.finished().map((span) => [span.name, span.attributes, span.events, span.status]),
+    exporter.getFinishedSpans().map((span) => [span.name, span.attributes, span.events, span.status]),
   );
   expect(recorded).toContain('BAD_USER_INPUT');
   expect(recorded).not.toContain('SECRET-HWID-123');
@@ -155,7 +154,7 @@ test('a generate with a key: its idempotency steps are events of the operation',
   const mutation = `mutation($input: GenerateLicenseInput!) { generateLicense(input: $input) { license { id } } }`;
   expect((await stack.gql(mutation, { input })).errors).toBeUndefined();
   expect(lastTrace().operation.events.map((event) => event.name)).toEqual(['idempotency.claimed']);
-  sink.reset();
+  exporter.reset();
   expect((await stack.gql(mutation, { input })).errors).toBeUndefined();
   const { operation, beneath } = lastTrace();
   expect(operation.events.map((event) => event.name)).toEqual(['idempotency.replayed']);
@@ -178,8 +177,24 @@ test("a client's traceparent is continued, and the portal is sent the request's 
   expect(seen!.traceparent).toBe(`00-${traceId}-${idOf(call!)}-01`);
 });
 
+test("a request the sampler drops records nothing, and the portal is still sent the client's trace, unsampled", async () => {
+  const traceId = '5bf92f3577b34da6a3ce929d0e0e4736';
+  const clientSpan = '10f067aa0ba902b7';
+  const answer = await postTo(
+    stack.graphqlUrl,
+    { query: '{ productAssignments { id licenses(first: 1) { nodes { id } } } }' },
+    { authorization: stack.auth.acme, traceparent: `00-${traceId}-${clientSpan}-00` },
+  );
+  expect(answer.json.errors).toBeUndefined();
+  expect(exporter.getFinishedSpans()).toEqual([]);
+  const sent = stack.emulator.requestLog.entries().map((entry) => entry.traceparent);
+  expect(sent.length).toBeGreaterThan(0);
+  for (const traceparent of sent)
+    expect(traceparent).toMatch(new RegExp(`^00-${traceId}-(?!${clientSpan})[0-9a-f]{16}-00$`));
+});
+
 test('health checks are not traced', async () => {
   await fetch(`${stack.origin}/healthz`);
   await fetch(`${stack.origin}/metrics`);
-  expect(sink.finished()).toEqual([]);
+  expect(exporter.getFinishedSpans()).toEqual([]);
 });

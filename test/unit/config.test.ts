@@ -209,7 +209,7 @@ describe("tracing's settings, OpenTelemetry's standard variables", () => {
       url: 'http://collector:4318/v1/traces',
       protocol: 'http/protobuf',
       batch: { scheduleDelayMs: 5000, maxQueuedSpans: 2048, maxBatchSpans: 512, exportTimeoutMs: 30000 },
-      attemptTimeoutMs: 10000,
+      timeoutMs: 10000,
       compression: 'none',
     });
   });
@@ -230,13 +230,13 @@ describe("tracing's settings, OpenTelemetry's standard variables", () => {
       maxBatchSpans: 1024,
       exportTimeoutMs: 0,
     });
-    expect(tracing?.attemptTimeoutMs).toBe(2000);
+    expect(tracing?.timeoutMs).toBe(2000);
     expect(loadConfig({ ...endpoint, OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' }).tracing?.compression).toBe('gzip');
     expect(
       loadConfig({ ...endpoint, OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip', OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'none' })
         .tracing?.compression,
     ).toBe('none');
-    expect(loadConfig({ ...endpoint, OTEL_EXPORTER_OTLP_TIMEOUT: '3000' }).tracing?.attemptTimeoutMs).toBe(3000);
+    expect(loadConfig({ ...endpoint, OTEL_EXPORTER_OTLP_TIMEOUT: '3000' }).tracing?.timeoutMs).toBe(3000);
   });
 
   test('OTEL_TRACES_EXPORTER=none turns tracing off, as OTEL_SDK_DISABLED=true does', () => {
