@@ -1,3 +1,4 @@
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 /**
  * Browser sessions, over real sockets against the emulator: a sign-in with a portal user's name and password gives
  * an HttpOnly cookie, and a request with that cookie alone acts with the user's credentials (the emulator's log
@@ -11,7 +12,6 @@ import { startEmulator } from '../../src/emulator';
 import { Tracing } from '../../src/tracing/tracing';
 import { startChildServer } from '../helpers/childServer';
 import { sendTo } from '../helpers/http';
-import { SpansInMemory } from '../helpers/spansInMemory';
 import { startStack, type Stack } from '../helpers/stack';
 
 const LISTED_ORIGIN = 'https://app.example.com';
@@ -75,17 +75,17 @@ const basic = (username: string, password: string) =>
 
 describe('sessions', () => {
   let stack: Stack;
-  const sink = new SpansInMemory();
+  const exporter = new InMemorySpanExporter();
   beforeAll(async () => {
     stack = await startStack({
       env: { CORS_ORIGINS: LISTED_ORIGIN, AUTH_FAILURE_LIMIT: '3' },
-      parts: { tracing: Tracing.withSink(sink) },
+      parts: { tracing: Tracing.withExporter(exporter) },
     });
   });
   afterAll(() => stack.close());
   beforeEach(() => {
     stack.emulator.reset();
-    sink.reset();
+    exporter.reset();
   });
 
   const signIn = (username: string, password: string, options: Parameters<typeof send>[3] = {}) =>
@@ -325,7 +325,7 @@ describe('sessions', () => {
       const cookie = await sessionOf('globex', password);
       expect((await query(cookie)).json.errors).toBeUndefined();
       await signIn('globex', 'Wrong-Span-Passphrase-88');
-      const spans = sink.finished();
+      const spans = exporter.getFinishedSpans();
       expect(spans.map((span) => span.name)).toEqual(expect.arrayContaining(['POST /auth/session', 'POST /graphql']));
       const exported = JSON.stringify(
         spans.map((span) => ({ name: span.name, attributes: span.attributes, events: span.events })),
