@@ -7,11 +7,11 @@
  * all off. Sessions shared by replicas through Redis are in `replicas.test.ts`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { startEmulator } from '../../src/emulator';
 import { Tracing } from '../../src/tracing/tracing';
 import { startChildServer } from '../helpers/childServer';
 import { sendTo } from '../helpers/http';
-import { SpansInMemory } from '../helpers/spansInMemory';
 import { startStack, type Stack } from '../helpers/stack';
 
 const LISTED_ORIGIN = 'https://app.example.com';
@@ -75,17 +75,17 @@ const basic = (username: string, password: string) =>
 
 describe('sessions', () => {
   let stack: Stack;
-  const sink = new SpansInMemory();
+  const exporter = new InMemorySpanExporter();
   beforeAll(async () => {
     stack = await startStack({
       env: { CORS_ORIGINS: LISTED_ORIGIN, AUTH_FAILURE_LIMIT: '3' },
-      parts: { tracing: Tracing.withSink(sink) },
+      parts: { tracing: Tracing.withExporter(exporter) },
     });
   });
   afterAll(() => stack.close());
   beforeEach(() => {
     stack.emulator.reset();
-    sink.reset();
+    exporter.reset();
   });
 
   const signIn = (username: string, password: string, options: Parameters<typeof send>[3] = {}) =>
@@ -325,7 +325,7 @@ describe('sessions', () => {
       const cookie = await sessionOf('globex', password);
       expect((await query(cookie)).json.errors).toBeUndefined();
       await signIn('globex', 'Wrong-Span-Passphrase-88');
-      const spans = sink.finished();
+      const spans = exporter.getFinishedSpans();
       expect(spans.map((span) => span.name)).toEqual(expect.arrayContaining(['POST /auth/session', 'POST /graphql']));
       const exported = JSON.stringify(
         spans.map((span) => ({ name: span.name, attributes: span.attributes, events: span.events })),
