@@ -50,8 +50,9 @@ export interface ServerParts {
   /** Where spans go; as configured (`OTEL_*`) unless given (tests hand in a sink that keeps them in memory). */
   tracing?: Tracing;
   /**
-   * The clock (epoch ms) of the per-client limits' windows and the sessions' timeouts; `Date.now` unless given (tests
-   * move their own instead of waiting). Redis's own expiry of the shared entries keeps real time.
+   * The clock (epoch ms) of the idempotency keys' leases, the per-client limits' windows and the sessions' timeouts;
+   * `Date.now` unless given (tests move their own instead of waiting). Redis's own expiry of shared entries, and the
+   * circuit breaker, keep real time.
    */
   now?: () => number;
 }
@@ -99,10 +100,10 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     ...(listCache ? { listCache } : {}),
     ...(tracing ? { tracing } : {}),
   });
-  const keyStore = redis ? new RedisKeyStore(redis) : new MemoryKeyStore();
-  const generator = new LicenseGenerator(portal, keyStore, { leaseMs: config.idempotencyLeaseMs });
-  const callerKeys = new CallerKeys(callerSecret);
   const now = parts.now ?? Date.now;
+  const keyStore = redis ? new RedisKeyStore(redis, undefined, now) : new MemoryKeyStore({ now });
+  const generator = new LicenseGenerator(portal, keyStore, { leaseMs: config.idempotencyLeaseMs, now });
+  const callerKeys = new CallerKeys(callerSecret);
   const clientLimits = new ClientLimits({
     ...config.clientLimits,
     counters: redis ? new RedisLimitCounters(redis, now) : new MemoryLimitCounters(now),
