@@ -1,4 +1,3 @@
-import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 /**
  * Browser sessions, over real sockets against the emulator: a sign-in with a portal user's name and password gives
  * an HttpOnly cookie, and a request with that cookie alone acts with the user's credentials (the emulator's log
