@@ -19,6 +19,8 @@ import type { PortalCaller } from './transport';
 
 /** One lookup of a caller's list and, on a miss, its call: shared by the reads that join it. */
 interface Flight {
+  /** Its place among the flights this process began, from 1. */
+  order: number;
   /** The caller's writes in this process when it started. */
   written: number;
   /** The caller's generation in a shared cache, as its lookup read it. */
@@ -33,6 +35,8 @@ export class ReadCache {
   /** Reads of a caller's list under way, by caller and endpoint. */
   private readonly flights = new Map<string, Flight>();
   private readonly writes = new WriteLog();
+  /** Flights begun so far. */
+  private begun = 0;
 
   /** `cache` undefined: nothing is cached, and every read makes its own call. */
   constructor(private readonly cache: ListCache | undefined) {}
@@ -53,14 +57,22 @@ export class ReadCache {
     const { callerKey } = caller;
     const flightKey = `${callerKey}:${endpoint}`;
     const written = this.writes.of(callerKey);
-    const joined = await this.joinable(cache, callerKey, this.flights.get(flightKey), written);
-    if (joined) return parse((await joined.answer).body);
-    const flight = this.fly(cache, callerKey, endpoint, written, fetch, parse);
-    this.flights.set(flightKey, flight);
+    const begun = this.begun;
+    // Looked up and set with no await between: two reads that both found no flight would each start one.
+    let flight = this.flights.get(flightKey);
+    if (flight?.written !== written) flight = undefined;
+    if (flight && cache.shared && !(await this.sameGeneration(cache, callerKey, flight))) {
+      // Another replica wrote since that flight looked the cache up; one begun since this read started will do.
+      const newer = this.flights.get(flightKey);
+      flight = newer && newer.order > begun ? newer : undefined;
+    }
+    if (flight) return parse((await flight.answer).body);
+    const own = this.fly(cache, callerKey, endpoint, written, fetch, parse);
+    this.flights.set(flightKey, own);
     try {
-      return (await flight.answer).value as T;
+      return (await own.answer).value as T;
     } finally {
-      if (this.flights.get(flightKey) === flight) this.flights.delete(flightKey);
+      if (this.flights.get(flightKey) === own) this.flights.delete(flightKey);
     }
   }
 
@@ -80,18 +92,10 @@ export class ReadCache {
     }
   }
 
-  /** The flight under way if a read that starts now may share it: no write of the caller since it started. */
-  private async joinable(
-    cache: ListCache,
-    callerKey: string,
-    flight: Flight | undefined,
-    written: number,
-  ): Promise<Flight | undefined> {
-    if (!flight || flight.written !== written) return undefined;
-    if (!cache.shared) return flight;
-    // Another replica may have written since the flight looked the cache up.
+  /** Whether the caller's generation in a shared cache is still the one the flight's lookup read. */
+  private async sameGeneration(cache: ListCache, callerKey: string, flight: Flight): Promise<boolean> {
     const [now, then] = await Promise.all([cache.generation(callerKey), flight.generation]);
-    return now === then && this.writes.of(callerKey) === written ? flight : undefined;
+    return now === then;
   }
 
   private fly<T>(
@@ -116,7 +120,8 @@ export class ReadCache {
         await cache.store(callerKey, endpoint, body.toString('utf8'), generation);
       return { body, value };
     });
-    return { written, generation: looked.then(({ generation }) => generation), answer };
+    this.begun += 1;
+    return { order: this.begun, written, generation: looked.then(({ generation }) => generation), answer };
   }
 }
 
