@@ -187,7 +187,7 @@ export class PortalClient {
    * once, reading no data), outside the breaker and with no retry. For readiness probes.
    */
   ping(timeoutMs = 2000): Promise<boolean> {
-    return this.transport.ping(timeoutMs);
+    return this.transport.ping(endpointPath('productAssignment.list'), timeoutMs);
   }
 
   async close(): Promise<void> {

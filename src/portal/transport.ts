@@ -4,13 +4,13 @@
  * circuit breaker, the retry of a safe read (backoff, `Retry-After`, never past the operation's deadline), one client
  * span and one call report per attempt, and turning everything that is not a 2xx answer into a `PortalError`.
  *
- * It knows no path (`endpoints.ts`) and no body's shape (`portalClient.ts`); it never caches (`readCache.ts`).
+ * It builds no path (`endpoints.ts`) and reads no body's shape (`portalClient.ts`); it never caches (`readCache.ts`).
  */
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { SpanKind, type Attributes } from '@opentelemetry/api';
 import { endWithError, type Span, type Tracing } from '../tracing/tracing';
-import { endpointPath, endpointSpanName, type EndpointName } from './endpoints';
+import { endpointSpanName, type EndpointName } from './endpoints';
 import { PortalError, errorFromResponse, transportError } from './portalErrors';
 import { CircuitBreaker } from './circuitBreaker';
 import { BodyTooLargeError, headerValue, invalidBody, readBounded } from './responseBody';
@@ -195,15 +195,12 @@ export class PortalTransport {
     }
   }
 
-  /**
-   * Whether the portal answers at all: one request without credentials to a list endpoint (it answers 401 at
-   * once, reading no data), outside the breaker and with no retry. For readiness probes.
-   */
-  async ping(timeoutMs = 2000): Promise<boolean> {
+  /** Whether the portal answers `path` below 500 within `timeoutMs`: outside the breaker, sent once, no report. */
+  async ping(path: string, timeoutMs: number): Promise<boolean> {
     try {
       const response = await this.pool.request({
         method: 'GET',
-        path: endpointPath('productAssignment.list'),
+        path,
         signal: AbortSignal.timeout(timeoutMs),
       });
       await response.body.dump();
