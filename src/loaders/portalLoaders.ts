@@ -23,13 +23,7 @@ import type {
 import { PortalError } from '../portal/portalErrors';
 import type { EndpointName } from '../portal/endpoints';
 import { showCallsPlan, type OperationPlan, type RecordKind } from '../planner/operationPlan';
-import {
-  MissingRecordCalls,
-  batchSource,
-  wholeListSource,
-  type BatchSource,
-  type ListsStarted,
-} from '../planner/recordSources';
+import { MissingRecordCalls, batchSource, wholeListSource, type ListsStarted } from '../planner/recordSources';
 import { eachKey, toError } from './batch';
 import type { KnownRecords, Loaders, RecordIds } from './loaders';
 
@@ -297,28 +291,14 @@ export class PortalLoaders implements Loaders {
     };
   }
 
-  /** The records of a list kind, started if need be; undefined for show calls. */
-  private listFor(source: BatchSource, ungroup: (groups: GroupedLicensesWire[]) => unknown[]) {
-    switch (source) {
-      case 'show':
-        return undefined;
-      case 'grouped':
-        return this.allGrouped().then(ungroup);
-      case 'assignments':
-        return this.allAssignments();
-      case 'licenses':
-        return this.allLicenses();
-      case 'details':
-        return this.allDetails();
-      default:
-        throw new UnreachableSourceError(source);
-    }
-  }
-
   private batchAssignments(ids: readonly number[]): Promise<Array<ProductAssignmentWire | Error>> {
     const source = batchSource(this.plan, 'assignment', this.started());
-    const list = this.listFor(source, (groups) => groups.map((group) => group.product_assignment)) as
-      Promise<ProductAssignmentWire[]> | undefined;
+    const list =
+      source === 'show'
+        ? undefined
+        : source === 'grouped'
+          ? this.allGrouped().then((groups) => groups.map((group) => group.product_assignment))
+          : this.allAssignments();
     return this.fromListOrShow('assignment', ids, list, 'productAssignment.show', (id) =>
       this.portal.showProductAssignment(this.caller, id),
     );
@@ -326,8 +306,12 @@ export class PortalLoaders implements Loaders {
 
   private batchLicenses(ids: readonly number[]): Promise<Array<LicenseWire | Error>> {
     const source = batchSource(this.plan, 'license', this.started());
-    const list = this.listFor(source, (groups) => groups.flatMap((group) => group.licenses)) as
-      Promise<LicenseWire[]> | undefined;
+    const list =
+      source === 'show'
+        ? undefined
+        : source === 'grouped'
+          ? this.allGrouped().then((groups) => groups.flatMap((group) => group.licenses))
+          : this.allLicenses();
     return this.fromListOrShow('license', ids, list, 'license.show', (id) => this.portal.showLicense(this.caller, id));
   }
 
@@ -407,12 +391,6 @@ export class PortalLoaders implements Loaders {
     }
     if (asked.length > 0) (await eachKey(asked, show)).forEach((result, index) => shown.set(asked[index]!, result));
     return shown;
-  }
-}
-
-class UnreachableSourceError extends Error {
-  constructor(value: never) {
-    super(`Unreachable batch source: ${JSON.stringify(value)}`);
   }
 }
 
