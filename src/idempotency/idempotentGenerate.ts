@@ -237,6 +237,8 @@ export class LicenseGenerator {
     caller.span?.addEvent('idempotency.reconciled', { 'licenses.matching': made.length });
     if (made.length === 1) {
       const license = made[0]!;
+      // The lost call's process may have died before its reads moved on past the licence: move them on here.
+      await this.portal.noteWrite(caller);
       await this.store
         .settle(key, claim.owner, { state: 'succeeded', fingerprint: claim.fingerprint, since: this.now(), license })
         .catch(() => false);

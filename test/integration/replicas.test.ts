@@ -428,6 +428,33 @@ describe('with the read cache on (PORTAL_CACHE_TTL_MS), shared through Redis', (
     expect(after.json.data.licenses.totalCount).toBe(first.json.data.licenses.totalCount + 1);
   });
 
+  test('a list call in flight on one replica across a generate through the other is neither joined nor cached', async () => {
+    const before = (await read(c)).json.data.licenses.totalCount;
+    // Made through d, so c's next read misses and its list call takes the portal's snapshot before the licence.
+    const primer = await postTo(
+      d.graphqlUrl,
+      { query: GENERATE, variables: { input: input(undefined) } },
+      { authorization: demo },
+    );
+    expect(primer.json.errors).toBeUndefined();
+    emulator.faults.add({ kind: 'slowHeaders', ms: 800, route: 'license.list', times: 1 });
+    const stale = read(c);
+    while (emulator.requestLog.inFlight() === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const made = await postTo(
+      d.graphqlUrl,
+      { query: GENERATE, variables: { input: input(undefined) } },
+      { authorization: demo },
+    );
+    expect(made.json.errors).toBeUndefined();
+    // Starts on c after the generate answered, while c's older call is still in flight.
+    expect((await read(c)).json.data.licenses.totalCount).toBe(before + 2);
+    expect((await stale).json.data.licenses.totalCount).toBe(before + 1);
+    const calls = listCalls();
+    expect((await read(d)).json.data.licenses.totalCount).toBe(before + 2);
+    expect((await read(c)).json.data.licenses.totalCount).toBe(before + 2);
+    expect(listCalls()).toBe(calls); // both from the shared cache, which holds the fresh list
+  });
+
   test("a caller's entry is never served to another customer, nor to a wrong password", async () => {
     await read(c); // cached for demo
     const globex = await read(d, emulator.account('globex').authorization);
