@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, SETTINGS, describeConfig, envExample, loadConfig } from '../../src/config';
+import { ConfigError, describeConfig, loadConfig } from '../../src/config';
+import { SETTINGS, envExample, readSetting, withSettingsTable, type SettingName } from '../../src/settings';
 
 describe('loadConfig', () => {
   test('defaults: port 4000 on 127.0.0.1, the embedded emulator', () => {
@@ -270,17 +271,23 @@ describe("tracing's settings, OpenTelemetry's standard variables", () => {
 describe('the settings are documented where users look', () => {
   const root = join(__dirname, '..', '..');
 
-  test('.env.example is the settings table (regenerate with `npx tsx scripts/envExample.ts`)', () => {
+  test('.env.example is written from the declarations (npm run settings:docs)', () => {
     expect(readFileSync(join(root, '.env.example'), 'utf8')).toBe(envExample());
   });
 
-  test('the README lists every setting with its default', () => {
+  test("the README's configuration table is written from the declarations (npm run settings:docs)", () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    expect(readme).toBe(withSettingsTable(readme));
     for (const [name, setting] of Object.entries(SETTINGS)) {
       const row = readme.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
-      expect({ name, row: row !== undefined }).toEqual({ name, row: true });
-      if (setting.default !== '')
-        expect({ name, row }).toEqual({ name, row: expect.stringContaining(`\`${setting.default}\``) });
+      expect({ name, row }).toEqual({
+        name,
+        row: expect.stringContaining(setting.default === '' ? 'unset' : `\`${setting.default}\``),
+      });
     }
+  });
+
+  test('every default is a value its own rule accepts', () => {
+    for (const name of Object.keys(SETTINGS) as SettingName[]) expect(() => readSetting({}, name)).not.toThrow();
   });
 });
