@@ -707,7 +707,7 @@ export function printableUrl(value: string): string {
 function urlKind(rule: UrlRule): string {
   const schemes = rule.schemes.join(' or ');
   if (rule.list) return `${schemes} ${rule.origin ? 'origins' : 'URLs'}, comma-separated`;
-  return `${/^[aeiou]/.test(schemes) ? 'an' : 'a'} ${schemes} ${rule.origin ? 'origin' : 'URL'}`;
+  return `${/^(http|[aeiou])/.test(schemes) ? 'an' : 'a'} ${schemes} ${rule.origin ? 'origin' : 'URL'}`;
 }
 
 function commaSeparated(value: string): string[] {

@@ -162,6 +162,44 @@ describe('loadConfig', () => {
       for (const value of ['-1', '1000001', '1.5', 'ten']) expectStartUpStopped({ [variable]: value }, variable);
   });
 
+  test('one URL check: the scheme, credentials where they are refused, an origin where one is asked for; a password is never echoed', () => {
+    const refusal = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        return (error as ConfigError).message;
+      }
+      return undefined;
+    };
+    expect(refusal({ PORTAL_URL: 'ftp://portal' })).toBe(
+      'PORTAL_URL: must be an http or https origin, e.g. https://customerportal.innovatrics.com, but is "ftp://portal".',
+    );
+    expect(refusal({ PORTAL_URL: 'https://portal.example/api' })).toBe(
+      'PORTAL_URL: must be an origin only (scheme, host and port), but is "https://portal.example/api".',
+    );
+    expect(refusal({ PORTAL_URL: 'https://user:pw@portal.example' })).toBe(
+      'PORTAL_URL: must not carry credentials: every caller sends its own Authorization header.',
+    );
+    expect(refusal({ REDIS_URL: 'http://:pw-in-url@127.0.0.1:6379' })).toBe(
+      'REDIS_URL: must be a redis or rediss URL, e.g. redis://127.0.0.1:6379/0, but is "http://:***@127.0.0.1:6379/".',
+    );
+    expect(refusal({ CORS_ORIGINS: 'https://app.example.com, ftp://files.example.com' })).toBe(
+      'CORS_ORIGINS: must list http or https origins, comma-separated, e.g. https://app.example.com, but has "ftp://files.example.com".',
+    );
+    expect(refusal({ CORS_ORIGINS: 'https://app.example.com/login' })).toMatch(/^CORS_ORIGINS: must list origins only/);
+    expect(refusal({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toMatch(
+      /^OTEL_EXPORTER_OTLP_ENDPOINT: must be an http or https URL/,
+    );
+    // An origin is kept as the browser sends it in Origin: no trailing slash, the host in lower case.
+    expect(loadConfig({ CORS_ORIGINS: 'https://App.example.com/, http://localhost:5173' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
+    expect(describeConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://user:pw-in-url@collector:4318' }, 'changed')).toEqual(
+      ['OTEL_EXPORTER_OTLP_ENDPOINT=https://user:***@collector:4318/'],
+    );
+  });
+
   test('PORTAL_URL is reduced to its origin', () => {
     expect(loadConfig({ PORTAL_URL: 'https://customerportal.innovatrics.com/' }).portal.url).toBe(
       'https://customerportal.innovatrics.com',
