@@ -1,11 +1,11 @@
 /**
- * Writes the README's configuration table and `.env.example` from the settings' declarations in src/settings.ts,
+ * Writes the README's configuration table and `.env.example` from the settings' declarations in src/settings/declarations.ts,
  * so that neither can drift from the code: `npm run settings:docs`. With `--check` it writes nothing and fails
  * naming each stale file (`npm run lint` runs it so).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { envExample, withSettingsTable } from '../src/settings';
+import { envExample, withSettingsTable } from '../src/settings/docs';
 
 const root = join(__dirname, '..');
 const check = process.argv.includes('--check');

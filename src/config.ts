@@ -1,12 +1,13 @@
 /**
- * The server's settings, read once from the environment as `src/settings.ts` declares them, and put in the shape
+ * The server's settings, read once from the environment as `src/settings/declarations.ts` declares them, and put in the shape
  * the rest of the server reads. A bad value stops start-up with a message naming the variable, what it must be, and
  * what it was; nothing else in the server reads `process.env`.
  */
 import type { PortalClientOptions } from './portal/portalClient';
-import { ConfigError, readSetting, SETTINGS, settingText, printableUrl, type SettingName } from './settings';
+import { ConfigError, readSetting, SETTINGS, settingText, type SettingName } from './settings/declarations';
+import { printableUrl } from './settings/rules';
 
-export { ConfigError } from './settings';
+export { ConfigError } from './settings/declarations';
 
 export type Config = ReturnType<typeof loadConfig>;
 /** Limits on what one client can ask, each refused before any upstream call. */

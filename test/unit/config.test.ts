@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, describeConfig, loadConfig } from '../../src/config';
-import { SETTINGS, envExample, readSetting, withSettingsTable, type SettingName } from '../../src/settings';
+import { SETTINGS, readSetting, type SettingName } from '../../src/settings/declarations';
+import { envExample, withSettingsTable } from '../../src/settings/docs';
 
 describe('loadConfig', () => {
   test('defaults: port 4000 on 127.0.0.1, the embedded emulator', () => {

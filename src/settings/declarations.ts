@@ -2,8 +2,22 @@
  * Every environment variable the server reads, declared once: how its text is read (a whole number in a range, one
  * of some words, a flag, a URL, or a form of its own), its default, what it means and whether it is a secret. The
  * types `loadConfig` returns, the checks and their messages, the README's configuration table and `.env.example` all
- * come from these declarations (`npm run settings:docs` writes the last two; `npm run lint` fails when they are stale).
+ * come from these declarations (`npm run settings:docs` writes the last two; `npm run lint` fails when they are
+ * stale). How each kind of value is read is in `rules.ts`.
  */
+
+import {
+  commaSeparated,
+  custom,
+  flag,
+  integer,
+  oneOf,
+  readRule,
+  text,
+  url,
+  type Parsed,
+  type SettingDeclaration,
+} from './rules';
 
 /** A bad value: names the variable, what it must be, and what it was (a secret's value is never echoed). */
 export class ConfigError extends Error {
@@ -15,48 +29,6 @@ export class ConfigError extends Error {
     super(`${variable}: ${message}`);
   }
 }
-
-/** How a setting's text is read. */
-type Rule =
-  | { type: 'integer'; min: number; max: number }
-  | { type: 'oneOf'; values: readonly string[] }
-  | { type: 'flag' }
-  | { type: 'text' }
-  | UrlRule
-  | { type: 'custom'; allowed: string; parse: (text: string, refuse: (message: string) => never) => unknown };
-
-/** A URL, or a comma-separated list of them; an origin rule keeps only the origin (scheme, host and port). */
-interface UrlRule {
-  type: 'url';
-  schemes: readonly string[];
-  origin: boolean;
-  list: boolean;
-  example: string;
-  /** Why credentials in the URL are refused; undefined: they are allowed (e.g. a Redis password). */
-  credentialsRefused?: string;
-}
-
-interface SettingDeclaration {
-  rule: Rule;
-  /** The text taken when the variable is unset or blank; '' leaves the setting unset (`undefined`). */
-  default: string;
-  /** What the setting does, in Markdown (the README's table; `.env.example` gets it as plain text). */
-  meaning: string;
-  /** Never printed: start-up shows `(set)` or `(unset)`. */
-  secret?: boolean;
-}
-
-/** A whole number from `min` to `max`. */
-const integer = (min: number, max: number) => ({ type: 'integer', min, max }) as const;
-/** One of `values`, as written. */
-const oneOf = <const T extends string>(values: readonly T[]) => ({ type: 'oneOf', values }) as const;
-/** true, 1, yes, on; or false, 0, no, off (any case). */
-const flag = () => ({ type: 'flag' }) as const;
-/** Any text. */
-const text = () => ({ type: 'text' }) as const;
-const url = <const O extends Omit<UrlRule, 'type'>>(options: O) => ({ type: 'url', ...options }) as const;
-const custom = <T>(allowed: string, parse: (text: string, refuse: (message: string) => never) => T) =>
-  ({ type: 'custom', allowed, parse }) as const;
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -591,22 +563,6 @@ export const SETTINGS = {
 
 export type SettingName = keyof typeof SETTINGS;
 
-type Parsed<R> = R extends { type: 'integer' }
-  ? number
-  : R extends { type: 'oneOf'; values: readonly (infer T)[] }
-    ? T
-    : R extends { type: 'flag' }
-      ? boolean
-      : R extends { type: 'text' }
-        ? string
-        : R extends { type: 'url'; list: true }
-          ? string[]
-          : R extends { type: 'url' }
-            ? string
-            : R extends { type: 'custom'; parse: (...args: never[]) => infer T }
-              ? T
-              : never;
-
 /** What a setting reads as: undefined when it is unset and has no default. */
 export type SettingValue<N extends SettingName> = (typeof SETTINGS)[N]['default'] extends ''
   ? Parsed<(typeof SETTINGS)[N]['rule']> | undefined
@@ -627,171 +583,12 @@ export function settingText(env: Record<string, string | undefined>, name: Setti
 export function readSetting<N extends SettingName>(env: Record<string, string | undefined>, name: N): SettingValue<N> {
   const value = settingText(env, name);
   if (value === '') return undefined as SettingValue<N>;
-  return parse(name, SETTINGS[name].rule, value) as SettingValue<N>;
-}
-
-function parse(name: SettingName, rule: Rule, value: string): unknown {
-  const refuse = (message: string): never => {
+  return readRule(SETTINGS[name].rule, value, (message) => {
     throw new ConfigError(name, message);
-  };
-  switch (rule.type) {
-    case 'integer': {
-      const number = Number(value);
-      if (!/^\d+$/.test(value) || !Number.isSafeInteger(number) || number < rule.min || number > rule.max)
-        refuse(`must be a whole number from ${rule.min} to ${rule.max}, but is ${JSON.stringify(value)}.`);
-      return number;
-    }
-    case 'oneOf':
-      if (!rule.values.includes(value))
-        refuse(`must be one of ${rule.values.join(', ')}, but is ${JSON.stringify(value)}.`);
-      return value;
-    case 'flag':
-      if (/^(true|1|yes|on)$/i.test(value)) return true;
-      if (/^(false|0|no|off)$/i.test(value)) return false;
-      return refuse(`must be true or false, but is ${JSON.stringify(value)}.`);
-    case 'text':
-      return value;
-    case 'url':
-      return rule.list
-        ? commaSeparated(value).map((item) => checkedUrl(rule, item, refuse))
-        : checkedUrl(rule, value, refuse);
-    case 'custom':
-      return rule.parse(value, refuse);
-    default:
-      return unreachable(rule);
-  }
+  }) as SettingValue<N>;
 }
 
-/**
- * The one URL check: the scheme, then no credentials where they are refused, then an origin only where one is asked
- * for. A value is echoed without its password; text that is no URL, only when it holds no `@`.
- */
-function checkedUrl(rule: UrlRule, value: string, refuse: (message: string) => never): string {
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(value);
-  } catch {
-    parsed = undefined;
-  }
-  const shown = JSON.stringify(printableUrl(value));
-  if (!parsed || !rule.schemes.includes(parsed.protocol.slice(0, -1)))
-    refuse(
-      `must ${rule.list ? 'list' : 'be'} ${urlKind(rule)}, e.g. ${rule.example}, but ${rule.list ? 'has' : 'is'} ${shown}.`,
-    );
-  if (rule.credentialsRefused !== undefined && (parsed.username !== '' || parsed.password !== ''))
-    refuse(`must not carry credentials: ${rule.credentialsRefused}.`);
-  if (!rule.origin) return value;
-  if (parsed.pathname !== '/' || parsed.search !== '' || parsed.hash !== '' || parsed.username !== '')
-    refuse(
-      `must ${rule.list ? 'list origins' : 'be an origin'} only (scheme, host and port), but ${rule.list ? 'has' : 'is'} ${shown}.`,
-    );
-  return parsed.origin;
-}
-
-/**
- * A URL as it may be printed: as given, or with its password replaced by `***` when it carries one; text that is no
- * URL but holds an `@` (it may hold a password) is not printed.
- */
-export function printableUrl(value: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    return value.includes('@') ? '(not a URL)' : value;
-  }
-  if (parsed.password === '') return value;
-  parsed.password = '***';
-  return parsed.href;
-}
-
-function urlKind(rule: UrlRule): string {
-  const schemes = rule.schemes.join(' or ');
-  if (rule.list) return `${schemes} ${rule.origin ? 'origins' : 'URLs'}, comma-separated`;
-  return `${/^(http|[aeiou])/.test(schemes) ? 'an' : 'a'} ${schemes} ${rule.origin ? 'origin' : 'URL'}`;
-}
-
-function commaSeparated(value: string): string[] {
-  return value
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
-}
-
-function unreachable(rule: never): never {
-  throw new Error(`no reader for the rule ${JSON.stringify(rule)}`);
-}
-
-/** What a setting may be, as the README's table and `.env.example` say it. */
-function allowed(rule: Rule): string {
-  switch (rule.type) {
-    case 'integer':
-      return `${rule.min} to ${rule.max}`;
-    case 'oneOf':
-      return rule.values.map((value) => `\`${value}\``).join(', ');
-    case 'flag':
-      return '`true` or `false`';
-    case 'text':
-      return 'text';
-    case 'url':
-      return urlKind(rule);
-    case 'custom':
-      return rule.allowed;
-    default:
-      return unreachable(rule);
-  }
-}
-
-function declarations(): [SettingName, SettingDeclaration][] {
+/** Every declaration, in the table's order. */
+export function declarations(): [SettingName, SettingDeclaration][] {
   return Object.entries(SETTINGS) as [SettingName, SettingDeclaration][];
-}
-
-/** The meaning with what start-up does with a secret. */
-function fullMeaning(setting: SettingDeclaration): string {
-  return setting.secret ? `${setting.meaning} A secret: start-up prints \`(set)\`, never its value.` : setting.meaning;
-}
-
-/** Markdown as plain text: no code spans, emphasis or links (their text stays). */
-function plain(markdown: string): string {
-  return markdown
-    .replace(/\[([^\]]+)\]\([^)]*\)/g, '$1')
-    .replace(/\*\*/g, '')
-    .replace(/`/g, '');
-}
-
-/** The README's configuration table, between `SETTINGS_TABLE_START` and `SETTINGS_TABLE_END`. */
-function settingsTable(): string {
-  const rows = declarations().map(
-    ([name, setting]) =>
-      `| \`${name}\` | ${setting.default === '' ? 'unset' : `\`${setting.default}\``} | ${allowed(setting.rule)} | ${fullMeaning(setting)} |`,
-  );
-  return ['| variable | default | values | meaning |', '|---|---|---|---|', ...rows].join('\n');
-}
-
-const SETTINGS_TABLE_START = '<!-- settings:start (written by npm run settings:docs from src/settings.ts) -->';
-const SETTINGS_TABLE_END = '<!-- settings:end -->';
-
-/** `readme` with the table between its markers written again; throws when the markers are missing. */
-export function withSettingsTable(readme: string): string {
-  const start = readme.indexOf(SETTINGS_TABLE_START);
-  const end = readme.indexOf(SETTINGS_TABLE_END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${SETTINGS_TABLE_START} … ${SETTINGS_TABLE_END}`);
-  return `${readme.slice(0, start + SETTINGS_TABLE_START.length)}\n${settingsTable()}\n${readme.slice(end)}`;
-}
-
-/** The text of `.env.example`: every setting, commented, with what it may be and its default. */
-export function envExample(): string {
-  const lines = [
-    '# Every setting of portal-graphql, with its default. Copy to .env (or export) and change what you need.',
-    '# Written by npm run settings:docs from src/settings.ts; do not edit.',
-    '',
-  ];
-  for (const [name, setting] of declarations()) {
-    lines.push(
-      `# ${plain(fullMeaning(setting))}`,
-      `# Values: ${plain(allowed(setting.rule))}.`,
-      `${setting.default === '' ? '# ' : ''}${name}=${setting.default}`,
-      '',
-    );
-  }
-  return lines.join('\n');
 }
