@@ -307,6 +307,31 @@ describe("tracing's settings, OpenTelemetry's standard variables", () => {
   });
 });
 
+describe('what start-up prints of the settings', () => {
+  test('only those that differ from their declared defaults; every one of them with LOG_LEVEL=debug', () => {
+    const env = {
+      PORT: '8080',
+      HOST: ' 127.0.0.1 ', // its default, once trimmed
+      MAX_DEPTH: '',
+      SESSION_SECRET: 'x'.repeat(40),
+      REDIS_URL: 'redis://:pw-in-url@cache:6379/0',
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=pw-in-header',
+    };
+    expect(describeConfig(env, 'changed')).toEqual([
+      'PORT=8080',
+      'REDIS_URL=redis://:***@cache:6379/0',
+      'SESSION_SECRET=(set)',
+      'OTEL_EXPORTER_OTLP_HEADERS=(set)',
+    ]);
+    const all = describeConfig(env, 'all');
+    expect(all).toHaveLength(Object.keys(SETTINGS).length);
+    expect(all).toContain('MAX_DEPTH=10');
+    expect(all).toContain('NODE_ENV=(unset: development)');
+    expect(all).toContain('CALLER_HASH_SECRET=(unset)');
+    expect(all.join('\n')).not.toMatch(/pw-in-|xxxx/);
+  });
+});
+
 describe('the settings are documented where users look', () => {
   const root = join(__dirname, '..', '..');
 
