@@ -146,7 +146,7 @@ export const SETTINGS = {
     meaning: 'TCP port of the GraphQL server (0: any free port).',
   },
   HOST: {
-    rule: text(),
+    rule: text('a host name or IP address'),
     default: '127.0.0.1',
     meaning: 'Interface to listen on (0.0.0.0 for every interface).',
   },
@@ -157,7 +157,7 @@ export const SETTINGS = {
       'Serve `GET /metrics` on a listener of its own at this port (0: any free port); `PORT` then answers 404 for it. Unset: on `PORT`, beside the API.',
   },
   METRICS_HOST: {
-    rule: text(),
+    rule: text('a host name or IP address'),
     default: '127.0.0.1',
     meaning: 'Interface of the `METRICS_PORT` listener (0.0.0.0 for every interface, for a scraper on another host).',
   },
@@ -317,7 +317,7 @@ export const SETTINGS = {
       "`enforce`: run only the manifest's documents, refusing the rest before parsing (404 `PERSISTED_QUERY_NOT_IN_LIST`, 403 `QUERY_NOT_IN_PERSISTED_QUERY_LIST`), and no playground; `report`: run everything, logging each operation not in it once and counting it. Unset: every operation runs and the manifest is not read.",
   },
   TRUSTED_DOCUMENTS_PATH: {
-    rule: text(),
+    rule: text('a file path'),
     default: '',
     meaning:
       "The manifest of trusted documents: graphql-codegen's `persisted-documents.json` or an Apollo persisted query manifest. Required with `TRUSTED_DOCUMENTS_MODE`; read at start-up and on `SIGHUP`.",
@@ -362,11 +362,11 @@ export const SETTINGS = {
       "Redis shared by the replicas, e.g. `redis://127.0.0.1:6379/0`: idempotency keys, browser sessions, the login limits' counters, persisted queries and the read cache (see [Running several replicas](#running-several-replicas)). Unset: in-memory stores (one process).",
   },
   CALLER_HASH_SECRET: {
-    rule: text(),
+    rule: text('at least 32 characters', 32),
     default: '',
     secret: true,
     meaning:
-      'Secret of the HMAC that scopes idempotency keys to callers, the same on every replica (at least 32 characters). Required with `REDIS_URL`; never logged or stored.',
+      'Secret of the HMAC that scopes idempotency keys to callers, the same on every replica. Required with `REDIS_URL`; never logged or stored.',
   },
   SESSIONS: {
     rule: flag(),
@@ -375,11 +375,11 @@ export const SETTINGS = {
       '`on` or `off`: browser sessions, `POST`, `GET` and `DELETE /auth/session` and the `portal_session` cookie (see [Browser apps: sessions](#browser-apps-sessions)). `off`: the routes answer 404 and the cookie is ignored.',
   },
   SESSION_SECRET: {
-    rule: text(),
+    rule: text('at least 32 characters', 32),
     default: '',
     secret: true,
     meaning:
-      "Secret the keys that encrypt sessions' credentials are derived from (HKDF), the same on every replica (at least 32 characters). Required with `REDIS_URL` unless `SESSIONS=off`; unset without Redis: a random key per process, so sessions end at a restart. Never logged or stored.",
+      "Secret the keys that encrypt sessions' credentials are derived from (HKDF), the same on every replica. Required with `REDIS_URL` unless `SESSIONS=off`; unset without Redis: a random key per process, so sessions end at a restart. Never logged or stored.",
   },
   SESSION_IDLE_TIMEOUT_MS: {
     rule: integer(1000, 7 * DAY_MS),
@@ -469,7 +469,7 @@ export const SETTINGS = {
     meaning: 'Headers for trace exports, added to `OTEL_EXPORTER_OTLP_HEADERS` (winning where both name one).',
   },
   OTEL_SERVICE_NAME: {
-    rule: text(),
+    rule: text('text'),
     default: 'portal-graphql',
     meaning: 'The `service.name` of every span; wins over `OTEL_RESOURCE_ATTRIBUTES`.',
   },

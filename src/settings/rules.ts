@@ -12,7 +12,7 @@ export type Rule =
   | { type: 'integer'; min: number; max: number }
   | { type: 'oneOf'; values: readonly string[] }
   | { type: 'flag' }
-  | { type: 'text' }
+  | { type: 'text'; allowed: string; minLength: number }
   | UrlRule
   | { type: 'custom'; allowed: string; parse: (text: string, refuse: Refuse) => unknown };
 
@@ -43,8 +43,8 @@ export const integer = (min: number, max: number) => ({ type: 'integer', min, ma
 export const oneOf = <const T extends string>(values: readonly T[]) => ({ type: 'oneOf', values }) as const;
 /** true, 1, yes, on; or false, 0, no, off (any case). */
 export const flag = () => ({ type: 'flag' }) as const;
-/** Any text. */
-export const text = () => ({ type: 'text' }) as const;
+/** Text of at least `minLength` characters; `allowed` says what it is in the docs. */
+export const text = (allowed: string, minLength = 1) => ({ type: 'text', allowed, minLength }) as const;
 /** A URL, or URLs comma-separated, as `options` says. */
 export const url = <const O extends Omit<UrlRule, 'type'>>(options: O) => ({ type: 'url', ...options }) as const;
 /** A form of its own: `allowed` says it in the docs, `parse` reads it or refuses it. */
@@ -91,6 +91,9 @@ export function readRule(rule: Rule, value: string, refuse: Refuse): unknown {
       if (/^(false|0|no|off)$/i.test(value)) return false;
       return refuse(`must be true or false, but is ${JSON.stringify(value)}.`);
     case 'text':
+      // Only the length is told, never the text: it may be a secret.
+      if (value.length < rule.minLength)
+        refuse(`must have at least ${rule.minLength} characters (it has ${value.length}).`);
       return value;
     case 'url':
       return rule.list
@@ -172,7 +175,7 @@ export function allowed(rule: Rule): string {
     case 'flag':
       return '`true` or `false`';
     case 'text':
-      return 'text';
+      return rule.allowed;
     case 'url':
       return urlKind(rule);
     case 'custom':

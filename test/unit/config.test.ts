@@ -53,6 +53,11 @@ describe('loadConfig', () => {
       if (given) expect((caught as ConfigError).message).not.toContain(given);
     }
     expect(loadConfig({}).redis).toBeUndefined();
+    // A secret set too short is a mistake with or without Redis: its declared length is checked either way.
+    expectStartUpStopped({ CALLER_HASH_SECRET: 'short-secret' }, 'CALLER_HASH_SECRET');
+    expect(() => loadConfig({ CALLER_HASH_SECRET: 'short-secret' })).toThrow(
+      'CALLER_HASH_SECRET: must have at least 32 characters (it has 12).',
+    );
     const described = describeConfig({ REDIS_URL: 'redis://:pw-in-url@127.0.0.1:6379/0', CALLER_HASH_SECRET: secret });
     expect(described).toContain('CALLER_HASH_SECRET=(set)');
     expect(described.join('\n')).not.toContain(secret);
