@@ -59,7 +59,7 @@ const PORTAL_ORIGIN = url({
   origin: true,
   list: false,
   example: 'https://customerportal.innovatrics.com',
-  credentialsRefused: 'every caller sends its own Authorization header',
+  credentialsRefused: "they are sent in each request's Authorization header",
 });
 const BROWSER_ORIGINS = url({
   schemes: ['http', 'https'],

@@ -184,7 +184,7 @@ describe('loadConfig', () => {
       'PORTAL_URL: must be an origin only (scheme, host and port), but is "https://portal.example/api".',
     );
     expect(refusal({ PORTAL_URL: 'https://user:pw@portal.example' })).toBe(
-      'PORTAL_URL: must not carry credentials: every caller sends its own Authorization header.',
+      "PORTAL_URL: must not carry credentials: they are sent in each request's Authorization header.",
     );
     expect(refusal({ REDIS_URL: 'http://:pw-in-url@127.0.0.1:6379' })).toBe(
       'REDIS_URL: must be a redis or rediss URL, e.g. redis://127.0.0.1:6379/0, but is "http://:***@127.0.0.1:6379/".',
