@@ -18,6 +18,7 @@ import {
   type Parsed,
   type SettingDeclaration,
 } from './rules';
+import { SEED_NAMES } from '../emulator/seed';
 
 /** A bad value: names the variable, what it must be, and what it was (a secret's value is never echoed). */
 export class ConfigError extends Error {
@@ -545,9 +546,10 @@ export const SETTINGS = {
     meaning: '`true` turns tracing off whatever else is set.',
   },
   EMULATOR_SEED: {
-    rule: oneOf(['demo', 'large']),
+    rule: oneOf(SEED_NAMES),
     default: 'demo',
-    meaning: "Embedded emulator's data: demo (small, realistic) or large (thousands of licences).",
+    meaning:
+      "Embedded emulator's data: demo (small, realistic), large (thousands of licences) or xlarge (400 assignments, 50,000 licences).",
   },
   EMULATOR_LATENCY_MS: {
     rule: integer(0, 60_000),
