@@ -234,15 +234,8 @@ async function main(): Promise<void> {
     throw error;
   }
   const server = await startServer(config);
-  // What a person needs first: the settings changed from their defaults (all of them when debugging), then the URL.
-  const verbose = config.logLevel === 'debug' || config.logLevel === 'trace';
-  const settings = describeConfig(process.env, verbose ? 'all' : 'changed');
-  process.stdout.write(
-    `${verbose ? 'Configuration' : 'Settings changed from their defaults (LOG_LEVEL=debug prints all)'}:\n${
-      settings.length > 0 ? settings.map((line) => `  ${line}`).join('\n') : '  (none)'
-    }\n\n`,
-  );
-  process.stdout.write(`${banner(server, config)}\n`);
+  // The signals are handled before anything is printed: a supervisor that stops the server as soon as it reads the
+  // banner must not find Node's default (ending at once, without draining) still in place.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -263,6 +256,15 @@ async function main(): Promise<void> {
     });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // What a person needs first: the settings changed from their defaults (all of them when debugging), then the URL.
+  const verbose = config.logLevel === 'debug' || config.logLevel === 'trace';
+  const settings = describeConfig(process.env, verbose ? 'all' : 'changed');
+  process.stdout.write(
+    `${verbose ? 'Configuration' : 'Settings changed from their defaults (LOG_LEVEL=debug prints all)'}:\n${
+      settings.length > 0 ? settings.map((line) => `  ${line}`).join('\n') : '  (none)'
+    }\n\n`,
+  );
+  process.stdout.write(`${banner(server, config)}\n`);
 }
 
 if (require.main === module) {

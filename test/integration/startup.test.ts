@@ -7,14 +7,18 @@ import { loadConfig } from '../../src/config';
 import { startServer } from '../../src/main';
 
 const root = join(__dirname, '..', '..');
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
 
 function runMain(
   env: Record<string, string>,
   untilOutput?: RegExp,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(tsx, ['src/main.ts'], { cwd: root, env: { ...process.env, LOG_LEVEL: 'silent', ...env } });
+    // Node itself runs the server, the TypeScript loaded through tsx's hooks, so the signal reaches the server's own
+    // process, as under npm start's exec, rather than tsx's command relaying it.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: root,
+      env: { ...process.env, LOG_LEVEL: 'silent', ...env },
+    });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
