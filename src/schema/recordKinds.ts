@@ -34,6 +34,3 @@ export const RECORD_KINDS: { readonly [Kind in OneRecordKind]: OneRecordKindMode
   license: { type: 'License', list: 'licenses', ids: 'licenses' },
   detail: { type: 'LicenseDetail', list: 'details', ids: 'details' },
 };
-
-/** Every record kind, in the order plans list them. */
-export const ALL_RECORD_KINDS: readonly RecordKind[] = ['assignment', 'license', 'detail', 'licensesOfAssignment'];
