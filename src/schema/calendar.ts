@@ -24,7 +24,7 @@ let cached = { at: 0, date: '', midnight: 0 };
 
 function today(): { date: string; midnight: number } {
   const now = Date.now();
-  if (now - cached.at >= 1000) {
+  if (Math.abs(now - cached.at) >= 1000) {
     const date = new Date(now).toISOString().slice(0, 10);
     cached = { at: now, date, midnight: Date.parse(date) };
   }

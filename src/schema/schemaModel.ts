@@ -25,7 +25,7 @@ import type {
   Resolvers,
   ResolversParentTypes,
 } from '../generated/graphql';
-import { todayUtc } from './calendar';
+import { daysFromToday, todayUtc } from './calendar';
 import type { OneRecordKind } from './recordKinds';
 
 /** Most items a page (`first`) may ask for. */
@@ -228,6 +228,7 @@ export const SCHEMA_MODEL: SchemaModel = {
     hwid: SCALAR,
     expirationDate: SCALAR,
     expired: { kind: 'computed', compute: (license) => license.expiration_date < todayUtc() },
+    daysUntilExpiry: { kind: 'computed', compute: (license) => daysFromToday(license.expiration_date) },
     note: SCALAR,
     createdAt: SCALAR,
     productAssignment: {
