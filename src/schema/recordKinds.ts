@@ -15,7 +15,7 @@ export type RecordKind = 'assignment' | 'license' | 'detail' | 'licensesOfAssign
 export type OneRecordKind = Exclude<RecordKind, 'licensesOfAssignment'>;
 
 /** The portal's lists of every record of one kind, by the name their sizes are remembered under. */
-export type PortalList = 'assignments' | 'licenses' | 'details';
+type PortalList = 'assignments' | 'licenses' | 'details';
 
 /** How many records of each list a caller's last answers held; undefined when never seen. */
 export type ListSizes = { [List in PortalList]?: number };

@@ -35,30 +35,30 @@ export const MAX_PAGE_SIZE = 1000;
 export type ObjectTypeName = Exclude<keyof Resolvers, 'Date' | 'DateTime'>;
 
 /** A scalar its record holds under the schema's name, or that its type's resolver file works out; no call. */
-export interface ScalarField {
+interface ScalarField {
   readonly kind: 'scalar';
 }
 
 /** A scalar worked out here from its parent record; its resolver is made from `compute`. No call. */
-export interface ComputedField<Parent, Value> {
+interface ComputedField<Parent, Value> {
   readonly kind: 'computed';
   compute(parent: Parent): Value;
 }
 
 /** A list of scalars its record holds: each item counts in the answer. No call. */
-export interface ScalarListField<Parent> {
+interface ScalarListField<Parent> {
   readonly kind: 'scalarList';
   length(parent: Parent): number;
 }
 
 /** An object made from its parent, holding no record of its own (a page's `pageInfo`). No call. */
-export interface PartField<Type> {
+interface PartField<Type> {
   readonly kind: 'part';
   readonly type: Type;
 }
 
 /** A record of another kind, found by its key read from the parent; resolved through the loaders. */
-export interface RelationField<Parent, Type> {
+interface RelationField<Parent, Type> {
   readonly kind: 'relation';
   readonly type: Type;
   readonly to: OneRecordKind;
@@ -68,7 +68,7 @@ export interface RelationField<Parent, Type> {
 }
 
 /** A root field naming one record by the key in an argument: the portal answers for that id. */
-export interface RecordByIdField<Type> {
+interface RecordByIdField<Type> {
   readonly kind: 'recordById';
   readonly type: Type;
   readonly to: OneRecordKind;
@@ -76,7 +76,7 @@ export interface RecordByIdField<Type> {
 }
 
 /** Every record of a kind, from its portal list. */
-export interface ListField<Type> {
+interface ListField<Type> {
   readonly kind: 'list';
   readonly type: Type;
   readonly of: OneRecordKind;
@@ -94,32 +94,32 @@ export interface PageField<Type> {
 }
 
 /** A page's records, as `nodes` or as `edges`. */
-export interface PageItemsField<Type> {
+interface PageItemsField<Type> {
   readonly kind: 'pageItems';
   readonly type: Type;
 }
 
 /** An edge's record. */
-export interface EdgeNodeField<Type> {
+interface EdgeNodeField<Type> {
   readonly kind: 'edgeNode';
   readonly type: Type;
 }
 
 /** The licence file of the record keyed by `key`: one download per record, there is no list of files. */
-export interface FileField<Parent, Type> {
+interface FileField<Parent, Type> {
   readonly kind: 'file';
   readonly type: Type;
   key(parent: Parent): number;
 }
 
 /** A write to the portal; its payload is read afresh after it. */
-export interface WriteField<Type> {
+interface WriteField<Type> {
   readonly kind: 'write';
   readonly type: Type;
 }
 
 /** The record a write made, in hand with the write's answer: no call. */
-export interface WrittenField<Type> {
+interface WrittenField<Type> {
   readonly kind: 'written';
   readonly type: Type;
   readonly to: OneRecordKind;
@@ -183,7 +183,7 @@ type SchemaModel = { readonly [Type in ObjectTypeName]: TypeModel<Type> };
 
 const SCALAR: ScalarField = { kind: 'scalar' };
 
-export const SCHEMA_MODEL: SchemaModel = {
+const SCHEMA_MODEL: SchemaModel = {
   Query: {
     productAssignments: { kind: 'list', type: 'ProductAssignment', of: 'assignment' },
     productAssignment: { kind: 'recordById', type: 'ProductAssignment', to: 'assignment', argument: 'id' },
