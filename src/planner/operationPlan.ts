@@ -42,7 +42,7 @@ import {
 } from 'graphql';
 import { positiveIntegerId } from '../portal/endpoints';
 import type { ListSizes, OneRecordKind, RecordKind } from '../schema/recordKinds';
-import { fieldModel, unreachable, type FieldModel, type PageField } from '../schema/schemaModel';
+import { describedFields, fieldModel, unreachable, type FieldModel, type PageField } from '../schema/schemaModel';
 import { Selections } from './selections';
 
 export type { RecordKind };
@@ -113,7 +113,7 @@ class Demand {
     licensesOfAssignment: { ids: new Set(), named: new Set(), unknown: 0 },
   };
   /** Kinds whose every record a root field asks for (`productAssignments`, `licenses`, `licenseDetails`). */
-  readonly everyRecord = new Set<OneRecordKind>();
+  readonly everyRecord: Record<OneRecordKind, boolean> = { assignment: false, license: false, detail: false };
   files: Count = 0;
 
   add(kind: RecordKind, count: Count, ids: readonly number[] | undefined, named = false): void {
@@ -278,12 +278,10 @@ function resolveDemand(demand: Demand, costs: Costs): Omit<OperationPlan, 'estim
   const groupedSize = sizes.licenses === undefined ? undefined : sizes.licenses + (sizes.assignments ?? 0);
   const licensesPerAssignment = sizes.licenses === undefined ? undefined : sizes.licenses / (sizes.assignments || 1);
   const grouped = demanded(licensesOfAssignment) && !cheaper(licensesOfAssignment, groupedSize, licensesPerAssignment);
-  const licenses =
-    !grouped && (demand.everyRecord.has('license') || (demanded(license) && !cheaper(license, sizes.licenses)));
+  const licenses = !grouped && (demand.everyRecord.license || (demanded(license) && !cheaper(license, sizes.licenses)));
   const assignments =
-    !grouped &&
-    (demand.everyRecord.has('assignment') || (demanded(assignment) && !cheaper(assignment, sizes.assignments)));
-  const details = demand.everyRecord.has('detail') || (demanded(detail) && !cheaper(detail, sizes.details));
+    !grouped && (demand.everyRecord.assignment || (demanded(assignment) && !cheaper(assignment, sizes.assignments)));
+  const details = demand.everyRecord.detail || (demanded(detail) && !cheaper(detail, sizes.details));
 
   // A list first; then, for a kind read from one, a show call for each id the client named that it may lack.
   if (grouped) addCalls('license.byAssignment.list', 1);
@@ -331,8 +329,9 @@ class Walker extends Selections {
 
   private walkType(typeName: string, selectionSet: SelectionSetNode | undefined, place: Place, demand: Demand): void {
     if (place.count === 0) return;
+    const fields = describedFields().get(typeName);
     for (const field of this.fields(selectionSet)) {
-      const model = fieldModel(typeName, field.name.value);
+      const model = fields?.get(field.name.value);
       if (model) this.walkField(typeName, model, field, place, demand); // else __typename or introspection: no call
     }
   }
@@ -364,7 +363,7 @@ class Walker extends Selections {
         return this.walkType(model.type, field.selectionSet, { count: 1, ids: [id] }, demand);
       }
       case 'list':
-        demand.everyRecord.add(model.of);
+        demand.everyRecord[model.of] = true;
         return this.walkType(model.type, field.selectionSet, { count: 'many', ids: undefined }, demand);
       case 'file':
         demand.files = plus(demand.files, place.count);
@@ -386,7 +385,7 @@ class Walker extends Selections {
       case 'licenses': {
         // A filter on one assignment reads only that assignment's licences, and names it.
         const assignmentId = this.filterAssignmentId(field);
-        if (assignmentId === undefined) demand.everyRecord.add('license');
+        if (assignmentId === undefined) demand.everyRecord.license = true;
         else demand.add('licensesOfAssignment', 1, [assignmentId], true);
         return;
       }
@@ -395,7 +394,7 @@ class Walker extends Selections {
         return demand.add('licensesOfAssignment', place.count, known ? place.ids : undefined);
       }
       case 'details':
-        demand.everyRecord.add('detail');
+        demand.everyRecord.detail = true;
         return;
       default:
         return unreachable(model.of);
