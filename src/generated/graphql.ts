@@ -48,6 +48,8 @@ export type License = {
   __typename?: 'License';
   /** When the licence was generated. */
   createdAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Whole days from today (UTC) to expirationDate: 0 on its last valid day, negative once it has expired. */
+  daysUntilExpiry: Scalars['Int']['output'];
   /** The licence's contract: customer, products, hardware ids and the file. */
   detail?: Maybe<LicenseDetail>;
   /** The last day the licence is valid. */
@@ -443,6 +445,7 @@ export type GenerateLicensePayloadResolvers<ContextType = RequestContext, Parent
 
 export type LicenseResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['License'] = ResolversParentTypes['License']> = {
   createdAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  daysUntilExpiry?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   detail?: Resolver<Maybe<ResolversTypes['LicenseDetail']>, ParentType, ContextType>;
   expirationDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   expired?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;

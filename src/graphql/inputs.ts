@@ -5,6 +5,7 @@
 import { GraphQLError } from 'graphql';
 import { isCalendarDate } from '../portal/wireTypes';
 import { positiveIntegerId } from '../portal/endpoints';
+import { MAX_PAGE_SIZE } from '../schema/schemaModel';
 import { ErrorCode, InputError } from './errors';
 
 /** An `ID` argument as the portal's positive integer id. Accepts `7` and `"7"`; refuses `"07"`, `"-1"`, `"7a"`. */
@@ -15,9 +16,7 @@ export function parseId(value: unknown, field: string): number {
   return id;
 }
 
-const MAX_PAGE_SIZE = 1000;
-
-/** `first`: absent means every item; otherwise 0 to 1000. */
+/** `first`: absent means every item; otherwise 0 to `MAX_PAGE_SIZE` (1000). */
 export function parseFirst(value: number | null | undefined): number | undefined {
   if (value === null || value === undefined) return undefined;
   if (!Number.isInteger(value) || value < 0 || value > MAX_PAGE_SIZE) {
@@ -33,15 +32,6 @@ export function parseDate(value: unknown, field = 'date'): string {
   }
   return value;
 }
-
-/** Today's date in UTC, `YYYY-MM-DD`; worked out at most once a second (`expired` asks for it per licence). */
-export function todayUtc(): string {
-  const now = Date.now();
-  if (now - today.at >= 1000) today = { at: now, value: new Date(now).toISOString().slice(0, 10) };
-  return today.value;
-}
-
-let today = { at: 0, value: '' };
 
 /** A short, safe rendering of a rejected value for an error message. */
 export function describe(value: unknown): string {

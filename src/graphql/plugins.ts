@@ -26,6 +26,7 @@ import {
 } from './resultSize';
 import { noRecordIds } from '../loaders/loaders';
 import { checkVariableDepth } from './inputs';
+import { fieldModel, unreachable } from '../schema/schemaModel';
 
 export interface PlanningOptions {
   /** Most upstream calls one operation may make. */
@@ -220,25 +221,30 @@ function overloadedError(): GraphQLError {
 
 /**
  * Whether a field's resolver will accept its arguments, by the resolvers' own checks; a field it will refuse
- * costs no call, so the plan must not start one for it.
+ * costs no call, so the plan must not start one for it. Only pages take arguments a check refuses; a record's id
+ * the planner reads itself.
  */
 export function argumentsAccepted(typeName: string, fieldName: string, args: Record<string, unknown>): boolean {
+  const model = fieldModel(typeName, fieldName);
+  if (model?.kind !== 'page') return true;
+  const first = args.first as number | undefined;
+  const after = args.after as string | undefined;
+  const { of } = model;
   try {
-    if (fieldName === 'licenses' && (typeName === 'Query' || typeName === 'ProductAssignment')) {
-      checkLicenseFilter(args.filter as LicenseFilter | undefined);
-      checkPageArgs(
-        licenseOrdering(args.orderBy as LicenseOrder | undefined),
-        args.first as number | undefined,
-        args.after as string | undefined,
-      );
+    switch (of) {
+      case 'licenses':
+      case 'licensesOfParent':
+        checkLicenseFilter(args.filter as LicenseFilter | undefined);
+        checkPageArgs(licenseOrdering(args.orderBy as LicenseOrder | undefined), first, after);
+        return true;
+      case 'details':
+        checkPageArgs(licenseDetailOrdering, first, after);
+        return true;
     }
-    if (typeName === 'Query' && fieldName === 'licenseDetails') {
-      checkPageArgs(licenseDetailOrdering, args.first as number | undefined, args.after as string | undefined);
-    }
-    return true;
   } catch {
     return false;
   }
+  return unreachable(of);
 }
 
 function budgetError(estimated: number, budget: number, byEndpoint: Record<string, number>): GraphQLError {

@@ -29,8 +29,10 @@ import {
 } from 'graphql';
 import { Selections } from '../planner/selections';
 import { positiveIntegerId } from '../portal/endpoints';
-import type { LicenseDetailWire, LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
+import type { LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
 import { noRecordIds, type KnownRecords, type RecordIds } from '../loaders/loaders';
+import { RECORD_KINDS, type ListSizes, type OneRecordKind } from '../schema/recordKinds';
+import { fieldModel, holdsOneRecord, unreachable, type FieldModel, type PageField } from '../schema/schemaModel';
 import type { LicenseFilter, LicenseOrder } from '../generated/graphql';
 import {
   checkLicenseFilter,
@@ -43,12 +45,7 @@ import {
   type PageArgs,
 } from './connections';
 
-/** How many records of each list a caller's last answers held. */
-export interface ListSizes {
-  assignments?: number;
-  licenses?: number;
-  details?: number;
-}
+export type { ListSizes };
 
 /**
  * The shape of an operation's answer: its object-valued fields (and lists of scalars), merged by response key as
@@ -232,29 +229,28 @@ class AnswerCounter {
 }
 
 /**
- * Fields that hold at most one record, found by its id or its parent: below them, a shape that reads no list is
- * counted in steps bounded by the query's size, faster than its records could be looked up.
+ * Whether counting below a record of `shape` reads a list: any field but a list of scalars or one record. Below a
+ * field that holds at most one record (found by its id or its parent), a shape that reads no list is counted in
+ * steps bounded by the query's size, faster than its records could be looked up.
  */
-const ONE_RECORD_FIELDS = new Set([
-  'License.productAssignment',
-  'License.detail',
-  'LicenseDetail.license',
-  'LicenseEdge.node',
-  'LicenseDetailEdge.node',
-]);
-
-/** Whether counting below a record of `shape` reads a list: any field but a list of scalars or one record. */
 function readsLists(shape: AnswerShape): boolean {
   return shape.fields.some(
     (field) =>
       field.shape !== undefined &&
-      (!ONE_RECORD_FIELDS.has(`${shape.typeName}.${field.name}`) || readsLists(field.shape)),
+      (!holdsOneRecord(describedField(shape.typeName, field.name)) || readsLists(field.shape)),
   );
+}
+
+/** A field of the answer's shape, as the schema model describes it; the shape holds no field the schema lacks. */
+function describedField(typeName: string, fieldName: string): FieldModel {
+  const model = fieldModel(typeName, fieldName);
+  if (!model) throw new Error(`${typeName}.${fieldName} is not described in the schema model`);
+  return model;
 }
 
 /** A record the counter stands in for without having it: one of a kind, counted from the sizes seen. */
 class Estimated {
-  constructor(readonly kind: string) {}
+  constructor(readonly kind: OneRecordKind | 'root' | 'other') {}
 }
 
 const ROOT = new Estimated('root');
@@ -262,6 +258,11 @@ const ASSIGNMENT = new Estimated('assignment');
 const LICENSE = new Estimated('license');
 const DETAIL = new Estimated('detail');
 const OTHER = new Estimated('other');
+const STAND_INS: { readonly [Kind in OneRecordKind]: Estimated } = {
+  assignment: ASSIGNMENT,
+  license: LICENSE,
+  detail: DETAIL,
+};
 
 /** A stand-in counted as `weight` records: a list not in hand. */
 class Several {
@@ -299,61 +300,56 @@ class AnswerRecords {
 
   /** What a field holds below each record of its parent type; its arguments are read once, here. */
   reader(typeName: string, fieldName: string, args: Record<string, unknown>): (record: object) => Held {
-    switch (`${typeName}.${fieldName}`) {
-      case 'Query.productAssignments':
-        return () => this.known?.assignments ?? this.estimate(ASSIGNMENT, this.sizes.assignments ?? 1);
-      case 'Query.productAssignment': {
-        const id = positiveIntegerId(args.id);
-        return () => this.byId('assignments', id, ASSIGNMENT, (checked) => this.known?.assignment(checked));
+    const model = describedField(typeName, fieldName);
+    switch (model.kind) {
+      case 'list': {
+        const { list } = RECORD_KINDS[model.of];
+        const standIn = STAND_INS[model.of];
+        return () => this.known?.[list] ?? this.estimate(standIn, this.sizes[list] ?? 1);
       }
-      case 'Query.license': {
-        const id = positiveIntegerId(args.id);
-        return () => this.byId('licenses', id, LICENSE, (checked) => this.known?.license(checked));
+      case 'recordById': {
+        const id = positiveIntegerId(args[model.argument]);
+        return () => this.byId(model.to, id);
       }
-      case 'Query.licenseDetail': {
-        const id = positiveIntegerId(args.licenseId);
-        return () => this.byId('details', id, DETAIL, (checked) => this.known?.detail(checked));
-      }
-      case 'Query.licenses':
+      case 'page':
+        return this.pageReader(model.of, args);
+      case 'pageItems':
+        return (record) => (record as PageOf).nodes; // an edge is counted as its node's record: its own shape tells them apart
+      case 'edgeNode':
+        return (record) => record;
+      // A wire record's keys were checked when it arrived: they are positive integers.
+      case 'relation':
+        return (record) => (record instanceof Estimated ? STAND_INS[model.to] : this.byId(model.to, model.key(record)));
+      case 'written':
+        return () => STAND_INS[model.to];
+      case 'write':
+      case 'part':
+      case 'file':
+        return () => OTHER; // one object each
+      case 'scalar':
+      case 'computed':
+      case 'scalarList':
+        throw new Error(
+          `${typeName}.${fieldName} is described as a scalar in the schema model, but has an object type`,
+        );
+      default:
+        return unreachable(model);
+    }
+  }
+
+  /** A page, as its resolver cuts it from the records in hand. */
+  private pageReader(of: PageField<unknown>['of'], args: Record<string, unknown>): (record: object) => Held {
+    switch (of) {
+      case 'licenses':
         return this.licensePage(args, () => undefined);
-      case 'ProductAssignment.licenses':
+      case 'licensesOfParent':
         return this.licensePage(args, (record) =>
           record instanceof Estimated ? ASSIGNMENT : (record as ProductAssignmentWire),
         );
-      case 'Query.licenseDetails':
+      case 'details':
         return this.detailPage(args);
-      case 'LicenseConnection.nodes':
-      case 'LicenseConnection.edges':
-      case 'LicenseDetailConnection.nodes':
-      case 'LicenseDetailConnection.edges':
-        return (record) => (record as PageOf).nodes; // an edge is counted as its node's record: its own shape tells them apart
-      case 'LicenseEdge.node':
-      case 'LicenseDetailEdge.node':
-        return (record) => record;
-      // A wire record's ids were checked when it arrived: they are positive integers.
-      case 'License.productAssignment':
-        return (record) =>
-          record instanceof Estimated
-            ? ASSIGNMENT
-            : this.byId('assignments', (record as LicenseWire).product_assignment_id, ASSIGNMENT, (id) =>
-                this.known?.assignment(id),
-              );
-      case 'License.detail':
-        return (record) =>
-          record instanceof Estimated
-            ? DETAIL
-            : this.byId('details', (record as LicenseWire).id, DETAIL, (id) => this.known?.detail(id));
-      case 'LicenseDetail.license':
-        return (record) =>
-          record instanceof Estimated
-            ? LICENSE
-            : this.byId('licenses', (record as LicenseDetailWire).license_id, LICENSE, (id) => this.known?.license(id));
-      case 'GenerateLicensePayload.license':
-        return () => LICENSE;
-      case 'GenerateLicensePayload.productAssignment':
-        return () => ASSIGNMENT;
       default:
-        return () => OTHER; // pageInfo, file, generateLicense's payload: one object each
+        return unreachable(of);
     }
   }
 
@@ -362,26 +358,39 @@ class AnswerRecords {
    * stays below the count (a universal licence's detail has no hwid).
    */
   scalarItems(typeName: string, fieldName: string): RecordCount {
-    if (typeName !== 'LicenseDetail' || (fieldName !== 'products' && fieldName !== 'hwids')) return () => 0;
-    return (record) => (record instanceof Estimated ? 0 : (record as LicenseDetailWire)[fieldName].length);
+    const model = describedField(typeName, fieldName);
+    if (model.kind !== 'scalarList')
+      throw new Error(
+        `${typeName}.${fieldName} is a list of scalars, but the schema model describes it as ${model.kind}`,
+      );
+    return (record) => (record instanceof Estimated ? 0 : model.length(record));
   }
 
   /**
-   * A record by id: the record in hand; none when the id is refused or the record failed to load (its field is
-   * null); else a stand-in, and the record is wanted for the next count.
+   * A record by its key: the record in hand; none when the key is refused or the record failed to load (its field
+   * is null); else a stand-in, and the record is wanted for the next count.
    */
-  private byId(
-    kind: keyof RecordIds,
-    id: number | undefined,
-    standIn: Estimated,
-    find: (id: number) => object | undefined,
-  ): Held {
+  private byId(kind: OneRecordKind, id: number | undefined): Held {
     if (id === undefined) return undefined;
-    const found = find(id);
+    const found = this.find(kind, id);
     if (found) return found;
-    if (this.known && this.tried[kind].has(id)) return undefined;
-    if (this.known) this.wanted[kind].add(id);
-    return this.estimate(standIn, 1);
+    const { ids } = RECORD_KINDS[kind];
+    if (this.known && this.tried[ids].has(id)) return undefined;
+    if (this.known) this.wanted[ids].add(id);
+    return this.estimate(STAND_INS[kind], 1);
+  }
+
+  private find(kind: OneRecordKind, id: number): object | undefined {
+    switch (kind) {
+      case 'assignment':
+        return this.known?.assignment(id);
+      case 'license':
+        return this.known?.license(id);
+      case 'detail':
+        return this.known?.detail(id);
+      default:
+        return unreachable(kind);
+    }
   }
 
   private estimate(standIn: Estimated, weight: number): Estimated | Several {

@@ -41,7 +41,11 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { positiveIntegerId } from '../portal/endpoints';
+import type { ListSizes, OneRecordKind, RecordKind } from '../schema/recordKinds';
+import { describedFields, fieldModel, unreachable, type FieldModel, type PageField } from '../schema/schemaModel';
 import { Selections } from './selections';
+
+export type { RecordKind };
 
 /** Ids of one kind that are always show calls: cheaper than any list worth having. */
 export const FEW_SHOW_CALLS = 3;
@@ -55,9 +59,6 @@ const RECORDS_PER_SHOW_CALL = 64;
 
 /** How many records a selection stands for: a number, or `many` under a list of unknown length. */
 type Count = number | 'many';
-
-/** The kinds of record the portal serves by id. */
-export type RecordKind = 'assignment' | 'license' | 'detail' | 'licensesOfAssignment';
 
 /** Where the records of one kind come from. */
 type RecordSource =
@@ -92,11 +93,7 @@ export interface OperationPlan {
 }
 
 /** How long this caller's lists were when last seen; undefined when never seen. */
-export interface KnownListSizes {
-  assignments?: number;
-  licenses?: number;
-  details?: number;
-}
+export type KnownListSizes = ListSizes;
 
 interface KindDemand {
   /** Ids named by the operation, directly or through another record's id. */
@@ -115,9 +112,8 @@ class Demand {
     detail: { ids: new Set(), named: new Set(), unknown: 0 },
     licensesOfAssignment: { ids: new Set(), named: new Set(), unknown: 0 },
   };
-  rootAssignments = false;
-  rootLicenses = false;
-  rootDetails = false;
+  /** Kinds whose every record a root field asks for (`productAssignments`, `licenses`, `licenseDetails`). */
+  readonly everyRecord: Record<OneRecordKind, boolean> = { assignment: false, license: false, detail: false };
   files: Count = 0;
 
   add(kind: RecordKind, count: Count, ids: readonly number[] | undefined, named = false): void {
@@ -199,13 +195,14 @@ function planWithCosts(
     // loaders follow the plan of them all together, which makes no more calls than the sum of each.
     const payloads = new Demand();
     for (const field of walker.fields(operation.selectionSet)) {
-      if (field.name.value !== 'generateLicense') continue;
+      const model = fieldModel('Mutation', field.name.value);
+      if (model?.kind !== 'write') continue; // __typename
       addCalls({ 'license.generate': 1 });
       const input = walker.argument(field, 'input');
       if (isRecord(input) && input.idempotencyKey != null) addCalls({ 'license.byAssignment.show': 1 });
       const payload = new Demand();
-      walker.walkPayload(field, payload);
-      walker.walkPayload(field, payloads);
+      walker.walkPayload(model.type, field, payload);
+      walker.walkPayload(model.type, field, payloads);
       addCalls(resolveDemand(payload, costs).estimate);
     }
     afterWrite = completePlan(resolveDemand(payloads, costs));
@@ -281,10 +278,10 @@ function resolveDemand(demand: Demand, costs: Costs): Omit<OperationPlan, 'estim
   const groupedSize = sizes.licenses === undefined ? undefined : sizes.licenses + (sizes.assignments ?? 0);
   const licensesPerAssignment = sizes.licenses === undefined ? undefined : sizes.licenses / (sizes.assignments || 1);
   const grouped = demanded(licensesOfAssignment) && !cheaper(licensesOfAssignment, groupedSize, licensesPerAssignment);
-  const licenses = !grouped && (demand.rootLicenses || (demanded(license) && !cheaper(license, sizes.licenses)));
+  const licenses = !grouped && (demand.everyRecord.license || (demanded(license) && !cheaper(license, sizes.licenses)));
   const assignments =
-    !grouped && (demand.rootAssignments || (demanded(assignment) && !cheaper(assignment, sizes.assignments)));
-  const details = demand.rootDetails || (demanded(detail) && !cheaper(detail, sizes.details));
+    !grouped && (demand.everyRecord.assignment || (demanded(assignment) && !cheaper(assignment, sizes.assignments)));
+  const details = demand.everyRecord.detail || (demanded(detail) && !cheaper(detail, sizes.details));
 
   // A list first; then, for a kind read from one, a show call for each id the client named that it may lack.
   if (grouped) addCalls('license.byAssignment.list', 1);
@@ -311,7 +308,7 @@ function resolveDemand(demand: Demand, costs: Costs): Omit<OperationPlan, 'estim
   return { lists: { grouped, assignments, licenses, details }, sources, knownIds, namedIds, estimate };
 }
 
-/** Walks selection sets by the schema's types, expanding fragments and honouring `@skip` and `@include`. */
+/** Walks selection sets by the schema model's types, expanding fragments and honouring `@skip` and `@include`. */
 class Walker extends Selections {
   constructor(
     document: DocumentNode,
@@ -322,123 +319,86 @@ class Walker extends Selections {
   }
 
   walkRoot(selectionSet: SelectionSetNode, demand: Demand): void {
-    for (const field of this.fields(selectionSet)) {
-      if (!this.accepted('Query', field)) continue;
-      switch (field.name.value) {
-        case 'productAssignments':
-          demand.rootAssignments = true;
-          this.walkType('ProductAssignment', field.selectionSet, { count: 'many', ids: undefined }, demand);
-          break;
-        case 'productAssignment':
-          this.named(demand, 'assignment', 'ProductAssignment', field, this.idArgument(field, 'id'));
-          break;
-        case 'licenses': {
-          const assignmentId = this.filterAssignmentId(field);
-          if (assignmentId === undefined) demand.rootLicenses = true;
-          else demand.add('licensesOfAssignment', 1, [assignmentId], true);
-          this.walkType(
-            'LicenseConnection',
-            field.selectionSet,
-            { count: this.pageCount(field, 'many'), ids: undefined },
-            demand,
-          );
-          break;
-        }
-        case 'license':
-          this.named(demand, 'license', 'License', field, this.idArgument(field, 'id'));
-          break;
-        case 'licenseDetails':
-          demand.rootDetails = true;
-          this.walkType(
-            'LicenseDetailConnection',
-            field.selectionSet,
-            { count: this.pageCount(field, 'many'), ids: undefined },
-            demand,
-          );
-          break;
-        case 'licenseDetail':
-          this.named(demand, 'detail', 'LicenseDetail', field, this.idArgument(field, 'licenseId'));
-          break;
-        default:
-          break; // __typename and introspection cost nothing.
-      }
-    }
+    this.walkType('Query', selectionSet, { count: 1, ids: undefined }, demand);
   }
 
-  /** The payload of one `generateLicense`: the new licence (its id unknown until then) and the assignment. */
-  walkPayload(field: FieldNode, demand: Demand): void {
-    for (const child of this.fields(field.selectionSet)) {
-      if (child.name.value === 'license')
-        this.walkType('License', child.selectionSet, { count: 1, ids: undefined }, demand);
-      if (child.name.value === 'productAssignment') {
-        demand.add('assignment', 1, undefined);
-        this.walkType('ProductAssignment', child.selectionSet, { count: 1, ids: undefined }, demand);
-      }
-    }
-  }
-
-  private accepted(typeName: string, field: FieldNode): boolean {
-    return this.accepts(typeName, field.name.value, this.arguments(field));
+  /** The payload of one write, read afresh after it: the new record (in hand with the answer) and what it names. */
+  walkPayload(typeName: string, field: FieldNode, demand: Demand): void {
+    this.walkType(typeName, field.selectionSet, { count: 1, ids: undefined }, demand);
   }
 
   private walkType(typeName: string, selectionSet: SelectionSetNode | undefined, place: Place, demand: Demand): void {
     if (place.count === 0) return;
+    const fields = describedFields().get(typeName);
     for (const field of this.fields(selectionSet)) {
-      const name = field.name.value;
-      switch (typeName) {
-        case 'LicenseConnection':
-        case 'LicenseDetailConnection': {
-          const nodeType = typeName === 'LicenseConnection' ? 'License' : 'LicenseDetail';
-          if (name === 'nodes') this.walkType(nodeType, field.selectionSet, place, demand);
-          if (name === 'edges') this.walkType(`${nodeType}Edge`, field.selectionSet, place, demand);
-          break;
-        }
-        case 'LicenseEdge':
-        case 'LicenseDetailEdge':
-          if (name === 'node')
-            this.walkType(typeName === 'LicenseEdge' ? 'License' : 'LicenseDetail', field.selectionSet, place, demand);
-          break;
-        case 'ProductAssignment':
-          if (name === 'licenses' && this.accepted(typeName, field)) {
-            const known = place.ids !== undefined && place.count !== 'many';
-            demand.add('licensesOfAssignment', place.count, known ? place.ids : undefined);
-            const count = times(place.count, this.pageCount(field, 'many'));
-            this.walkType('LicenseConnection', field.selectionSet, { count, ids: undefined }, demand);
-          }
-          break;
-        case 'License':
-          if (name === 'productAssignment') {
-            demand.add('assignment', place.count, undefined);
-            this.walkType('ProductAssignment', field.selectionSet, { count: place.count, ids: undefined }, demand);
-          }
-          if (name === 'detail') {
-            // A detail is keyed by its licence's id, so a licence named by id names its detail too.
-            demand.add('detail', place.count, place.ids);
-            this.walkType('LicenseDetail', field.selectionSet, place, demand);
-          }
-          break;
-        case 'LicenseDetail':
-          if (name === 'license') {
-            demand.add('license', place.count, place.ids);
-            this.walkType('License', field.selectionSet, place, demand);
-          }
-          if (name === 'file') demand.files = plus(demand.files, place.count);
-          break;
-        default:
-          break;
-      }
+      const model = fields?.get(field.name.value);
+      if (model) this.walkField(typeName, model, field, place, demand); // else __typename or introspection: no call
     }
   }
 
-  /** A root field that names its record by id; `ids` of a License or LicenseDetail place are licence ids. */
-  private named(demand: Demand, kind: RecordKind, typeName: string, field: FieldNode, id: number | undefined): void {
-    if (id === undefined) return; // The resolver refuses the id before any call.
-    demand.add(kind, 1, [id], true);
-    this.walkType(typeName, field.selectionSet, { count: 1, ids: [id] }, demand);
+  /** What one field demands below each record of `place`, as its model describes it. */
+  private walkField(typeName: string, model: FieldModel, field: FieldNode, place: Place, demand: Demand): void {
+    switch (model.kind) {
+      case 'scalar':
+      case 'computed':
+      case 'scalarList':
+      case 'write': // planned by `planWithCosts`, payload and all
+        return;
+      case 'part':
+      case 'pageItems':
+      case 'edgeNode':
+        return this.walkType(model.type, field.selectionSet, place, demand);
+      case 'written':
+        return this.walkType(model.type, field.selectionSet, { count: place.count, ids: undefined }, demand);
+      case 'relation': {
+        // A record keyed by its parent's own key is named when its parent is.
+        const ids = model.parentsKey ? place.ids : undefined;
+        demand.add(model.to, place.count, ids);
+        return this.walkType(model.type, field.selectionSet, { count: place.count, ids }, demand);
+      }
+      case 'recordById': {
+        const id = positiveIntegerId(this.argument(field, model.argument));
+        if (id === undefined) return; // The resolver refuses the id before any call.
+        demand.add(model.to, 1, [id], true);
+        return this.walkType(model.type, field.selectionSet, { count: 1, ids: [id] }, demand);
+      }
+      case 'list':
+        demand.everyRecord[model.of] = true;
+        return this.walkType(model.type, field.selectionSet, { count: 'many', ids: undefined }, demand);
+      case 'file':
+        demand.files = plus(demand.files, place.count);
+        return;
+      case 'page': {
+        if (!this.accepts(typeName, field.name.value, this.arguments(field))) return;
+        this.demandPage(model, field, place, demand);
+        const count = times(place.count, this.pageCount(model, field));
+        return this.walkType(model.type, field.selectionSet, { count, ids: undefined }, demand);
+      }
+      default:
+        return unreachable(model);
+    }
   }
 
-  private idArgument(field: FieldNode, name: string): number | undefined {
-    return positiveIntegerId(this.argument(field, name));
+  /** The records a page is cut from, below each record of `place`. */
+  private demandPage(model: PageField<unknown>, field: FieldNode, place: Place, demand: Demand): void {
+    switch (model.of) {
+      case 'licenses': {
+        // A filter on one assignment reads only that assignment's licences, and names it.
+        const assignmentId = this.filterAssignmentId(field);
+        if (assignmentId === undefined) demand.everyRecord.license = true;
+        else demand.add('licensesOfAssignment', 1, [assignmentId], true);
+        return;
+      }
+      case 'licensesOfParent': {
+        const known = place.ids !== undefined && place.count !== 'many';
+        return demand.add('licensesOfAssignment', place.count, known ? place.ids : undefined);
+      }
+      case 'details':
+        demand.everyRecord.detail = true;
+        return;
+      default:
+        return unreachable(model.of);
+    }
   }
 
   private filterAssignmentId(field: FieldNode): number | undefined {
@@ -446,10 +406,11 @@ class Walker extends Selections {
     return isRecord(filter) ? positiveIntegerId(filter.productAssignmentId) : undefined;
   }
 
-  /** `first` bounds a connection's page; without it (or with a value the resolver refuses), `fallback`. */
-  private pageCount(field: FieldNode, fallback: Count): Count {
+  /** `first` bounds a page; without it (or with a value the resolver refuses), the page holds every item. */
+  private pageCount(model: PageField<unknown>, field: FieldNode): Count {
     const first = this.argument(field, 'first');
-    return typeof first === 'number' && Number.isInteger(first) && first >= 0 && first <= 1000 ? first : fallback;
+    const bounded = typeof first === 'number' && Number.isInteger(first) && first >= 0 && first <= model.maxFirst;
+    return bounded ? first : 'many';
   }
 }
 

@@ -201,6 +201,29 @@ describe('nested queries cost a handful of calls, whatever the list lengths', ()
   });
 });
 
+describe('licences: computed fields', () => {
+  test('daysUntilExpiry counts whole days from today (UTC) to the expiration date, and costs no call of its own', async () => {
+    const withIt = await stack.gql(`{ licenses { nodes { id expirationDate expired daysUntilExpiry } } }`);
+    expect(withIt.errors).toBeUndefined();
+    const callsWithIt = upstreamRoutes();
+    expect(withIt.data!.licenses.nodes).toEqual(
+      expected.licenses.map((l) => {
+        const days = (Date.parse(l.expiration_date) - Date.parse(today)) / 86_400_000;
+        return { id: String(l.id), expirationDate: l.expiration_date, expired: days < 0, daysUntilExpiry: days };
+      }),
+    );
+    expect(withIt.data!.licenses.nodes.some((n: any) => n.daysUntilExpiry < 0)).toBe(true);
+    expect(withIt.data!.licenses.nodes.some((n: any) => n.daysUntilExpiry > 0)).toBe(true);
+
+    await stack.emulator.requestLog.whenIdle();
+    stack.emulator.requestLog.clear();
+    const without = await stack.gql(`{ licenses { nodes { id expirationDate expired } } }`);
+    expect(without.errors).toBeUndefined();
+    expect(callsWithIt).toEqual(['license.list']);
+    expect(upstreamRoutes()).toEqual(callsWithIt);
+  });
+});
+
 describe('licences: filters, order and pages', () => {
   const ids = (result: any) => result.data.licenses.nodes.map((n: any) => Number(n.id));
 

@@ -39,9 +39,9 @@ export const Mutation: MutationResolvers = {
   },
 };
 
+/** The payload's assignment is a relation of the schema model, by `productAssignmentId`. */
 export const GenerateLicensePayload: GenerateLicensePayloadResolvers = {
   license: (result) => result.license,
-  productAssignment: (result, _args, { loaders }) => loaders.assignmentById.load(result.productAssignmentId),
 };
 
 /**
