@@ -5,13 +5,20 @@
 # reaches no container registry builds a local one (see "Deploying" in the README, and test/container/).
 ARG BASE_IMAGE=node:24-bookworm-slim
 
+# What the server needs at run time, installed from the lock file alone: nothing of the build's tools, not even the
+# empty scope folders that `npm prune` leaves behind.
+FROM ${BASE_IMAGE} AS production-dependencies
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM ${BASE_IMAGE} AS build
 WORKDIR /app
 # The lock file alone first, so that the dependencies' layer is reused while only the sources change.
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run codegen:check && npm run build && npm prune --omit=dev --no-audit --no-fund
+RUN npm run codegen:check && npm run build
 
 FROM ${BASE_IMAGE} AS runtime
 # A fixed numeric id, so that an orchestrator's runAsNonRoot can check it without reading /etc/passwd.
@@ -22,7 +29,7 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=4000
 COPY --from=build /app/package.json /app/package-lock.json /app/schema.graphql ./
-COPY --from=build /app/node_modules ./node_modules
+COPY --from=production-dependencies /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 USER 10001:10001
 # GraphQL on PORT (POST /graphql; GET /healthz: alive; GET /readyz: ready, 503 while the portal cannot be reached or
