@@ -75,7 +75,11 @@ export function readCompose(
         dockerfile: build.dockerfile === undefined ? undefined : resolve(folder, build.context, build.dockerfile),
         args: build.args ?? {},
       },
-      command: definition.command as string[] | undefined,
+      // A string command is split at spaces, as compose splits one without quotes (this file's have none).
+      command:
+        typeof definition.command === 'string'
+          ? definition.command.split(/\s+/).filter(Boolean)
+          : (definition.command as string[] | undefined),
       environment: Object.fromEntries(
         Object.entries((definition.environment ?? {}) as Record<string, unknown>).map(([key, value]) => [
           key,
