@@ -31,7 +31,7 @@ export async function ensureLocalBases(log: string, say: (line: string) => void)
   }
 }
 
-export async function imageExists(image: string): Promise<boolean> {
+async function imageExists(image: string): Promise<boolean> {
   return (await podman(['image', 'exists', image])).code === 0;
 }
 

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 
-export const PODMAN_GLOBAL_FLAGS = ['--runtime', 'runc', '--cgroup-manager=cgroupfs'];
+const PODMAN_GLOBAL_FLAGS = ['--runtime', 'runc', '--cgroup-manager=cgroupfs'];
 export const ULIMITS = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
 
 export interface Ran {
@@ -36,7 +36,7 @@ export async function podmanOk(
 }
 
 /** Runs any command, as `podman` does. */
-export function run(
+function run(
   command: string,
   args: readonly string[],
   options: { log?: string; input?: NodeJS.ReadableStream; cwd?: string } = {},
