@@ -239,7 +239,12 @@ test('the server runs as PID 1, node itself, as a non-root user; the image holds
 test('podman stop (SIGTERM) on a replica with a request in flight: the request completes, the replica exits 0 within its grace period, and the proxy serves on', async () => {
   const stopping = containerOf(project, 'replica-2');
   const grace = project.services.find((service) => service.name === 'replica-2')!.stopGraceSeconds!;
-  const inFlight = postTo(`${REPLICAS['replica-2']}/graphql`, { query: NESTED }, { authorization: DEMO });
+  const requestId = `in-flight-${Date.now()}`;
+  const inFlight = postTo(
+    `${REPLICAS['replica-2']}/graphql`,
+    { query: NESTED },
+    { authorization: DEMO, 'x-request-id': requestId },
+  );
   await new Promise((resolve) => setTimeout(resolve, PORTAL_LATENCY_MS / 4));
   let stopped = false;
   const stopIssued = Date.now();
@@ -264,6 +269,15 @@ test('podman stop (SIGTERM) on a replica with a request in flight: the request c
   expect(answer.status).toBe(200);
   expect(answer.json.errors).toBeUndefined();
   expect(answered).toBeGreaterThan(stopIssued);
+  // In the replica's own log: the request came in, then the signal, then the request completed.
+  const ran = await podman(['logs', stopping]);
+  const lines = `${ran.stdout}${ran.stderr}`.split('\n');
+  const came = lines.findIndex((line) => line.includes(requestId) && line.includes('incoming request'));
+  const signalled = lines.findIndex((line) => line.startsWith('SIGTERM'));
+  const completed = lines.findIndex((line) => line.includes(requestId) && line.includes('request completed'));
+  expect(came).toBeGreaterThanOrEqual(0);
+  expect(signalled).toBeGreaterThan(came);
+  expect(completed).toBeGreaterThan(signalled);
   const state = JSON.parse(await podmanOk(['inspect', '--format', '{{json .State}}', stopping])) as {
     ExitCode: number;
   };
