@@ -57,10 +57,15 @@ beforeAll(async () => {
   writeFileSync(log, '');
   await Promise.all(PORTS.map(mustBeFree));
   secrets = mkdtempSync(join(tmpdir(), 'portal-graphql-secrets-'));
-  // As the README says to make it: two secrets of 32 random bytes, the same for both replicas.
+  // As the README says to make it: Redis's URL and two secrets of 32 random bytes, the same for both replicas.
   writeFileSync(
     join(secrets, 'secrets.env'),
-    `CALLER_HASH_SECRET=${randomBytes(32).toString('hex')}\nSESSION_SECRET=${randomBytes(32).toString('hex')}\n`,
+    [
+      'REDIS_URL=redis://127.0.0.1:6379/0',
+      `CALLER_HASH_SECRET=${randomBytes(32).toString('hex')}`,
+      `SESSION_SECRET=${randomBytes(32).toString('hex')}`,
+      '',
+    ].join('\n'),
   );
   project = readCompose(join(root, 'deploy', 'compose.yaml'), 'portal-graphql-test', {
     NODE_BASE_IMAGE: NODE_BASE,
