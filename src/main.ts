@@ -49,6 +49,12 @@ export interface ServerParts {
   loaders?: LoadersFactory;
   /** Where spans go; as configured (`OTEL_*`) unless given (tests hand in a sink that keeps them in memory). */
   tracing?: Tracing;
+  /**
+   * The clock (epoch ms) of the idempotency keys' leases, the per-client limits' windows and the sessions' timeouts;
+   * `Date.now` unless given (tests move their own instead of waiting). Redis's own expiry of shared entries, and the
+   * circuit breaker, keep real time.
+   */
+  now?: () => number;
 }
 
 /** Starts everything the configuration asks for; the returned `close` stops it all. */
@@ -94,24 +100,27 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     ...(listCache ? { listCache } : {}),
     ...(tracing ? { tracing } : {}),
   });
-  const keyStore = redis ? new RedisKeyStore(redis) : new MemoryKeyStore();
-  const generator = new LicenseGenerator(portal, keyStore, { leaseMs: config.idempotencyLeaseMs });
+  const now = parts.now ?? Date.now;
+  const keyStore = redis ? new RedisKeyStore(redis, undefined, now) : new MemoryKeyStore({ now });
+  const generator = new LicenseGenerator(portal, keyStore, { leaseMs: config.idempotencyLeaseMs, now });
   const callerKeys = new CallerKeys(callerSecret);
   const clientLimits = new ClientLimits({
     ...config.clientLimits,
-    counters: redis ? new RedisLimitCounters(redis) : new MemoryLimitCounters(),
+    counters: redis ? new RedisLimitCounters(redis, now) : new MemoryLimitCounters(now),
     secret: callerSecret,
     callerKeys,
+    now,
   });
   // Browser sessions: in Redis for every replica, sealed under the shared SESSION_SECRET; else in this process.
   const sessions = config.sessions
     ? new Sessions({
         store: redis
-          ? new RedisSessionStore(redis, config.sessions.idleTimeoutMs)
-          : new MemorySessionStore({ idleTimeoutMs: config.sessions.idleTimeoutMs }),
+          ? new RedisSessionStore(redis, config.sessions.idleTimeoutMs, now)
+          : new MemorySessionStore({ idleTimeoutMs: config.sessions.idleTimeoutMs, now }),
         secret: config.sessions.secret === undefined ? randomBytes(32) : Buffer.from(config.sessions.secret, 'utf8'),
         idleTimeoutMs: config.sessions.idleTimeoutMs,
         maxAgeMs: config.sessions.maxAgeMs,
+        now,
       })
     : undefined;
   const admission = new AdmissionQueue({

@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { SETTINGS } from '../../src/config';
+import { SETTINGS } from '../../src/settings/declarations';
 
 /** The repository's root, where `dist/` and `node_modules/` are. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');

@@ -8,6 +8,7 @@
  * credentials, 4 the portal could not be reached (3 and 4: nothing was checked).
  * No credential is ever printed: not the password, not the header, not its base64.
  */
+import { ConfigError, readSetting } from '../settings/declarations';
 import {
   formatReport,
   redactorOf,
@@ -60,29 +61,22 @@ export function readArguments(argv: readonly string[], env: NodeJS.ProcessEnv): 
     else return { usageError: `unknown argument ${JSON.stringify(argument)}` };
   }
 
-  const portalUrl = nonEmpty(env.PORTAL_URL);
-  if (portalUrl === undefined)
+  // The server's own check of PORTAL_URL: an http or https origin, without credentials (the report prints it).
+  let origin: string | undefined;
+  try {
+    origin = readSetting(env, 'PORTAL_URL');
+  } catch (error) {
+    if (error instanceof ConfigError) return { usageError: error.message };
+    throw error;
+  }
+  if (origin === undefined)
     return {
       usageError: "PORTAL_URL is not set: give the portal's origin, e.g. https://customerportal.innovatrics.com",
     };
-  let url: URL;
-  try {
-    url = new URL(portalUrl);
-  } catch {
-    return {
-      usageError: "PORTAL_URL is not a URL: give the portal's origin, e.g. https://customerportal.innovatrics.com",
-    };
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    return { usageError: 'PORTAL_URL must be an http: or https: URL' };
-  // A URL is printed in the report, so it must not carry credentials.
-  if (url.username !== '' || url.password !== '') {
-    return { usageError: 'PORTAL_URL must not contain credentials: give them in PORTAL_USER and PORTAL_PASSWORD' };
-  }
 
   const authorization = authorizationFrom(env);
   if (typeof authorization !== 'string') return authorization;
-  return { options: { portalUrl: url.origin, authorization }, json };
+  return { options: { portalUrl: origin, authorization }, json };
 }
 
 /**

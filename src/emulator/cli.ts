@@ -13,7 +13,7 @@ Options:
   --port <n>          port to listen on, 0 for any free one (default 8080)
   --host <host>       address to listen on (default 127.0.0.1)
   --latency <ms>      milliseconds added before each answer (default 0)
-  --seed <name>       ${SEED_NAMES.join(' | ')}: a small realistic data set, or thousands of licences (default demo)
+  --seed <name>       ${SEED_NAMES.join(' | ')}: a small realistic data set, thousands or tens of thousands of licences (default demo)
   --seed-number <n>   varies the generated parts of the seed (default 1)
   --today <date>      the emulator's today, YYYY-MM-DD (default: the real UTC date)
   --help              show this help

@@ -1,6 +1,7 @@
 /**
- * The emulated portal's seeds: 'demo' (small, hand-written, every case the contract names) and 'large'
- * (tens of assignments, thousands of licences, for load work).
+ * The emulated portal's seeds: 'demo' (small, hand-written, every case the contract names), 'large' (tens of
+ * assignments, thousands of licences, for load work) and 'xlarge' (the large seed ten times over: a customer with
+ * years of history, whose licence list is about 10 MB).
  *
  * Seeding is deterministic: the same seed name, seed number and `today` give the same records, byte for byte.
  * Dates are relative to `today`, so that expired and soon-expiring licences exist whenever the emulator runs.
@@ -17,8 +18,8 @@ import {
   type SeedData,
 } from './data';
 
-export type SeedName = 'demo' | 'large';
-export const SEED_NAMES: readonly SeedName[] = ['demo', 'large'];
+export const SEED_NAMES = ['demo', 'large', 'xlarge'] as const;
+export type SeedName = (typeof SEED_NAMES)[number];
 
 /** The first id of a seeded licence; details start far above, so a detail id is never mistaken for a licence id. */
 const FIRST_LICENSE_ID = 1001;
@@ -30,7 +31,9 @@ export function buildSeed(name: SeedName, seedNumber: number, today: string): Se
     case 'demo':
       return demoSeed(prng, today);
     case 'large':
-      return largeSeed(prng, today);
+      return generatedSeed(LARGE_SHAPE, prng, today);
+    case 'xlarge':
+      return generatedSeed(XLARGE_SHAPE, prng, today);
     default:
       throw new UnreachableSeedError(name);
   }
@@ -250,13 +253,22 @@ function demoSeed(prng: Prng, today: string): SeedData {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// 'large': generated, for load work
+// 'large' and 'xlarge': generated, for load work
 // ---------------------------------------------------------------------------------------------------------
 
-const LARGE_SHAPE = {
+/** How many assignments and licences each customer of a generated seed holds. */
+type SeedShape = Record<typeof ACME | typeof GLOBEX, { assignments: number; licenses: number }>;
+
+const LARGE_SHAPE: SeedShape = {
   [ACME]: { assignments: 40, licenses: 5000 },
   [GLOBEX]: { assignments: 8, licenses: 600 },
-} as const;
+};
+
+/** Ten times the large seed: what a customer's list costs when it only grows. */
+const XLARGE_SHAPE: SeedShape = {
+  [ACME]: { assignments: 400, licenses: 50_000 },
+  [GLOBEX]: { assignments: 80, licenses: 6000 },
+};
 
 /** The first Acme assignments (in id order) take these roles, so every landmark exists whatever the seed number. */
 type AssignmentRole = 'unlimited' | 'exhausted' | 'noValidUntil' | 'soonValidUntil' | 'empty' | 'generatable' | 'any';
@@ -284,10 +296,10 @@ const NOTE_TEMPLATES: readonly string[] = [
   'Kubernetes node #',
 ];
 
-function largeSeed(prng: Prng, today: string): SeedData {
+function generatedSeed(shape: SeedShape, prng: Prng, today: string): SeedData {
   // Owners in id order: Acme first, the rest shuffled, so that Globex ids sit between Acme ids.
-  const acmeCount = LARGE_SHAPE[ACME].assignments;
-  const globexCount = LARGE_SHAPE[GLOBEX].assignments;
+  const acmeCount = shape[ACME].assignments;
+  const globexCount = shape[GLOBEX].assignments;
   const owners = [
     ACME,
     ...prng.shuffle([...Array<string>(acmeCount - 1).fill(ACME), ...Array<string>(globexCount).fill(GLOBEX)]),
@@ -307,7 +319,7 @@ function largeSeed(prng: Prng, today: string): SeedData {
     const mine = planned.filter((p) => p.customer === customer);
     const weights = mine.map((p) => (p.role === 'empty' ? 0 : 0.2 + prng.next() * 1.8));
     const sum = weights.reduce((a, b) => a + b, 0);
-    const target = LARGE_SHAPE[customer].licenses;
+    const target = shape[customer].licenses;
     let given = 0;
     mine.forEach((p, i) => {
       const count = Math.floor((target * weights[i]!) / sum);

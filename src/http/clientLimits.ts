@@ -33,6 +33,8 @@ export interface ClientLimitsOptions extends ClientLimitSettings {
   secret: Buffer;
   /** Whose credentials a request carries (the same key for the same credentials). */
   callerKeys: CallerKeys;
+  /** The clock the counters keep (epoch ms), from which `Retry-After` and `RateLimit` are told; `Date.now` unless given. */
+  now?: () => number;
 }
 
 /** Why a request was refused: a failed-login limit (per address and user name, per address, per user name). */
@@ -85,7 +87,11 @@ export class ClientLimits {
   /** The reservation each request holds, released with its response. */
   private readonly reservations = new WeakMap<FastifyRequest, { keys: string[]; credential: string }>();
 
-  constructor(private readonly options: ClientLimitsOptions) {}
+  private readonly now: () => number;
+
+  constructor(private readonly options: ClientLimitsOptions) {
+    this.now = options.now ?? Date.now;
+  }
 
   /**
    * Checks every request to the routes at `paths` (as Fastify names them, e.g. `/licenses/:licenseId/file`) before
@@ -166,7 +172,7 @@ export class ClientLimits {
       this.counts.failedOpen += 1;
       return undefined;
     }
-    const resetS = Math.max(0, Math.ceil((window.resetsAt - Date.now()) / 1000));
+    const resetS = Math.max(0, Math.ceil((window.resetsAt - this.now()) / 1000));
     reply.header('ratelimit-policy', `"${RATE_POLICY}";q=${limit};w=${RATE_WINDOW_MS / 1000}`);
     reply.header('ratelimit', `"${RATE_POLICY}";r=${Math.max(0, limit - window.count)};t=${resetS}`);
     if (window.count <= limit) return undefined;
@@ -206,7 +212,7 @@ export class ClientLimits {
     );
     if (reached.length > 0) {
       // The narrowest limit reached names the refusal; the wait lasts until every limit reached has let one go.
-      const retryAfterS = Math.max(1, Math.ceil((Math.max(...reached.map((r) => r.leavesAt)) - Date.now()) / 1000));
+      const retryAfterS = Math.max(1, Math.ceil((Math.max(...reached.map((r) => r.leavesAt)) - this.now()) / 1000));
       return this.refusal(request, authorization, reached[0]!.scope, retryAfterS, 'too many failed logins');
     }
     // Credentials the portal has not accepted lately may be failures: no more of them in flight than each limit leaves.

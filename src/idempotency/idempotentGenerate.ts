@@ -39,10 +39,13 @@ const DEFAULT_LEASE_MS = 60_000;
 export interface LicenseGeneratorOptions {
   /** How long a claim is its owner's before a retry may take it over (longer than any generate call can take). */
   leaseMs?: number;
+  /** The clock of the claims' leases and times (epoch ms); `Date.now` unless given. */
+  now?: () => number;
 }
 
 export class LicenseGenerator {
   private readonly leaseMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly portal: PortalClient,
@@ -50,6 +53,7 @@ export class LicenseGenerator {
     options: LicenseGeneratorOptions = {},
   ) {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.now = options.now ?? Date.now;
   }
 
   /** Generates one licence; with a key, at most one per caller and key. */
@@ -86,7 +90,7 @@ export class LicenseGenerator {
           step('replayed', { 'license.id': existing.license.id });
           return existing.license;
         case 'pending': {
-          if (existing.leaseUntil > Date.now()) {
+          if (existing.leaseUntil > this.now()) {
             // Another request (here or on another replica) holds the key: wait for its outcome.
             const waitMs = detached.deadline === undefined ? PENDING_WAIT_MS : detached.deadline - performance.now();
             step('waiting', { round });
@@ -142,7 +146,7 @@ export class LicenseGenerator {
     fingerprint: string,
     lost?: { productAssignmentId: number; knownLicenseIds: number[] },
   ): PendingRecord {
-    const now = Date.now();
+    const now = this.now();
     return { state: 'pending', fingerprint, since: now, owner: randomUUID(), leaseUntil: now + this.leaseMs, ...lost };
   }
 
@@ -166,7 +170,7 @@ export class LicenseGenerator {
       );
       const noted: PendingRecord = {
         ...claim,
-        leaseUntil: Date.now() + this.leaseMs,
+        leaseUntil: this.now() + this.leaseMs,
         productAssignmentId: input.productAssignmentId,
         knownLicenseIds: known,
       };
@@ -191,7 +195,7 @@ export class LicenseGenerator {
           ? {
               state: 'unknown',
               fingerprint: claim.fingerprint,
-              since: Date.now(),
+              since: this.now(),
               productAssignmentId: input.productAssignmentId,
               knownLicenseIds: known,
             }
@@ -203,7 +207,7 @@ export class LicenseGenerator {
     }
     // The licence exists whatever the store says now; a failed settle leaves the noted claim to be reconciled.
     await this.store
-      .settle(key, claim.owner, { state: 'succeeded', fingerprint: claim.fingerprint, since: Date.now(), license })
+      .settle(key, claim.owner, { state: 'succeeded', fingerprint: claim.fingerprint, since: this.now(), license })
       .catch(() => false);
     return license;
   }
@@ -220,7 +224,7 @@ export class LicenseGenerator {
     caller: PortalCaller,
     input: GenerateInput,
   ): Promise<LicenseWire> {
-    const unknown: KeyRecord = { state: 'unknown', fingerprint: claim.fingerprint, since: Date.now(), ...lost };
+    const unknown: KeyRecord = { state: 'unknown', fingerprint: claim.fingerprint, since: this.now(), ...lost };
     let current: LicenseWire[];
     try {
       current = await this.portal.listLicensesOfAssignment(caller, lost.productAssignmentId);
@@ -233,8 +237,10 @@ export class LicenseGenerator {
     caller.span?.addEvent('idempotency.reconciled', { 'licenses.matching': made.length });
     if (made.length === 1) {
       const license = made[0]!;
+      // The lost call's process may have died before its reads moved on past the licence: move them on here.
+      await this.portal.noteWrite(caller);
       await this.store
-        .settle(key, claim.owner, { state: 'succeeded', fingerprint: claim.fingerprint, since: Date.now(), license })
+        .settle(key, claim.owner, { state: 'succeeded', fingerprint: claim.fingerprint, since: this.now(), license })
         .catch(() => false);
       return license;
     }

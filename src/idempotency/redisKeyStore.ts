@@ -43,6 +43,8 @@ export class RedisKeyStore implements KeyStore {
   constructor(
     private readonly redis: SharedRedis,
     private readonly ttlMs = DAY_MS,
+    /** The clock the leases are read by (epoch ms). */
+    private readonly now: () => number = Date.now,
   ) {}
 
   async claim(key: string, record: KeyRecord): Promise<KeyRecord | undefined> {
@@ -71,14 +73,18 @@ export class RedisKeyStore implements KeyStore {
     await this.call((client) => client.eval(SETTLE, 1, this.keyOf(key), owner, '', this.ttlMs));
   }
 
-  /** Polls: a claim held on another replica settles there, and nothing here would be told. */
+  /**
+   * Polls: a claim held on another replica settles there, and nothing here would be told. The lease is read by the
+   * store's clock; the timeout is real time.
+   */
   async whenSettled(key: string, timeoutMs: number): Promise<KeyRecord | undefined> {
-    const until = Date.now() + timeoutMs;
+    const until = performance.now() + timeoutMs;
     for (;;) {
       const text = await this.call((client) => client.get(this.keyOf(key)));
       const current = text === null ? undefined : this.parse(text);
-      if (current?.state !== 'pending' || current.leaseUntil <= Date.now() || Date.now() >= until) return current;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(0, until - Date.now()))));
+      const left = until - performance.now();
+      if (current?.state !== 'pending' || current.leaseUntil <= this.now() || left <= 0) return current;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, left)));
     }
   }
 

@@ -2,18 +2,14 @@
  * The planned loaders: every read of the portal made while resolving one operation goes through here.
  *
  * They are made per request (in the context factory) and hold only that caller's data. They carry out the plan of
- * `src/planner/operationPlan.ts`, the one owner of the call policy: `prefetch` starts its list calls and named
- * records at once, before any resolver runs, and every batch then reads each kind of record where the plan said
- * (a list, or one show call per id), using what the request already has or is fetching. The one thing they decide
- * is what no plan can know before the first answer: which ids a list lacks.
+ * `src/planner/operationPlan.ts` and decide nothing: `prefetch` starts its list calls and named records at once,
+ * before any resolver runs, and every batch then reads each kind of record where the planner's rules say
+ * (`src/planner/recordSources.ts`: a list the request has started, else the plan's choice of a list or one show call
+ * per id), and asks a record a list lacks for by its show call when those rules allow it.
  *
  * Identical calls are made once: every list at most once per request, every record by id once (DataLoader's
- * cache); a record a list brought is served by the show-by-id loaders from the list, with no call. An id the
- * client named that a list lacks is asked for by its show call, so that the caller gets the portal's own answer
- * for it (403 for another customer's record, 404 for none); the plan counted those calls against the budget. A
- * record that one list names and another lacks (lists are snapshots; a licence generated between them) is asked
- * for by its show call too, within the calls the budget leaves beyond the plan's estimate; past them it fails as
- * UNAVAILABLE (try again).
+ * cache); a record a list brought is served by the show-by-id loaders from the list, with no call. A record a list
+ * lacks that the rules give no show call fails as UNAVAILABLE (the lists changed while they were read; try again).
  */
 import DataLoader from 'dataloader';
 import type { PortalCaller, PortalClient } from '../portal/portalClient';
@@ -27,6 +23,7 @@ import type {
 import { PortalError } from '../portal/portalErrors';
 import type { EndpointName } from '../portal/endpoints';
 import { showCallsPlan, type OperationPlan, type RecordKind } from '../planner/operationPlan';
+import { MissingRecordCalls, batchSource, wholeListSource, type ListsStarted } from '../planner/recordSources';
 import { eachKey, toError } from './batch';
 import type { KnownRecords, Loaders, RecordIds } from './loaders';
 
@@ -86,8 +83,8 @@ export class PortalLoaders implements Loaders {
   private groupedList: Promise<GroupedLicensesWire[]> | undefined;
   /** The plan being carried out; until `prefetch` gives one, show calls only. */
   private plan: OperationPlan = showCallsPlan();
-  /** Show calls left for records one list names and another lacks: what the budget leaves beyond the plan. */
-  private strayShowsLeft = this.plan.spareCalls;
+  /** The show calls the operation may make for records a list lacks. */
+  private missingCalls = new MissingRecordCalls(this.plan);
 
   constructor(
     private readonly portal: PortalReads,
@@ -142,7 +139,7 @@ export class PortalLoaders implements Loaders {
   /** Starts, all at once, every list call the plan names and every record it names by id; settles once they have. */
   async prefetch(plan: OperationPlan): Promise<void> {
     this.plan = plan;
-    this.strayShowsLeft = plan.spareCalls;
+    this.missingCalls = new MissingRecordCalls(plan);
     const started: Array<Promise<unknown>> = [];
     if (plan.lists.grouped) started.push(this.allGrouped());
     if (plan.lists.assignments) started.push(this.allAssignments());
@@ -207,11 +204,12 @@ export class PortalLoaders implements Loaders {
   /** Every assignment of the caller; fetched once per request, or taken from the grouped list when it is here. */
   allAssignments(): Promise<ProductAssignmentWire[]> {
     this.assignmentList ??= (
-      this.groupedList?.then((groups) => groups.map((group) => group.product_assignment).sort(byId)) ??
-      this.portal.listProductAssignments(this.caller).then((list) => {
-        this.listed.assignments.addList(list);
-        return list;
-      })
+      wholeListSource('assignments', this.started()) === 'grouped'
+        ? this.allGrouped().then((groups) => groups.map((group) => group.product_assignment).sort(byId))
+        : this.portal.listProductAssignments(this.caller).then((list) => {
+            this.listed.assignments.addList(list);
+            return list;
+          })
     ).then((list) => (this.lists.assignments = list));
     return this.assignmentList;
   }
@@ -219,11 +217,12 @@ export class PortalLoaders implements Loaders {
   /** Every licence of the caller; fetched once per request, or taken from the grouped list when it is here. */
   allLicenses(): Promise<LicenseWire[]> {
     this.licenseList ??= (
-      this.groupedList?.then((groups) => groups.flatMap((group) => group.licenses).sort(byId)) ??
-      this.portal.listLicenses(this.caller).then((list) => {
-        this.listed.licenses.addList(list);
-        return list;
-      })
+      wholeListSource('licenses', this.started()) === 'grouped'
+        ? this.allGrouped().then((groups) => groups.flatMap((group) => group.licenses).sort(byId))
+        : this.portal.listLicenses(this.caller).then((list) => {
+            this.listed.licenses.addList(list);
+            return list;
+          })
     ).then((list) => (this.lists.licenses = list));
     return this.licenseList;
   }
@@ -282,36 +281,46 @@ export class PortalLoaders implements Loaders {
     this.fileByLicenseId.clearAll();
   }
 
+  /** The caller's lists this request has started. */
+  private started(): ListsStarted {
+    return {
+      grouped: this.groupedList !== undefined,
+      assignments: this.assignmentList !== undefined,
+      licenses: this.licenseList !== undefined,
+      details: this.detailList !== undefined,
+    };
+  }
+
   private batchAssignments(ids: readonly number[]): Promise<Array<ProductAssignmentWire | Error>> {
+    const source = batchSource(this.plan, 'assignment', this.started());
     const list =
-      this.assignmentList ??
-      (this.groupedList || (this.plan.lists.grouped && this.plan.sources.assignment === 'list')
-        ? this.allGrouped().then((groups) => groups.map((group) => group.product_assignment))
-        : this.plan.sources.assignment === 'list'
-          ? this.allAssignments()
-          : undefined);
+      source === 'show'
+        ? undefined
+        : source === 'grouped'
+          ? this.allGrouped().then((groups) => groups.map((group) => group.product_assignment))
+          : this.allAssignments();
     return this.fromListOrShow('assignment', ids, list, 'productAssignment.show', (id) =>
       this.portal.showProductAssignment(this.caller, id),
     );
   }
 
   private batchLicenses(ids: readonly number[]): Promise<Array<LicenseWire | Error>> {
+    const source = batchSource(this.plan, 'license', this.started());
     const list =
-      this.licenseList ??
-      (this.groupedList || (this.plan.lists.grouped && this.plan.sources.license === 'list')
-        ? this.allGrouped().then((groups) => groups.flatMap((group) => group.licenses))
-        : this.plan.sources.license === 'list'
-          ? this.allLicenses()
-          : undefined);
+      source === 'show'
+        ? undefined
+        : source === 'grouped'
+          ? this.allGrouped().then((groups) => groups.flatMap((group) => group.licenses))
+          : this.allLicenses();
     return this.fromListOrShow('license', ids, list, 'license.show', (id) => this.portal.showLicense(this.caller, id));
   }
 
   private batchDetails(ids: readonly number[]): Promise<Array<LicenseDetailWire | Error>> {
-    const list = this.detailList ?? (this.plan.sources.detail === 'list' ? this.allDetails() : undefined);
+    const source = batchSource(this.plan, 'detail', this.started());
     return this.fromListOrShow(
       'detail',
       ids,
-      list,
+      source === 'show' ? undefined : this.allDetails(),
       'licenseDetail.show',
       (id) => this.portal.showLicenseDetail(this.caller, id),
       (detail) => detail.license_id,
@@ -324,17 +333,16 @@ export class PortalLoaders implements Loaders {
         for (const license of licenses) this.licenseById.prime(license.id, license);
         return licenses;
       });
-    const source = this.plan.sources.licensesOfAssignment;
-    const licenseList = this.licenseList ?? (source === 'licenseList' ? this.allLicenses() : undefined);
-    if (licenseList) {
+    const source = batchSource(this.plan, 'licensesOfAssignment', this.started());
+    if (source === 'licenses') {
       // The whole licence list is here: group it. An assignment with no licence in it has none.
-      const byAssignment = await settle(licenseList, (licenses) =>
+      const byAssignment = await settle(this.allLicenses(), (licenses) =>
         groupBy(licenses, (license) => license.product_assignment_id),
       );
       if (byAssignment instanceof Error) return ids.map(() => byAssignment);
       return ids.map((id) => byAssignment.get(id) ?? []);
     }
-    if (!this.groupedList && source === 'show') return eachKey(ids, showOne);
+    if (source === 'show') return eachKey(ids, showOne);
     const groups = await settle(
       this.allGrouped(),
       (list) => new Map(list.map((group) => [group.product_assignment.id, group.licenses])),
@@ -344,10 +352,7 @@ export class PortalLoaders implements Loaders {
     return ids.map((id) => groups.get(id) ?? shown.get(id)!);
   }
 
-  /**
-   * Answers a batch from a list when the plan reads this kind from one (or one is here anyway), asking the show
-   * call for ids the list lacks; otherwise one show call per id, in parallel.
-   */
+  /** Answers a batch from `list`, asking the show call for ids it lacks as the rules allow; without one, show calls. */
   private async fromListOrShow<V extends { id: number }>(
     kind: RecordKind,
     ids: readonly number[],
@@ -364,9 +369,8 @@ export class PortalLoaders implements Loaders {
   }
 
   /**
-   * Show calls for the ids a list lacks: every id the client named (the plan counted its call), and records named
-   * by another list while `strayShowsLeft` lasts. Past that, such a record fails as UNAVAILABLE: the lists
-   * disagree, and settling it would take more calls than the budget allows.
+   * Show calls for the ids a list lacks, where `MissingRecordCalls` allows them. Any other fails as UNAVAILABLE: the
+   * lists disagree, and settling it would take more calls than the budget allows.
    */
   private async showMissing<V>(
     kind: RecordKind,
@@ -379,11 +383,8 @@ export class PortalLoaders implements Loaders {
     const shown = new Map<number, V | Error>();
     for (const id of ids) {
       if (found.has(id)) continue;
-      if (this.plan.namedIds[kind].has(id)) asked.push(id);
-      else if (this.strayShowsLeft > 0) {
-        this.strayShowsLeft -= 1;
-        asked.push(id);
-      } else {
+      if (this.missingCalls.allows(this.plan, kind, id)) asked.push(id);
+      else {
         const message = `Record ${id} is named by one Customer Portal list and missing from another (they changed while they were read); try again.`;
         shown.set(id, new PortalError('UNAVAILABLE', message, { endpoint }));
       }

@@ -2,8 +2,10 @@
  * Every failure of a portal call, as one error class with a stable `code` that callers match on.
  *
  * This layer knows nothing of GraphQL: `src/graphql/errors.ts` turns these into GraphQL errors. The table that
- * maps the portal's statuses and plain-text bodies to codes lives here, in `errorFromResponse`, and nowhere else.
+ * maps the portal's statuses and plain-text bodies to codes lives here, in `errorFromResponse`, and nowhere else;
+ * so does the reading of failures below HTTP (`transportError`).
  */
+import { errors as undiciErrors } from 'undici';
 import type { EndpointName } from './endpoints';
 
 export type PortalErrorCode =
@@ -111,4 +113,45 @@ export function errorFromResponse(
 /** Text fit to show a user: one short line that is not markup. */
 function isPlainLine(text: string): boolean {
   return text.length > 0 && text.length <= 500 && !/[<>\r\n]/.test(text) && !/[\u0000-\u001f]/.test(text);
+}
+
+/**
+ * A failure below HTTP. Whether a side-effecting request could have reached the portal decides between
+ * UNAVAILABLE (it never left: connection refused, connect timeout) and OUTCOME_UNKNOWN (it may have been served).
+ */
+export function transportError(endpoint: EndpointName, error: unknown, sideEffecting: boolean): PortalError {
+  if (error instanceof PortalError) return error;
+  const neverSent =
+    error instanceof undiciErrors.ConnectTimeoutError ||
+    (isErrnoError(error) &&
+      ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(error.code));
+  const timedOut =
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError ||
+    ['TimeoutError', 'AbortError'].includes(nameOf(error));
+  if (sideEffecting && !neverSent) {
+    return new PortalError(
+      'OUTCOME_UNKNOWN',
+      'The request to generate a licence was sent, but its answer was lost; a licence may or may not have been generated.',
+      { endpoint, cause: error },
+    );
+  }
+  if (timedOut)
+    return new PortalError('TIMEOUT', `The portal did not answer ${endpoint} in time.`, { endpoint, cause: error });
+  return new PortalError('UNAVAILABLE', `The portal could not be reached for ${endpoint}.`, { endpoint, cause: error });
+}
+
+/**
+ * Errors are told apart by their fields, not by `instanceof`: those made by Node itself (socket errors, an abort
+ * signal's DOMException) may come from another realm than this module's `Error`.
+ */
+function isErrnoError(error: unknown): error is { code: string } {
+  return typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string';
+}
+
+function nameOf(error: unknown): string {
+  return typeof error === 'object' && error !== null && typeof (error as { name?: unknown }).name === 'string'
+    ? (error as { name: string }).name
+    : '';
 }

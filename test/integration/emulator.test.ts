@@ -1,10 +1,11 @@
 /**
  * The portal emulator as a client sees it: started in-process on port 0 and spoken to over real sockets.
  * These tests pin the contract of docs/portal-contract.md (shapes, ids, every error byte for byte with its content type),
- * generate's side effects, each fault switch, latency, the request log, and the large seed.
+ * generate's side effects, each fault switch, latency, the request log, and the generated seeds.
  */
 import { connect } from 'node:net';
 import { Agent, request } from 'undici';
+import { loadConfig } from '../../src/config';
 import {
   startEmulator,
   type Emulator,
@@ -1094,14 +1095,17 @@ describe('lifecycle and options', () => {
   });
 });
 
-describe('the large seed', () => {
-  test('tens of assignments and thousands of licences, consistent, interleaved, and served whole', async () => {
-    const large = await startEmulator({ seed: 'large' });
+describe.each([
+  { seed: 'large' as const, assignments: 40, licenses: 5000 },
+  { seed: 'xlarge' as const, assignments: 400, licenses: 50_000 },
+])('the $seed seed', ({ seed, assignments: assignmentCount, licenses: licenseCount }) => {
+  test(`${assignmentCount} assignments and ${licenseCount} licences, consistent, interleaved, and served whole`, async () => {
+    const large = await startEmulator({ seed });
     try {
       const assignments = large.state.assignmentsOf('demo');
       const licenses = large.state.licensesOf('demo');
-      expect(assignments.length).toBe(40);
-      expect(licenses.length).toBe(5000);
+      expect(assignments.length).toBe(assignmentCount);
+      expect(licenses.length).toBe(licenseCount);
       expect(large.state.licensesOf('globex').length).toBeGreaterThan(100);
       for (const { assignment, licenses: own } of assignments.map((a) => large.state.assignment(a.id)!)) {
         expect(assignment.used_license_count).toBe(own.length);
@@ -1120,8 +1124,13 @@ describe('the large seed', () => {
       expect(ids(served)).toEqual(ascending(ids(served)));
       const globexIds = ids(large.state.licensesOf('globex'));
       expect(globexIds.some((id) => id > served[0]!.id && id < served.at(-1)!.id)).toBe(true);
-      const grouped = JSON.parse((await call('/api/license/product-assignment/list', { on: large })).text) as unknown[];
-      expect(grouped).toHaveLength(40);
+      const grouped = await call('/api/license/product-assignment/list', { on: large });
+      expect(JSON.parse(grouped.text)).toHaveLength(assignmentCount);
+      // Every list, the largest being the details', is read whole by a server on its default settings.
+      const details = await call('/api/license-detail/list', { on: large });
+      const { maxResponseBytes } = loadConfig({}).portal;
+      for (const body of [reply.text, grouped.text, details.text])
+        expect(Buffer.byteLength(body)).toBeLessThan(maxResponseBytes);
     } finally {
       await large.close();
     }

@@ -5,6 +5,7 @@
  */
 import { startStack, type Stack } from '../helpers/stack';
 import { postTo } from '../helpers/http';
+import { ManualClock } from '../helpers/clock';
 
 let stack: Stack;
 let landmarks: ReturnType<Stack['emulator']['state']['landmarks']>;
@@ -352,6 +353,53 @@ describe('idempotencyKey', () => {
     expect(retry.errors).toBeUndefined();
     expect(generateCalls()).toHaveLength(2);
     expect(licenceCount()).toBe(countBefore + 1);
+  });
+});
+
+describe("a key's lease, on a clock the test moves", () => {
+  let leased: Stack;
+  /** The leases' clock: the test moves it past a lease instead of waiting out IDEMPOTENCY_LEASE_MS (a minute). */
+  const clock = new ManualClock();
+  beforeAll(async () => {
+    leased = await startStack({ parts: { now: clock.now } });
+  });
+  afterAll(() => leased.close());
+
+  test("a holder that hangs past its lease: a retry then reconciles, returning the licence the holder's call made; one licence, one call", async () => {
+    const { emulator } = leased;
+    const generate = () =>
+      leased.gql(
+        `mutation Generate($input: GenerateLicenseInput!) { generateLicense(input: $input) { license { id } } }`,
+        {
+          input: {
+            ...input({ idempotencyKey: 'hung-holder', hwid: 'HUNG-HOLDER' }),
+            productAssignmentId: String(emulator.state.landmarks().generatableAssignmentId),
+          },
+        },
+      );
+    const made = () => emulator.state.licensesOf('demo').filter((license) => license.hwid === 'HUNG-HOLDER');
+    const calls = (route: string) => emulator.requestLog.entries().filter((entry) => entry.route === route);
+    // The portal makes the licence at once and answers a second later: the holder hangs meanwhile.
+    emulator.setLatency(1000, 'license.generate');
+    try {
+      const holder = generate();
+      for (let waited = 0; made().length === 0; waited += 10) {
+        if (waited > 10_000) throw new Error('the holder never sent its generate call');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      clock.advance(60_000);
+      const retry = await generate();
+      expect(retry.errors).toBeUndefined();
+      expect(made()).toHaveLength(1);
+      expect(retry.data!.generateLicense.license.id).toBe(String(made()[0]!.id));
+      const held = await holder;
+      expect(held.data!.generateLicense.license.id).toBe(String(made()[0]!.id));
+      // The holder noted the assignment's licences and called once; the retry did not wait, it read them again.
+      expect(calls('license.generate')).toHaveLength(1);
+      expect(calls('license.byAssignment.show')).toHaveLength(2);
+    } finally {
+      emulator.setLatency(0);
+    }
   });
 });
 

@@ -7,11 +7,12 @@
  * all off. Sessions shared by replicas through Redis are in `replicas.test.ts`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { startEmulator } from '../../src/emulator';
 import { Tracing } from '../../src/tracing/tracing';
 import { startChildServer } from '../helpers/childServer';
+import { ManualClock } from '../helpers/clock';
 import { sendTo } from '../helpers/http';
-import { SpansInMemory } from '../helpers/spansInMemory';
 import { startStack, type Stack } from '../helpers/stack';
 
 const LISTED_ORIGIN = 'https://app.example.com';
@@ -75,17 +76,17 @@ const basic = (username: string, password: string) =>
 
 describe('sessions', () => {
   let stack: Stack;
-  const sink = new SpansInMemory();
+  const exporter = new InMemorySpanExporter();
   beforeAll(async () => {
     stack = await startStack({
       env: { CORS_ORIGINS: LISTED_ORIGIN, AUTH_FAILURE_LIMIT: '3' },
-      parts: { tracing: Tracing.withSink(sink) },
+      parts: { tracing: Tracing.withExporter(exporter) },
     });
   });
   afterAll(() => stack.close());
   beforeEach(() => {
     stack.emulator.reset();
-    sink.reset();
+    exporter.reset();
   });
 
   const signIn = (username: string, password: string, options: Parameters<typeof send>[3] = {}) =>
@@ -325,7 +326,7 @@ describe('sessions', () => {
       const cookie = await sessionOf('globex', password);
       expect((await query(cookie)).json.errors).toBeUndefined();
       await signIn('globex', 'Wrong-Span-Passphrase-88');
-      const spans = sink.finished();
+      const spans = exporter.getFinishedSpans();
       expect(spans.map((span) => span.name)).toEqual(expect.arrayContaining(['POST /auth/session', 'POST /graphql']));
       const exported = JSON.stringify(
         spans.map((span) => ({ name: span.name, attributes: span.attributes, events: span.events })),
@@ -341,40 +342,44 @@ describe('sessions', () => {
 
 describe('expiry', () => {
   let stack: Stack;
+  /** The sessions' clock: the tests move it on instead of waiting. */
+  const clock = new ManualClock();
   beforeAll(async () => {
-    stack = await startStack({ env: { SESSION_IDLE_TIMEOUT_MS: '1000', SESSION_MAX_AGE_MS: '2500' } });
+    stack = await startStack({
+      env: { SESSION_IDLE_TIMEOUT_MS: '1000', SESSION_MAX_AGE_MS: '2500' },
+      parts: { now: clock.now },
+    });
   });
   afterAll(() => stack.close());
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const signIn = () => send(stack.origin, 'POST', '/auth/session', { body: { username: 'demo', password: 'demo' } });
   const query = (cookie: string) => send(stack.origin, 'POST', '/graphql', { body: QUERY, cookie });
 
   test('a session unused for SESSION_IDLE_TIMEOUT_MS ends; each request begins its idle time again', async () => {
-    const before = Date.now();
+    const before = clock.now();
     const signedIn = await signIn();
     expect(Date.parse(signedIn.json.expiresAt)).toBeGreaterThanOrEqual(before + 1000);
-    expect(Date.parse(signedIn.json.expiresAt)).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(Date.parse(signedIn.json.expiresAt)).toBeLessThanOrEqual(clock.now() + 1000);
     const cookie = signedIn.cookie!.value;
     for (let i = 0; i < 2; i += 1) {
-      await sleep(600);
+      clock.advance(600);
       expect((await query(cookie)).json.errors).toBeUndefined();
     }
-    await sleep(1300);
+    clock.advance(1300);
     const idle = await query(cookie);
     expect(idle.status).toBe(401);
     expect(idle.json.errors[0].extensions).toEqual({ code: 'UNAUTHENTICATED', reason: 'SESSION_ENDED' });
   });
 
   test('a session in use ends SESSION_MAX_AGE_MS after its sign-in, and says so in its expiry', async () => {
-    const signedInAt = Date.now();
+    const signedInAt = clock.now();
     const cookie = (await signIn()).cookie!.value;
-    while (Date.now() < signedInAt + 2000) {
-      await sleep(400);
+    while (clock.now() < signedInAt + 2000) {
+      clock.advance(400);
       expect((await query(cookie)).json.errors).toBeUndefined();
     }
     const asked = await send(stack.origin, 'GET', '/auth/session', { cookie });
     expect(Date.parse(asked.json.expiresAt)).toBeLessThanOrEqual(signedInAt + 2500 + 100);
-    await sleep(Math.max(0, signedInAt + 2700 - Date.now()));
+    clock.advance(signedInAt + 2700 - clock.now());
     const old = await query(cookie);
     expect(old.status).toBe(401);
     expect(old.json.errors[0].extensions).toEqual({ code: 'UNAUTHENTICATED', reason: 'SESSION_ENDED' });

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, SETTINGS, describeConfig, envExample, loadConfig } from '../../src/config';
+import { ConfigError, describeConfig, loadConfig } from '../../src/config';
+import { SETTINGS, readSetting, type SettingName } from '../../src/settings/declarations';
+import { envExample, withSettingsTable } from '../../src/settings/docs';
 
 describe('loadConfig', () => {
   test('defaults: port 4000 on 127.0.0.1, the embedded emulator', () => {
@@ -51,6 +53,11 @@ describe('loadConfig', () => {
       if (given) expect((caught as ConfigError).message).not.toContain(given);
     }
     expect(loadConfig({}).redis).toBeUndefined();
+    // A secret set too short is a mistake with or without Redis: its declared length is checked either way.
+    expectStartUpStopped({ CALLER_HASH_SECRET: 'short-secret' }, 'CALLER_HASH_SECRET');
+    expect(() => loadConfig({ CALLER_HASH_SECRET: 'short-secret' })).toThrow(
+      'CALLER_HASH_SECRET: must have at least 32 characters (it has 12).',
+    );
     const described = describeConfig({ REDIS_URL: 'redis://:pw-in-url@127.0.0.1:6379/0', CALLER_HASH_SECRET: secret });
     expect(described).toContain('CALLER_HASH_SECRET=(set)');
     expect(described.join('\n')).not.toContain(secret);
@@ -161,6 +168,44 @@ describe('loadConfig', () => {
       for (const value of ['-1', '1000001', '1.5', 'ten']) expectStartUpStopped({ [variable]: value }, variable);
   });
 
+  test('one URL check: the scheme, credentials where they are refused, an origin where one is asked for; a password is never echoed', () => {
+    const refusal = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        return (error as ConfigError).message;
+      }
+      return undefined;
+    };
+    expect(refusal({ PORTAL_URL: 'ftp://portal' })).toBe(
+      'PORTAL_URL: must be an http or https origin, e.g. https://customerportal.innovatrics.com, but is "ftp://portal".',
+    );
+    expect(refusal({ PORTAL_URL: 'https://portal.example/api' })).toBe(
+      'PORTAL_URL: must be an origin only (scheme, host and port), but is "https://portal.example/api".',
+    );
+    expect(refusal({ PORTAL_URL: 'https://user:pw@portal.example' })).toBe(
+      "PORTAL_URL: must not carry credentials: they are sent in each request's Authorization header.",
+    );
+    expect(refusal({ REDIS_URL: 'http://:pw-in-url@127.0.0.1:6379' })).toBe(
+      'REDIS_URL: must be a redis or rediss URL, e.g. redis://127.0.0.1:6379/0, but is "http://:***@127.0.0.1:6379/".',
+    );
+    expect(refusal({ CORS_ORIGINS: 'https://app.example.com, ftp://files.example.com' })).toBe(
+      'CORS_ORIGINS: must list http or https origins, comma-separated, e.g. https://app.example.com, but has "ftp://files.example.com".',
+    );
+    expect(refusal({ CORS_ORIGINS: 'https://app.example.com/login' })).toMatch(/^CORS_ORIGINS: must list origins only/);
+    expect(refusal({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toMatch(
+      /^OTEL_EXPORTER_OTLP_ENDPOINT: must be an http or https URL/,
+    );
+    // An origin is kept as the browser sends it in Origin: no trailing slash, the host in lower case.
+    expect(loadConfig({ CORS_ORIGINS: 'https://App.example.com/, http://localhost:5173' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
+    expect(describeConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://user:pw-in-url@collector:4318' }, 'changed')).toEqual(
+      ['OTEL_EXPORTER_OTLP_ENDPOINT=https://user:***@collector:4318/'],
+    );
+  });
+
   test('PORTAL_URL is reduced to its origin', () => {
     expect(loadConfig({ PORTAL_URL: 'https://customerportal.innovatrics.com/' }).portal.url).toBe(
       'https://customerportal.innovatrics.com',
@@ -267,20 +312,51 @@ describe("tracing's settings, OpenTelemetry's standard variables", () => {
   });
 });
 
+describe('what start-up prints of the settings', () => {
+  test('only those that differ from their declared defaults; every one of them with LOG_LEVEL=debug', () => {
+    const env = {
+      PORT: '8080',
+      HOST: ' 127.0.0.1 ', // its default, once trimmed
+      MAX_DEPTH: '',
+      SESSION_SECRET: 'x'.repeat(40),
+      REDIS_URL: 'redis://:pw-in-url@cache:6379/0',
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=pw-in-header',
+    };
+    expect(describeConfig(env, 'changed')).toEqual([
+      'PORT=8080',
+      'REDIS_URL=redis://:***@cache:6379/0',
+      'SESSION_SECRET=(set)',
+      'OTEL_EXPORTER_OTLP_HEADERS=(set)',
+    ]);
+    const all = describeConfig(env, 'all');
+    expect(all).toHaveLength(Object.keys(SETTINGS).length);
+    expect(all).toContain('MAX_DEPTH=10');
+    expect(all).toContain('NODE_ENV=(unset: development)');
+    expect(all).toContain('CALLER_HASH_SECRET=(unset)');
+    expect(all.join('\n')).not.toMatch(/pw-in-|xxxx/);
+  });
+});
+
 describe('the settings are documented where users look', () => {
   const root = join(__dirname, '..', '..');
 
-  test('.env.example is the settings table (regenerate with `npx tsx scripts/envExample.ts`)', () => {
+  test('.env.example is written from the declarations (npm run settings:docs)', () => {
     expect(readFileSync(join(root, '.env.example'), 'utf8')).toBe(envExample());
   });
 
-  test('the README lists every setting with its default', () => {
+  test("the README's configuration table is written from the declarations (npm run settings:docs)", () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    expect(readme).toBe(withSettingsTable(readme));
     for (const [name, setting] of Object.entries(SETTINGS)) {
       const row = readme.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
-      expect({ name, row: row !== undefined }).toEqual({ name, row: true });
-      if (setting.default !== '')
-        expect({ name, row }).toEqual({ name, row: expect.stringContaining(`\`${setting.default}\``) });
+      expect({ name, row }).toEqual({
+        name,
+        row: expect.stringContaining(setting.default === '' ? 'unset' : `\`${setting.default}\``),
+      });
     }
+  });
+
+  test('every default is a value its own rule accepts', () => {
+    for (const name of Object.keys(SETTINGS) as SettingName[]) expect(() => readSetting({}, name)).not.toThrow();
   });
 });

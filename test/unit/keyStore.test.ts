@@ -36,10 +36,28 @@ afterAll(async () => {
 let keySeq = 0;
 const newKey = () => `key-${Date.now()}-${(keySeq += 1)}`;
 
+/** How a test lets a lease or a timeout pass: with Jest's fake timers, moved at once, or in real time. */
+interface Passing {
+  /** Before the store is made, so that it reads the clock the test moves. */
+  start(): void;
+  /** Lets `ms` pass after a wait has begun; in real time, the wait itself lets it pass. */
+  pass(ms: number): Promise<void>;
+  stop(): void;
+}
+const fakeTime: Passing = {
+  start: () => jest.useFakeTimers({ now: Date.now() }),
+  pass: async (ms) => {
+    await jest.advanceTimersByTimeAsync(ms);
+  },
+  stop: () => jest.useRealTimers(),
+};
+const realTime: Passing = { start: () => undefined, pass: async () => undefined, stop: () => undefined };
+
+// The memory store's wait is its own timer, so its lease passes on Jest's clock; Redis's is polled over a real socket.
 describe.each([
-  ['memory', () => new MemoryKeyStore() as KeyStore],
-  ['redis', () => new RedisKeyStore(redis) as KeyStore],
-])('the %s key store', (_name, makeStore) => {
+  ['memory', () => new MemoryKeyStore() as KeyStore, fakeTime],
+  ['redis', () => new RedisKeyStore(redis) as KeyStore, realTime],
+])('the %s key store', (_name, makeStore, time) => {
   test('claim stores a free key and answers the record of a held one', async () => {
     const store = makeStore();
     const key = newKey();
@@ -87,23 +105,32 @@ describe.each([
   });
 
   test('whenSettled resolves when the key settles, when its lease runs out, or at its timeout', async () => {
-    const store = makeStore();
-    const key = newKey();
-    await store.claim(key, pending('owner'));
-    const waiting = store.whenSettled(key, 5000);
-    const done = succeeded();
-    await store.settle(key, 'owner', done);
-    await expect(waiting).resolves.toEqual(done);
+    time.start();
+    try {
+      const store = makeStore();
+      const key = newKey();
+      await store.claim(key, pending('owner'));
+      const waiting = store.whenSettled(key, 5000);
+      const done = succeeded();
+      await store.settle(key, 'owner', done);
+      await expect(waiting).resolves.toEqual(done);
 
-    const leased = newKey();
-    await store.claim(leased, pending('owner', 150));
-    const started = Date.now();
-    expect((await store.whenSettled(leased, 5000))?.state).toBe('pending');
-    expect(Date.now() - started).toBeLessThan(1000);
+      const leased = newKey();
+      await store.claim(leased, pending('owner', 150));
+      const started = Date.now();
+      const leaseWait = store.whenSettled(leased, 5000);
+      await time.pass(150);
+      expect((await leaseWait)?.state).toBe('pending');
+      expect(Date.now() - started).toBeLessThan(1000);
 
-    const held = newKey();
-    await store.claim(held, pending('owner'));
-    expect((await store.whenSettled(held, 30))?.state).toBe('pending');
+      const held = newKey();
+      await store.claim(held, pending('owner'));
+      const heldWait = store.whenSettled(held, 30);
+      await time.pass(30);
+      expect((await heldWait)?.state).toBe('pending');
+    } finally {
+      time.stop();
+    }
   });
 });
 

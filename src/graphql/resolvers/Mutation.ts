@@ -1,12 +1,11 @@
 /**
  * `Mutation.generateLicense`: input checked before any call, the portal's side-effecting GET sent exactly once
  * (`idempotentGenerate.ts`), and everything the request had loaded forgotten afterwards, so the new licence and
- * counts are seen.
+ * counts are seen. The portal client keeps the caller's later reads fresh past the write (`src/portal/readCache.ts`).
  */
 import type { LicenseWire } from '../../portal/wireTypes';
 import type { MutationResolvers, GenerateLicensePayloadResolvers } from '../../generated/graphql';
 import { KeyReusedError } from '../../idempotency/idempotentGenerate';
-import { PortalError } from '../../portal/portalErrors';
 import { InputError } from '../errors';
 import { parseDate, parseId } from '../inputs';
 
@@ -20,7 +19,7 @@ const MAX_HWID_LENGTH = 128;
 const MAX_NOTE_LENGTH = 1000;
 
 export const Mutation: MutationResolvers = {
-  async generateLicense(_parent, { input }, { generator, caller, loaders, portal }) {
+  async generateLicense(_parent, { input }, { generator, caller, loaders }) {
     const productAssignmentId = parseId(input.productAssignmentId, 'productAssignmentId');
     const hwid = checkHwid(input.hwid);
     const expirationDate = parseDate(input.expirationDate, 'expirationDate');
@@ -31,13 +30,9 @@ export const Mutation: MutationResolvers = {
       license = await generator.generate(caller, { productAssignmentId, hwid, expirationDate, note }, idempotencyKey);
     } catch (error) {
       if (error instanceof KeyReusedError) throw new InputError(error.message, 'idempotencyKey');
-      // A licence may have been made: the caller's cached lists (on every replica) must not hide it.
-      if (error instanceof PortalError && error.code === 'OUTCOME_UNKNOWN') await portal.forgetCachedLists(caller);
       throw error;
     }
-    // Whatever this caller read before is stale now (counts, lists): its cached lists are dropped everywhere before
-    // it is answered, and the rest of the operation reads afresh.
-    await portal.forgetCachedLists(caller);
+    // Whatever this request read before is stale now (counts, lists): the rest of the operation reads afresh.
     loaders.clearAll();
     loaders.licenseById.prime(license.id, license);
     return { license, productAssignmentId: license.product_assignment_id };

@@ -1,0 +1,83 @@
+/**
+ * The plan's rules for what only answers can tell: where one batch of records is read from, given the lists the
+ * request has started, and whether a record a list lacks gets its show call. The planner (`operationPlan.ts`)
+ * decides every call before any is made; the loaders (`src/loaders/portalLoaders.ts`) ask these rules as answers
+ * arrive and carry out what they say, deciding nothing of their own.
+ *
+ * 1. A list the request has started serves its kind's records, whatever the plan chose for that kind: it costs no
+ *    call, and the records agree with the list the answer shows. The grouped list serves assignments and licences.
+ * 2. Otherwise a kind is read where the plan said (`OperationPlan.sources`).
+ * 3. A record a list lacks is asked for by its show call when the client named its id (the plan counted that call),
+ *    and otherwise (one list names it, another lacks it: lists are snapshots) while the calls the budget leaves
+ *    beyond the plan's estimate last (`OperationPlan.spareCalls`), for the whole operation.
+ */
+import type { OperationPlan, RecordKind } from './operationPlan';
+
+/** The caller's lists a request has started (in hand, or on their way). */
+export interface ListsStarted {
+  grouped: boolean;
+  assignments: boolean;
+  licenses: boolean;
+  details: boolean;
+}
+
+/** Where a batch of one kind is read from: one show call per id, or one of the caller's lists. */
+export type BatchSource = 'show' | keyof ListsStarted;
+
+/**
+ * Where a batch of `kind` is read from (rules 1 and 2). For licences of assignments, `licenses` means the licence
+ * list grouped by assignment, and `grouped` the grouped list, with show calls for the assignments it lacks.
+ *
+ *     batchSource(plan, 'license', { grouped: false, assignments: false, licenses: true, details: false }); // 'licenses'
+ */
+export function batchSource(plan: OperationPlan, kind: RecordKind, started: ListsStarted): BatchSource {
+  const planned = plan.sources[kind];
+  switch (kind) {
+    case 'assignment':
+    case 'license': {
+      const own = kind === 'assignment' ? 'assignments' : 'licenses';
+      if (started[own]) return own;
+      if (started.grouped || (plan.lists.grouped && planned === 'list')) return 'grouped';
+      return planned === 'list' ? own : 'show';
+    }
+    case 'detail':
+      return started.details || planned === 'list' ? 'details' : 'show';
+    case 'licensesOfAssignment':
+      if (started.licenses || planned === 'licenseList') return 'licenses';
+      return started.grouped || planned !== 'show' ? 'grouped' : 'show';
+    default:
+      throw new UnreachableKindError(kind);
+  }
+}
+
+/** Where a whole list of assignments or licences is read from: the grouped list once it is started (rule 1). */
+export function wholeListSource(list: 'assignments' | 'licenses', started: ListsStarted): 'grouped' | typeof list {
+  return started.grouped ? 'grouped' : list;
+}
+
+/** The show calls an operation may make for records a list lacks (rule 3). */
+export class MissingRecordCalls {
+  private spare: number;
+
+  /** `plan` is the operation's: its spare calls are shared by everything it reads, after a write too. */
+  constructor(plan: OperationPlan) {
+    this.spare = plan.spareCalls;
+  }
+
+  /**
+   * Whether the record `id` of `kind`, which a list lacks, is asked for by its show call under `plan` (the one being
+   * carried out: a mutation's payload has its own). Counts the call when it is a spare one.
+   */
+  allows(plan: OperationPlan, kind: RecordKind, id: number): boolean {
+    if (plan.namedIds[kind].has(id)) return true;
+    if (this.spare <= 0) return false;
+    this.spare -= 1;
+    return true;
+  }
+}
+
+class UnreachableKindError extends Error {
+  constructor(value: never) {
+    super(`Unreachable record kind: ${JSON.stringify(value)}`);
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The read layer over the transport: the one owner of what a read may be served from. It keeps the portal's list
+ * answers per caller (`PORTAL_CACHE_TTL_MS`, in a `ListCache`), merges a caller's concurrent reads of one list into
+ * one lookup and, on a miss, one call, and keeps every caller's reads fresh after its writes.
+ *
+ * The freshness rule: no read that starts after a caller's write (a generate, whatever its outcome) has ended is
+ * served by, or joins, a call that started before that write ended; and no answer read before it is stored after
+ * it. Writes are counted per caller in this process (`WriteLog`) and, when the cache is shared by replicas, in the
+ * cache itself (its generation): a read notes both when its lookup starts, joins a call only where both are still
+ * what that call noted, and stores only if they still are. A write moves both on and drops the caller's entries
+ * before its answer goes back, so every read its caller makes after it starts afresh.
+ *
+ * Show calls and unlisted endpoints are never cached, nor is a read without credentials (the portal refuses it).
+ */
+import { LRUCache } from 'lru-cache';
+import type { EndpointName } from './endpoints';
+import { CACHEABLE_LISTS, type Generation, type ListCache } from './listCache';
+import type { PortalCaller } from './transport';
+
+/** One lookup of a caller's list and, on a miss, its call: shared by the reads that join it. */
+interface Flight {
+  /** Its place among the flights this process began, from 1. */
+  order: number;
+  /** The caller's writes in this process when it started. */
+  written: number;
+  /** The caller's generation in a shared cache, as its lookup read it. */
+  generation: Promise<Generation>;
+  /** The list's body; `value` is the parsed answer, for the read that started the flight. */
+  answer: Promise<{ body: Buffer; value: unknown }>;
+}
+
+export class ReadCache {
+  /** Lookups of the list cache so far, for `/metrics`. */
+  readonly lookups = { hit: 0, miss: 0 };
+  /** Reads of a caller's list under way, by caller and endpoint. */
+  private readonly flights = new Map<string, Flight>();
+  private readonly writes = new WriteLog();
+  /** Flights begun so far. */
+  private begun = 0;
+
+  /** `cache` undefined: nothing is cached, and every read makes its own call. */
+  constructor(private readonly cache: ListCache | undefined) {}
+
+  /**
+   * Reads a list: from the cache, from a call under way for the same caller, or by `fetch`. `parse` checks a body
+   * against the contract; every read parses its own copy (records are renamed in place), a cached body too, and a
+   * body is kept only once it has passed.
+   */
+  async list<T>(
+    caller: PortalCaller,
+    endpoint: EndpointName,
+    fetch: () => Promise<Buffer>,
+    parse: (body: Buffer) => T,
+  ): Promise<T> {
+    const cache = this.cache;
+    if (!cache || caller.authorization === undefined || !CACHEABLE_LISTS.has(endpoint)) return parse(await fetch());
+    const { callerKey } = caller;
+    const flightKey = `${callerKey}:${endpoint}`;
+    const written = this.writes.of(callerKey);
+    const begun = this.begun;
+    // Looked up and set with no await between: two reads that both found no flight would each start one.
+    let flight = this.flights.get(flightKey);
+    if (flight?.written !== written) flight = undefined;
+    if (flight && cache.shared && !(await this.sameGeneration(cache, callerKey, flight))) {
+      // Another replica wrote since that flight looked the cache up; one begun since this read started will do.
+      const newer = this.flights.get(flightKey);
+      flight = newer && newer.order > begun ? newer : undefined;
+    }
+    if (flight) return parse((await flight.answer).body);
+    const own = this.fly(cache, callerKey, endpoint, written, fetch, parse);
+    this.flights.set(flightKey, own);
+    try {
+      return (await own.answer).value as T;
+    } finally {
+      if (this.flights.get(flightKey) === own) this.flights.delete(flightKey);
+    }
+  }
+
+  /**
+   * Runs a write for a caller (`send`) and, whatever its outcome (a lost answer may have made a licence), moves
+   * the caller's reads on past it before returning: later reads neither join an older call nor read an older
+   * entry, here or on any replica that shares the cache.
+   */
+  async write<T>(caller: PortalCaller, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } finally {
+      if (this.cache && caller.authorization !== undefined) {
+        this.writes.record(caller.callerKey);
+        await this.cache.afterWrite(caller.callerKey);
+      }
+    }
+  }
+
+  /** Whether the caller's generation in a shared cache is still the one the flight's lookup read. */
+  private async sameGeneration(cache: ListCache, callerKey: string, flight: Flight): Promise<boolean> {
+    const [now, then] = await Promise.all([cache.generation(callerKey), flight.generation]);
+    return now === then;
+  }
+
+  private fly<T>(
+    cache: ListCache,
+    callerKey: string,
+    endpoint: EndpointName,
+    written: number,
+    fetch: () => Promise<Buffer>,
+    parse: (body: Buffer) => T,
+  ): Flight {
+    const looked = cache.lookup(callerKey, endpoint);
+    const answer = looked.then(async ({ body: cached, generation }) => {
+      this.lookups[cached === undefined ? 'miss' : 'hit'] += 1;
+      if (cached !== undefined) {
+        const body = Buffer.from(cached, 'utf8');
+        return { body, value: parse(body) };
+      }
+      const body = await fetch();
+      const value = parse(body);
+      // Checked and stored with no await between: a write of this process in between would be missed otherwise.
+      if (this.writes.of(callerKey) === written)
+        await cache.store(callerKey, endpoint, body.toString('utf8'), generation);
+      return { body, value };
+    });
+    this.begun += 1;
+    return { order: this.begun, written, generation: looked.then(({ generation }) => generation), answer };
+  }
+}
+
+/** Callers whose last write this process remembers; older ones are forgotten into `floor`. */
+const REMEMBERED_WRITERS = 10_000;
+
+/**
+ * Each caller's writes in this process, as a number that moves on with every write and never comes back to a
+ * value it had. Bounded: a caller forgotten past `REMEMBERED_WRITERS` reads as the newest write ever forgotten,
+ * which only ever makes a read made before it wait for a fresh call, never share a stale one.
+ */
+export class WriteLog {
+  private last = 0;
+  private floor = 0;
+  private readonly writers = new LRUCache<string, number>({
+    max: REMEMBERED_WRITERS,
+    dispose: (written, _callerKey, reason) => {
+      if (reason === 'evict') this.floor = Math.max(this.floor, written);
+    },
+  });
+
+  /** Where the caller's writes stand now. */
+  of(callerKey: string): number {
+    return this.writers.get(callerKey) ?? this.floor;
+  }
+
+  /** The caller wrote. */
+  record(callerKey: string): void {
+    this.last += 1;
+    this.writers.set(callerKey, this.last);
+  }
+}
