@@ -348,7 +348,9 @@ describe('the settings are documented where users look', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     expect(readme).toBe(withSettingsTable(readme));
     for (const [name, setting] of Object.entries(SETTINGS)) {
-      const row = readme.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
+      // The generated table's row, not another table's that names the setting (Deploying has one).
+      const table = readme.slice(readme.indexOf('<!-- settings:start'));
+      const row = table.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
       expect({ name, row }).toEqual({
         name,
         row: expect.stringContaining(setting.default === '' ? 'unset' : `\`${setting.default}\``),
