@@ -50,11 +50,13 @@ export interface ServerParts {
   /** Where spans go; as configured (`OTEL_*`) unless given (tests hand in a sink that keeps them in memory). */
   tracing?: Tracing;
   /**
-   * The clock (epoch ms) of the idempotency keys' leases, the per-client limits' windows and the sessions' timeouts;
-   * `Date.now` unless given (tests move their own instead of waiting). Redis's own expiry of shared entries, and the
-   * circuit breaker, keep real time.
+   * The clock (epoch ms) of the idempotency keys' leases, the per-client limits' windows, the sessions' timeouts and
+   * the portal's circuit breaker; `Date.now` unless given (tests move their own instead of waiting). Redis's own
+   * expiry of shared entries keeps real time.
    */
   now?: () => number;
+  /** How the portal client waits before a retry; a real timer unless given (tests move their clock on instead). */
+  sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
 }
 
 /** Starts everything the configuration asks for; the returned `close` stops it all. */
@@ -94,13 +96,15 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
         : new MemoryListCache(config.portalCacheTtlMs);
   const tracing = parts.tracing ?? (config.tracing ? Tracing.start(config.tracing, log) : undefined);
   const { url, ...clientSettings } = config.portal;
+  const now = parts.now ?? Date.now;
   const portal = new PortalClient({
     origin: url ?? emulator!.url,
     ...clientSettings,
     ...(listCache ? { listCache } : {}),
     ...(tracing ? { tracing } : {}),
+    now,
+    sleep: parts.sleep,
   });
-  const now = parts.now ?? Date.now;
   const keyStore = redis ? new RedisKeyStore(redis, undefined, now) : new MemoryKeyStore({ now });
   const generator = new LicenseGenerator(portal, keyStore, { leaseMs: config.idempotencyLeaseMs, now });
   const callerKeys = new CallerKeys(callerSecret);

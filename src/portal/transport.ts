@@ -44,6 +44,15 @@ export interface TransportOptions {
   maxResponseBytes: number;
   /** Spans of the calls of traced requests, and the `traceparent` sent with them; undefined: tracing is off. */
   tracing?: Tracing;
+  /**
+   * The clock (epoch ms) of the breaker's cooldown and of a `Retry-After` given as a date; `Date.now` unless given.
+   */
+  now?: () => number;
+  /**
+   * How a retry waits `ms`: resolves after it, or sooner when `signal` aborts, and never rejects. A real timer unless
+   * given; a test hands in one that moves its clock on instead of waiting.
+   */
+  sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
 }
 
 /** One upstream call as it happened, for call counts, logs and metrics. */
@@ -107,6 +116,8 @@ export class PortalTransport {
   private readonly retries: { max: number; baseDelayMs: number };
   private readonly maxResponseBytes: number;
   private readonly tracing: Tracing | undefined;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
   /** The portal's host and port, as the calls' spans name them. */
   private readonly server: { address: string; port: number };
 
@@ -117,9 +128,12 @@ export class PortalTransport {
     this.server = { address: origin.hostname, port: Number(origin.port || (origin.protocol === 'https:' ? 443 : 80)) };
     this.maxResponseBytes = options.maxResponseBytes;
     this.retries = { max: options.maxRetries, baseDelayMs: options.retryBaseDelayMs };
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? sleep;
     this.breaker = new CircuitBreaker({
       failureThreshold: options.breakerFailureThreshold,
       cooldownMs: options.breakerCooldownMs,
+      now: this.now,
     });
     this.pool = new Pool(this.origin, {
       connections: options.connections,
@@ -179,7 +193,7 @@ export class PortalTransport {
         if (delay === undefined || caller.signal?.aborted || performance.now() + delay >= deadline) {
           throw portalError;
         }
-        await sleep(delay, caller.signal);
+        await this.sleep(delay, caller.signal);
       }
     }
   }
@@ -275,7 +289,7 @@ export class PortalTransport {
           endpoint,
           status,
           body.toString('utf8'),
-          retryAfterOf(headerValue(response.headers['retry-after'])),
+          retryAfterOf(headerValue(response.headers['retry-after']), this.now),
         );
       }
       let result: T;

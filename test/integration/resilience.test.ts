@@ -3,15 +3,21 @@
  * retries of safe reads, deadlines, the circuit breaker, and the bounded queue, each seen from the outside.
  */
 import { startStack, type Stack } from '../helpers/stack';
+import { ManualClock } from '../helpers/clock';
 
 const QUERY = `{ productAssignments { id } }`;
 const routes = (stack: Stack) => stack.emulator.requestLog.entries().map((entry) => entry.route);
 
 describe('retries of safe reads', () => {
   let stack: Stack;
+  // The retries wait on this clock: each wait moves it on at once, by what the transport asked for.
+  const clock = new ManualClock();
   beforeAll(async () => {
     // A breaker that opens late, so that the faults of one test do not hold back the calls of the next.
-    stack = await startStack({ env: { PORTAL_RETRY_BASE_DELAY_MS: '10', BREAKER_FAILURE_THRESHOLD: '1000' } });
+    stack = await startStack({
+      env: { PORTAL_RETRY_BASE_DELAY_MS: '10', BREAKER_FAILURE_THRESHOLD: '1000' },
+      parts: { now: clock.now, sleep: clock.sleep },
+    });
   });
   afterAll(() => stack.close());
   beforeEach(async () => {
@@ -27,9 +33,13 @@ describe('retries of safe reads', () => {
     ['a reset connection', { kind: 'reset' as const }],
   ])('%s twice, then an answer: the query succeeds after two retries', async (_name, fault) => {
     stack.emulator.faults.add({ route: 'productAssignment.list', times: 2, ...fault });
+    const before = clock.now();
     const result = await stack.gql(QUERY);
     expect(result.errors).toBeUndefined();
     expect(routes(stack)).toEqual(['productAssignment.list', 'productAssignment.list', 'productAssignment.list']);
+    // Backoffs of 5 to 10 ms, then 10 to 20 ms: the base delay doubled, jittered into its upper half.
+    expect(clock.now() - before).toBeGreaterThanOrEqual(15);
+    expect(clock.now() - before).toBeLessThanOrEqual(30);
   });
 
   test('at most two retries', async () => {
@@ -53,28 +63,27 @@ describe('retries of safe reads', () => {
       times: 1,
       headers: { 'retry-after': '1' },
     });
-    const started = performance.now();
+    const before = clock.now();
     const result = await stack.gql(QUERY);
     expect(result.errors).toBeUndefined();
-    expect(performance.now() - started).toBeGreaterThanOrEqual(950);
-    const [first, second] = stack.emulator.requestLog.entries();
-    expect(second!.startedAt - first!.endedAt).toBeGreaterThanOrEqual(950);
+    expect(routes(stack)).toEqual(['productAssignment.list', 'productAssignment.list']);
+    expect(clock.now() - before).toBe(1000);
   });
 
   test("a 503's Retry-After given as an HTTP date is honoured", async () => {
-    // Two seconds ahead, in whole seconds as HTTP dates go: the retry waits between one and two seconds.
-    const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 2000).toUTCString();
+    // Two seconds ahead of the server's clock, in whole seconds as HTTP dates go.
+    const at = Math.ceil(clock.now() / 1000) * 1000 + 2000;
     stack.emulator.faults.add({
       route: 'productAssignment.list',
       kind: 'status',
       status: 503,
       times: 1,
-      headers: { 'retry-after': at },
+      headers: { 'retry-after': new Date(at).toUTCString() },
     });
     const result = await stack.gql(QUERY);
     expect(result.errors).toBeUndefined();
-    const [first, second] = stack.emulator.requestLog.entries();
-    expect(second!.startedAt - first!.endedAt).toBeGreaterThanOrEqual(900);
+    expect(routes(stack)).toEqual(['productAssignment.list', 'productAssignment.list']);
+    expect(clock.now()).toBe(at); // the retry waited until that very date
   });
 
   test('generate is never retried', async () => {
@@ -107,8 +116,10 @@ describe('deadlines', () => {
 
 describe('the circuit breaker', () => {
   test('opens after repeated failures, refuses at once, then probes and closes when the portal is back', async () => {
+    const clock = new ManualClock();
     const stack = await startStack({
       env: { BREAKER_FAILURE_THRESHOLD: '3', BREAKER_COOLDOWN_MS: '400', PORTAL_MAX_RETRIES: '0' },
+      parts: { now: clock.now },
     });
     try {
       stack.emulator.faults.add({ route: 'productAssignment.list', kind: 'status', status: 503 });
@@ -123,7 +134,12 @@ describe('the circuit breaker', () => {
       expect(routes(stack)).toHaveLength(3); // nothing was sent while open
 
       stack.emulator.faults.clear();
-      await new Promise((resolve) => setTimeout(resolve, 450));
+      clock.advance(399);
+      const stillOpen = await stack.gql(QUERY);
+      expect(stillOpen.errors![0]!.extensions!.code).toBe('UPSTREAM_UNAVAILABLE');
+      expect(routes(stack)).toHaveLength(3); // nothing was sent until the cooldown had passed
+
+      clock.advance(1);
       const probe = await stack.gql(QUERY);
       expect(probe.errors).toBeUndefined();
       const after = await stack.gql(`{ license(id: 1001) { id } }`);

@@ -12,6 +12,7 @@ import {
   type UpstreamCall,
 } from '../../src/portal/transport';
 import type { PortalError } from '../../src/portal/portalErrors';
+import { ManualClock } from '../helpers/clock';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -110,21 +111,43 @@ test('a write is sent once: a 503 is not retried, and a reset after sending is O
 
 test("500 is the portal failing on this request: not retried; the portal's Retry-After is waited for", async () => {
   answering({ status: 500 });
-  const t = transportWith();
+  const clock = new ManualClock();
+  const t = transportWith({ now: clock.now, sleep: clock.sleep });
   expect((await failure(t.body(callerReporting([]), LIST))).code).toBe('UNAVAILABLE');
   expect(requests).toHaveLength(1);
   answering({ status: 429, headers: { 'retry-after': '1' } }, { status: 200 });
-  const started = performance.now();
+  const before = clock.now();
   await t.body(callerReporting([]), LIST);
-  expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+  expect(clock.now() - before).toBe(1000);
   expect(requests).toHaveLength(3);
+});
+
+test("a Retry-After given as a date is read against the transport's clock: the retry waits until that date", async () => {
+  const clock = new ManualClock(Date.parse('2026-12-01T12:00:00Z'));
+  answering({ status: 503, headers: { 'retry-after': 'Tue, 01 Dec 2026 12:00:02 GMT' } }, { status: 200 });
+  await transportWith({ now: clock.now, sleep: clock.sleep }).body(callerReporting([]), LIST);
+  expect(clock.now()).toBe(Date.parse('2026-12-01T12:00:02Z'));
+  expect(requests).toHaveLength(2);
+});
+
+test('without a sleep of its own, a retry waits on a real timer', async () => {
+  answering({ status: 503 }, { status: 200 });
+  const calls: UpstreamCall[] = [];
+  // The first backoff is jittered between half the base delay and all of it.
+  await transportWith({ retryBaseDelayMs: 100 }).body(callerReporting(calls), LIST);
+  const [first, second] = calls;
+  expect(second!.startedAt - (first!.startedAt + first!.durationMs)).toBeGreaterThanOrEqual(49);
 });
 
 test('no retry is started that would end after the deadline', async () => {
   answering({ status: 503, headers: { 'retry-after': '5' } });
-  const error = await failure(transportWith().body(callerReporting([], { deadline: performance.now() + 1000 }), LIST));
+  const clock = new ManualClock();
+  const before = clock.now();
+  const t = transportWith({ now: clock.now, sleep: clock.sleep });
+  const error = await failure(t.body(callerReporting([], { deadline: performance.now() + 1000 }), LIST));
   expect(error).toMatchObject({ code: 'UNAVAILABLE', status: 503, retryAfterMs: 5000 });
   expect(requests).toHaveLength(1);
+  expect(clock.now()).toBe(before); // nor waited for
 });
 
 test('the breaker opens on failures in a row and then refuses calls without sending them; a 4xx is an answer', async () => {
@@ -141,6 +164,20 @@ test('the breaker opens on failures in a row and then refuses calls without send
   expect(refused.code).toBe('UNAVAILABLE');
   expect(refused.retryAfterMs).toBeGreaterThan(0);
   expect(requests).toHaveLength(sent);
+});
+
+test("the breaker's cooldown runs on the transport's clock: one probe goes out once it has passed", async () => {
+  const clock = new ManualClock();
+  const t = transportWith({ maxRetries: 0, breakerFailureThreshold: 1, breakerCooldownMs: 60_000, now: clock.now });
+  answering({ status: 502 }, { status: 200 });
+  await failure(t.body(callerReporting([]), LIST));
+  clock.advance(59_999);
+  expect(await failure(t.body(callerReporting([]), LIST))).toMatchObject({ code: 'UNAVAILABLE', retryAfterMs: 1 });
+  expect(requests).toHaveLength(1);
+  clock.advance(1);
+  await t.body(callerReporting([]), LIST);
+  expect(requests).toHaveLength(2);
+  expect(t.breaker.current()).toBe('closed');
 });
 
 test('credentials that do not decode are refused without a call; a body past the bound is INVALID_RESPONSE', async () => {
