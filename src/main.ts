@@ -1,6 +1,6 @@
 /**
- * Entry point: reads the configuration, starts the embedded portal emulator when no `PORTAL_URL` is set, starts
- * the GraphQL server in front of the portal, and closes both cleanly on SIGTERM or SIGINT.
+ * Entry point and composition root: builds every part of the server from the configuration (and the embedded portal
+ * emulator when no `PORTAL_URL` is set), starts it, and closes it all cleanly on SIGTERM or SIGINT.
  */
 import { ConfigError, describeConfig, loadConfig, type Config } from './config';
 import { PortalClient } from './portal/portalClient';

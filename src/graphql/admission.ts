@@ -7,11 +7,10 @@
  * full, the caller holding most of it gives up its newest place: a newcomer from a quieter caller is not the one
  * refused.
  *
- * Why weights: an operation that resolves 15,000 records holds the event loop for tens of milliseconds at a time,
- * so sixteen of them in flight delay every other caller's small query by about a second, however fairly they
- * were admitted. Two at a time per caller, they cost the others a wait of about two such steps; and the loud caller
- * keeps its throughput, since while one waits for the portal the other uses the CPU (one at a time, the server sat
- * idle for 40% of a run of nested queries, each waiting on the portal in turn).
+ * Why weights: a heavy operation holds the event loop for long steps, so many in flight delay every other caller's
+ * small query however fairly they were admitted; two at a time per caller keep that wait short, and the loud caller
+ * keeps its throughput, one using the CPU while the other waits for the portal. The README's "Reliability and
+ * security" gives the measurements.
  *
  *     const admission = new AdmissionQueue({ maxActive: 64, maxQueued: 500, perCaller: 16 });
  *     const release = await admission.acquire(callerKey, signal, weight);

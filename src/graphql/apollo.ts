@@ -1,5 +1,6 @@
 /**
- * The Apollo Server: the schema from `schema.graphql`, the resolvers, and the error formatter.
+ * The Apollo Server: the schema from `schema.graphql` and its resolvers, the validation limits, the bounded store of
+ * parsed documents, the compiled executor (`compiledExecution.ts`), and the error formatter.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,23 +1,17 @@
 /**
- * Execution of operations compiled to JavaScript by graphql-jit, handed to Apollo Server as its executor.
+ * Execution of operations compiled to JavaScript by graphql-jit, handed to Apollo Server as its executor through its
+ * gateway interface (`load` gives the executor; the schema is told through `onSchemaLoadOrUpdate`).
  *
- * Apollo Server 5 takes another executor only through its gateway interface: `load` gives the executor, and the
- * schema is told through `onSchemaLoadOrUpdate`. Everything before execution (parsing, validation with the armor
- * rules, persisted queries, the plugins' `didResolveOperation`) and after it (error formatting, the plugins'
- * `willSendResponse`, serialization) stays Apollo's; only running the resolvers over the operation changes. A
- * plugin's `willResolveField` would not be called for a compiled run: no plugin of this server has one.
+ * Only running the resolvers changes: parsing, validation, persisted queries, the plugins' hooks, error formatting
+ * and serialization stay Apollo's (a compiled run calls no `willResolveField`: no plugin of this server has one).
+ * Compiled code awaits no promise for a plain value and builds plain objects, which `JSON.stringify` writes faster
+ * than graphql-js's prototype-less ones (the README's Benchmarks give the gain).
  *
- * A compiled operation makes no promise for a field whose resolver returns a plain value, reads a field without a
- * resolver as a property, and builds plain objects, which `JSON.stringify` writes faster than graphql-js's
- * prototype-less ones: on the nested 5,000-licence query the server's CPU per request went from 40.8 to 27.5 ms.
- *
- * graphql-js still runs what graphql-jit does not compile the same way: an operation with variables (graphql-jit
- * coerces them with its own code and its own messages; graphql-js's are the ones clients see), an operation Apollo
- * could not pick out of its document, and one graphql-jit cannot compile. The results are graphql-js's in every
- * other respect too: the same data, the same errors with the same messages, locations, paths and original errors
- * (`compiledExecution.test.ts` holds them side by side). One difference is left: a scalar that fails to serialize
- * is masked as unexpected, where graphql-js would show the scalar's message; the portal's values are checked
- * before they get here, so none fails.
+ * graphql-js still runs an operation with variables (its coercion messages are the ones clients see), one Apollo
+ * could not pick out of its document, and one graphql-jit cannot compile. Otherwise the data and errors are
+ * graphql-js's, messages, locations and paths included (`compiledExecution.test.ts` holds them side by side), but
+ * for one case: a scalar that fails to serialize is masked as unexpected; the portal's values are checked before
+ * they get here, so none fails.
  */
 import {
   execute,
@@ -70,8 +64,8 @@ export function compiledExecution(schema: GraphQLSchema): GatewayInterface {
 /**
  * Most memory the compiled operations may hold, by their weight (fields compiled, and the document each keeps);
  * past it, the least recently run are dropped (and compiled again if they come back). A bound in operations would
- * not do: one 6 KB document of 280 operations, each spreading a fragment of 480 fields and each asked by name,
- * holds 35 MiB of compiled code.
+ * not do: one small document of a few hundred operations, each asked by name, holds more than this (see the
+ * README's bounded caches).
  */
 const COMPILED_CACHE_BYTES = 32 * 1024 * 1024;
 

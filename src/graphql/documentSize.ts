@@ -26,7 +26,7 @@ export function maxOperationsRule(max: number): (context: ValidationContext) => 
 
 /**
  * Bytes of heap a parsed document holds for each byte of its AST as JSON: the AST keeps every token of the text
- * (graphql-js's locations link them all), measured at about four times the JSON on the operations clients send.
+ * (graphql-js's locations link them all); measured on the operations clients send (the README's bounded caches).
  */
 const HEAP_PER_AST_JSON_BYTE = 4;
 

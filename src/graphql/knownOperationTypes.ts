@@ -1,3 +1,4 @@
+/** The validation rule that refuses an operation of a type the schema has no root for (a subscription here). */
 import { GraphQLError, type ASTVisitor, type ValidationContext } from 'graphql';
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The request pipeline's own stages, as Apollo plugins:
- * - planning: plan the operation's upstream calls, refuse it if it would exceed the budget, start the planned
- *   calls before any resolver runs;
+ * - planning: plan the operation's upstream calls, check its arguments, refuse it over the call budget or the bound
+ *   on its answer, admit it by weight, and start the planned calls before any resolver runs;
  * - upstream costs: report the calls made, by endpoint with their time, in the response's `extensions` (when
  *   asked for, or in development) and in the log.
  */

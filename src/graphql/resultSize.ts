@@ -1,19 +1,11 @@
 /**
  * The size of an operation's answer, known before the answer is built, so that no single request can exhaust
- * the server's memory.
+ * the server's memory: estimated before any call, from this caller's list sizes seen before and the `first`
+ * arguments, and counted exactly once the plan's lists are in, before anything is resolved.
  *
- * The relations cycle (`License.productAssignment.licenses`) lets a 150-byte query ask for 40 × 100 × 100 × 100
- * objects; depth, alias and token limits do not see it, and a static cost limit would need list sizes it does not
- * know. This server knows them: nearly all data of an operation comes from a few list calls. So an answer is
- * counted twice: estimated before any call, from the list sizes seen for this caller and the `first` arguments,
- * and counted exactly once the plan's lists are in, before anything is resolved.
- *
- * The rule: every object of the answer counts one, and every item of a list one (an object in a list counts
- * once). Before any call, a list with `first` counts as `first` items and one without as many as this caller's
- * last answers held (one, when none was seen); once the lists are in, every list counts what it will hold.
- *
- * Counting walks each distinct (selection, record) pair once, so it costs about what the lists hold, however
- * large the answer it counts: the 40-million-object answer is counted in milliseconds.
+ * The rule (the README's "Bounded answers"): every object of the answer counts one, and every item of a list one
+ * (an object in a list counts once). Counting walks each distinct (selection, record) pair once, so it costs about
+ * what the lists hold, however large the answer it counts.
  */
 import { LRUCache } from 'lru-cache';
 import {

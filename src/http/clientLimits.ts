@@ -1,19 +1,13 @@
 /**
- * Limits per client, checked before a request reaches GraphQL or the portal:
- * - failed logins: the portal's 401s to requests that carried credentials are counted over a sliding window three
- *   ways, each with a limit of its own: per address and user name (one person's typos, or one guesser of one
- *   account, hold back only that user name from that address), per address (one address trying many user names),
- *   and per user name (one account tried from many addresses). Past a limit, credentials that the portal has not
- *   accepted within the window are refused at once; credentials it accepted are never held back, so a customer who
- *   is signed in keeps working while someone guesses. A failure is known only once the portal answers, so
- *   credentials not yet accepted count against each limit while their requests are in flight: a burst of two hundred
- *   passwords at once gets no more of them to the portal than the limits allow;
- * - a request rate per address (a fixed window of a minute), announced in the `RateLimit-Policy` and `RateLimit`
- *   fields of the IETF draft (draft-ietf-httpapi-ratelimit-headers).
- * Both answer HTTP 429 with `Retry-After`: a GraphQL error with code `RATE_LIMITED` at `/graphql`, a short text at
- * the file route. The address is Fastify's `request.ip`, which honours `TRUST_PROXY`; an IPv6 client is counted by
- * its /64 network, since one host is given a whole /64 and could otherwise take a new address per request. A user
- * name is counted by an HMAC of it, case folded, and the log shows only the start of that HMAC.
+ * Limits per client, checked before a request reaches GraphQL or the portal: failed logins (the portal's 401s to
+ * requests that carried credentials) over a sliding window per address and user name, per address and per user
+ * name, and a request rate per address announced in the IETF draft's `RateLimit-Policy` and `RateLimit` fields.
+ * The README's "Reliability and security" states the rules in full.
+ *
+ * Past a login limit, credentials the portal has not accepted within the window are refused; those it accepted are
+ * never held back. Credentials not yet answered count against each limit while in flight, so a burst gets no more
+ * guesses to the portal than the limits allow. Both limits answer 429 with `Retry-After`. An address is Fastify's
+ * `request.ip` (an IPv6 client by its /64); a user name is counted by an HMAC of it, case folded.
  *
  * Limits fail open: when their counters cannot be read (Redis down), the request goes through, and the miss is
  * counted (`/metrics`); the outage itself is logged once by the shared store.

@@ -1,6 +1,6 @@
 /**
  * The HTTP face of the server: GraphQL at `/graphql` and the routes beside it (health, licence files, browser
- * sessions).
+ * sessions, the playground, `/metrics` unless it has a listener of its own), each request's id and deadline.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';

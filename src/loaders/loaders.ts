@@ -1,5 +1,6 @@
 /**
- * What resolvers read through: the per-request loaders, whatever strategy plans their calls.
+ * What resolvers read through: the interface of one request's loaders, met by the planned `PortalLoaders` and by
+ * whatever other approach the benchmark hands in to compare with.
  */
 import type DataLoader from 'dataloader';
 import type { OperationPlan } from '../planner/operationPlan';

@@ -1,10 +1,7 @@
 /**
- * The query planner: reads an operation's shape before anything is fetched, and decides every portal call it will
- * make. It is the one owner of the call policy: the loaders (`src/loaders/portalLoaders.ts`) carry its plan out and
- * decide nothing of their own beyond what no plan can know before the first answer (which ids a list lacks). Its
- * plan serves twice: the loaders start every call it names at once (so independent calls go out together, a
- * three-level query costs about one round trip), and its estimate is checked against the budget (so one request
- * cannot flood the portal).
+ * The query planner, the one owner of the call policy: it reads an operation's shape before anything is fetched and
+ * decides every portal call, which the loaders start at once and whose estimate the budget checks. What only answers
+ * can tell (which ids a list lacks) is settled by its rules in `recordSources.ts`, which the loaders obey.
  *
  * The rules:
  *
@@ -30,8 +27,8 @@
  *    its payload is read afresh after it, by its own plan (`afterWrite`).
  *
  * The estimate leaves out one case: lists are snapshots taken at different moments, so a record one list names
- * (a licence generated a moment ago) may be missing from another. The loaders ask for such records by their show
- * calls, within what the budget leaves beyond the estimate (`spareCalls`); they never read a list twice.
+ * (a licence generated a moment ago) may be missing from another. Such a record gets its show call within what the
+ * budget leaves beyond the estimate (`spareCalls`, rule 3 of `recordSources.ts`); no list is read twice.
  */
 import {
   OperationTypeNode,
@@ -52,8 +49,8 @@ export const FEW_SHOW_CALLS = 3;
 
 /**
  * What one show call costs, in records of a list read: its own round trip through the portal and this server
- * (request, headers, a small body), against about 6 µs to read, check and index one record of a list. On the
- * large seed, five licences by id out of 5,000 take 35.8 ms from the list and 9.2 ms by show calls.
+ * (request, headers, a small body), against reading, checking and indexing one record of a list (measured: see the
+ * README's "How it plans its upstream calls").
  */
 const RECORDS_PER_SHOW_CALL = 64;
 

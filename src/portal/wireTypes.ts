@@ -1,21 +1,17 @@
 /**
- * The portal's response bodies as they travel on the wire, and their validators.
+ * The portal's response bodies as they travel on the wire, and their validators: the one place to change when the
+ * live portal turns out to differ from `docs/portal-contract.md` (assumed, snake_case; the vendor's page gives no
+ * bodies). `npm run contract:check` runs these same validators against a live portal.
  *
- * The vendor's page gives no bodies, so every shape here is the contract of `docs/portal-contract.md` (assumed, snake_case).
- * This file is the one place to change when the live portal turns out to differ; `npm run contract:check`
- * runs these same validators against a live portal and reports where they fail.
- *
- * Each shape is written twice: as a zod schema, which says in words where a body does not fit, and as a check
- * made in place (`fits…`), which copies nothing. zod builds a new object for every record it accepts; for a list
- * of 5,000 licences that was a fifth of a request's CPU, and much of its garbage. A body is checked in place
- * first and handed on as it was parsed; only one that fails is given to zod, for its words (or, should the check
- * ever be stricter than the schema, for its answer). `wireTypes.test.ts` holds the check to the schema: it never
- * accepts what the schema refuses.
+ * Each shape is written twice: as a zod schema, which says in words where a body does not fit, and as a check made
+ * in place (`fits…`), which copies nothing, since zod builds a new object for every record it accepts. A body is
+ * checked in place and handed on as parsed; only one that fails is given to zod, for its words (or, should the
+ * check ever be stricter than the schema, for its answer). `wireTypes.test.ts` holds the check to the schema: it
+ * never accepts what the schema refuses.
  *
  * A record accepted is given, in place, the GraphQL schema's names for the fields the portal spells otherwise
- * (`fileName` beside `file_name`): the executor then reads them straight from the record. A resolver that only
- * renamed a field cost, per field of every licence, a call with its closures, path and resolve info; on the nested
- * overview of 5,000 licences they were a third of the memory a request allocated.
+ * (`fileName` beside `file_name`), so the executor reads them straight from the record, with no resolver call per
+ * field of every record only to rename it.
  */
 import { z } from 'zod';
 

@@ -38,9 +38,8 @@ const GIB = 1024 * MIB;
 /** The longest delay or timeout tracing's settings take: ten minutes. */
 const TRACING_MAX_MS = 600_000;
 /**
- * The most spans that may wait: about 100 MB of the SDK's span objects (about 1 KB each, a portal call's span with
- * its attributes, measured). A queue past what a receiver can take in a few seconds only holds memory for spans that
- * will be dropped anyway.
+ * The most spans that may wait (the README's Traces says what they weigh). A queue past what a receiver can take in a
+ * few seconds only holds memory for spans that will be dropped anyway.
  */
 const MAX_QUEUED_SPANS = 100_000;
 /** The most proxies a hop count may say are in front of this server. */

@@ -1,5 +1,6 @@
 /**
- * The Redis connection that replicas share state through (`REDIS_URL`): idempotency keys, persisted queries.
+ * The Redis connection that replicas share state through (`REDIS_URL`): idempotency keys, persisted queries, the
+ * portal's list cache, browser sessions and the per-client limits' counters.
  *
  * Start-up never waits for it, and no command waits for it either: commands fail at once while it is down (no
  * offline queue) and after `commandTimeoutMs` when it hangs, so that callers decide: idempotency fails closed,
