@@ -66,7 +66,9 @@ export function readArguments(argv: readonly string[], env: NodeJS.ProcessEnv): 
   try {
     origin = readSetting(env, 'PORTAL_URL');
   } catch (error) {
-    if (error instanceof ConfigError) return { usageError: error.message };
+    if (error instanceof ConfigError)
+      // This command takes credentials of its own: it says where they go, where the server's message says why not.
+      return { usageError: carriesCredentials(env.PORTAL_URL) ? CREDENTIALS_IN_URL : error.message };
     throw error;
   }
   if (origin === undefined)
@@ -110,6 +112,17 @@ const EXIT_STATUS: Record<ContractReport['outcome'], number> = {
   credentialsRefused: EXIT_CREDENTIALS_REFUSED,
   unreachable: EXIT_UNREACHABLE,
 };
+
+const CREDENTIALS_IN_URL = 'PORTAL_URL must not contain credentials: give them in PORTAL_USER and PORTAL_PASSWORD';
+
+function carriesCredentials(url: string | undefined): boolean {
+  try {
+    const parsed = new URL(url ?? '');
+    return parsed.username !== '' || parsed.password !== '';
+  } catch {
+    return false;
+  }
+}
 
 /** The header to send: PORTAL_AUTHORIZATION whole, or HTTP Basic of PORTAL_USER and PORTAL_PASSWORD; never both. */
 function authorizationFrom(env: NodeJS.ProcessEnv): string | { usageError: string } {

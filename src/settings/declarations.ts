@@ -365,6 +365,7 @@ export const SETTINGS = {
     rule: text('at least 32 characters', 32),
     default: '',
     secret: true,
+    untrimmed: true,
     meaning:
       'Secret of the HMAC that scopes idempotency keys to callers, the same on every replica. Required with `REDIS_URL`; never logged or stored.',
   },
@@ -378,6 +379,7 @@ export const SETTINGS = {
     rule: text('at least 32 characters', 32),
     default: '',
     secret: true,
+    untrimmed: true,
     meaning:
       "Secret the keys that encrypt sessions' credentials are derived from (HKDF), the same on every replica. Required with `REDIS_URL` unless `SESSIONS=off`; unset without Redis: a random key per process, so sessions end at a restart. Never logged or stored.",
   },
@@ -569,10 +571,12 @@ export type SettingValue<N extends SettingName> = (typeof SETTINGS)[N]['default'
   ? Parsed<(typeof SETTINGS)[N]['rule']> | undefined
   : Parsed<(typeof SETTINGS)[N]['rule']>;
 
-/** The text of `name` in `env`: its value trimmed, or its default when unset or blank. */
+/** The text of `name` in `env`: its value trimmed (as given, if `untrimmed`), or its default when unset or blank. */
 export function settingText(env: Record<string, string | undefined>, name: SettingName): string {
-  const given = env[name]?.trim();
-  return given === undefined || given === '' ? SETTINGS[name].default : given;
+  const setting: SettingDeclaration = SETTINGS[name];
+  const given = env[name];
+  if (given === undefined || given.trim() === '') return setting.default;
+  return setting.untrimmed ? given : given.trim();
 }
 
 /**

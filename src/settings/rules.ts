@@ -35,6 +35,11 @@ export interface SettingDeclaration {
   meaning: string;
   /** Never printed: start-up shows `(set)` or `(unset)`. */
   secret?: boolean;
+  /**
+   * Read exactly as given, never trimmed (blank is still unset): the bytes are a key, and a deployment whose secret
+   * ends in a newline (a Kubernetes secret made from a file) must derive the same keys as it always has.
+   */
+  untrimmed?: boolean;
 }
 
 /** A whole number from `min` to `max`. */

@@ -242,15 +242,21 @@ test('a missing PORTAL_URL exits 2 naming the variable, before any request', asy
 test.each([
   ['ftp://portal.example', 'PORTAL_URL: must be an http or https origin'],
   ['https://portal.example/api', 'PORTAL_URL: must be an origin only (scheme, host and port)'],
-  ['https://demo:demo@portal.example', 'PORTAL_URL: must not carry credentials'],
-])("PORTAL_URL=%j exits 2 with the server's own message, before any request", async (url, message) => {
-  const { code, stderr } = await runInProcess([], { ...demoCredentials(), PORTAL_URL: url });
+  [
+    'https://demo:demo@portal.example',
+    'PORTAL_URL must not contain credentials: give them in PORTAL_USER and PORTAL_PASSWORD',
+  ],
+])(
+  "PORTAL_URL=%j exits 2 with the server's own message (saying where credentials go), before any request",
+  async (url, message) => {
+    const { code, stderr } = await runInProcess([], { ...demoCredentials(), PORTAL_URL: url });
 
-  expect(code).toBe(EXIT_USAGE);
-  expect(stderr.startsWith(`contract:check: ${message}`)).toBe(true);
-  expect(stderr).not.toContain('demo:demo');
-  expect(emulator.requestLog.count()).toBe(0);
-});
+    expect(code).toBe(EXIT_USAGE);
+    expect(stderr.startsWith(`contract:check: ${message}`)).toBe(true);
+    expect(stderr).not.toContain('demo:demo');
+    expect(emulator.requestLog.count()).toBe(0);
+  },
+);
 
 test.each([
   [{ PORTAL_USER: 'demo' }, 'PORTAL_PASSWORD is not set'],

@@ -64,6 +64,19 @@ describe('loadConfig', () => {
     expect(described.join('\n')).not.toContain('pw-in-url');
   });
 
+  test('the two secrets are taken exactly as given, a trailing newline included: their bytes are the keys', () => {
+    const fromAFile = 'a-secret-shared-by-every-replica-0123456789\n';
+    const config = loadConfig({
+      REDIS_URL: 'redis://127.0.0.1:6379/0',
+      CALLER_HASH_SECRET: fromAFile,
+      SESSION_SECRET: ` ${fromAFile}`,
+    });
+    expect(config.redis?.callerHashSecret).toBe(fromAFile);
+    expect(config.sessions?.secret).toBe(` ${fromAFile}`);
+    // Blank is still unset.
+    expect(loadConfig({ CALLER_HASH_SECRET: '  \n' }).redis).toBeUndefined();
+  });
+
   test('sessions: on by default, idle 30 minutes, 12 hours at most, with a key of their own; SESSIONS=off turns them off', () => {
     expect(loadConfig({}).sessions).toEqual({ idleTimeoutMs: 1_800_000, maxAgeMs: 43_200_000, secret: undefined });
     expect(loadConfig({ SESSIONS: 'off' }).sessions).toBeUndefined();
