@@ -58,6 +58,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       breakerFailureThreshold: setting('BREAKER_FAILURE_THRESHOLD'),
       breakerCooldownMs: setting('BREAKER_COOLDOWN_MS'),
       maxResponseBytes: setting('PORTAL_MAX_RESPONSE_BYTES'),
+      shareReads: setting('PORTAL_SHARE_READS'),
     } satisfies Omit<PortalClientOptions, 'origin' | 'tracing'> & { url: string | undefined },
     limits: {
       maxDepth: setting('MAX_DEPTH'),

@@ -101,6 +101,9 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     origin: url ?? emulator!.url,
     ...clientSettings,
     ...(listCache ? { listCache } : {}),
+    // Replicas learn of each other's writes through the shared cache's generations: with Redis and no cache, a read
+    // here could join a call begun before a write through another replica, so reads are not shared.
+    shareReads: clientSettings.shareReads && (!redis || listCache?.shared === true),
     ...(tracing ? { tracing } : {}),
     now,
     sleep: parts.sleep,
@@ -138,6 +141,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     admission: () => admission.load(),
     breaker: () => portal.breaker.current(),
     cacheLookups: () => portal.cacheLookups,
+    readsShared: () => portal.readsShared,
     clientLimits: () => clientLimits.counts,
     ...(sharedState ? { sharedState } : {}),
     ...(tracing?.exported ? { traceSpans: () => tracing.exported! } : {}),

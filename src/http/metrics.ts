@@ -47,6 +47,8 @@ export class ServerMetrics {
     sharedState?: () => SharedStateHealth;
     /** Lookups of the list cache so far (zero while it is off). */
     cacheLookups: () => { hit: number; miss: number };
+    /** Reads of a portal list that joined a call of the same caller's under way, so far. */
+    readsShared: () => number;
     /** The per-address limits' counts so far. */
     clientLimits: () => ClientLimitCounts;
     /** Spans exported and dropped so far, when traces are exported. */
@@ -178,6 +180,14 @@ export class ServerMetrics {
         const { hit, miss } = sources.cacheLookups();
         this.set({ result: 'hit' }, hit);
         this.set({ result: 'miss' }, miss);
+      },
+    });
+    new Gauge({
+      name: 'portal_reads_shared',
+      help: "Reads of a portal list since start that joined a call of the same caller's already under way (PORTAL_SHARE_READS), making none of their own.",
+      registers: [this.registry],
+      collect() {
+        this.set(sources.readsShared());
       },
     });
     new Gauge({

@@ -37,6 +37,8 @@ export type { PortalCaller, UpstreamCall } from './transport';
 export interface PortalClientOptions extends Omit<TransportOptions, 'tracing'> {
   /** Where list answers are cached per caller (`PORTAL_CACHE_TTL_MS`); undefined: no cache. */
   listCache?: ListCache;
+  /** Whether a caller's concurrent reads of one list share one call (`PORTAL_SHARE_READS`); true unless false. */
+  shareReads?: boolean;
   /** Spans of the calls of traced requests, and the `traceparent` sent with them; undefined: tracing is off. */
   tracing?: Tracing;
 }
@@ -64,10 +66,10 @@ export class PortalClient {
   private readonly reads: ReadCache;
 
   constructor(options: PortalClientOptions) {
-    const { listCache, ...transport } = options;
+    const { listCache, shareReads, ...transport } = options;
     this.transport = new PortalTransport(transport);
     this.origin = this.transport.origin;
-    this.reads = new ReadCache(listCache);
+    this.reads = new ReadCache(listCache, shareReads ?? true);
   }
 
   /** The circuit breaker of the portal's origin (its state is a metric). */
@@ -78,6 +80,11 @@ export class PortalClient {
   /** Lookups of the list cache so far, for `/metrics`. */
   get cacheLookups(): { hit: number; miss: number } {
     return this.reads.lookups;
+  }
+
+  /** Reads that joined a call of the same caller's under way, for `/metrics`. */
+  get readsShared(): number {
+    return this.reads.shared.joined;
   }
 
   listProductAssignments(caller: PortalCaller): Promise<ProductAssignmentWire[]> {

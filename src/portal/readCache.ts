@@ -1,13 +1,15 @@
 /**
- * The read layer over the transport: the one owner of what a read may be served from. It keeps the portal's list
- * answers per caller (`PORTAL_CACHE_TTL_MS`, in a `ListCache`), merges a caller's concurrent reads of one list into
- * one lookup and, on a miss, one call, and keeps every caller's reads fresh after its writes.
+ * The read layer over the transport: the one owner of what a read may be served from. It merges a caller's
+ * concurrent reads of one list into one call (`PORTAL_SHARE_READS`, on by default; never across callers), keeps the
+ * portal's list answers per caller (`PORTAL_CACHE_TTL_MS`, in a `ListCache`), and keeps every caller's reads fresh
+ * after its writes.
  *
  * The freshness rule: no read that starts after a caller's write (a generate, whatever its outcome) has ended is
  * served by, or joins, a call that started before that write ended; and no answer read before it is stored after
  * it. Writes are counted per caller in this process (`WriteLog`) and, when the cache is shared by replicas, in the
  * cache itself (its generation): a read notes both when its lookup starts, joins a call only where both are still
- * what that call noted, and stores only if they still are. A write moves both on and drops the caller's entries
+ * what that call noted, and stores only if they still are. Another replica's writes are seen only through that
+ * generation, so replicas without a shared cache are given no shared reads (`main.ts`). A write moves both on and drops the caller's entries
  * before its answer goes back, so every read its caller makes after it starts afresh.
  *
  * Show calls and unlisted endpoints are never cached, nor is a read without credentials (the portal refuses it).
@@ -23,23 +25,32 @@ interface Flight {
   order: number;
   /** The caller's writes in this process when it started. */
   written: number;
-  /** The caller's generation in a shared cache, as its lookup read it. */
-  generation: Promise<Generation>;
+  /** The caller's generation in a shared cache, as its lookup read it; undefined without one. */
+  generation: Promise<Generation> | undefined;
   /** The list's body; `value` is the parsed answer, for the read that started the flight. */
   answer: Promise<{ body: Buffer; value: unknown }>;
+  /** Whether the request that started it gave up (its client left, its deadline passed): its call is no answer. */
+  abandoned(): boolean;
 }
 
 export class ReadCache {
   /** Lookups of the list cache so far, for `/metrics`. */
   readonly lookups = { hit: 0, miss: 0 };
+  /** Reads served by a call another read of the same caller had under way, for `/metrics`. */
+  readonly shared = { joined: 0 };
   /** Reads of a caller's list under way, by caller and endpoint. */
   private readonly flights = new Map<string, Flight>();
   private readonly writes = new WriteLog();
   /** Flights begun so far. */
   private begun = 0;
 
-  /** `cache` undefined: nothing is cached, and every read makes its own call. */
-  constructor(private readonly cache: ListCache | undefined) {}
+  /**
+   * `cache` undefined: nothing is cached. `shareReads` false (and no cache): every read makes its own call.
+   */
+  constructor(
+    private readonly cache: ListCache | undefined,
+    private readonly shareReads = true,
+  ) {}
 
   /**
    * Reads a list: from the cache, from a call under way for the same caller, or by `fetch`. `parse` checks a body
@@ -53,21 +64,31 @@ export class ReadCache {
     parse: (body: Buffer) => T,
   ): Promise<T> {
     const cache = this.cache;
-    if (!cache || caller.authorization === undefined || !CACHEABLE_LISTS.has(endpoint)) return parse(await fetch());
+    if ((!cache && !this.shareReads) || caller.authorization === undefined || !CACHEABLE_LISTS.has(endpoint))
+      return parse(await fetch());
     const { callerKey } = caller;
     const flightKey = `${callerKey}:${endpoint}`;
     const written = this.writes.of(callerKey);
     const begun = this.begun;
     // Looked up and set with no await between: two reads that both found no flight would each start one.
     let flight = this.flights.get(flightKey);
-    if (flight?.written !== written) flight = undefined;
-    if (flight && cache.shared && !(await this.sameGeneration(cache, callerKey, flight))) {
+    if (flight?.written !== written || flight.abandoned()) flight = undefined;
+    if (flight && cache?.shared && !(await this.sameGeneration(cache, callerKey, flight))) {
       // Another replica wrote since that flight looked the cache up; one begun since this read started will do.
       const newer = this.flights.get(flightKey);
-      flight = newer && newer.order > begun ? newer : undefined;
+      flight = newer && newer.order > begun && !newer.abandoned() ? newer : undefined;
     }
-    if (flight) return parse((await flight.answer).body);
-    const own = this.fly(cache, callerKey, endpoint, written, fetch, parse);
+    if (flight) {
+      this.shared.joined += 1;
+      try {
+        return parse((await flight.answer).body);
+      } catch (error) {
+        // The call was another request's: when that request gave up, this one has not, and makes its own.
+        if (!flight.abandoned()) throw error;
+        return parse(await fetch());
+      }
+    }
+    const own = this.fly(cache, caller, endpoint, written, fetch, parse);
     this.flights.set(flightKey, own);
     try {
       return (await own.answer).value as T;
@@ -85,9 +106,9 @@ export class ReadCache {
     try {
       return await send();
     } finally {
-      if (this.cache && caller.authorization !== undefined) {
+      if (caller.authorization !== undefined) {
         this.writes.record(caller.callerKey);
-        await this.cache.afterWrite(caller.callerKey);
+        await this.cache?.afterWrite(caller.callerKey);
       }
     }
   }
@@ -99,13 +120,20 @@ export class ReadCache {
   }
 
   private fly<T>(
-    cache: ListCache,
-    callerKey: string,
+    cache: ListCache | undefined,
+    caller: PortalCaller,
     endpoint: EndpointName,
     written: number,
     fetch: () => Promise<Buffer>,
     parse: (body: Buffer) => T,
   ): Flight {
+    const { callerKey, signal } = caller;
+    const abandoned = () => signal?.aborted === true;
+    this.begun += 1;
+    if (!cache) {
+      const answer = fetch().then((body) => ({ body, value: parse(body) }));
+      return { order: this.begun, written, generation: undefined, answer, abandoned };
+    }
     const looked = cache.lookup(callerKey, endpoint);
     const answer = looked.then(async ({ body: cached, generation }) => {
       this.lookups[cached === undefined ? 'miss' : 'hit'] += 1;
@@ -120,8 +148,13 @@ export class ReadCache {
         await cache.store(callerKey, endpoint, body.toString('utf8'), generation);
       return { body, value };
     });
-    this.begun += 1;
-    return { order: this.begun, written, generation: looked.then(({ generation }) => generation), answer };
+    return {
+      order: this.begun,
+      written,
+      generation: looked.then(({ generation }) => generation),
+      answer,
+      abandoned,
+    };
   }
 }
 

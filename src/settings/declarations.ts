@@ -349,6 +349,12 @@ export const SETTINGS = {
     meaning:
       'development, production or test. Unset: **production when `PORTAL_URL` is set**, development on the embedded emulator. Only development serves its aids by default: the playground, introspection, upstream calls in every response, pretty logs.',
   },
+  PORTAL_SHARE_READS: {
+    rule: flag(),
+    default: 'true',
+    meaning:
+      "A caller's concurrent reads of one portal list share one call (never another caller's, never a call begun before that caller's last write ended). With `REDIS_URL`, only while `PORTAL_CACHE_TTL_MS` is on: replicas learn of each other's writes through the shared cache. false: each read makes its own.",
+  },
   PORTAL_CACHE_TTL_MS: {
     rule: integer(0, HOUR_MS),
     default: '0',

@@ -153,7 +153,11 @@ describe('the circuit breaker', () => {
 
 describe('bounded concurrency and queue', () => {
   test('past the queue, requests are refused at once with 503 instead of piling up', async () => {
-    const stack = await startStack({ env: { MAX_CONCURRENT_OPERATIONS: '2', MAX_QUEUED_OPERATIONS: '3' } });
+    // Each operation makes its own call here (PORTAL_SHARE_READS=false), so that the portal's log shows how many ran
+    // at once; shared, the two running would make one call between them.
+    const stack = await startStack({
+      env: { MAX_CONCURRENT_OPERATIONS: '2', MAX_QUEUED_OPERATIONS: '3', PORTAL_SHARE_READS: 'false' },
+    });
     try {
       // Once the caller's list is known to be short, each of its operations takes one slot (a first one is weighed
       // as if the list held 1,000 records).

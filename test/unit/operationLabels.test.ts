@@ -6,6 +6,7 @@ function serverMetrics(): ServerMetrics {
     admission: () => ({ active: 0, queued: 0 }),
     breaker: () => 'closed',
     cacheLookups: () => ({ hit: 0, miss: 0 }),
+    readsShared: () => 0,
     clientLimits: () => ({
       authFailures: 0,
       refused: { AUTH_FAILURES: 0, AUTH_FAILURES_ADDRESS: 0, AUTH_FAILURES_USER: 0, REQUEST_RATE: 0 },
