@@ -1,8 +1,8 @@
 /**
  * Reads shared in flight (PORTAL_SHARE_READS, on by default, with no cache): a caller's concurrent requests that
- * need the same portal list share one call, another caller's never do, a read that starts after the caller's
- * generate has answered never joins a call begun before it, and a request that gives up takes no one else's answer
- * with it. The emulator's log is the count of calls; a slow first answer keeps the call in flight.
+ * need the same portal list share one call, another caller's never do, and a request that gives up takes no one
+ * else's answer with it (that a read after a write never joins an older call is in `readFreshness.test.ts`). The
+ * emulator's log is the count of calls; a slow first answer keeps the call in flight.
  */
 import { request } from 'undici';
 import { startStack, type Stack } from '../helpers/stack';
@@ -16,9 +16,6 @@ afterAll(() => stack.close());
 beforeEach(() => stack.emulator.reset());
 
 const PAGE = '{ licenses(first: 5) { totalCount nodes { id hwid } } }';
-const GENERATE = `mutation Generate($input: GenerateLicenseInput!) {
-  generateLicense(input: $input) { license { id } }
-}`;
 
 const listCalls = () => stack.emulator.requestLog.entries({ route: 'license.list' }).length;
 
@@ -54,25 +51,6 @@ test("two callers' concurrent requests make two calls, each with its own credent
   expect((await first).errors).toBeUndefined();
   const calls = stack.emulator.requestLog.entries({ route: 'license.list' });
   expect(calls.map((call) => call.username).sort()).toEqual(['acme-ops', 'demo']);
-});
-
-test('a read that starts after a generate has answered makes its own call, not joining one begun before it', async () => {
-  const landmarks = stack.emulator.state.landmarks();
-  const before = stack.emulator.state.licensesOf('demo').length;
-  const stale = stack.gql<{ licenses: { totalCount: number } }>(PAGE);
-  await slowListInFlight(800, () => stale);
-  const made = await stack.gql(GENERATE, {
-    input: {
-      productAssignmentId: String(landmarks.generatableAssignmentId),
-      hwid: 'SharedAfterWrite1',
-      expirationDate: stack.emulator.state.today(),
-    },
-  });
-  expect(made.errors).toBeUndefined();
-  const fresh = await stack.gql<{ licenses: { totalCount: number } }>(PAGE);
-  expect(fresh.data!.licenses.totalCount).toBe(before + 1);
-  expect((await stale).data!.licenses.totalCount).toBe(before);
-  expect(listCalls()).toBe(2);
 });
 
 test('a request that gives up while others wait on its call leaves them to make their own', async () => {
