@@ -79,14 +79,15 @@ export class ReadCache {
       flight = newer && newer.order > begun && !newer.abandoned() ? newer : undefined;
     }
     if (flight) {
-      this.shared.joined += 1;
-      try {
-        return parse((await flight.answer).body);
-      } catch (error) {
-        // The call was another request's: when that request gave up, this one has not, and makes its own.
-        if (!flight.abandoned()) throw error;
-        return parse(await fetch());
-      }
+      const shared = await flight.answer.then(
+        ({ body }) => ({ body }),
+        (error: unknown) => ({ error }),
+      );
+      // The call was another request's: when that request gave up, this one has not, and makes its own.
+      if ('error' in shared && flight.abandoned()) return parse(await fetch());
+      this.shared.joined += 1; // Served by the call it joined, its answer or its failure: it made none of its own.
+      if ('error' in shared) throw shared.error;
+      return parse(shared.body);
     }
     const own = this.fly(cache, caller, endpoint, written, fetch, parse);
     this.flights.set(flightKey, own);
