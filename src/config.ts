@@ -18,12 +18,16 @@ export type ClientLimitSettings = Config['clientLimits'];
 export type TracingSettings = NonNullable<Config['tracing']>;
 export type TraceSamplerName = TracingSettings['sampler']['name'];
 
+/** Safe by default: a deployment pointed at the real portal that forgets NODE_ENV runs as in production. */
+function nodeEnvWhenUnset(portalUrlSet: boolean): 'development' | 'production' {
+  return portalUrlSet ? 'production' : 'development';
+}
+
 /** Reads and checks every setting; throws a `ConfigError` naming the first bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env) {
   const setting = <N extends SettingName>(name: N) => readSetting(env, name);
   const trusted = trustedDocuments(setting('TRUSTED_DOCUMENTS_MODE'), setting('TRUSTED_DOCUMENTS_PATH'));
-  // Safe by default: a deployment pointed at the real portal that forgets NODE_ENV runs as in production.
-  const nodeEnv = setting('NODE_ENV') ?? (setting('PORTAL_URL') === undefined ? 'development' : 'production');
+  const nodeEnv = setting('NODE_ENV') ?? nodeEnvWhenUnset(setting('PORTAL_URL') !== undefined);
   const metricsPort = setting('METRICS_PORT');
   const playgroundAsked = setting('PLAYGROUND');
   return {
@@ -243,7 +247,7 @@ export function describeConfig(
     const setting: { default: string; secret?: boolean; rule: { type: string } } = SETTINGS[name];
     const value = settingText(env, name);
     if (name === 'NODE_ENV' && value === '')
-      return `NODE_ENV=(unset: ${settingText(env, 'PORTAL_URL') !== '' ? 'production' : 'development'})`;
+      return `NODE_ENV=(unset: ${nodeEnvWhenUnset(settingText(env, 'PORTAL_URL') !== '')})`;
     if (setting.secret) return `${name}=${value === '' ? '(unset)' : '(set)'}`;
     if (value === '') return `${name}=(unset)`;
     if (setting.rule.type === 'url') return `${name}=${printableUrls(value)}`;
