@@ -18,8 +18,6 @@ export interface EncodedAnswer {
   status: number;
   headers: Record<string, string>;
   body: Buffer;
-  /** For a JSON answer, the value it encodes; faults that reshape a body start from it. */
-  json?: unknown;
 }
 
 const HTML = 'text/html; charset=utf-8';
@@ -33,7 +31,6 @@ export function encodeAnswer(answer: Answer): EncodedAnswer {
         status: 200,
         headers: { 'Content-Type': JSON_TYPE, 'Content-Length': String(body.length) },
         body,
-        json: answer.value,
       };
     }
     case 'text': {

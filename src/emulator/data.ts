@@ -170,6 +170,8 @@ export class PortalStore {
   private readonly licensesById = new Map<number, StoredLicense>();
   private nextLicenseId: number;
   private nextDetailId: number;
+  /** Values made from the store as it is now (`remember`), dropped at its next write. */
+  private readonly remembered = new Map<string, unknown>();
 
   constructor(seed: SeedData) {
     this.assignments = seed.assignments
@@ -267,6 +269,18 @@ export class PortalStore {
     return { assignments: this.assignments.length, licenses: this.licenses.length };
   }
 
+  /**
+   * The value `make` gives for `key`, made once for the store as it is now and kept until its next write. For
+   * answers that depend only on the store, such as a customer's encoded list (an xlarge one takes a second to
+   * encode). The caller bounds the keys: one per list route and customer.
+   */
+  remember<T>(key: string, make: () => T): T {
+    if (this.remembered.has(key)) return this.remembered.get(key) as T;
+    const value = make();
+    this.remembered.set(key, value);
+    return value;
+  }
+
   // --- the one write ---
 
   /**
@@ -309,6 +323,7 @@ export class PortalStore {
       created_at: now,
     };
     const record = { customer: stored.customer, license, detail };
+    this.remembered.clear();
     this.licenses.push(record);
     this.licensesById.set(license.id, record);
     stored.licenses.push(license);

@@ -21,7 +21,7 @@ import {
 } from './faults';
 import type { RecordingLog } from './requestLog';
 import { parseQuery, percentDecode, splitTarget } from './requestTarget';
-import { answerRoute, matchRoute, type RouteMatch, type RouteName } from './routes';
+import { encodedRouteAnswer, matchRoute, type RouteMatch, type RouteName } from './routes';
 
 /** The emulator's today and now, as the portal writes them. */
 export interface Clock {
@@ -109,7 +109,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, parts: PortalSer
 
   const fault = parts.faults.take(match.name);
   logged.fault = fault?.kind ?? null;
-  const runRoute = (): EncodedAnswer => encodeAnswer(answerRoute(match, routeContext(match, account, rawQuery, parts)));
+  const runRoute = (): EncodedAnswer => encodedRouteAnswer(match, routeContext(match, account, rawQuery, parts));
   const latencyMs = parts.latency.for(match.name);
   if (fault === null) {
     const answer = runRoute();

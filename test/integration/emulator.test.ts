@@ -498,6 +498,9 @@ describe('generate: a GET with side effects, visible everywhere right after', ()
     const maxLicenseId = Math.max(...emulator.state.allLicenses().map((l) => l.license.id));
     const maxDetailId = Math.max(...emulator.state.allLicenses().map((l) => l.detail.id));
     const expiration = daysFrom(today(), 90);
+    // Read once before: a list is encoded once per state of the store, and the generate must make it anew.
+    const lists = ['license/list', 'license-detail/list', 'product-assignment/list', 'license/product-assignment/list'];
+    for (const list of lists) expect((await call(`/api/${list}`)).status).toBe(200);
 
     const reply = await call(
       generatePath(assignmentId, { hwid: 'Zx9+/Ab0Qm2pL0aZ', expiration_date: expiration, note: 'Vstupná kamera 9' }),
