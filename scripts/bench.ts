@@ -67,8 +67,10 @@ import {
   type Strategy,
 } from './bench/processes';
 import { benchQueries, utcToday, type BenchQuery } from './bench/queries';
+import { measureXlarge, type XlargeFigures } from './bench/xlarge';
 import {
   renderReport,
+  type LargeFigures,
   type PeakMemory,
   type QueryFigures,
   type StrategyFigures,
@@ -79,6 +81,8 @@ import { startOtlpSink } from './bench/otlpSink';
 
 interface RunSettings {
   mode: 'full' | 'quick';
+  /** Which parts run: the large seed's (every strategy, five operations) and the xlarge seed's. */
+  parts: ReadonlySet<Part>;
   /** Sequential requests per operation, strategy and latency, and the warm-up before them. */
   cold: ColdSettings;
   connections: number;
@@ -92,7 +96,10 @@ interface RunSettings {
   slowRequestsPerConnection: number;
 }
 
-const FULL: RunSettings = {
+type Part = 'large' | 'xlarge';
+const PARTS: readonly Part[] = ['large', 'xlarge'];
+
+const FULL: Omit<RunSettings, 'parts'> = {
   mode: 'full',
   cold: { samples: 7, warmUpRequests: 5, warmUpMs: 3000 },
   connections: 10,
@@ -100,7 +107,7 @@ const FULL: RunSettings = {
   slowRequestShare: 1 / 20,
   slowRequestsPerConnection: 3,
 };
-const QUICK: RunSettings = {
+const QUICK: Omit<RunSettings, 'parts'> = {
   mode: 'quick',
   cold: { samples: 3, warmUpRequests: 2, warmUpMs: 1000 },
   connections: 10,
@@ -115,10 +122,12 @@ const FAST_PORTAL_MS = 0;
 
 const RESULTS_FILE = path.join(REPO_ROOT, 'bench-results.md');
 
-const USAGE = `Usage: npm run bench [-- --quick]
+const USAGE = `Usage: npm run bench [-- --quick] [-- --part large|xlarge]
 
-Measures this server beside the baseline and the floor on the emulator's large seed; writes bench-results.md.
+Measures this server beside the baseline and the floor on the emulator's large seed, then beside the floor on its
+xlarge seed, with and without the read cache; writes bench-results.md.
   --quick   a short smoke run (3 samples, 2 s of load per operation)
+  --part    only the large seed's part, or only the xlarge seed's
   --help    show this help
 `;
 
@@ -149,17 +158,29 @@ async function main(): Promise<void> {
   const today = utcToday();
   const queries = benchQueries(today, startedAt.getTime().toString(36));
 
-  const figures: QueryFigures[] = [];
-  const memory = await withStacks(today, async (stacks) => {
-    // The reads are compared first, so that a floor that answers otherwise stops the run at once; the mutation just
-    // before it is measured, when the two fast emulators have served only reads and hold the same data, so that the
-    // same request (the same hwid) generates the same licence id on both and the answers compare byte for byte.
-    for (const query of queries) if (query.key !== 'generate') await checkFloor(stacks, query);
-    for (const query of queries) {
-      if (query.key === 'generate') await checkFloor(stacks, query);
-      figures.push(await measureQuery(stacks, query, settings));
+  let large: LargeFigures | undefined;
+  if (settings.parts.has('large')) {
+    const figures: QueryFigures[] = [];
+    const memory = await withStacks(today, async (stacks) => {
+      // The reads are compared first, so that a floor that answers otherwise stops the run at once; the mutation just
+      // before it is measured, when the two fast emulators have served only reads and hold the same data, so that the
+      // same request (the same hwid) generates the same licence id on both and the answers compare byte for byte.
+      for (const query of queries) if (query.key !== 'generate') await checkFloor(stacks, query);
+      for (const query of queries) {
+        if (query.key === 'generate') await checkFloor(stacks, query);
+        figures.push(await measureQuery(stacks, query, settings));
+      }
+    });
+    large = { queries: figures, memory };
+  }
+  let xlarge: XlargeFigures | undefined;
+  if (settings.parts.has('xlarge')) {
+    try {
+      xlarge = await measureXlarge(today, startedAt.getTime().toString(36), settings, progress);
+    } finally {
+      await stopAllChildren();
     }
-  });
+  }
 
   const report = renderReport({
     mode: settings.mode,
@@ -168,8 +189,8 @@ async function main(): Promise<void> {
     cold: settings.cold,
     connections: settings.connections,
     loadDurationS: settings.loadDurationS,
-    queries: figures,
-    memory,
+    large,
+    xlarge,
     loadAverage: { start: loadAtStart, end: os.loadavg()[0]! },
   });
   process.stdout.write(report);
@@ -182,10 +203,13 @@ function parseSettings(argv: string[]): RunSettings | 'help' {
     args: argv,
     strict: true,
     allowPositionals: false,
-    options: { quick: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: { quick: { type: 'boolean' }, part: { type: 'string' }, help: { type: 'boolean' } },
   });
   if (values.help) return 'help';
-  return values.quick ? QUICK : FULL;
+  const part = values.part;
+  if (part !== undefined && !PARTS.includes(part as Part))
+    throw new Error(`--part must be one of ${PARTS.join(', ')}; not ${part}`);
+  return { ...(values.quick ? QUICK : FULL), parts: new Set(part === undefined ? PARTS : [part as Part]) };
 }
 
 /** Fails unless the floor answers `query` as the planned server does, byte for byte (see `floorCheck.ts`). */

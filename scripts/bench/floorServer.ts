@@ -6,7 +6,8 @@
  *
  *   node --require tsx/cjs scripts/bench/floorServer.ts --portal <origin> --port <n> --today <YYYY-MM-DD>
  *
- * POST /graphql answers the documents `benchQueries(today)` writes, matched as text; any other document is 400.
+ * POST /graphql answers the documents `benchQueries(today)` writes, as sized for the large seed and for the xlarge
+ * one (`XLARGE_SIZES`), matched as text; any other document is 400.
  * GET /healthz is 200. The caller's Authorization goes to the portal unchanged, as the server sends it. With
  * `x-upstream-calls: 1` the answer carries `extensions.upstream` ({ calls, byEndpoint }) as the server's does.
  * A portal answer other than 200, or one that lacks a record a join needs, is a 502: the benchmark stops on it.
@@ -15,7 +16,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { ALIASED_LICENSE_IDS, benchQueries, type BenchQueryKey } from './queries';
+import { ALIASED_LICENSE_IDS, benchQueries, XLARGE_SIZES, type BenchQueryKey, type BenchSizes } from './queries';
 
 /** The portal's records, as far as the floor reads them. */
 interface Assignment {
@@ -99,8 +100,13 @@ const portalPaths = {
 /** Answers one operation: its `data`. */
 type Answer = (portal: PortalCalls, variables: unknown) => Promise<unknown>;
 
-/** The answer of each benchmark operation; each comment names the calls, which are the plan's. */
-function answers(today: string): Record<BenchQueryKey, Answer> {
+/**
+ * The answer of each benchmark operation, sized as `sizes` says; each comment names the calls, which are the
+ * plan's.
+ */
+function answers(today: string, sizes: BenchSizes): Record<BenchQueryKey, Answer> {
+  /** The first licences of a list sorted by id, as many as operations 1 and 2 ask for. */
+  const firstOf = (licenses: License[]) => licenses.sort(byId).slice(0, sizes.licensesFirst ?? licenses.length);
   return {
     // license.byAssignment.list and licenseDetail.list, together.
     async nested(portal) {
@@ -118,7 +124,7 @@ function answers(today: string): Record<BenchQueryKey, Answer> {
             productName: assignment.product_name,
             licenses: {
               totalCount: licenses.length,
-              nodes: licenses.sort(byId).map((license) => ({
+              nodes: firstOf(licenses).map((license) => ({
                 id: String(license.id),
                 hwid: license.hwid,
                 detail: { fileName: found(fileNames, license.id, 'detail of licence') },
@@ -142,7 +148,7 @@ function answers(today: string): Record<BenchQueryKey, Answer> {
       return {
         licenses: {
           totalCount: licenses.length,
-          nodes: licenses.sort(byId).map((license) => ({
+          nodes: firstOf(licenses).map((license) => ({
             id: String(license.id),
             productAssignment: found(named, license.product_assignment_id, 'assignment'),
             detail: { hwids: found(hwids, license.id, 'detail of licence') },
@@ -218,8 +224,11 @@ function answers(today: string): Record<BenchQueryKey, Answer> {
 function main(): void {
   const options = parseOptions(process.argv.slice(2));
   const pool = new Pool(options.portal, { connections: PORTAL_CONNECTIONS, pipelining: 1 });
-  const byKey = answers(options.today);
-  const byDocument = new Map(benchQueries(options.today, '').map((query) => [query.document, byKey[query.key]]));
+  const byDocument = new Map<string, Answer>();
+  for (const sizes of [{}, XLARGE_SIZES]) {
+    const byKey = answers(options.today, sizes);
+    for (const query of benchQueries(options.today, '', sizes)) byDocument.set(query.document, byKey[query.key]);
+  }
   const server = createServer((request, response) => {
     respond(request, response, pool, byDocument).catch((error: unknown) => {
       process.stderr.write(`floor: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { describeCalls, type CallsByEndpoint, type ColdSettings, type LoadResult } from './measure';
 import type { BenchQuery, BenchQueryKey } from './queries';
 import { serverNodeFlags, type Strategy } from './processes';
+import { XLARGE_SERVERS, type XlargeFigures, type XlargeServer } from './xlarge';
 
 /** What one strategy measured for one operation. */
 export interface StrategyFigures {
@@ -49,8 +50,10 @@ export interface RunSummary {
   cold: ColdSettings;
   connections: number;
   loadDurationS: number;
-  queries: QueryFigures[];
-  memory: Record<Strategy, PeakMemory>;
+  /** The large seed's part, when it ran. */
+  large: LargeFigures | undefined;
+  /** The xlarge seed's part, when it ran. */
+  xlarge: XlargeFigures | undefined;
   /** The machine's 1-minute load average when the run started and ended. */
   loadAverage: { start: number; end: number };
 }
@@ -67,6 +70,8 @@ const TARGETS = {
   pagedMinThroughputOfFloor: 0.9,
   /** Peak memory of the server under load at most this multiple of the floor's. */
   maxMemoryOfFloor: 1.25,
+  /** Operation 4 on the xlarge seed: throughput with the read cache at least this multiple of its own without. */
+  cachedPagedMinThroughputOfUncached: 10,
 } as const;
 
 /**
@@ -82,16 +87,28 @@ interface TargetLine {
   text: string;
 }
 
+/** The large seed's part: each operation's figures, and each strategy's peak memory. */
+export interface LargeFigures {
+  queries: QueryFigures[];
+  memory: Record<Strategy, PeakMemory>;
+}
+
 /** The whole report, as Markdown. */
 export function renderReport(run: RunSummary): string {
+  const large = run.large;
   return [
     ...headerLines(run),
-    ...queryLines(run.queries),
-    ...tableLines(run),
-    ...callLines(run.queries),
-    ...memoryLines(run.memory),
-    ...portalWaitLines(figuresOf(run, 'nested')),
-    ...tracingLines(run.queries),
+    ...(large
+      ? [
+          ...queryLines(large.queries),
+          ...tableLines(large, run.loadDurationS),
+          ...callLines(large.queries),
+          ...memoryLines(large.memory),
+          ...portalWaitLines(figuresOf(large, 'nested')),
+          ...tracingLines(large.queries),
+        ]
+      : []),
+    ...(run.xlarge ? xlargeLines(run.xlarge, run.loadDurationS) : []),
     ...targetLines(run),
     '',
   ].join('\n');
@@ -136,14 +153,14 @@ interface Figure {
   value: (figures: StrategyFigures) => number;
 }
 
-function tableLines(run: RunSummary): string[] {
+function tableLines(large: LargeFigures, loadDurationS: number): string[] {
   const figures: Figure[] = [
     { title: 'Upstream calls per request', show: (f) => count(f.calls), value: (f) => f.calls },
     { title: 'Cold latency, portal at 0 ms (median)', show: (f) => ms(f.cold0Ms), value: (f) => f.cold0Ms },
     { title: 'Cold latency, portal at 20 ms (median)', show: (f) => ms(f.cold20Ms), value: (f) => f.cold20Ms },
     {
       title: 'Throughput under load (req/s)',
-      show: (f) => rate(f.load) + bound(f.load, run.loadDurationS),
+      show: (f) => rate(f.load) + bound(f.load, loadDurationS),
       value: (f) => f.load.requestsPerSecond,
     },
     { title: 'p99 latency under load', show: (f) => ms(f.load.p99Ms), value: (f) => f.load.p99Ms },
@@ -163,7 +180,7 @@ function tableLines(run: RunSummary): string[] {
       '',
       '| Operation | planned | baseline | floor | planned ÷ floor | planned ÷ baseline |',
       `|${' --- |'.repeat(6)}`,
-      ...run.queries.map((row) => {
+      ...large.queries.map((row) => {
         const cells = [
           row.query.name,
           ...STRATEGIES.map((strategy) => figure.show(row[strategy])),
@@ -228,10 +245,11 @@ function portalWaitLines(nested: QueryFigures): string[] {
 }
 
 function targetLines(run: RunSummary): string[] {
-  const lines = targets(run).map((target) => `- ${target.met ? '[met]' : '[NOT MET]'} ${target.text}`);
-  const missed = lines.filter((line) => line.includes('[NOT MET]')).length;
+  const all = [...(run.large ? largeTargets(run.large) : []), ...(run.xlarge ? xlargeTargets(run.xlarge) : [])];
+  const lines = all.map((target) => `- ${target.met ? '[met]' : '[NOT MET]'} ${target.text}`);
+  const missed = all.filter((target) => !target.met).length;
   return [
-    '## Targets (issue 12, large seed, ratios of this run)',
+    '## Targets (issue 12 on the large seed, issue 28 on the xlarge seed; ratios of this run)',
     '',
     ...lines,
     '',
@@ -239,7 +257,7 @@ function targetLines(run: RunSummary): string[] {
   ];
 }
 
-function targets(run: RunSummary): TargetLine[] {
+function largeTargets(run: LargeFigures): TargetLine[] {
   const lines: TargetLine[] = [];
   for (const key of ['nested', 'licenses'] as const) {
     const { query, planned, floor } = figuresOf(run, key);
@@ -323,6 +341,117 @@ function targets(run: RunSummary): TargetLine[] {
   return lines;
 }
 
+/** The xlarge part: each operation's calls, cold latency and load, by server, and their peak memory. */
+function xlargeLines(xlarge: XlargeFigures, loadDurationS: number): string[] {
+  const header = (first: string) => [
+    `| ${first} | planned | planned, cached | floor | planned ÷ floor | cached ÷ planned |`,
+    `|${' --- |'.repeat(6)}`,
+  ];
+  const row = (name: string, show: (server: XlargeServer) => string, value: (server: XlargeServer) => number) =>
+    `| ${name} | ${XLARGE_SERVERS.map(show).join(' | ')} | ${ratio(value('planned') / value('floor'))} | ` +
+    `${ratio(value('cached') / value('planned'))} |`;
+  return [
+    '## The xlarge seed (issue 28)',
+    '',
+    'The demo user of `--seed xlarge`: 400 assignments and 50,000 licences, ten times the large seed. Operations 1 and 2',
+    'ask for `licenses(first: 50)` (the whole list is still read); operation 4 is as above. Three servers, each in front',
+    'of its own emulator at 0 ms: planned without the read cache, planned with it (`PORTAL_CACHE_TTL_MS`, warmed by the',
+    "sequential requests), and the floor. Their answers were checked equal, byte for byte. The cached server's calls",
+    'are its portal calls on a hit: none.',
+    '',
+    '### Throughput under load (req/s)',
+    '',
+    ...header('Operation'),
+    ...xlarge.queries.map((each) =>
+      row(
+        each.query.name,
+        (server) => rate(each.load[server]) + bound(each.load[server], loadDurationS),
+        (server) => each.load[server].requestsPerSecond,
+      ),
+    ),
+    '',
+    '### Sequential latency (median)',
+    '',
+    ...header('Operation'),
+    ...xlarge.queries.map((each) =>
+      row(
+        each.query.name,
+        (server) => ms(each.coldMs[server]),
+        (server) => each.coldMs[server],
+      ),
+    ),
+    '',
+    '### Peak memory (VmHWM)',
+    '',
+    ...header('Server'),
+    row(
+      'after the xlarge part',
+      (server) => mib(xlarge.memory[server]),
+      (server) => xlarge.memory[server],
+    ),
+    '',
+    '### Calls',
+    '',
+    ...xlarge.queries.map(({ query, calls, callsDiffer }) =>
+      callsDiffer === undefined
+        ? `- [same calls] ${query.name}: ${describeCalls(calls.planned)}; cached: ${describeCalls(calls.cached)}`
+        : `- [CALLS DIFFER] ${query.name}: ${callsDiffer}; cached: ${describeCalls(calls.cached)}`,
+    ),
+    '',
+  ];
+}
+
+/** Issue 28's targets on the xlarge seed. */
+function xlargeTargets(xlarge: XlargeFigures): TargetLine[] {
+  const of = (key: BenchQueryKey) => {
+    const figures = xlarge.queries.find((each) => each.query.key === key);
+    if (!figures) throw new Error(`the xlarge part has no figures of operation ${key}`);
+    return figures;
+  };
+  const lines: TargetLine[] = [];
+  for (const key of ['nested', 'licenses'] as const) {
+    const { query, load } = of(key);
+    lines.push(
+      atLeast(
+        `xlarge, ${query.name}: req/s`,
+        load.planned.requestsPerSecond,
+        load.floor.requestsPerSecond,
+        TARGETS.heavyMinThroughputOfFloor,
+        'the floor',
+        rate,
+      ),
+    );
+  }
+  const paged = of('paged');
+  lines.push(
+    atLeast(
+      `xlarge, ${paged.query.name}: req/s without the cache`,
+      paged.load.planned.requestsPerSecond,
+      paged.load.floor.requestsPerSecond,
+      TARGETS.pagedMinThroughputOfFloor,
+      'the floor',
+      rate,
+    ),
+    atLeast(
+      `xlarge, ${paged.query.name}: req/s with the cache`,
+      paged.load.cached.requestsPerSecond,
+      paged.load.planned.requestsPerSecond,
+      TARGETS.cachedPagedMinThroughputOfUncached,
+      'its own without the cache',
+      rate,
+    ),
+    atMost(
+      'xlarge: peak memory of the server without the cache (VmHWM)',
+      xlarge.memory.planned,
+      xlarge.memory.floor,
+      TARGETS.maxMemoryOfFloor,
+      'the floor',
+      mib,
+    ),
+  );
+  return lines;
+}
+
 /** The cost of tracing, per operation: req/s of the planned server with tracing on against without. */
 function tracingLines(queries: readonly QueryFigures[]): string[] {
   return [
@@ -389,7 +518,7 @@ function atMost(
   return { met: actual <= multiple, text: `${what} ${bound}: ${ratio(actual)} (${show(planned)} vs ${show(other)})` };
 }
 
-function figuresOf(run: RunSummary, key: BenchQueryKey): QueryFigures {
+function figuresOf(run: LargeFigures, key: BenchQueryKey): QueryFigures {
   const figures = run.queries.find((row) => row.query.key === key);
   if (!figures) throw new Error(`the run has no figures of operation ${key}`);
   return figures;
