@@ -91,7 +91,7 @@ async function startXlargeServers(today: string): Promise<Record<XlargeServer, R
     startServer('planned', emulators[1]!.url, today, { PORTAL_CACHE_TTL_MS: String(CACHE_TTL_MS) }),
     startServer('floor', emulators[2]!.url, today),
   ]);
-  return { planned: planned!, cached: cached!, floor: floor! };
+  return { planned: planned, cached: cached, floor: floor };
 }
 
 async function measureQuery(
