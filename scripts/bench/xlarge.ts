@@ -35,7 +35,7 @@ export interface XlargeSettings {
 }
 
 /** One operation's figures on the xlarge seed. */
-export interface XlargeQueryFigures {
+interface XlargeQueryFigures {
   query: BenchQuery;
   /** Upstream calls of one request, by server (the cached server's are its portal calls: none on a hit). */
   calls: Record<XlargeServer, CallsByEndpoint>;
@@ -52,7 +52,7 @@ export interface XlargeFigures {
 }
 
 /** The operations of the xlarge part. */
-export function xlargeQueries(today: string, runId: string): BenchQuery[] {
+function xlargeQueries(today: string, runId: string): BenchQuery[] {
   return benchQueries(today, runId, XLARGE_SIZES).filter((query) =>
     ['nested', 'licenses', 'paged'].includes(query.key),
   );

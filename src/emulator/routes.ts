@@ -94,7 +94,7 @@ export function encodedRouteAnswer(match: RouteMatch, context: RouteContext): En
  * What the portal answers on a matched route. May change the store (generate only); never writes to a socket,
  * so that faults decide afterwards how (or whether) the answer travels.
  */
-export function answerRoute(match: RouteMatch, context: RouteContext): Answer {
+function answerRoute(match: RouteMatch, context: RouteContext): Answer {
   const { account, store } = context;
   if (account === null) return textAnswer(401, MESSAGES.unauthorized);
   const customer = account.customer;

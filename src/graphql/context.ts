@@ -8,6 +8,7 @@ import type { Loaders, LoadersFactory } from '../loaders/loaders';
 import type { LicenseGenerator } from '../idempotency/idempotentGenerate';
 import type { OperationPlan } from '../planner/operationPlan';
 import { ItemAllowance } from './resultSize';
+import { LicensePages } from './connections';
 import type { Span, Tracing } from '../tracing/tracing';
 
 export interface RequestContext {
@@ -31,6 +32,8 @@ export interface RequestContext {
   operationType?: 'query' | 'mutation' | 'subscription';
   /** List items the resolvers may still hand out: the last line behind the answer's count. */
   allowance: ItemAllowance;
+  /** The licence pages cut so far, for the resolvers and the answer's count alike. */
+  licensePages: LicensePages;
   /** The request's logger: its lines carry the request id (and, when traced, the trace's ids). */
   log: RequestLogger;
   /** Tracing, when on and this request is traced: its HTTP span, and the operation's once it started. */
@@ -119,6 +122,7 @@ export function createRequestContext(options: RequestContextOptions): RequestCon
     requestSpan: options.trace?.span,
     operationSpan: undefined,
     allowance: new ItemAllowance(options.maxResultObjects),
+    licensePages: new LicensePages(),
     dispose: () => signals.end(),
   };
 }

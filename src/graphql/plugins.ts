@@ -177,7 +177,7 @@ const MAX_COUNT_ROUNDS = 10;
 async function countExactly(shape: AnswerShape, context: RequestContext, sizes: ListSizes): Promise<AnswerCount> {
   const tried = noRecordIds();
   for (let round = 0; ; round += 1) {
-    const counted = countAnswer(shape, context.loaders.known(), sizes, tried);
+    const counted = countAnswer(shape, context.loaders.known(), sizes, tried, context.licensePages);
     const { wanted } = counted;
     const wants = wanted.assignments.size + wanted.licenses.size + wanted.details.size + wanted.licensesOf.size;
     if (wants === 0 || round === MAX_COUNT_ROUNDS) return counted;

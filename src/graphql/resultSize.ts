@@ -25,15 +25,13 @@ import type { LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
 import { noRecordIds, type KnownRecords, type RecordIds } from '../loaders/loaders';
 import { RECORD_KINDS, type ListSizes, type OneRecordKind } from '../schema/recordKinds';
 import { fieldModel, holdsOneRecord, unreachable, type FieldModel, type PageField } from '../schema/schemaModel';
-import type { LicenseFilter, LicenseOrder } from '../generated/graphql';
 import {
-  checkLicenseFilter,
+  checkLicensePageArgs,
   checkPageArgs,
   licenseDetailOrdering,
-  licenseMatches,
-  licenseOrdering,
+  LicensePages,
   paginate,
-  type CheckedLicenseFilter,
+  type LicensePageArgs,
   type PageArgs,
 } from './connections';
 
@@ -159,8 +157,9 @@ export function countAnswer(
   known: KnownRecords | undefined,
   sizes: ListSizes,
   tried: RecordIds = noRecordIds(),
+  pages: LicensePages = new LicensePages(),
 ): AnswerCount {
-  const records = new AnswerRecords(known, sizes, tried);
+  const records = new AnswerRecords(known, sizes, tried, pages);
   const objects = new AnswerCounter(records).counterOf(shape)(ROOT);
   return { objects, wanted: records.wanted, estimated: records.estimated };
 }
@@ -288,6 +287,7 @@ class AnswerRecords {
     private readonly known: KnownRecords | undefined,
     private readonly sizes: ListSizes,
     private readonly tried: RecordIds,
+    private readonly pages: LicensePages,
   ) {}
 
   /** What a field holds below each record of its parent type; its arguments are read once, here. */
@@ -395,27 +395,19 @@ class AnswerRecords {
     args: Record<string, unknown>,
     parentOf: (record: object) => ProductAssignmentWire | Estimated | undefined,
   ): (record: object) => Held {
-    let filter: CheckedLicenseFilter;
-    let ordering: ReturnType<typeof licenseOrdering>;
-    let page: PageArgs;
+    let pageArgs: LicensePageArgs;
     try {
-      filter = checkLicenseFilter(args.filter as LicenseFilter | undefined);
-      ordering = licenseOrdering(args.orderBy as LicenseOrder | undefined);
-      page = checkPageArgs(ordering, args.first as number | undefined, args.after as string | undefined);
+      pageArgs = checkLicensePageArgs(args);
     } catch {
       return () => undefined; // The resolver refuses the arguments: the field is null.
     }
+    const { filter, page } = pageArgs;
     const filtered = Object.keys(filter).length > 0;
     return (record) => {
       const parent = parentOf(record);
       const licenses = this.licensesFor(parent, filter.productAssignmentId);
       if (licenses === null) return undefined;
-      if (licenses) {
-        const matching = filtered ? licenses.filter((license) => licenseMatches(license, filter)) : licenses;
-        const nodes =
-          page.first === undefined && page.after === undefined ? matching : paginate(matching, ordering, page).nodes;
-        return new PageOf(nodes);
-      }
+      if (licenses) return new PageOf(this.pages.of(licenses, pageArgs).nodes);
       this.estimated = true;
       const { assignments, licenses: all } = this.sizes;
       const perAssignment = all !== undefined && assignments ? all / assignments : 1;

@@ -9,6 +9,7 @@ import {
   paginate,
 } from '../../src/graphql/connections';
 import { InputError } from '../../src/graphql/errors';
+import fc from 'fast-check';
 
 function license(id: number, fields: Partial<LicenseOnWire> = {}): LicenseWire {
   return licenseRecord(id, { created_at: '2026-01-01T00:00:00Z', ...fields });
@@ -67,6 +68,42 @@ describe('paginate', () => {
     }
     expect(caught).toBeInstanceOf(InputError);
     expect((caught as InputError).extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+  });
+
+  test('a page of a list out of order is the page of the whole list sorted, cursor or not', () => {
+    const fields = ['ID', 'EXPIRATION_DATE', 'CREATED_AT'] as const;
+    const dates = ['2026-01-01', '2026-06-30', '2027-05-01'];
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 1, max: 300 }), { maxLength: 60 }),
+        fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 60, maxLength: 60 }),
+        fc.constantFrom(...fields),
+        fc.constantFrom('ASC' as const, 'DESC' as const),
+        fc.integer({ min: 0, max: 25 }),
+        fc.option(fc.integer({ min: 0, max: 59 }), { nil: undefined }),
+        (ids, picks, field, direction, first, cursorAt) => {
+          const items = ids.map((id, index) =>
+            license(id, {
+              expiration_date: dates[picks[index]!]!,
+              created_at: `2026-0${picks[index]! + 1}-01T00:00:00Z`,
+            }),
+          );
+          const ordering = licenseOrdering({ field, direction });
+          const whole = paginate(items, ordering, checkPageArgs(ordering, undefined, undefined)).edges;
+          const after = cursorAt === undefined || whole.length === 0 ? undefined : whole[cursorAt % whole.length]!;
+          const start = after === undefined ? 0 : whole.indexOf(after) + 1;
+          const page = paginate(items, ordering, checkPageArgs(ordering, first, after && cursorOf(after)));
+          expect(page.nodes.map((node) => node.id)).toEqual(
+            whole.slice(start, start + first).map((edge) => edge.node.id),
+          );
+          expect([page.totalCount, page.hasNextPage, page.hasPreviousPage]).toEqual([
+            items.length,
+            start + first < whole.length,
+            start > 0,
+          ]);
+        },
+      ),
+    );
   });
 
   test('a cursor of another order is refused', () => {

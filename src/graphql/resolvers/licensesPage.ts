@@ -4,14 +4,7 @@
 import type { QueryLicensesArgs } from '../../generated/graphql';
 import type { LicenseWire } from '../../portal/wireTypes';
 import { PortalError } from '../../portal/portalErrors';
-import {
-  checkLicenseFilter,
-  checkPageArgs,
-  licenseMatches,
-  licenseOrdering,
-  paginate,
-  type LicensePage,
-} from '../connections';
+import { checkLicensePageArgs, paginate, type LicensePage } from '../connections';
 import type { RequestContext } from '../context';
 
 /**
@@ -24,9 +17,8 @@ export async function licensesPage(
   args: QueryLicensesArgs,
   assignmentId: number | undefined,
 ): Promise<LicensePage> {
-  const filter = checkLicenseFilter(args.filter);
-  const ordering = licenseOrdering(args.orderBy);
-  const page = checkPageArgs(ordering, args.first, args.after);
+  const pageArgs = checkLicensePageArgs(args);
+  const { filter, ordering, page } = pageArgs;
   // Once the answer holds all it may, no more pages are cut: they would be dropped (see `ItemAllowance`).
   if (context.allowance.overrun() !== undefined) return paginate([], ordering, page);
   if (
@@ -41,9 +33,7 @@ export async function licensesPage(
     oneAssignment === undefined
       ? await context.loaders.allLicenses()
       : await licensesOf(context, oneAssignment, assignmentId === undefined);
-  // No filter, no copy: the page may be the list itself.
-  const filtered = Object.keys(filter).length > 0;
-  return paginate(filtered ? licenses.filter((license) => licenseMatches(license, filter)) : licenses, ordering, page);
+  return context.licensePages.of(licenses, pageArgs);
 }
 
 async function licensesOf(
