@@ -24,12 +24,13 @@ export const entityResolvers = {
 };
 
 /**
- * One representation's entity: a plain value when the request has its record, else a promise; an `InputError`
- * (answered at its index, as graphql-js answers an Error in a list) when it names no record.
+ * One representation's entity: a plain value when the request has its record, else a promise; a rejected one, with an
+ * `InputError`, when it names no record, answered at its index. (graphql-jit, which runs an operation without
+ * variables once it is seen again, answers an Error given as a list's item with one null too many.)
  */
-function entityOf(loaders: Loaders, representation: unknown): Entity | Promise<Entity> | InputError {
+function entityOf(loaders: Loaders, representation: unknown): Entity | Promise<Entity> {
   const reference = readRepresentation(representation);
-  if (reference.refused) return new InputError(reference.message, reference.field);
+  if (reference.refused) return Promise.reject(new InputError(reference.message, reference.field));
   const { type, id } = reference;
   const record = recordOf(loaders, reference.kind, id);
   // A copy that names its type: the record itself may be shared with the rest of the request.
