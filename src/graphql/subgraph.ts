@@ -16,7 +16,7 @@ const FEDERATION_SPEC = 'https://specs.apollo.dev/federation/v2.3';
  * The subgraph's type definitions: `typeDefs` (the standalone schema's) with the federation link and a `@key` on
  * each entity type.
  */
-export function subgraphTypeDefs(typeDefs: string): DocumentNode {
+function subgraphTypeDefs(typeDefs: string): DocumentNode {
   const keyed = visit(parse(typeDefs), {
     ObjectTypeDefinition(node) {
       if (!ENTITY_TYPES.has(node.name.value)) return undefined;
