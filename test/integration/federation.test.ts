@@ -210,6 +210,25 @@ describe('representations that name no record of the caller', () => {
     expect(routes()).toEqual(['license.show', 'licenseDetail.list']);
   });
 
+  test('a gateway may forward the session cookie in place of Authorization', async () => {
+    const signIn = await postTo(`${stack.origin}/auth/session`, { username: 'demo', password: 'demo' });
+    expect(signIn.status).toBe(200);
+    const cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
+    const [first] = demoLicenseIds();
+    const answer = await postTo(
+      stack.graphqlUrl,
+      {
+        query: `query($r: [_Any!]!) { _entities(representations: $r) { ... on License { id } } }`,
+        variables: { r: licenseReferences([first!, landmarks.otherCustomerLicenseId]) },
+      },
+      { cookie },
+    );
+    expect(answer.json.data._entities).toEqual([{ id: String(first) }, null]);
+    expect(answer.json.errors.map((error: { extensions: { code: string } }) => error.extensions.code)).toEqual([
+      'FORBIDDEN',
+    ]);
+  });
+
   test("each caller gets its own records: the same batch as another customer's user is FORBIDDEN throughout", async () => {
     const ids = demoLicenseIds().slice(0, 3);
     const result = await stack.gql(
