@@ -135,6 +135,34 @@ describe('_entities is planned like any query', () => {
   });
 });
 
+describe('the bounds of a batch', () => {
+  test("one assignment referenced 2,000 times with its licences: refused by the answer's estimated size, before any call", async () => {
+    const [assignment] = stack.emulator.state.assignmentsOf('demo');
+    const result = await stack.gql(
+      `query($r: [_Any!]!) { _entities(representations: $r) { ... on ProductAssignment { id licenses { nodes { id } } } } }`,
+      { r: Array.from({ length: 2000 }, () => ({ __typename: 'ProductAssignment', id: String(assignment!.id) })) },
+    );
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'RESULT_TOO_LARGE' });
+    // 2,000 entities, each with a page of the assignment's share of 5,000 licences seen before.
+    expect(result.errors![0]!.extensions).toMatchObject({ counted: 'ESTIMATE', maxResultObjects: 100_000 });
+    expect(result.errors![0]!.extensions!.resultObjects).toBeGreaterThan(100_000);
+    expect(routes()).toEqual([]);
+  });
+
+  test('a body past BODY_LIMIT_BYTES is 413, before any call', async () => {
+    const ids = Array.from({ length: 3000 }, (_, i) => 1_000_000 + i);
+    const answer = await postTo(
+      stack.graphqlUrl,
+      { query: LICENSES, variables: { representations: licenseReferences(ids) } },
+      { authorization: stack.auth.acme },
+    );
+    expect(answer.status).toBe(413);
+    expect(answer.json.errors[0].extensions.reason).toBe('BODY_TOO_LARGE');
+    expect(routes()).toEqual([]);
+  });
+});
+
 describe('representations that name no record of the caller', () => {
   test("another customer's records are null with FORBIDDEN at their index; malformed ones BAD_USER_INPUT; the rest answered", async () => {
     const [first, second] = demoLicenseIds();
