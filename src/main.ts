@@ -213,6 +213,8 @@ function banner(server: RunningServer, config: Config): string {
   const lines = [`GraphQL server ready at ${server.graphqlUrl}`];
   if (config.metrics) lines.push(`Metrics (Prometheus) at ${server.metricsUrl}, on their own port`);
   if (config.playground) lines.push(`Playground (GraphiQL): open ${new URL('/', server.graphqlUrl).href} in a browser`);
+  if (config.federationSubgraph)
+    lines.push('Serving an Apollo Federation 2 subgraph (_service, _entities): npm run subgraph:sdl prints its SDL');
   if (!server.emulator) {
     lines.push(
       `Serving the Customer Portal at ${config.portal.url}; send your own portal credentials as Authorization: Basic …`,

@@ -63,7 +63,8 @@ export type InHand = (kind: 'assignment' | 'license', id: number) => boolean;
 
 /**
  * The show calls the ids of `_entities`' representations take once the lists are in (rule 4), by endpoint: one per id
- * of a kind read from a list that the list lacks. A kind read by show calls was counted in the estimate.
+ * of a kind read from a list that the list lacks. A kind read by show calls, and an id named at the root too, were
+ * counted in the estimate.
  *
  *     referencedShowCalls(plan, (kind, id) => known.license(id) !== undefined); // { 'license.show': 2 }
  */
@@ -75,7 +76,8 @@ export function referencedShowCalls(plan: OperationPlan, inHand: InHand): Record
   ] as const) {
     if (plan.sources[kind] === 'show') continue;
     let missing = 0;
-    for (const id of plan.referencedIds[kind]) if (!inHand(kind, id)) missing += 1;
+    // An id also named at the root had its show call counted in the estimate.
+    for (const id of plan.referencedIds[kind]) if (!plan.namedIds[kind].has(id) && !inHand(kind, id)) missing += 1;
     if (missing > 0) calls[endpoint] = missing;
   }
   return calls;

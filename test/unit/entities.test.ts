@@ -168,10 +168,17 @@ describe('the plan of a batch (rule 8)', () => {
     expect(referencedShowCalls(planned, inHand)).toEqual({ 'license.show': 11, 'productAssignment.show': 1 });
   });
 
-  test('ids read by show calls were counted in the estimate: none is counted again', () => {
+  test('ids read by show calls, or named at the root too, were counted in the estimate: none is counted again', () => {
     const planned = plan(licenses([1001, 1002]), { listSizes: sizes });
     expect(planned.sources.license).toBe('show');
     expect(referencedShowCalls(planned, () => false)).toEqual({});
+    const both = plan(
+      licenses(range(1001, 100)),
+      { listSizes: sizes },
+      ENTITIES.replace('{\n', '{ license(id: 1001) { id }\n'),
+    );
+    expect(both.estimate['license.show']).toBe(1);
+    expect(referencedShowCalls(both, (_kind, id) => id > 1002)).toEqual({ 'license.show': 1 });
   });
 });
 
