@@ -78,6 +78,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       operationTimeoutMs: setting('OPERATION_TIMEOUT_MS'),
     },
     introspection: setting('INTROSPECTION') ?? nodeEnv === 'development',
+    /** Whether the schema is served as a Federation 2 subgraph (`_service`, `_entities`, `@key`s). */
+    federationSubgraph: setting('FEDERATION_SUBGRAPH'),
     shutdownGraceMs: setting('SHUTDOWN_GRACE_MS'),
     /** Shared state of the replicas; undefined: in-memory stores. */
     redis: redisSettings(setting('REDIS_URL'), setting('CALLER_HASH_SECRET')),

@@ -8,6 +8,7 @@ import { createHttpServer, createMetricsServer } from './http/server';
 import { ServerMetrics } from './http/metrics';
 import { buildSchema } from 'graphql';
 import { loadTypeDefs } from './graphql/apollo';
+import { subgraphSchema } from './graphql/subgraph';
 import { TrustedDocuments } from './http/trustedDocuments';
 import { startEmulator, type Emulator } from './emulator';
 import type { FastifyBaseLogger } from 'fastify';
@@ -65,7 +66,8 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   const trustedDocuments = config.trustedDocuments
     ? new TrustedDocuments({
         ...config.trustedDocuments,
-        schema: buildSchema(loadTypeDefs()),
+        // The schema served: a subgraph's operations (`_entities`) validate against the subgraph's.
+        schema: config.federationSubgraph ? subgraphSchema(loadTypeDefs(), {}) : buildSchema(loadTypeDefs()),
         log: { warn: (details, message) => log.warn(details, message) },
         observe: (result, document) => metrics.observeTrustedDocument(result, document),
       })
@@ -211,6 +213,8 @@ function banner(server: RunningServer, config: Config): string {
   const lines = [`GraphQL server ready at ${server.graphqlUrl}`];
   if (config.metrics) lines.push(`Metrics (Prometheus) at ${server.metricsUrl}, on their own port`);
   if (config.playground) lines.push(`Playground (GraphiQL): open ${new URL('/', server.graphqlUrl).href} in a browser`);
+  if (config.federationSubgraph)
+    lines.push('Serving an Apollo Federation 2 subgraph (_service, _entities): npm run subgraph:sdl prints its SDL');
   if (!server.emulator) {
     lines.push(
       `Serving the Customer Portal at ${config.portal.url}; send your own portal credentials as Authorization: Basic …`,

@@ -13,7 +13,7 @@ import type {
   ProductAssignmentWire,
 } from '../../src/portal/wireTypes';
 import { eachKey } from '../../src/loaders/batch';
-import type { Loaders } from '../../src/loaders/loaders';
+import { detailInList, type Loaders } from '../../src/loaders/loaders';
 
 export class BaselineLoaders implements Loaders {
   readonly assignmentById: DataLoader<number, ProductAssignmentWire>;
@@ -46,6 +46,11 @@ export class BaselineLoaders implements Loaders {
 
   detail(licenseId: number): Promise<LicenseDetailWire> {
     return this.detailByLicenseId.load(licenseId);
+  }
+
+  async detailByOwnId(id: number): Promise<LicenseDetailWire> {
+    const details = await this.allDetails();
+    return detailInList(new Map(details.map((detail) => [detail.id, detail])), id);
   }
 
   allAssignments(): Promise<ProductAssignmentWire[]> {

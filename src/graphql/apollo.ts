@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
 import type { RequestContext } from './context';
@@ -14,6 +15,7 @@ import { createErrorFormatter, type ErrorLogger } from './errors';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { resolvers } from './resolvers';
 import { compiledExecution } from './compiledExecution';
+import { subgraphSchema } from './subgraph';
 import { planningPlugin, upstreamCostsPlugin, type OperationObserver } from './plugins';
 import { tracingPlugin } from './tracingPlugin';
 import { KnownOperationTypesRule } from './knownOperationTypes';
@@ -42,6 +44,8 @@ export interface ApolloOptions {
   /** Told of every operation: for metrics. */
   observeOperation: OperationObserver;
   introspection: boolean;
+  /** Whether the schema is served as a Federation 2 subgraph (`subgraph.ts`). */
+  federationSubgraph: boolean;
   /** Most upstream calls one operation may make. */
   upstreamCallBudget: number;
   limits: Pick<
@@ -99,7 +103,11 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<Request
     }),
     // graphql-jit runs the operations (graphql-js what it does not compile); Apollo takes another executor only
     // as a gateway's.
-    gateway: compiledExecution(makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers })),
+    gateway: compiledExecution(
+      options.federationSubgraph
+        ? subgraphSchema(loadTypeDefs(), resolvers)
+        : makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers }),
+    ),
     // Suggestions go with introspection: both describe the schema.
     formatError: createErrorFormatter(options.logger, { suggestions: options.introspection }),
     includeStacktraceInErrorResponses: false,
@@ -115,6 +123,9 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<Request
       // Nothing here is cacheable by HTTP caches (every answer is one caller's), and the cache-control plugin's
       // per-field hook costs every resolver of a 5,000-licence query.
       ApolloServerPluginCacheControlDisabled(),
+      // A subgraph's inline traces (ftv1) would time every field for any gateway that asks; this server's traces
+      // are OpenTelemetry's (`tracingPlugin`).
+      ApolloServerPluginInlineTraceDisabled(),
       ...(protection.plugins as ApolloServerPlugin<RequestContext>[]),
       // Before planning: the operation's span exists when the plan starts its portal calls.
       ...(options.tracing ? [tracingPlugin()] : []),

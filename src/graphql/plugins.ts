@@ -9,6 +9,7 @@ import { GraphQLError, OperationTypeNode } from 'graphql';
 import type { ApolloServerPlugin, GraphQLRequestContextDidResolveOperation } from '@apollo/server';
 import { endWithError, type Span } from '../tracing/tracing';
 import { planOperation, type OperationPlan } from '../planner/operationPlan';
+import { referencedShowCalls } from '../planner/recordSources';
 import type { UpstreamCall } from '../portal/portalClient';
 import type { RequestContext } from './context';
 import { ErrorCode } from './errors';
@@ -96,6 +97,18 @@ export function planningPlugin(options: PlanningOptions): ApolloServerPlugin<Req
         if (!release) throw overloadedError();
         await contextValue.loaders.prefetch(plan);
         const known = contextValue.loaders.known();
+        // Representations of `_entities` the lists lack each take a show call: counted now that the lists are in. A
+        // list that failed takes none: its records all fail with it.
+        if (known) {
+          const referenced = referencedShowCalls(plan, (kind, id) =>
+            kind === 'license'
+              ? known.licenses === undefined || known.license(id) !== undefined
+              : known.assignments === undefined || known.assignment(id) !== undefined,
+          );
+          const calls = plan.estimatedCalls + Object.values(referenced).reduce((sum, count) => sum + count, 0);
+          span?.setAttribute('graphql.plan.referenced_show_calls', calls - plan.estimatedCalls);
+          if (calls > options.budget) throw budgetError(calls, options.budget, mergeCalls(plan.estimate, referenced));
+        }
         // A mutation's payload is read after its write: only its estimate and the allowance can bound it.
         if (operation.operation !== OperationTypeNode.QUERY || !known) return;
         // What is not in hand is estimated from this request's own lists first, then from those seen before; the
@@ -245,6 +258,13 @@ export function argumentsAccepted(typeName: string, fieldName: string, args: Rec
     return false;
   }
   return unreachable(of);
+}
+
+/** Calls by endpoint, added up. */
+function mergeCalls(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const merged = { ...a };
+  for (const [endpoint, calls] of Object.entries(b)) merged[endpoint] = (merged[endpoint] ?? 0) + calls;
+  return merged;
 }
 
 function budgetError(estimated: number, budget: number, byEndpoint: Record<string, number>): GraphQLError {

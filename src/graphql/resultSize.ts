@@ -13,6 +13,7 @@ import {
   getNullableType,
   isListType,
   isObjectType,
+  isUnionType,
   type DocumentNode,
   type FieldNode,
   type GraphQLObjectType,
@@ -21,7 +22,8 @@ import {
 } from 'graphql';
 import { Selections } from '../planner/selections';
 import { positiveIntegerId } from '../portal/endpoints';
-import type { LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
+import type { LicenseDetailWire, LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
+import { readRepresentation, representationsOf } from '../schema/entities';
 import { noRecordIds, type KnownRecords, type RecordIds } from '../loaders/loaders';
 import { RECORD_KINDS, type ListSizes, type OneRecordKind } from '../schema/recordKinds';
 import { fieldModel, holdsOneRecord, unreachable, type FieldModel, type PageField } from '../schema/schemaModel';
@@ -49,8 +51,10 @@ export interface AnswerShape {
 interface ShapeField {
   readonly name: string;
   readonly args: Record<string, unknown>;
-  /** The selected object's shape; undefined for a list of scalars. */
+  /** The selected object's shape; undefined for a list of scalars, or a union's. */
   readonly shape: AnswerShape | undefined;
+  /** A union's (`_entities`'): the shape selected on each of its types. */
+  readonly variants?: ReadonlyMap<string, AnswerShape>;
 }
 
 /**
@@ -71,7 +75,7 @@ export function answerShape(
   if (known) return known;
   const root = schema.getRootType(operation.operation);
   if (!root) return { typeName: 'Query', fields: [] };
-  const shape = new ShapeReader(new Selections(document, variables ?? {})).read(root, [operation.selectionSet]);
+  const shape = new ShapeReader(schema, new Selections(document, variables ?? {})).read(root, [operation.selectionSet]);
   if (constant) shapesOfConstantOperations.set(operation, shape);
   return shape;
 }
@@ -84,7 +88,10 @@ class ShapeReader {
   private readonly ids = new WeakMap<object, number>();
   private nextId = 1;
 
-  constructor(private readonly selections: Selections) {}
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly selections: Selections,
+  ) {}
 
   read(type: GraphQLObjectType, selectionSets: ReadonlyArray<FieldNode['selectionSet']>): AnswerShape {
     const key = `${type.name}:${selectionSets.map((set) => (set ? this.idOf(set) : 0)).join(',')}`;
@@ -92,7 +99,7 @@ class ShapeReader {
     if (known) return known;
     const groups = new Map<string, FieldNode[]>();
     for (const set of selectionSets) {
-      for (const field of this.selections.fields(set)) {
+      for (const field of this.selections.fields(set, type.name)) {
         const responseKey = field.alias?.value ?? field.name.value;
         const group = groups.get(responseKey);
         if (group) group.push(field);
@@ -117,11 +124,17 @@ class ShapeReader {
             group.map((field) => field.selectionSet),
           ),
         });
+      } else if (isUnionType(named)) {
+        const sets = group.map((field) => field.selectionSet);
+        const variants = new Map(
+          this.schema.getPossibleTypes(named).map((member) => [member.name, this.read(member, sets)]),
+        );
+        fields.push({ name, args: this.selections.arguments(first), shape: undefined, variants });
       } else if (isListType(nullable)) {
         fields.push({ name, args: {}, shape: undefined });
       }
     }
-    const content = `${type.name}{${fields.map((field) => `${field.name}${JSON.stringify(field.args)}${field.shape ? `#${this.idOf(field.shape)}` : ''}`).join(',')}}`;
+    const content = `${type.name}{${fields.map((field) => `${field.name}${JSON.stringify(field.args)}${this.shapeIds(field)}`).join(',')}}`;
     let shape = this.byContent.get(content);
     if (!shape) {
       shape = { typeName: type.name, fields };
@@ -129,6 +142,13 @@ class ShapeReader {
     }
     this.bySelections.set(key, shape);
     return shape;
+  }
+
+  /** The ids of the shapes a field selects, for its content's key. */
+  private shapeIds(field: ShapeField): string {
+    if (field.shape) return `#${this.idOf(field.shape)}`;
+    if (field.variants) return [...field.variants].map(([type, shape]) => `#${type}${this.idOf(shape)}`).join('');
+    return '';
   }
 
   private idOf(node: object): number {
@@ -202,6 +222,7 @@ class AnswerCounter {
   }
 
   private fieldCounter(typeName: string, field: ShapeField): RecordCount {
+    if (field.variants) return this.unionCounter(typeName, field, field.variants);
     if (!field.shape) return this.records.scalarItems(typeName, field.name);
     const below = this.counterOf(field.shape);
     const read = this.records.reader(typeName, field.name, field.args);
@@ -217,6 +238,23 @@ class AnswerCounter {
       return 1 + below(held);
     };
   }
+
+  /** A list of a union's members (`_entities`): each item counts one, and what its own type's shape selects below it. */
+  private unionCounter(typeName: string, field: ShapeField, variants: ReadonlyMap<string, AnswerShape>): RecordCount {
+    const below = new Map([...variants].map(([member, shape]) => [member, this.counterOf(shape)]));
+    const read = this.records.reader(typeName, field.name, field.args);
+    return (record) => {
+      const held = read(record);
+      if (!isList(held)) return 0;
+      let total = held.length;
+      for (const item of held) {
+        if (!(item instanceof OfType) || item.held === undefined) continue; // null at its index
+        const count = below.get(item.typeName);
+        if (count) total += count(item.held);
+      }
+      return total;
+    };
+  }
 }
 
 /**
@@ -227,8 +265,9 @@ class AnswerCounter {
 function readsLists(shape: AnswerShape): boolean {
   return shape.fields.some(
     (field) =>
-      field.shape !== undefined &&
-      (!holdsOneRecord(describedField(shape.typeName, field.name)) || readsLists(field.shape)),
+      field.variants !== undefined ||
+      (field.shape !== undefined &&
+        (!holdsOneRecord(describedField(shape.typeName, field.name)) || readsLists(field.shape))),
   );
 }
 
@@ -263,6 +302,14 @@ class Several {
   ) {}
 }
 
+/** An item of a union's list: a record (or a stand-in for one) and its type; nothing when it will be null. */
+class OfType {
+  constructor(
+    readonly typeName: string,
+    readonly held: object | undefined,
+  ) {}
+}
+
 /**
  * What a field holds below one record: a record (or a stand-in for one), a list of them, several stand-ins, or
  * nothing (the field is null, or an empty list).
@@ -282,6 +329,7 @@ class PageOf {
 class AnswerRecords {
   readonly wanted = noRecordIds();
   estimated = false;
+  private detailsByOwnId?: { from: readonly LicenseDetailWire[]; byId: Map<number, LicenseDetailWire> };
 
   constructor(
     private readonly known: KnownRecords | undefined,
@@ -314,9 +362,19 @@ class AnswerRecords {
         return (record) => (record instanceof Estimated ? STAND_INS[model.to] : this.byId(model.to, model.key(record)));
       case 'written':
         return () => STAND_INS[model.to];
+      case 'entities': {
+        const references = representationsOf(args[model.argument]).map(readRepresentation);
+        return () =>
+          references.map((reference) =>
+            reference.refused
+              ? new OfType('', undefined)
+              : new OfType(reference.type, this.entity(reference.kind, reference.id) as object | undefined),
+          );
+      }
       case 'write':
       case 'part':
       case 'file':
+      case 'service':
         return () => OTHER; // one object each
       case 'scalar':
       case 'computed':
@@ -370,6 +428,16 @@ class AnswerRecords {
     if (this.known && this.tried[ids].has(id)) return undefined;
     if (this.known) this.wanted[ids].add(id);
     return this.estimate(STAND_INS[kind], 1);
+  }
+
+  /** The record a representation names: by its key, or a detail by its own id, which only the detail list holds. */
+  private entity(kind: OneRecordKind, id: number): Held {
+    if (RECORD_KINDS[kind].idIsKey) return this.byId(kind, id);
+    const details = this.known?.details;
+    if (!details) return this.estimate(STAND_INS[kind], 1);
+    if (this.detailsByOwnId?.from !== details)
+      this.detailsByOwnId = { from: details, byId: new Map(details.map((detail) => [detail.id, detail])) };
+    return this.detailsByOwnId.byId.get(id);
   }
 
   private find(kind: OneRecordKind, id: number): object | undefined {

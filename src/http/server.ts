@@ -110,6 +110,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<FastifyI
     logger: { error: (details, message) => app.log.error(details, message) },
     observeOperation: (name, outcome, seconds) => metrics.observeOperation(name, outcome, seconds),
     introspection: config.introspection,
+    federationSubgraph: config.federationSubgraph,
     upstreamCallBudget: config.upstreamCallBudget,
     limits: config.limits,
     admission,

@@ -4,6 +4,7 @@
  */
 import type DataLoader from 'dataloader';
 import type { OperationPlan } from '../planner/operationPlan';
+import { PortalError } from '../portal/portalErrors';
 import type { PortalCaller, PortalClient } from '../portal/portalClient';
 import type { LicenseDetailWire, LicenseFileDownload, LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
 
@@ -24,6 +25,11 @@ export interface Loaders {
   license(id: number): LicenseWire | Promise<LicenseWire>;
   /** The detail of a licence, by the licence's id; a plain value when it is already here. */
   detail(licenseId: number): LicenseDetailWire | Promise<LicenseDetailWire>;
+  /**
+   * A detail by its own id (a Federation representation's), from the detail list: the portal shows a detail only by
+   * its licence's id. Fails with `NOT_FOUND` when the caller's list lacks it (`detailInList`).
+   */
+  detailByOwnId(id: number): Promise<LicenseDetailWire>;
   /** Every assignment of the caller, in ascending id order. */
   allAssignments(): Promise<ProductAssignmentWire[]>;
   /** Every licence of the caller, in ascending id order. */
@@ -80,4 +86,17 @@ export interface RecordIds {
 
 export function noRecordIds(): RecordIds {
   return { assignments: new Set(), licenses: new Set(), details: new Set(), licensesOf: new Set() };
+}
+
+/**
+ * The detail whose own id is `id`, from the caller's detail list (`byId` indexes it); `NOT_FOUND` when the list lacks
+ * it. Without a show call by a detail's own id there is no asking the portal whose it is: another customer's detail
+ * and none at all answer alike.
+ */
+export function detailInList(byId: ReadonlyMap<number, LicenseDetailWire>, id: number): LicenseDetailWire {
+  const detail = byId.get(id);
+  if (detail) return detail;
+  throw new PortalError('NOT_FOUND', `No licence detail of the caller has the id ${id}.`, {
+    endpoint: 'licenseDetail.list',
+  });
 }

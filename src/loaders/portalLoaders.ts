@@ -25,7 +25,7 @@ import type { EndpointName } from '../portal/endpoints';
 import { showCallsPlan, type OperationPlan, type RecordKind } from '../planner/operationPlan';
 import { MissingRecordCalls, batchSource, wholeListSource, type ListsStarted } from '../planner/recordSources';
 import { eachKey, toError } from './batch';
-import type { KnownRecords, Loaders, RecordIds } from './loaders';
+import { detailInList, type KnownRecords, type Loaders, type RecordIds } from './loaders';
 
 /** The portal's reads, all the loaders call. */
 export type PortalReads = Pick<
@@ -77,6 +77,8 @@ export class PortalLoaders implements Loaders {
     assignments: ProductAssignmentWire[];
     licenses: LicenseWire[];
   };
+  /** The detail list by the details' own ids, made once per list when one is looked up. */
+  private detailsById?: { from: LicenseDetailWire[]; byId: Map<number, LicenseDetailWire> };
   private assignmentList: Promise<ProductAssignmentWire[]> | undefined;
   private licenseList: Promise<LicenseWire[]> | undefined;
   private detailList: Promise<LicenseDetailWire[]> | undefined;
@@ -262,6 +264,13 @@ export class PortalLoaders implements Loaders {
   /** The detail of a licence: at once when the detail list brought it, else through its loader. */
   detail(licenseId: number): LicenseDetailWire | Promise<LicenseDetailWire> {
     return this.listed.detailsByLicenseId.get(licenseId) ?? this.detailByLicenseId.load(licenseId);
+  }
+
+  async detailByOwnId(id: number): Promise<LicenseDetailWire> {
+    const details = await this.allDetails();
+    if (this.detailsById?.from !== details)
+      this.detailsById = { from: details, byId: new Map(details.map((detail) => [detail.id, detail])) };
+    return detailInList(this.detailsById.byId, id);
   }
 
   /** Forgets everything loaded, so that reads after a change (a generated licence) see it. */

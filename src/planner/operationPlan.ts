@@ -25,6 +25,13 @@
  *    unbounded, so the estimate is infinite and the budget refuses it; `first` bounds it.
  * 7. `generateLicense` is one call (two with an `idempotencyKey`: the assignment's licences are noted first), and
  *    its payload is read afresh after it, by its own plan (`afterWrite`).
+ * 8. `_entities` (a Federation subgraph's) names records by its representations, read like ids named at the root by
+ *    rule 1: show calls while few, the list when cheaper, and the fields below planned with them. Each also gets the
+ *    portal's own answer, but not as rule 5 counts it: a gateway's batch of hundreds would be estimated at hundreds
+ *    of show calls and refused, though the list serves them all. An id the list lacks (another customer's) is asked
+ *    for by its show call within the calls the budget leaves beyond the estimate, counted once the list is in
+ *    (`referencedShowCalls`, before any such call): only a batch that really needs too many calls is refused.
+ *    A detail is referenced by its own id, which only the detail list holds.
  *
  * The estimate leaves out one case: lists are snapshots taken at different moments, so a record one list names
  * (a licence generated a moment ago) may be missing from another. Such a record gets its show call within what the
@@ -38,8 +45,9 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { positiveIntegerId } from '../portal/endpoints';
-import type { ListSizes, OneRecordKind, RecordKind } from '../schema/recordKinds';
-import { describedFields, fieldModel, unreachable, type FieldModel, type PageField } from '../schema/schemaModel';
+import { RECORD_KINDS, type ListSizes, type OneRecordKind, type RecordKind } from '../schema/recordKinds';
+import { readRepresentation, representationsOf } from '../schema/entities';
+import { fieldModel, unreachable, type FieldModel, type PageField } from '../schema/schemaModel';
 import { Selections } from './selections';
 
 export type { RecordKind };
@@ -76,6 +84,11 @@ export interface OperationPlan {
   knownIds: Record<RecordKind, number[]>;
   /** Ids the client named, per kind: one a list lacks is asked for by its show call (counted in the estimate). */
   namedIds: Record<RecordKind, ReadonlySet<number>>;
+  /**
+   * Ids of `_entities`' representations, per kind (rule 8): one a list lacks is asked for by its show call, counted
+   * once the list is in.
+   */
+  referencedIds: Record<RecordKind, ReadonlySet<number>>;
   /** Upstream calls the plan makes at most, by endpoint. `Infinity` when unbounded. */
   estimate: Record<string, number>;
   /** The sum of `estimate`. */
@@ -97,6 +110,8 @@ interface KindDemand {
   ids: Set<number>;
   /** Ids the client named at a root field (or a filter): each gets the portal's own answer. */
   named: Set<number>;
+  /** Ids of `_entities`' representations: each gets the portal's own answer, counted once the lists are in. */
+  referenced: Set<number>;
   /** Records whose ids are known only once a parent is fetched. */
   unknown: Count;
 }
@@ -104,16 +119,17 @@ interface KindDemand {
 /** What one operation (or one mutation payload, read afresh after its write) asks of the portal. */
 class Demand {
   readonly kinds: Record<RecordKind, KindDemand> = {
-    assignment: { ids: new Set(), named: new Set(), unknown: 0 },
-    license: { ids: new Set(), named: new Set(), unknown: 0 },
-    detail: { ids: new Set(), named: new Set(), unknown: 0 },
-    licensesOfAssignment: { ids: new Set(), named: new Set(), unknown: 0 },
+    assignment: { ids: new Set(), named: new Set(), referenced: new Set(), unknown: 0 },
+    license: { ids: new Set(), named: new Set(), referenced: new Set(), unknown: 0 },
+    detail: { ids: new Set(), named: new Set(), referenced: new Set(), unknown: 0 },
+    licensesOfAssignment: { ids: new Set(), named: new Set(), referenced: new Set(), unknown: 0 },
   };
   /** Kinds whose every record a root field asks for (`productAssignments`, `licenses`, `licenseDetails`). */
   readonly everyRecord: Record<OneRecordKind, boolean> = { assignment: false, license: false, detail: false };
   files: Count = 0;
 
-  add(kind: RecordKind, count: Count, ids: readonly number[] | undefined, named = false): void {
+  /** Records of `kind`: `count` of them, with their ids when known; `by` says who named the ids, if anyone. */
+  add(kind: RecordKind, count: Count, ids: readonly number[] | undefined, by?: 'named' | 'referenced'): void {
     const demand = this.kinds[kind];
     if (!ids) {
       demand.unknown = plus(demand.unknown, count);
@@ -121,7 +137,7 @@ class Demand {
     }
     for (const id of ids) {
       demand.ids.add(id);
-      if (named) demand.named.add(id);
+      if (by !== undefined) demand[by].add(id);
     }
   }
 }
@@ -255,6 +271,12 @@ function resolveDemand(demand: Demand, costs: Costs): Omit<OperationPlan, 'estim
     detail: demand.kinds.detail.named,
     licensesOfAssignment: demand.kinds.licensesOfAssignment.named,
   };
+  const referencedIds: Record<RecordKind, ReadonlySet<number>> = {
+    assignment: demand.kinds.assignment.referenced,
+    license: demand.kinds.license.referenced,
+    detail: demand.kinds.detail.referenced,
+    licensesOfAssignment: demand.kinds.licensesOfAssignment.referenced,
+  };
   const count = (kind: KindDemand): Count => plus(kind.ids.size, kind.unknown);
   const demanded = (kind: KindDemand) => count(kind) !== 0;
   const { sizes, showCallsAtOnce } = costs;
@@ -302,7 +324,7 @@ function resolveDemand(demand: Demand, costs: Costs): Omit<OperationPlan, 'estim
     detail: details ? 'list' : 'show',
     licensesOfAssignment: grouped ? 'list' : licenses ? 'licenseList' : 'show',
   };
-  return { lists: { grouped, assignments, licenses, details }, sources, knownIds, namedIds, estimate };
+  return { lists: { grouped, assignments, licenses, details }, sources, knownIds, namedIds, referencedIds, estimate };
 }
 
 /** Walks selection sets by the schema model's types, expanding fragments and honouring `@skip` and `@include`. */
@@ -326,10 +348,27 @@ class Walker extends Selections {
 
   private walkType(typeName: string, selectionSet: SelectionSetNode | undefined, place: Place, demand: Demand): void {
     if (place.count === 0) return;
-    const fields = describedFields().get(typeName);
-    for (const field of this.fields(selectionSet)) {
-      const model = fields?.get(field.name.value);
+    for (const field of this.fields(selectionSet, typeName)) {
+      const model = fieldModel(typeName, field.name.value);
       if (model) this.walkField(typeName, model, field, place, demand); // else __typename or introspection: no call
+    }
+  }
+
+  /** `_entities`: each entity type's records, by the ids its representations give (rule 8), and what is below them. */
+  private walkEntities(field: FieldNode, argument: string, demand: Demand): void {
+    const idsByKind = new Map<OneRecordKind, Set<number>>();
+    for (const representation of representationsOf(this.argument(field, argument))) {
+      const reference = readRepresentation(representation);
+      if (reference.refused) continue; // Refused at its index, with no call.
+      const ids = idsByKind.get(reference.kind) ?? new Set();
+      idsByKind.set(reference.kind, ids.add(reference.id));
+    }
+    for (const [kind, idSet] of idsByKind) {
+      const ids = [...idSet];
+      const { type, idIsKey } = RECORD_KINDS[kind];
+      if (idIsKey) demand.add(kind, ids.length, ids, 'referenced');
+      else demand.everyRecord[kind] = true; // Only the kind's list holds its records' own ids.
+      this.walkType(type, field.selectionSet, { count: ids.length, ids: idIsKey ? ids : undefined }, demand);
     }
   }
 
@@ -339,8 +378,11 @@ class Walker extends Selections {
       case 'scalar':
       case 'computed':
       case 'scalarList':
+      case 'service':
       case 'write': // planned by `planWithCosts`, payload and all
         return;
+      case 'entities':
+        return this.walkEntities(field, model.argument, demand);
       case 'part':
       case 'pageItems':
       case 'edgeNode':
@@ -356,7 +398,7 @@ class Walker extends Selections {
       case 'recordById': {
         const id = positiveIntegerId(this.argument(field, model.argument));
         if (id === undefined) return; // The resolver refuses the id before any call.
-        demand.add(model.to, 1, [id], true);
+        demand.add(model.to, 1, [id], 'named');
         return this.walkType(model.type, field.selectionSet, { count: 1, ids: [id] }, demand);
       }
       case 'list':
@@ -383,7 +425,7 @@ class Walker extends Selections {
         // A filter on one assignment reads only that assignment's licences, and names it.
         const assignmentId = this.filterAssignmentId(field);
         if (assignmentId === undefined) demand.everyRecord.license = true;
-        else demand.add('licensesOfAssignment', 1, [assignmentId], true);
+        else demand.add('licensesOfAssignment', 1, [assignmentId], 'named');
         return;
       }
       case 'licensesOfParent': {

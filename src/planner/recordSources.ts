@@ -8,8 +8,11 @@
  *    call, and the records agree with the list the answer shows. The grouped list serves assignments and licences.
  * 2. Otherwise a kind is read where the plan said (`OperationPlan.sources`).
  * 3. A record a list lacks is asked for by its show call when the client named its id (the plan counted that call),
- *    and otherwise (one list names it, another lacks it: lists are snapshots) while the calls the budget leaves
- *    beyond the plan's estimate last (`OperationPlan.spareCalls`), for the whole operation.
+ *    and otherwise (one list names it, another lacks it: lists are snapshots; or a representation of `_entities`
+ *    names it) while the calls the budget leaves beyond the plan's estimate last (`OperationPlan.spareCalls`), for
+ *    the whole operation.
+ * 4. The representations of `_entities` that the lists lack are counted once the lists are in, before any of their
+ *    show calls (`referencedShowCalls`): an operation whose count passes what the budget leaves is refused then.
  */
 import type { OperationPlan, RecordKind } from './operationPlan';
 
@@ -53,6 +56,31 @@ export function batchSource(plan: OperationPlan, kind: RecordKind, started: List
 /** Where a whole list of assignments or licences is read from: the grouped list once it is started (rule 1). */
 export function wholeListSource(list: 'assignments' | 'licenses', started: ListsStarted): 'grouped' | typeof list {
   return started.grouped ? 'grouped' : list;
+}
+
+/** Whether the request has a record in hand, once its lists are in. */
+export type InHand = (kind: 'assignment' | 'license', id: number) => boolean;
+
+/**
+ * The show calls the ids of `_entities`' representations take once the lists are in (rule 4), by endpoint: one per id
+ * of a kind read from a list that the list lacks. A kind read by show calls, and an id named at the root too, were
+ * counted in the estimate.
+ *
+ *     referencedShowCalls(plan, (kind, id) => known.license(id) !== undefined); // { 'license.show': 2 }
+ */
+export function referencedShowCalls(plan: OperationPlan, inHand: InHand): Record<string, number> {
+  const calls: Record<string, number> = {};
+  for (const [kind, endpoint] of [
+    ['assignment', 'productAssignment.show'],
+    ['license', 'license.show'],
+  ] as const) {
+    if (plan.sources[kind] === 'show') continue;
+    let missing = 0;
+    // An id also named at the root had its show call counted in the estimate.
+    for (const id of plan.referencedIds[kind]) if (!plan.namedIds[kind].has(id) && !inHand(kind, id)) missing += 1;
+    if (missing > 0) calls[endpoint] = missing;
+  }
+  return calls;
 }
 
 /** The show calls an operation may make for records a list lacks (rule 3). */

@@ -12,6 +12,7 @@ import {
   type SelectionSetNode,
   type ValueNode,
 } from 'graphql';
+import { ENTITY_UNION } from '../schema/entities';
 
 export class Selections {
   private readonly fragments = new Map<string, FragmentDefinitionNode>();
@@ -30,9 +31,9 @@ export class Selections {
    * field collection, each fragment is expanded at most once per selection set: a document whose fragments spread
    * each other twice over must not cost 2^n walks (a 1 KB document would block the server for minutes).
    */
-  fields(selectionSet: SelectionSetNode | undefined): FieldNode[] {
+  fields(selectionSet: SelectionSetNode | undefined, typeName?: string): FieldNode[] {
     const collected: FieldNode[] = [];
-    this.collect(selectionSet, new Set(), collected);
+    this.collect(selectionSet, new Set(), collected, typeName);
     return collected;
   }
 
@@ -49,18 +50,30 @@ export class Selections {
     return args;
   }
 
-  private collect(selectionSet: SelectionSetNode | undefined, visited: Set<string>, into: FieldNode[]): void {
+  /**
+   * `typeName`, when given, is the object type the selections are made on: a fragment on another object type is left
+   * out (below a union, `_entities { ... on License { … } ... on ProductAssignment { … } }`). Every other type of
+   * this schema is an object type, so a fragment's condition is its own, or the union's.
+   */
+  private collect(
+    selectionSet: SelectionSetNode | undefined,
+    visited: Set<string>,
+    into: FieldNode[],
+    typeName: string | undefined,
+  ): void {
     if (!selectionSet) return;
     for (const selection of selectionSet.selections) {
       if (!this.included(selection.directives)) continue;
       if (selection.kind === Kind.FIELD) into.push(selection);
-      else if (selection.kind === Kind.INLINE_FRAGMENT) this.collect(selection.selectionSet, visited, into);
-      else {
+      else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        if (appliesTo(selection.typeCondition?.name.value, typeName))
+          this.collect(selection.selectionSet, visited, into, typeName);
+      } else {
         const name = selection.name.value;
         const fragment = this.fragments.get(name);
-        if (!fragment || visited.has(name)) continue;
+        if (!fragment || visited.has(name) || !appliesTo(fragment.typeCondition.name.value, typeName)) continue;
         visited.add(name);
-        this.collect(fragment.selectionSet, visited, into);
+        this.collect(fragment.selectionSet, visited, into, typeName);
       }
     }
   }
@@ -78,4 +91,9 @@ export class Selections {
   private value(node: ValueNode): unknown {
     return valueFromASTUntyped(node, this.variables);
   }
+}
+
+/** Whether a fragment on `condition` applies to an object of `typeName` (unknown: it does). */
+function appliesTo(condition: string | undefined, typeName: string | undefined): boolean {
+  return condition === undefined || typeName === undefined || condition === typeName || condition === ENTITY_UNION;
 }

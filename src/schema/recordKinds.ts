@@ -27,10 +27,15 @@ interface OneRecordKindModel {
   readonly list: PortalList;
   /** Where the loaders' `RecordIds` hold ids of this kind. */
   readonly ids: keyof RecordIds;
+  /**
+   * Whether the type's `id` field is the key the kind is found by (its show call's id). A detail's `id` is its own,
+   * which only the detail list holds: the kind is keyed by its licence's id.
+   */
+  readonly idIsKey: boolean;
 }
 
 export const RECORD_KINDS: { readonly [Kind in OneRecordKind]: OneRecordKindModel } = {
-  assignment: { type: 'ProductAssignment', list: 'assignments', ids: 'assignments' },
-  license: { type: 'License', list: 'licenses', ids: 'licenses' },
-  detail: { type: 'LicenseDetail', list: 'details', ids: 'details' },
+  assignment: { type: 'ProductAssignment', list: 'assignments', ids: 'assignments', idIsKey: true },
+  license: { type: 'License', list: 'licenses', ids: 'licenses', idIsKey: true },
+  detail: { type: 'LicenseDetail', list: 'details', ids: 'details', idIsKey: false },
 };

@@ -125,6 +125,20 @@ interface WrittenField<Type> {
   readonly to: OneRecordKind;
 }
 
+/** A Federation subgraph's `_service`: its SDL, held by the schema itself. No call. */
+interface ServiceField {
+  readonly kind: 'service';
+}
+
+/**
+ * A Federation subgraph's `_entities`: the records its representations name (`src/schema/entities.ts`), each by
+ * its type's `id`, read like records named by id at the root.
+ */
+interface EntitiesField {
+  readonly kind: 'entities';
+  readonly argument: 'representations';
+}
+
 /** What a field whose GraphQL type is `Value` may be described as, below a parent record of type `Parent`. */
 type FieldModelOf<Parent, Value> = [TypeNameOf<Value>] extends [never]
   ? NonNullable<Value> extends readonly unknown[]
@@ -146,7 +160,12 @@ type ObjectFieldModel<Parent, Type> =
 
 /** Any field's description, as the planner and the counter read it. */
 export type FieldModel =
-  ScalarField | ComputedField<object, unknown> | ScalarListField<object> | ObjectFieldModel<object, ObjectTypeName>;
+  | ScalarField
+  | ComputedField<object, unknown>
+  | ScalarListField<object>
+  | ObjectFieldModel<object, ObjectTypeName>
+  | ServiceField
+  | EntitiesField;
 
 /** The object type a field's GraphQL type names (through lists and null), or never for a scalar. */
 type TypeNameOf<Value> = Value extends readonly (infer Item)[]
@@ -294,12 +313,28 @@ const SCHEMA_MODEL: SchemaModel = {
   },
 };
 
+/**
+ * The fields a Federation subgraph adds to the schema (`FEDERATION_SUBGRAPH`, `src/graphql/subgraph.ts`), which
+ * `schema.graphql` does not have; `schemaModel.test.ts` holds them to the subgraph schema.
+ */
+const SUBGRAPH_MODEL: { readonly [Type: string]: { readonly [Field: string]: FieldModel } } = {
+  Query: {
+    _service: { kind: 'service' },
+    _entities: { kind: 'entities', argument: 'representations' },
+  },
+  _Service: { sdl: SCALAR },
+};
+
 /** The model by type and field name, made once: what the planner and the counter look fields up in, per request. */
 const FIELDS: ReadonlyMap<string, ReadonlyMap<string, FieldModel>> = new Map(
   Object.entries(SCHEMA_MODEL).map(([type, fields]) => [
     type,
     new Map(Object.entries(fields as Record<string, FieldModel>)),
   ]),
+);
+
+const SUBGRAPH_FIELDS: ReadonlyMap<string, ReadonlyMap<string, FieldModel>> = new Map(
+  Object.entries(SUBGRAPH_MODEL).map(([type, fields]) => [type, new Map(Object.entries(fields))]),
 );
 
 /**
@@ -309,7 +344,12 @@ const FIELDS: ReadonlyMap<string, ReadonlyMap<string, FieldModel>> = new Map(
  *     fieldModel('License', 'detail'); // { kind: 'relation', to: 'detail', parentsKey: true, … }
  */
 export function fieldModel(typeName: string, fieldName: string): FieldModel | undefined {
-  return FIELDS.get(typeName)?.get(fieldName);
+  return FIELDS.get(typeName)?.get(fieldName) ?? SUBGRAPH_FIELDS.get(typeName)?.get(fieldName);
+}
+
+/** The fields the subgraph adds, described, as the model's test walks them. */
+export function describedSubgraphFields(): ReadonlyMap<string, ReadonlyMap<string, FieldModel>> {
+  return SUBGRAPH_FIELDS;
 }
 
 /** Every described field of every type, as the model's test walks them. */
@@ -327,7 +367,9 @@ export function holdsOneRecord(field: FieldModel): boolean {
     case 'part':
     case 'file':
     case 'write':
+    case 'service':
       return true;
+    case 'entities':
     case 'list':
     case 'page':
     case 'pageItems':

@@ -288,6 +288,12 @@ export const SETTINGS = {
     meaning:
       'true or false: schema introspection and the suggestions of names in error messages ("Did you mean …?"). Default: on in development only.',
   },
+  FEDERATION_SUBGRAPH: {
+    rule: flag(),
+    default: 'false',
+    meaning:
+      'true: serve the schema as an Apollo Federation 2 subgraph, with `@key(fields: "id")` on `ProductAssignment`, `License` and `LicenseDetail`, `_service` and `_entities`, for a gateway to compose with other services (see [Running as a subgraph](#running-as-a-subgraph)). false: the standalone schema.',
+  },
   SHUTDOWN_GRACE_MS: {
     rule: integer(0, HOUR_MS),
     default: '10000',

@@ -35,6 +35,7 @@ beforeAll(async () => {
     logger: { error: () => undefined },
     observeOperation: () => undefined,
     introspection: false,
+    federationSubgraph: false,
     upstreamCallBudget: 50,
     limits: loadConfig({}).limits, // the defaults
     admission: new AdmissionQueue({ maxActive: 64, maxQueued: 500, perCaller: 16 }),

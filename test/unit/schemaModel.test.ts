@@ -40,6 +40,7 @@ function misfit(field: GraphQLField<unknown, unknown>, model: FieldModel): strin
   }
   if (model.kind === 'scalar' || model.kind === 'computed' || model.kind === 'scalarList')
     return `is ${String(field.type)}, but described as ${model.kind}`;
+  if (model.kind === 'service' || model.kind === 'entities') return `is described as the subgraph's ${model.kind}`;
   if (model.type !== named.name) return `is ${String(field.type)}, but described as a ${model.kind} of ${model.type}`;
   const argumentNames = new Set(field.args.map((argument) => argument.name));
   if (model.kind === 'recordById' && !argumentNames.has(model.argument))

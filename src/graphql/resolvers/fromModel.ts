@@ -50,6 +50,8 @@ function resolverOf(field: FieldModel): FieldResolver | undefined {
     case 'edgeNode':
     case 'write':
     case 'written':
+    case 'service': // `@apollo/subgraph`'s
+    case 'entities': // `Entities.ts`, added with the subgraph's fields
       return undefined;
     default:
       return unreachable(field);
