@@ -6,6 +6,7 @@
  *   npm run soak                               20 clients for 30 s
  *   npm run soak -- --duration 60 --clients 40
  *   npm run soak -- --json                     the whole report as JSON
+ *   npm run soak -- --seed xlarge              on the emulator's xlarge seed
  *
  * The engine is `scripts/soak/runSoak.ts` (`runSoak(options)`), which `test/integration/soak.test.ts` runs briefly.
  */
@@ -19,6 +20,8 @@ const USAGE = `Usage: npm run soak -- [options]
   --duration <s>      seconds during which clients start new work (default 30, at most 3600)
   --requests <n>      most requests in all (default 500000)
   --fault-scale <x>   multiplies every fault probability (default 1; 0 turns faults off)
+  --seed xlarge       the emulator's xlarge seed (the first customer has 400 assignments, 50,000 licences)
+                      instead of the demo seed
   --replicas <n>      server processes sharing one real redis-server (default 1); from 2, requests are spread
                       over them at random and Redis is restarted once mid-run
   --in-process        run the server in this process instead of its own (memory then counts everything)
@@ -39,6 +42,7 @@ async function main(): Promise<number> {
         requests: { type: 'string' },
         'fault-scale': { type: 'string' },
         replicas: { type: 'string' },
+        seed: { type: 'string' },
         'in-process': { type: 'boolean' },
         'no-final-pass': { type: 'boolean' },
         json: { type: 'boolean' },
@@ -62,11 +66,14 @@ async function main(): Promise<number> {
   let options: SoakOptions;
   try {
     const duration = number('duration', values.duration);
+    if (values.seed !== undefined && values.seed !== 'xlarge' && values.seed !== 'demo')
+      throw new RangeError(`--seed must be xlarge (or demo, the default), but got: ${JSON.stringify(values.seed)}`);
     options = {
       ...(values.clients !== undefined ? { clients: number('clients', values.clients)! } : {}),
       ...(duration !== undefined ? { durationMs: duration * 1000 } : {}),
       ...(values.requests !== undefined ? { maxRequests: number('requests', values.requests)! } : {}),
       ...(values.replicas !== undefined ? { replicas: number('replicas', values.replicas)! } : {}),
+      ...(values.seed !== undefined ? { seed: values.seed } : {}),
       ...(values['fault-scale'] !== undefined ? { faultScale: number('fault-scale', values['fault-scale'])! } : {}),
       server: values['in-process'] ? 'inProcess' : 'child',
       finalPass: !values['no-final-pass'],

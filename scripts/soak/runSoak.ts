@@ -36,6 +36,8 @@ export interface SoakOptions {
   faultScale?: number;
   /** The emulator's seed number (it seeds the fault rolls too). */
   seedNumber?: number;
+  /** The emulator's seed: `demo` (default), or `xlarge` (400 assignments, 50,000 licences for the first customer). */
+  seed?: 'demo' | 'xlarge';
   /** The server's PORTAL_HEADERS_TIMEOUT_MS and PORTAL_BODY_TIMEOUT_MS; default 500. */
   upstreamTimeoutMs?: number;
   /** After the run, retry with their own keys, faults off, the intents the clients gave up on; default true. */
@@ -137,6 +139,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     maxRequests: bounded(options.maxRequests ?? 500_000, 1, 100_000_000, 'maxRequests'),
     server: options.server ?? 'child',
     faultScale: bounded(options.faultScale ?? 1, 0, 100, 'faultScale'),
+    seed: options.seed ?? 'demo',
     seedNumber: options.seedNumber ?? 1,
     upstreamTimeoutMs: bounded(options.upstreamTimeoutMs ?? 500, 1, 600_000, 'upstreamTimeoutMs'),
     finalPass: options.finalPass ?? true,
@@ -147,9 +150,11 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   // here, so its listener limit is raised (it is read when the signal is made) rather than warned about.
   const defaultMaxListeners = EventEmitter.defaultMaxListeners;
   EventEmitter.defaultMaxListeners = Math.max(defaultMaxListeners, 1_000);
-  const emulator = await startEmulator({ port: 0, seed: 'demo', seedNumber: settings.seedNumber }).finally(() => {
-    EventEmitter.defaultMaxListeners = defaultMaxListeners;
-  });
+  const emulator = await startEmulator({ port: 0, seed: settings.seed, seedNumber: settings.seedNumber }).finally(
+    () => {
+      EventEmitter.defaultMaxListeners = defaultMaxListeners;
+    },
+  );
   const servers: ServerUnderTest[] = [];
   let redis: RedisServer | undefined;
   let agents: Agent[] = [];

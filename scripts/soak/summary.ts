@@ -17,7 +17,7 @@ export function formatSummary(report: SoakReport): string {
   const rows: Array<[string, string]> = [
     [
       'run',
-      `${settings.clients} clients (${Math.floor(settings.clients / 2)} on browser sessions), ${seconds.toFixed(1)} s, ${settings.replicas > 1 ? `${settings.replicas} replicas sharing one Redis (restarted once mid-run), each` : 'server'} ${settings.server === 'child' ? 'in its own process' : 'in-process'}, upstream timeouts ${settings.upstreamTimeoutMs} ms, fault scale ${settings.faultScale}`,
+      `${settings.clients} clients (${Math.floor(settings.clients / 2)} on browser sessions), ${seconds.toFixed(1)} s, ${settings.replicas > 1 ? `${settings.replicas} replicas sharing one Redis (restarted once mid-run), each` : 'server'} ${settings.server === 'child' ? 'in its own process' : 'in-process'}, upstream timeouts ${settings.upstreamTimeoutMs} ms, fault scale ${settings.faultScale}, ${settings.seed} seed`,
     ],
     [
       'requests',
