@@ -68,13 +68,13 @@ export function serverNodeFlags(root: string = REPO_ROOT): string[] {
 
 const running = new Set<Child>();
 
-/** Starts the emulator (`src/emulator/cli.ts`) on a free port with the large seed and the given added latency. */
-export async function startEmulator(latencyMs: number): Promise<RunningEmulator> {
+/** Starts the emulator (`src/emulator/cli.ts`) on a free port with a seed (the large one unless named) and the given added latency. */
+export async function startEmulator(latencyMs: number, seed = 'large'): Promise<RunningEmulator> {
   const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
   const child = startChild(
     `emulator (${latencyMs} ms)`,
     tsx,
-    ['src/emulator/cli.ts', '--seed', 'large', '--latency', String(latencyMs), '--port', '0'],
+    ['src/emulator/cli.ts', '--seed', seed, '--latency', String(latencyMs), '--port', '0'],
     childEnv({}),
   );
   const url = await waitForOutput(child, /listening on (http:\/\/\S+)/);

@@ -1,7 +1,7 @@
 /**
  * The read layer over the transport: the one owner of what a read may be served from. It merges a caller's
  * concurrent reads of one list into one call (`PORTAL_SHARE_READS`, on by default; never across callers), keeps the
- * portal's list answers per caller (`PORTAL_CACHE_TTL_MS`, in a `ListCache`), and keeps every caller's reads fresh
+ * portal's lists per caller, parsed (`PORTAL_CACHE_TTL_MS`, in a `ListCache`), and keeps every caller's reads fresh
  * after its writes.
  *
  * The freshness rule: no read that starts after a caller's write (a generate, whatever its outcome) has ended is
@@ -16,6 +16,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { EndpointName } from './endpoints';
+import { isKept } from './keptLists';
 import { CACHEABLE_LISTS, type Generation, type ListCache } from './listCache';
 import type { PortalCaller } from './transport';
 
@@ -27,8 +28,11 @@ interface Flight {
   written: number;
   /** The caller's generation in a shared cache, as its lookup read it; undefined without one. */
   generation: Promise<Generation> | undefined;
-  /** The list's body; `value` is the parsed answer, for the read that started the flight. */
-  answer: Promise<{ body: Buffer; value: unknown }>;
+  /**
+   * The list: `value` parsed, and the body it came from when it is not kept (the read that started the flight owns
+   * that value, so each read that joins parses its own copy); a kept value is frozen, and served to all alike.
+   */
+  answer: Promise<{ body: Buffer | undefined; value: unknown }>;
   /** Whether the request that started it gave up (its client left, its deadline passed): its call is no answer. */
   abandoned(): boolean;
 }
@@ -54,8 +58,8 @@ export class ReadCache {
 
   /**
    * Reads a list: from the cache, from a call under way for the same caller, or by `fetch`. `parse` checks a body
-   * against the contract; every read parses its own copy (records are renamed in place), a cached body too, and a
-   * body is kept only once it has passed.
+   * against the contract (and renames its records in place), and a body is kept only once it has passed. A list the
+   * cache keeps is parsed once, frozen, and served to every read of it; any other read parses its own copy.
    */
   async list<T>(
     caller: PortalCaller,
@@ -80,14 +84,14 @@ export class ReadCache {
     }
     if (flight) {
       const shared = await flight.answer.then(
-        ({ body }) => ({ body }),
+        (answer) => answer,
         (error: unknown) => ({ error }),
       );
       // The call was another request's: when that request gave up, this one has not, and makes its own.
       if ('error' in shared && flight.abandoned()) return parse(await fetch());
       this.shared.joined += 1; // Served by the call it joined, its answer or its failure: it made none of its own.
       if ('error' in shared) throw shared.error;
-      return parse(shared.body);
+      return shared.body === undefined || isKept(shared.value) ? (shared.value as T) : parse(shared.body);
     }
     const own = this.fly(cache, caller, endpoint, written, fetch, parse);
     this.flights.set(flightKey, own);
@@ -135,18 +139,14 @@ export class ReadCache {
       const answer = fetch().then((body) => ({ body, value: parse(body) }));
       return { order: this.begun, written, generation: undefined, answer, abandoned };
     }
-    const looked = cache.lookup(callerKey, endpoint);
-    const answer = looked.then(async ({ body: cached, generation }) => {
-      this.lookups[cached === undefined ? 'miss' : 'hit'] += 1;
-      if (cached !== undefined) {
-        const body = Buffer.from(cached, 'utf8');
-        return { body, value: parse(body) };
-      }
+    const looked = cache.lookup(callerKey, endpoint, parse);
+    const answer = looked.then(async ({ records, generation }) => {
+      this.lookups[records === undefined ? 'miss' : 'hit'] += 1;
+      if (records !== undefined) return { body: undefined, value: records };
       const body = await fetch();
       const value = parse(body);
       // Checked and stored with no await between: a write of this process in between would be missed otherwise.
-      if (this.writes.of(callerKey) === written)
-        await cache.store(callerKey, endpoint, body.toString('utf8'), generation);
+      if (this.writes.of(callerKey) === written) await cache.store(callerKey, endpoint, body, value, generation);
       return { body, value };
     });
     return {

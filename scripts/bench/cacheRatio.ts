@@ -1,0 +1,59 @@
+/**
+ * What the read cache buys on one operation: this checkout's server uncached and with `PORTAL_CACHE_TTL_MS`, each in
+ * front of its own emulator (on the xlarge seed unless told), and the floor beside them for memory; their req/s
+ * under the same load, the ratio, and each one's peak memory.
+ *
+ *   npm run build && npx tsx scripts/bench/cacheRatio.ts [--query paged] [--seed xlarge] [--seconds 20]
+ */
+import { parseArgs } from 'node:util';
+import { measureLoad } from './measure';
+import { peakRssBytes, runScript, startEmulator, startServer, stopAllChildren } from './processes';
+import { benchQueryNamed, utcToday } from './queries';
+
+const CONNECTIONS = 10;
+const CACHE_TTL_MS = '60000';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      query: { type: 'string', default: 'paged' },
+      seed: { type: 'string', default: 'xlarge' },
+      seconds: { type: 'string', default: '20' },
+    },
+  });
+  const today = utcToday();
+  const query = benchQueryNamed(values.query, today, `cache${Date.now().toString(36)}`);
+  const durationS = Number(values.seconds);
+  const runs = [
+    { name: 'uncached', strategy: 'planned', env: {} },
+    {
+      name: `cached (PORTAL_CACHE_TTL_MS=${CACHE_TTL_MS})`,
+      strategy: 'planned',
+      env: { PORTAL_CACHE_TTL_MS: CACHE_TTL_MS },
+    },
+    { name: 'floor', strategy: 'floor', env: {} },
+  ] as const;
+  const figures: Array<{ name: string; requestsPerSecond: number; peakMiB: number }> = [];
+  for (const run of runs) {
+    const emulator = await startEmulator(0, values.seed);
+    const server = await startServer(run.strategy, emulator.url, today, run.env);
+    // Warmed up on a few requests: the first fills the cache and compiles the code.
+    await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS: 1, amount: 20 });
+    const load = await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS });
+    const peakMiB = peakRssBytes(server.child) / 2 ** 20;
+    figures.push({ name: run.name, requestsPerSecond: load.requestsPerSecond, peakMiB });
+    process.stdout.write(
+      `${query.name}, ${run.name}: ${load.requestsPerSecond.toFixed(1)} req/s (${load.requests} requests), ` +
+        `peak memory ${peakMiB.toFixed(0)} MiB\n`,
+    );
+    await stopAllChildren();
+  }
+  const [uncached, cached, floor] = figures;
+  process.stdout.write(
+    `cached / uncached: ${(cached!.requestsPerSecond / uncached!.requestsPerSecond).toFixed(2)}x req/s; ` +
+      `peak memory: cached ${(cached!.peakMiB / floor!.peakMiB).toFixed(2)}x the floor's, ` +
+      `uncached ${(uncached!.peakMiB / floor!.peakMiB).toFixed(2)}x\n`,
+  );
+}
+
+runScript(main);
