@@ -3,7 +3,7 @@
  * front of its own emulator (on the xlarge seed unless told), and the floor beside them for memory; their req/s
  * under the same load, the ratio, and each one's peak memory.
  *
- *   npm run build && npx tsx scripts/bench/cacheRatio.ts [--query paged] [--seed xlarge] [--seconds 20]
+ *   npm run bench:cache -- [--query paged] [--seed xlarge] [--seconds 20]
  */
 import { parseArgs } from 'node:util';
 import { measureLoad } from './measure';
@@ -37,9 +37,16 @@ async function main(): Promise<void> {
   for (const run of runs) {
     const emulator = await startEmulator(0, values.seed);
     const server = await startServer(run.strategy, emulator.url, today, run.env);
-    // Warmed up on a few requests: the first fills the cache and compiles the code.
-    await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS: 1, amount: 20 });
-    const load = await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS });
+    const load = await (async () => {
+      try {
+        // Warmed up on a few requests: the first fills the cache and compiles the code.
+        await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS: 1, amount: 20 });
+        return await measureLoad(server.graphqlUrl, query, { connections: CONNECTIONS, durationS });
+      } catch (error) {
+        process.stderr.write(`${server.child.output()}\n${emulator.child.output()}\n`);
+        throw error;
+      }
+    })();
     const peakMiB = peakRssBytes(server.child) / 2 ** 20;
     figures.push({ name: run.name, requestsPerSecond: load.requestsPerSecond, peakMiB });
     process.stdout.write(

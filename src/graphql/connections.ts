@@ -6,6 +6,7 @@
  * cursor from another list or order is refused rather than silently misread.
  */
 import type { LicenseDetailWire, LicenseWire } from '../portal/wireTypes';
+import { keptView } from '../portal/keptLists';
 import type { LicenseFilter, LicenseOrder, LicenseOrderField, OrderDirection } from '../generated/graphql';
 import { InputError } from './errors';
 import { parseDate, parseFirst, parseId } from './inputs';
@@ -145,10 +146,51 @@ export function checkPageArgs<T>(
   return { first: parseFirst(first), after: after == null ? undefined : decodeCursor(ordering.tag, after) };
 }
 
+/**
+ * The page of `licenses` that `filter`, `ordering` and `page` name: the one rule for which licences a page holds and
+ * in what order, for the resolver that answers it and for the count that weighs it first. From a list the read cache
+ * keeps, the page is cut from the list's order made once and kept with it (`keptView`), at the cost of one pass
+ * of the filter and the page; from any other list, the matching licences are sorted for this page alone.
+ */
+export function licensePage(
+  licenses: readonly LicenseWire[],
+  filter: CheckedLicenseFilter,
+  ordering: Ordering<LicenseWire>,
+  page: PageArgs,
+): LicensePage {
+  const filtered = Object.keys(filter).length > 0;
+  const sorted = keptView(licenses, `order:${ordering.tag}`, (all) => inOrder(all, ordering));
+  // No filter, no copy: the page may be the list itself.
+  if (!sorted)
+    return paginate(
+      filtered ? licenses.filter((license) => licenseMatches(license, filter)) : licenses,
+      ordering,
+      page,
+    );
+  if (!filtered) return cut(sorted, ordering, page);
+  const compare = comparePositions(ordering.direction);
+  const start = page.after === undefined ? 0 : firstIndexAfter(sorted, ordering, page.after, compare);
+  let before = 0;
+  for (let index = 0; index < start; index += 1) if (licenseMatches(sorted[index]!, filter)) before += 1;
+  const nodes: LicenseWire[] = [];
+  let after = 0;
+  for (let index = start; index < sorted.length; index += 1) {
+    const license = sorted[index]!;
+    if (!licenseMatches(license, filter)) continue;
+    if (page.first === undefined || nodes.length < page.first) nodes.push(license);
+    else after += 1;
+  }
+  return new Page(nodes, before + nodes.length + after, after > 0, before > 0, ordering);
+}
+
 /** Sorts, skips to after the cursor, and cuts a page; `totalCount` counts every item given. */
 export function paginate<T>(items: readonly T[], ordering: Ordering<T>, args: PageArgs): Page<T> {
+  return cut(inOrder(items, ordering), ordering, args);
+}
+
+/** Skips to after the cursor and cuts a page of items already in the order. */
+function cut<T>(sorted: readonly T[], ordering: Ordering<T>, args: PageArgs): Page<T> {
   const compare = comparePositions(ordering.direction);
-  const sorted = inOrder(items, ordering, compare);
   const start = args.after === undefined ? 0 : firstIndexAfter(sorted, ordering, args.after, compare);
   const end = args.first === undefined ? sorted.length : Math.min(sorted.length, start + args.first);
   const nodes = start === 0 && end === sorted.length ? sorted : sorted.slice(start, end);
@@ -182,8 +224,9 @@ function compareInDirection(
  * `items` in the order; `items` itself when they already are, as the portal's lists come (by ascending id), so
  * that the usual page costs no copy. The sort is stable, so either way equal positions keep their order.
  */
-function inOrder<T>(items: readonly T[], ordering: Ordering<T>, compare: (a: Position, b: Position) => number) {
+function inOrder<T>(items: readonly T[], ordering: Ordering<T>): readonly T[] {
   if (isInOrder(items, ordering)) return items;
+  const compare = comparePositions(ordering.direction);
   return items
     .map((item) => ({ item, position: positionOf(item, ordering) }))
     .sort((a, b) => compare(a.position, b.position))

@@ -30,8 +30,8 @@ import {
   checkLicenseFilter,
   checkPageArgs,
   licenseDetailOrdering,
-  licenseMatches,
   licenseOrdering,
+  licensePage,
   paginate,
   type CheckedLicenseFilter,
   type PageArgs,
@@ -410,12 +410,7 @@ class AnswerRecords {
       const parent = parentOf(record);
       const licenses = this.licensesFor(parent, filter.productAssignmentId);
       if (licenses === null) return undefined;
-      if (licenses) {
-        const matching = filtered ? licenses.filter((license) => licenseMatches(license, filter)) : licenses;
-        const nodes =
-          page.first === undefined && page.after === undefined ? matching : paginate(matching, ordering, page).nodes;
-        return new PageOf(nodes);
-      }
+      if (licenses) return new PageOf(licensePage(licenses, filter, ordering, page).nodes);
       this.estimated = true;
       const { assignments, licenses: all } = this.sizes;
       const perAssignment = all !== undefined && assignments ? all / assignments : 1;

@@ -119,5 +119,5 @@ function keepList<T>(records: T): T {
 function deepFreeze(value: object): void {
   if (Object.isFrozen(value)) return;
   Object.freeze(value);
-  for (const item of Object.values(value)) if (typeof item === 'object' && item !== null) deepFreeze(item);
+  for (const item of Object.values(value) as unknown[]) if (typeof item === 'object' && item !== null) deepFreeze(item);
 }

@@ -55,7 +55,13 @@ export interface ListCache {
    * caller has written since (checked and kept in one step); a shared cache keeps nothing at an unknown generation.
    * `records` are frozen once kept. Never throws: a store error keeps nothing.
    */
-  store(callerKey: string, endpoint: EndpointName, body: Buffer, records: unknown, generation: Generation): Promise<void>;
+  store(
+    callerKey: string,
+    endpoint: EndpointName,
+    body: Buffer,
+    records: unknown,
+    generation: Generation,
+  ): Promise<void>;
   /**
    * After the caller wrote (generated a licence): moves its generation on and drops every entry of it, in one
    * step, for every process that shares the cache. Never throws.
@@ -81,7 +87,10 @@ export class MemoryListCache implements ListCache {
     this.kept = new KeptLists(maxBytes, now);
   }
 
-  async lookup<T>(callerKey: string, endpoint: EndpointName): Promise<{ records: T | undefined; generation: Generation }> {
+  async lookup<T>(
+    callerKey: string,
+    endpoint: EndpointName,
+  ): Promise<{ records: T | undefined; generation: Generation }> {
     const kept = this.kept.get(callerKey, endpoint);
     if (kept) this.keptReads.served += 1;
     return { records: kept?.records as T | undefined, generation: undefined };

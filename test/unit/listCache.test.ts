@@ -4,8 +4,11 @@
 import { MemoryListCache } from '../../src/portal/listCache';
 import { isKept, keptView } from '../../src/portal/keptLists';
 
-const recordsOf = async (cache: MemoryListCache, callerKey: string, endpoint: 'license.list' | 'productAssignment.list') =>
-  (await cache.lookup(callerKey, endpoint)).records;
+const recordsOf = async (
+  cache: MemoryListCache,
+  callerKey: string,
+  endpoint: 'license.list' | 'productAssignment.list',
+) => (await cache.lookup(callerKey, endpoint)).records;
 
 /** A body and the list parsed from it. */
 const list = (...ids: number[]) => ({ body: Buffer.from(JSON.stringify(ids)), records: ids.map((id) => ({ id })) });

@@ -7,8 +7,8 @@ import { PortalError } from '../../portal/portalErrors';
 import {
   checkLicenseFilter,
   checkPageArgs,
-  licenseMatches,
   licenseOrdering,
+  licensePage,
   paginate,
   type LicensePage,
 } from '../connections';
@@ -41,9 +41,7 @@ export async function licensesPage(
     oneAssignment === undefined
       ? await context.loaders.allLicenses()
       : await licensesOf(context, oneAssignment, assignmentId === undefined);
-  // No filter, no copy: the page may be the list itself.
-  const filtered = Object.keys(filter).length > 0;
-  return paginate(filtered ? licenses.filter((license) => licenseMatches(license, filter)) : licenses, ordering, page);
+  return licensePage(licenses, filter, ordering, page);
 }
 
 async function licensesOf(
