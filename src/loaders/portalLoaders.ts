@@ -21,7 +21,7 @@ import type {
   ProductAssignmentWire,
 } from '../portal/wireTypes';
 import { PortalError } from '../portal/portalErrors';
-import { keptView } from '../portal/keptLists';
+import { isKept, keptList, keptView } from '../portal/keptLists';
 import type { EndpointName } from '../portal/endpoints';
 import { showCallsPlan, type OperationPlan, type RecordKind } from '../planner/operationPlan';
 import { MissingRecordCalls, batchSource, wholeListSource, type ListsStarted } from '../planner/recordSources';
@@ -206,7 +206,7 @@ export class PortalLoaders implements Loaders {
   allAssignments(): Promise<ProductAssignmentWire[]> {
     this.assignmentList ??= (
       wholeListSource('assignments', this.started()) === 'grouped'
-        ? this.allGrouped().then((groups) => groups.map((group) => group.product_assignment).sort(byId))
+        ? this.allGrouped().then((groups) => assignmentsOfGroups(groups, true))
         : this.portal.listProductAssignments(this.caller).then((list) => {
             this.listed.assignments.addList(list);
             return list;
@@ -219,7 +219,7 @@ export class PortalLoaders implements Loaders {
   allLicenses(): Promise<LicenseWire[]> {
     this.licenseList ??= (
       wholeListSource('licenses', this.started()) === 'grouped'
-        ? this.allGrouped().then((groups) => groups.flatMap((group) => group.licenses).sort(byId))
+        ? this.allGrouped().then((groups) => licensesOfGroups(groups, true))
         : this.portal.listLicenses(this.caller).then((list) => {
             this.listed.licenses.addList(list);
             return list;
@@ -243,8 +243,10 @@ export class PortalLoaders implements Loaders {
       for (const group of groups) {
         this.listed.assignments.set(group.product_assignment.id, group.product_assignment);
         this.listed.licensesByAssignmentId.set(group.product_assignment.id, group.licenses);
-        this.listed.licenses.addList(group.licenses);
       }
+      // Their licences as one list: for a kept grouped list, one made once, looked up in its own index.
+      if (isKept(groups)) this.listed.licenses.addList(licensesOfGroups(groups, true));
+      else for (const group of groups) this.listed.licenses.addList(group.licenses);
       return (this.lists.grouped = groups);
     });
     return this.groupedList;
@@ -298,7 +300,7 @@ export class PortalLoaders implements Loaders {
       source === 'show'
         ? undefined
         : source === 'grouped'
-          ? this.allGrouped().then((groups) => groups.map((group) => group.product_assignment))
+          ? this.allGrouped().then((groups) => assignmentsOfGroups(groups, false))
           : this.allAssignments();
     return this.fromListOrShow('assignment', ids, list, 'productAssignment.show', (id) =>
       this.portal.showProductAssignment(this.caller, id),
@@ -311,7 +313,7 @@ export class PortalLoaders implements Loaders {
       source === 'show'
         ? undefined
         : source === 'grouped'
-          ? this.allGrouped().then((groups) => groups.flatMap((group) => group.licenses))
+          ? this.allGrouped().then((groups) => licensesOfGroups(groups, false))
           : this.allLicenses();
     return this.fromListOrShow('license', ids, list, 'license.show', (id) => this.portal.showLicense(this.caller, id));
   }
@@ -470,6 +472,23 @@ class RecordsById<V> implements Kept<V> {
     for (const records of this.unindexed) for (const record of records) this.byId.set(this.idOf(record), record);
     this.unindexed = [];
   }
+}
+
+/**
+ * The grouped list's assignments, by id when `sorted` (a batch looks them up by id, in any order); made once, by id,
+ * for a grouped list the read cache keeps.
+ */
+function assignmentsOfGroups(groups: readonly GroupedLicensesWire[], sorted: boolean): ProductAssignmentWire[] {
+  const all = (list: readonly GroupedLicensesWire[]) => list.map((group) => group.product_assignment);
+  const kept = keptList(groups, 'assignments', (list) => all(list).sort(byId));
+  return kept ?? (sorted ? all(groups).sort(byId) : all(groups));
+}
+
+/** The grouped list's licences, as `assignmentsOfGroups` gives its assignments. */
+function licensesOfGroups(groups: readonly GroupedLicensesWire[], sorted: boolean): LicenseWire[] {
+  const all = (list: readonly GroupedLicensesWire[]) => list.flatMap((group) => group.licenses);
+  const kept = keptList(groups, 'licenses', (list) => all(list).sort(byId));
+  return kept ?? (sorted ? all(groups).sort(byId) : all(groups));
 }
 
 function byId(a: { id: number }, b: { id: number }): number {

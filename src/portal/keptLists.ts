@@ -27,6 +27,14 @@ export function keptView<T, V>(list: readonly T[], name: string, make: (list: re
   return view;
 }
 
+/**
+ * A list made from a kept list (a grouped list's licences, out of their groups), made once and kept with it: frozen,
+ * and with views of its own, like a list the read cache keeps. Undefined when `list` is not kept.
+ */
+export function keptList<T, V>(list: readonly T[], name: string, make: (list: readonly T[]) => V[]): V[] | undefined {
+  return keptView(list, name, (all) => keepList(make(all)));
+}
+
 /** Whether a value is a list the read cache keeps (frozen, and shared by every read of it). */
 export function isKept(value: unknown): boolean {
   return typeof value === 'object' && value !== null && viewsOfKept.has(value);
