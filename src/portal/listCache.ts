@@ -199,6 +199,8 @@ export class RedisListCache implements ListCache {
         this.keptReads.served += 1;
         return { records: kept.records as T, generation };
       }
+      // Older than a write: never served again (a notice of the write may still be on its way).
+      if (this.kept.get(callerKey, endpoint) === kept) this.kept.drop(callerKey, endpoint);
     }
     let found: [string | null, string | null, number];
     try {

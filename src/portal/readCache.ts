@@ -8,7 +8,8 @@
  * served by, or joins, a call that started before that write ended; and no answer read before it is stored after
  * it. Writes are counted per caller in this process (`WriteLog`) and, when the cache is shared by replicas, in the
  * cache itself (its generation): a read notes both when its lookup starts, joins a call only where both are still
- * what that call noted, and stores only if they still are. Another replica's writes are seen only through that
+ * what that call noted, and stores only if they still are; a list a process keeps parsed is served only while the
+ * caller's generation is still the one it was read at (`listCache.ts`). Another replica's writes are seen only through that
  * generation, so replicas without a shared cache are given no shared reads (`main.ts`). A write moves both on and drops the caller's entries
  * before its answer goes back, so every read its caller makes after it starts afresh.
  *

@@ -37,6 +37,7 @@ export class SharedRedis {
   readonly counts = { commands: 0, errors: 0, seconds: 0 };
   /** The connections that listen to channels (see `listen`). */
   private readonly listeners: Redis[] = [];
+  private closed = false;
 
   constructor(private readonly options: SharedRedisOptions) {
     this.client = new Redis(options.url, {
@@ -104,13 +105,16 @@ export class SharedRedis {
         () => onListening(false),
       );
     });
-    const dropped = () => onListening(false);
+    const dropped = () => {
+      if (!this.closed) onListening(false); // closing is not an outage
+    };
     listener.on('error', dropped);
     listener.on('close', dropped);
     listener.on('end', dropped);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.up = false;
     this.reportedDown = true; // closing is not an outage
     this.client.disconnect();
