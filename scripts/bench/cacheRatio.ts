@@ -1,14 +1,16 @@
 /**
  * What the read cache buys on one operation: this checkout's server uncached and with `PORTAL_CACHE_TTL_MS`, each in
  * front of its own emulator (on the xlarge seed unless told), and the floor beside them for memory; their req/s
- * under the same load, the ratio, and each one's peak memory.
+ * under the same load, the ratio, and each one's peak memory. With `--redis`, the cached server shares its cache
+ * through a redis-server, as replicas do: each read of a kept list then asks Redis for the caller's generation.
  *
- *   npm run bench:cache -- [--query paged] [--seed xlarge] [--seconds 20]
+ *   npm run bench:cache -- [--query paged] [--seed xlarge] [--seconds 20] [--redis]
  */
 import { parseArgs } from 'node:util';
 import { measureLoad } from './measure';
 import { peakRssBytes, runScript, startEmulator, startServer, stopAllChildren } from './processes';
 import { benchQueryNamed, utcToday } from './queries';
+import { startRedisServer } from '../soak/redisServer';
 
 const CONNECTIONS = 10;
 const CACHE_TTL_MS = '60000';
@@ -19,20 +21,30 @@ async function main(): Promise<void> {
       query: { type: 'string', default: 'paged' },
       seed: { type: 'string', default: 'xlarge' },
       seconds: { type: 'string', default: '20' },
+      redis: { type: 'boolean', default: false },
     },
   });
+  // With --redis, the cached server shares its cache through a redis-server of its own, as replicas do.
+  const redis = values.redis ? await startRedisServer() : undefined;
+  const shared: Record<string, string> = redis
+    ? {
+        REDIS_URL: redis.url,
+        CALLER_HASH_SECRET: 'the-benchmark-replicas-share-this-secret',
+        SESSION_SECRET: 'the-benchmark-replicas-seal-sessions-with-this',
+      }
+    : {};
   const today = utcToday();
   const query = benchQueryNamed(values.query, today, `cache${Date.now().toString(36)}`);
   const durationS = Number(values.seconds);
   const runs = [
     { name: 'uncached', strategy: 'planned', env: {} },
     {
-      name: `cached (PORTAL_CACHE_TTL_MS=${CACHE_TTL_MS})`,
+      name: `cached (PORTAL_CACHE_TTL_MS=${CACHE_TTL_MS}${redis ? ', REDIS_URL' : ''})`,
       strategy: 'planned',
-      env: { PORTAL_CACHE_TTL_MS: CACHE_TTL_MS },
+      env: { PORTAL_CACHE_TTL_MS: CACHE_TTL_MS, ...shared },
     },
     { name: 'floor', strategy: 'floor', env: {} },
-  ] as const;
+  ] as const satisfies ReadonlyArray<{ name: string; strategy: string; env: Record<string, string> }>;
   const figures: Array<{ name: string; requestsPerSecond: number; peakMiB: number }> = [];
   for (const run of runs) {
     const emulator = await startEmulator(0, values.seed);
@@ -55,6 +67,7 @@ async function main(): Promise<void> {
     );
     await stopAllChildren();
   }
+  await redis?.dispose();
   const [uncached, cached, floor] = figures;
   process.stdout.write(
     `cached / uncached: ${(cached!.requestsPerSecond / uncached!.requestsPerSecond).toFixed(2)}x req/s; ` +

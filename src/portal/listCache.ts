@@ -214,7 +214,8 @@ export class RedisListCache implements ListCache {
     const generation = written ?? '0';
     if (body === null || ttlMs <= 0) return { records: undefined, generation };
     const bytes = Buffer.from(body, 'utf8');
-    // Kept (and frozen) even while not listening: it is served only once this replica listens again.
+    // Kept (and frozen) whether or not the channel is heard: this read and those that join it share the one copy.
+    // While the channel is not heard, it is not served again; once it is heard again, it is dropped with the rest.
     const records = this.kept.keep(callerKey, endpoint, parse(bytes), bytes.length, generation, ttlMs);
     return { records, generation };
   }
