@@ -183,6 +183,20 @@ export function licensePage(
   return new Page(nodes, before + nodes.length + after, after > 0, before > 0, ordering);
 }
 
+/**
+ * The licences of the page `licensePage` cuts, in no particular order: for weighing the page before it is cut. A page
+ * without `first` or `after` holds every licence that matches, so they are not sorted for it.
+ */
+export function licensePageItems(
+  licenses: readonly LicenseWire[],
+  filter: CheckedLicenseFilter,
+  ordering: Ordering<LicenseWire>,
+  page: PageArgs,
+): readonly LicenseWire[] {
+  if (page.first !== undefined || page.after !== undefined) return licensePage(licenses, filter, ordering, page).nodes;
+  return Object.keys(filter).length > 0 ? licenses.filter((license) => licenseMatches(license, filter)) : licenses;
+}
+
 /** Sorts, skips to after the cursor, and cuts a page; `totalCount` counts every item given. */
 export function paginate<T>(items: readonly T[], ordering: Ordering<T>, args: PageArgs): Page<T> {
   return cut(inOrder(items, ordering), ordering, args);

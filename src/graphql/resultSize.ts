@@ -31,7 +31,7 @@ import {
   checkPageArgs,
   licenseDetailOrdering,
   licenseOrdering,
-  licensePage,
+  licensePageItems,
   paginate,
   type CheckedLicenseFilter,
   type PageArgs,
@@ -410,7 +410,7 @@ class AnswerRecords {
       const parent = parentOf(record);
       const licenses = this.licensesFor(parent, filter.productAssignmentId);
       if (licenses === null) return undefined;
-      if (licenses) return new PageOf(licensePage(licenses, filter, ordering, page).nodes);
+      if (licenses) return new PageOf(licensePageItems(licenses, filter, ordering, page));
       this.estimated = true;
       const { assignments, licenses: all } = this.sizes;
       const perAssignment = all !== undefined && assignments ? all / assignments : 1;
