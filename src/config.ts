@@ -95,6 +95,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     /** Traces exported over OTLP/HTTP; undefined: off. */
     tracing: tracingSettings(setting),
     portalCacheTtlMs: setting('PORTAL_CACHE_TTL_MS'),
+    portalCacheMaxBytes: setting('PORTAL_CACHE_MAX_BYTES'),
     clientLimits: {
       authFailureLimit: setting('AUTH_FAILURE_LIMIT'),
       authFailureLimitPerAddress: setting('AUTH_FAILURE_LIMIT_PER_ADDRESS'),

@@ -94,8 +94,8 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     config.portalCacheTtlMs === 0
       ? undefined
       : redis
-        ? new RedisListCache(config.portalCacheTtlMs, redis)
-        : new MemoryListCache(config.portalCacheTtlMs);
+        ? new RedisListCache(config.portalCacheTtlMs, redis, log, config.portalCacheMaxBytes)
+        : new MemoryListCache(config.portalCacheTtlMs, config.portalCacheMaxBytes);
   const tracing = parts.tracing ?? (config.tracing ? Tracing.start(config.tracing, log) : undefined);
   const { url, ...clientSettings } = config.portal;
   const now = parts.now ?? Date.now;
@@ -144,6 +144,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     breaker: () => portal.breaker.current(),
     cacheLookups: () => portal.cacheLookups,
     readsShared: () => portal.readsShared,
+    keptReads: () => listCache?.keptReads ?? { served: 0, distrusted: 0 },
     clientLimits: () => clientLimits.counts,
     ...(sharedState ? { sharedState } : {}),
     ...(tracing?.exported ? { traceSpans: () => tracing.exported! } : {}),

@@ -6,6 +6,7 @@
  * cursor from another list or order is refused rather than silently misread.
  */
 import type { LicenseDetailWire, LicenseWire } from '../portal/wireTypes';
+import { keptView } from '../portal/keptLists';
 import type { LicenseFilter, LicenseOrder, LicenseOrderField, OrderDirection } from '../generated/graphql';
 import { InputError } from './errors';
 import { parseDate, parseFirst, parseId } from './inputs';
@@ -129,9 +130,8 @@ export function checkLicensePageArgs(input: LicensePageInput): LicensePageArgs {
 }
 
 /**
- * The licence pages of one request, cut once each: the one rule of which licences a page holds, for the resolver
- * (`licensesPage`) and the answer counter alike, which cut the same pages of the same lists (the counter once per
- * round). A page costs a pass over its whole list, 50,000 licences for the xlarge seed's customer. Kept by the list
+ * The licence pages of one request, each cut once (by `licensePage`): the resolver (`licensesPage`) and the answer
+ * counter cut the same pages of the same lists (the counter once per round). A page costs a pass over its whole list, 50,000 licences for the xlarge seed's customer. Kept by the list
  * they were cut from (while it lives) and their arguments; a request's pages are as many as its document names.
  */
 export class LicensePages {
@@ -144,16 +144,7 @@ export class LicensePages {
     let pages = this.cut.get(licenses);
     if (!pages) this.cut.set(licenses, (pages = new Map<string, LicensePage>()));
     let cut = pages.get(key);
-    if (!cut) {
-      const filtered = Object.keys(filter).length > 0;
-      // No filter, no copy: the page may be the list itself.
-      cut = paginate(
-        filtered ? licenses.filter((license) => licenseMatches(license, filter)) : licenses,
-        ordering,
-        page,
-      );
-      pages.set(key, cut);
-    }
+    if (!cut) pages.set(key, (cut = licensePage(licenses, filter, ordering, page)));
     return cut;
   }
 }
@@ -198,14 +189,55 @@ export function checkPageArgs<T>(
 }
 
 /**
+ * The page of `licenses` that `filter`, `ordering` and `page` name: the one rule for which licences a page holds and
+ * in what order, for the resolver that answers it and for the count that weighs it first. From a list the read cache
+ * keeps, the page is cut from the list's order made once and kept with it (`keptView`), at the cost of one pass
+ * of the filter and the page; from any other list, the matching licences are sorted for this page alone.
+ */
+export function licensePage(
+  licenses: readonly LicenseWire[],
+  filter: CheckedLicenseFilter,
+  ordering: Ordering<LicenseWire>,
+  page: PageArgs,
+): LicensePage {
+  const filtered = Object.keys(filter).length > 0;
+  const sorted = keptView(licenses, `order:${ordering.tag}`, (all) => inOrder(all, ordering));
+  // No filter, no copy: the page may be the list itself.
+  if (!sorted)
+    return paginate(
+      filtered ? licenses.filter((license) => licenseMatches(license, filter)) : licenses,
+      ordering,
+      page,
+    );
+  if (!filtered) return cut(sorted, ordering, page);
+  const compare = comparePositions(ordering.direction);
+  const start = page.after === undefined ? 0 : firstIndexAfter(sorted, ordering, page.after, compare);
+  let before = 0;
+  for (let index = 0; index < start; index += 1) if (licenseMatches(sorted[index]!, filter)) before += 1;
+  const nodes: LicenseWire[] = [];
+  let after = 0;
+  for (let index = start; index < sorted.length; index += 1) {
+    const license = sorted[index]!;
+    if (!licenseMatches(license, filter)) continue;
+    if (page.first === undefined || nodes.length < page.first) nodes.push(license);
+    else after += 1;
+  }
+  return new Page(nodes, before + nodes.length + after, after > 0, before > 0, ordering);
+}
+
+/**
  * Sorts, skips to after the cursor, and cuts a page; `totalCount` counts every item given. A page of the first N of
  * items out of order is picked in one pass (`firstAfter`), with no sort of the rest.
  */
 export function paginate<T>(items: readonly T[], ordering: Ordering<T>, args: PageArgs): Page<T> {
-  const compare = comparePositions(ordering.direction);
   if (args.first !== undefined && !isInOrder(items, ordering))
     return firstAfter(items, ordering, args.first, args.after);
-  const sorted = inOrder(items, ordering, compare);
+  return cut(inOrder(items, ordering), ordering, args);
+}
+
+/** Skips to after the cursor and cuts a page of items already in the order. */
+function cut<T>(sorted: readonly T[], ordering: Ordering<T>, args: PageArgs): Page<T> {
+  const compare = comparePositions(ordering.direction);
   const start = args.after === undefined ? 0 : firstIndexAfter(sorted, ordering, args.after, compare);
   const end = args.first === undefined ? sorted.length : Math.min(sorted.length, start + args.first);
   const nodes = start === 0 && end === sorted.length ? sorted : sorted.slice(start, end);
@@ -239,8 +271,9 @@ function compareInDirection(
  * `items` in the order; `items` itself when they already are, as the portal's lists come (by ascending id), so
  * that the usual page costs no copy. The sort is stable, so either way equal positions keep their order.
  */
-function inOrder<T>(items: readonly T[], ordering: Ordering<T>, compare: (a: Position, b: Position) => number) {
+function inOrder<T>(items: readonly T[], ordering: Ordering<T>): readonly T[] {
   if (isInOrder(items, ordering)) return items;
+  const compare = comparePositions(ordering.direction);
   return items
     .map((item) => ({ item, position: positionOf(item, ordering) }))
     .sort((a, b) => compare(a.position, b.position))

@@ -49,6 +49,8 @@ export class ServerMetrics {
     cacheLookups: () => { hit: number; miss: number };
     /** Reads of a portal list that joined a call of the same caller's under way, so far. */
     readsShared: () => number;
+    /** Reads that found a list kept in this process: served from it, or not, since it could not be trusted. */
+    keptReads: () => { served: number; distrusted: number };
     /** The per-address limits' counts so far. */
     clientLimits: () => ClientLimitCounts;
     /** Spans exported and dropped so far, when traces are exported. */
@@ -180,6 +182,17 @@ export class ServerMetrics {
         const { hit, miss } = sources.cacheLookups();
         this.set({ result: 'hit' }, hit);
         this.set({ result: 'miss' }, miss);
+      },
+    });
+    new Gauge({
+      name: 'portal_cache_kept_reads',
+      help: "Reads since start that found the caller's list kept parsed in this process, by outcome: served from it, or distrusted (with REDIS_URL, while this replica does not hear the other replicas' writes: read from Redis or the portal instead).",
+      labelNames: ['outcome'],
+      registers: [this.registry],
+      collect() {
+        const { served, distrusted } = sources.keptReads();
+        this.set({ outcome: 'served' }, served);
+        this.set({ outcome: 'distrusted' }, distrusted);
       },
     });
     new Gauge({

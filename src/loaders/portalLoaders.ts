@@ -21,6 +21,7 @@ import type {
   ProductAssignmentWire,
 } from '../portal/wireTypes';
 import { PortalError } from '../portal/portalErrors';
+import { isKept, keptList, keptView } from '../portal/keptLists';
 import type { EndpointName } from '../portal/endpoints';
 import { showCallsPlan, type OperationPlan, type RecordKind } from '../planner/operationPlan';
 import { MissingRecordCalls, batchSource, wholeListSource, type ListsStarted } from '../planner/recordSources';
@@ -59,9 +60,9 @@ export class PortalLoaders implements Loaders {
    * times per nested query; and read by `known()` to count an answer before it is resolved.
    */
   private readonly listed = {
-    assignments: new RecordsById<ProductAssignmentWire>((assignment) => assignment.id),
-    licenses: new RecordsById<LicenseWire>((license) => license.id),
-    detailsByLicenseId: new RecordsById<LicenseDetailWire>((detail) => detail.license_id),
+    assignments: new RecordsById<ProductAssignmentWire>((assignment) => assignment.id, 'byId'),
+    licenses: new RecordsById<LicenseWire>((license) => license.id, 'byId'),
+    detailsByLicenseId: new RecordsById<LicenseDetailWire>((detail) => detail.license_id, 'byLicenseId'),
     licensesByAssignmentId: new Map<number, LicenseWire[]>(),
   };
   /** The lists as they arrived (undefined until then). */
@@ -177,7 +178,7 @@ export class PortalLoaders implements Loaders {
   known(): KnownRecords {
     const { listed, lists } = this;
     const grouped = lists.grouped;
-    let licensesByAssignment: Map<number, LicenseWire[]> | undefined;
+    let licensesByAssignment: ReadonlyMap<number, readonly LicenseWire[]> | undefined;
     // The grouped list holds every assignment and licence too; their order does not matter to a count.
     if (grouped && this.ungrouped?.from !== grouped) {
       this.ungrouped = {
@@ -197,7 +198,7 @@ export class PortalLoaders implements Loaders {
         const own = listed.licensesByAssignmentId.get(assignmentId);
         if (own || grouped || !lists.licenses) return own ?? (grouped ? [] : undefined);
         // The whole licence list is here: an assignment with no licence in it has none.
-        licensesByAssignment ??= groupBy(lists.licenses, (license) => license.product_assignment_id);
+        licensesByAssignment ??= licensesByAssignmentOf(lists.licenses);
         return licensesByAssignment.get(assignmentId) ?? [];
       },
     };
@@ -207,7 +208,7 @@ export class PortalLoaders implements Loaders {
   allAssignments(): Promise<ProductAssignmentWire[]> {
     this.assignmentList ??= (
       wholeListSource('assignments', this.started()) === 'grouped'
-        ? this.allGrouped().then((groups) => groups.map((group) => group.product_assignment).sort(byId))
+        ? this.allGrouped().then((groups) => assignmentsOfGroups(groups, true))
         : this.portal.listProductAssignments(this.caller).then((list) => {
             this.listed.assignments.addList(list);
             return list;
@@ -220,7 +221,7 @@ export class PortalLoaders implements Loaders {
   allLicenses(): Promise<LicenseWire[]> {
     this.licenseList ??= (
       wholeListSource('licenses', this.started()) === 'grouped'
-        ? this.allGrouped().then((groups) => groups.flatMap((group) => group.licenses).sort(byId))
+        ? this.allGrouped().then((groups) => licensesOfGroups(groups, true))
         : this.portal.listLicenses(this.caller).then((list) => {
             this.listed.licenses.addList(list);
             return list;
@@ -244,8 +245,10 @@ export class PortalLoaders implements Loaders {
       for (const group of groups) {
         this.listed.assignments.set(group.product_assignment.id, group.product_assignment);
         this.listed.licensesByAssignmentId.set(group.product_assignment.id, group.licenses);
-        this.listed.licenses.addList(group.licenses);
       }
+      // Their licences as one list: for a kept grouped list, one made once, looked up in its own index.
+      if (isKept(groups)) this.listed.licenses.addList(licensesOfGroups(groups, true));
+      else for (const group of groups) this.listed.licenses.addList(group.licenses);
       return (this.lists.grouped = groups);
     });
     return this.groupedList;
@@ -306,7 +309,7 @@ export class PortalLoaders implements Loaders {
       source === 'show'
         ? undefined
         : source === 'grouped'
-          ? this.allGrouped().then((groups) => groups.map((group) => group.product_assignment))
+          ? this.allGrouped().then((groups) => assignmentsOfGroups(groups, false))
           : this.allAssignments();
     return this.fromListOrShow('assignment', ids, list, 'productAssignment.show', (id) =>
       this.portal.showProductAssignment(this.caller, id),
@@ -319,7 +322,7 @@ export class PortalLoaders implements Loaders {
       source === 'show'
         ? undefined
         : source === 'grouped'
-          ? this.allGrouped().then((groups) => groups.flatMap((group) => group.licenses))
+          ? this.allGrouped().then((groups) => licensesOfGroups(groups, false))
           : this.allLicenses();
     return this.fromListOrShow('license', ids, list, 'license.show', (id) => this.portal.showLicense(this.caller, id));
   }
@@ -333,6 +336,7 @@ export class PortalLoaders implements Loaders {
       'licenseDetail.show',
       (id) => this.portal.showLicenseDetail(this.caller, id),
       (detail) => detail.license_id,
+      'byLicenseId',
     );
   }
 
@@ -345,9 +349,7 @@ export class PortalLoaders implements Loaders {
     const source = batchSource(this.plan, 'licensesOfAssignment', this.started());
     if (source === 'licenses') {
       // The whole licence list is here: group it. An assignment with no licence in it has none.
-      const byAssignment = await settle(this.allLicenses(), (licenses) =>
-        groupBy(licenses, (license) => license.product_assignment_id),
-      );
+      const byAssignment = await settle(this.allLicenses(), licensesByAssignmentOf);
       if (byAssignment instanceof Error) return ids.map(() => byAssignment);
       return ids.map((id) => byAssignment.get(id) ?? []);
     }
@@ -369,9 +371,13 @@ export class PortalLoaders implements Loaders {
     showEndpoint: EndpointName,
     show: (id: number) => Promise<V>,
     keyOf: (record: V) => number = (record) => record.id,
+    keyName = 'byId',
   ): Promise<Array<V | Error>> {
     if (!list) return eachKey(ids, show);
-    const found = await settle(list, (records) => new Map(records.map((record) => [keyOf(record), record])));
+    const found = await settle(list, (records) => {
+      const index = (all: readonly V[]) => new Map(all.map((record) => [keyOf(record), record]));
+      return keptView(records, keyName, index) ?? index(records);
+    });
     if (found instanceof Error) return ids.map(() => found);
     const shown = await this.showMissing(kind, ids, found, showEndpoint, show);
     return ids.map((id) => found.get(id) ?? shown.get(id)!);
@@ -413,13 +419,20 @@ interface Kept<V> {
 /**
  * Records by id, from show calls and from lists; a list's records are indexed only once one is looked up, since a
  * query that reads a list in order (4,000 licences under their assignments) never looks one up by id. Lists and
- * single records replace each other in the order they were added, as if each list were set record by record.
+ * single records replace each other in the order they were added, as if each list were set record by record. A list
+ * the read cache keeps, looked up first, is looked up in its own index, made once for every read of it.
  */
 class RecordsById<V> implements Kept<V> {
   private readonly byId = new Map<number, V>();
+  /** A kept list's index, under `byId`: what `byId` holds was added after it. */
+  private base: ReadonlyMap<number, V> | undefined;
   private unindexed: Array<readonly V[]> = [];
 
-  constructor(private readonly idOf: (record: V) => number) {}
+  /** `view` names the kept index by `idOf`. */
+  constructor(
+    private readonly idOf: (record: V) => number,
+    private readonly view: string,
+  ) {}
 
   addList(records: readonly V[]): void {
     this.unindexed.push(records);
@@ -432,24 +445,59 @@ class RecordsById<V> implements Kept<V> {
 
   get(id: number): V | undefined {
     this.index();
-    return this.byId.get(id);
+    return this.byId.get(id) ?? this.base?.get(id);
   }
 
   has(id: number): boolean {
     this.index();
-    return this.byId.has(id);
+    return this.byId.has(id) || this.base?.has(id) === true;
   }
 
   clear(): void {
     this.byId.clear();
+    this.base = undefined;
     this.unindexed = [];
   }
 
   private index(): void {
     if (this.unindexed.length === 0) return;
+    const [first] = this.unindexed;
+    if (this.unindexed.length === 1 && this.byId.size === 0 && this.base === undefined) {
+      this.base = keptView(
+        first!,
+        this.view,
+        (records) => new Map(records.map((record) => [this.idOf(record), record])),
+      );
+      if (this.base) {
+        this.unindexed = [];
+        return;
+      }
+    }
+    if (this.base) {
+      // A list added after the kept one: what that held, and `byId` does not, goes under what comes next.
+      for (const [id, record] of this.base) if (!this.byId.has(id)) this.byId.set(id, record);
+      this.base = undefined;
+    }
     for (const records of this.unindexed) for (const record of records) this.byId.set(this.idOf(record), record);
     this.unindexed = [];
   }
+}
+
+/**
+ * The grouped list's assignments, by id when `sorted` (a batch looks them up by id, in any order); made once, by id,
+ * for a grouped list the read cache keeps.
+ */
+function assignmentsOfGroups(groups: readonly GroupedLicensesWire[], sorted: boolean): ProductAssignmentWire[] {
+  const all = (list: readonly GroupedLicensesWire[]) => list.map((group) => group.product_assignment);
+  const kept = keptList(groups, 'assignments', (list) => all(list).sort(byId));
+  return kept ?? (sorted ? all(groups).sort(byId) : all(groups));
+}
+
+/** The grouped list's licences, as `assignmentsOfGroups` gives its assignments. */
+function licensesOfGroups(groups: readonly GroupedLicensesWire[], sorted: boolean): LicenseWire[] {
+  const all = (list: readonly GroupedLicensesWire[]) => list.flatMap((group) => group.licenses);
+  const kept = keptList(groups, 'licenses', (list) => all(list).sort(byId));
+  return kept ?? (sorted ? all(groups).sort(byId) : all(groups));
 }
 
 function byId(a: { id: number }, b: { id: number }): number {
@@ -462,6 +510,18 @@ async function settle<T, R>(promise: Promise<T>, then: (value: T) => R): Promise
   } catch (error) {
     return toError(error);
   }
+}
+
+/** A licence list's licences by assignment, in the list's order: made once for a list the read cache keeps. */
+function licensesByAssignmentOf(licenses: readonly LicenseWire[]): ReadonlyMap<number, LicenseWire[]> {
+  const group = (all: readonly LicenseWire[]) => groupBy(all, (license) => license.product_assignment_id);
+  // Shared by every read of the kept list, like the list itself: frozen.
+  const frozen = (all: readonly LicenseWire[]) => {
+    const groups = group(all);
+    for (const each of groups.values()) Object.freeze(each);
+    return groups;
+  };
+  return keptView(licenses, 'byAssignment', frozen) ?? group(licenses);
 }
 
 function groupBy<T, K>(items: readonly T[], keyOf: (item: T) => K): Map<K, T[]> {

@@ -1,14 +1,15 @@
 /**
  * The read layer over the transport: the one owner of what a read may be served from. It merges a caller's
  * concurrent reads of one list into one call (`PORTAL_SHARE_READS`, on by default; never across callers), keeps the
- * portal's list answers per caller (`PORTAL_CACHE_TTL_MS`, in a `ListCache`), and keeps every caller's reads fresh
+ * portal's lists per caller, parsed (`PORTAL_CACHE_TTL_MS`, in a `ListCache`), and keeps every caller's reads fresh
  * after its writes.
  *
  * The freshness rule: no read that starts after a caller's write (a generate, whatever its outcome) has ended is
  * served by, or joins, a call that started before that write ended; and no answer read before it is stored after
  * it. Writes are counted per caller in this process (`WriteLog`) and, when the cache is shared by replicas, in the
  * cache itself (its generation): a read notes both when its lookup starts, joins a call only where both are still
- * what that call noted, and stores only if they still are. Another replica's writes are seen only through that
+ * what that call noted, and stores only if they still are; a list a process keeps parsed is served only while the
+ * caller's generation is still the one it was read at (`listCache.ts`). Another replica's writes are seen only through that
  * generation, so replicas without a shared cache are given no shared reads (`main.ts`). A write moves both on and drops the caller's entries
  * before its answer goes back, so every read its caller makes after it starts afresh.
  *
@@ -27,8 +28,12 @@ interface Flight {
   written: number;
   /** The caller's generation in a shared cache, as its lookup read it; undefined without one. */
   generation: Promise<Generation> | undefined;
-  /** The list's body, and its records as parsed and checked: for the read that started the flight, and those that join it. */
-  answer: Promise<{ body: Buffer; value: unknown }>;
+  /**
+   * The list, parsed and checked: for the read that started the flight and for those that join it. Nothing changes
+   * a record once it is checked (a kept list is frozen besides), so ten tabs of one customer hold one copy of a
+   * list, not ten.
+   */
+  answer: Promise<{ value: unknown }>;
   /** Whether the request that started it gave up (its client left, its deadline passed): its call is no answer. */
   abandoned(): boolean;
 }
@@ -54,9 +59,9 @@ export class ReadCache {
 
   /**
    * Reads a list: from the cache, from a call under way for the same caller, or by `fetch`. `parse` checks a body
-   * against the contract (renaming the records in place as it goes), and a body is kept only once it has passed. The
-   * reads that join a call share the records it parsed: nothing changes a record once it is checked, and ten tabs
-   * of one customer held ten copies of the same 5,000 licences. A cached body is parsed by each read of it.
+   * against the contract (and renames its records in place), and a body is kept only once it has passed. A list the
+   * cache keeps is parsed once, frozen, and served to every read of it; a list read by a call is shared by the reads
+   * that joined it.
    */
   async list<T>(
     caller: PortalCaller,
@@ -133,22 +138,18 @@ export class ReadCache {
     const abandoned = () => signal?.aborted === true;
     this.begun += 1;
     if (!cache) {
-      const answer = fetch().then((body) => ({ body, value: parse(body) }));
+      const answer = fetch().then((body) => ({ value: parse(body) }));
       return { order: this.begun, written, generation: undefined, answer, abandoned };
     }
-    const looked = cache.lookup(callerKey, endpoint);
-    const answer = looked.then(async ({ body: cached, generation }) => {
-      this.lookups[cached === undefined ? 'miss' : 'hit'] += 1;
-      if (cached !== undefined) {
-        const body = Buffer.from(cached, 'utf8');
-        return { body, value: parse(body) };
-      }
+    const looked = cache.lookup(callerKey, endpoint, parse);
+    const answer = looked.then(async ({ records, generation }) => {
+      this.lookups[records === undefined ? 'miss' : 'hit'] += 1;
+      if (records !== undefined) return { value: records };
       const body = await fetch();
       const value = parse(body);
       // Checked and stored with no await between: a write of this process in between would be missed otherwise.
-      if (this.writes.of(callerKey) === written)
-        await cache.store(callerKey, endpoint, body.toString('utf8'), generation);
-      return { body, value };
+      if (this.writes.of(callerKey) === written) await cache.store(callerKey, endpoint, body, value, generation);
+      return { value };
     });
     return {
       order: this.begun,

@@ -365,7 +365,13 @@ export const SETTINGS = {
     rule: integer(0, HOUR_MS),
     default: '0',
     meaning:
-      "How long the portal's list answers are cached per caller (0: off). With `REDIS_URL`, in Redis for every replica; else in this process (at most 64 MiB). A licence made in the portal's own pages shows up after at most this long.",
+      "How long the portal's list answers are cached per caller (0: off): kept parsed and indexed in each process (at most `PORTAL_CACHE_MAX_BYTES`) and, with `REDIS_URL`, as bodies in Redis for every replica. A licence made in the portal's own pages shows up after at most this long.",
+  },
+  PORTAL_CACHE_MAX_BYTES: {
+    rule: integer(MIB, 16 * GIB),
+    default: String(64 * MIB),
+    meaning:
+      "Most heap the read cache's parsed lists take in each process, in bytes (64 MiB: the xlarge seed's licence list, 50,000 licences, is estimated at about 19 MiB with its indexes, so the largest customers' three or four lists fit, beside a 512 MiB container's other needs); past it, the lists least recently used are dropped.",
   },
   REDIS_URL: {
     rule: REDIS,

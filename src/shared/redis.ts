@@ -19,6 +19,11 @@ export interface SharedRedisOptions {
   log: OutageLog;
 }
 
+/** The name a channel of this server has in Redis: channels are not keys, and ioredis does not prefix them. */
+export function channelName(channel: string): string {
+  return `${KEY_PREFIX}${channel}`;
+}
+
 /** One connection, its health, and the counts `/metrics` shows. */
 export class SharedRedis {
   readonly client: Redis;
@@ -30,6 +35,9 @@ export class SharedRedis {
   private reportedDown = false;
   /** Commands sent, those that failed, and the seconds they took together (for `/metrics`). */
   readonly counts = { commands: 0, errors: 0, seconds: 0 };
+  /** The connections that listen to channels (see `listen`). */
+  private readonly listeners: Redis[] = [];
+  private closed = false;
 
   constructor(private readonly options: SharedRedisOptions) {
     this.client = new Redis(options.url, {
@@ -79,10 +87,38 @@ export class SharedRedis {
     }
   }
 
+  /**
+   * Listens to a channel (`channelName`) on a connection of its own, since a subscribed connection sends no other
+   * command: `onMessage` for each message; `onListening(true)` once subscribed, again after every reconnection, and
+   * `onListening(false)` as soon as the connection drops, since what is published meanwhile is lost. Never throws.
+   */
+  listen(channel: string, onMessage: (message: string) => void, onListening: (listening: boolean) => void): void {
+    const listener = this.client.duplicate();
+    this.listeners.push(listener);
+    const name = channelName(channel);
+    listener.on('message', (from: string, message: string) => {
+      if (from === name) onMessage(message);
+    });
+    listener.on('ready', () => {
+      listener.subscribe(name).then(
+        () => onListening(listener.status === 'ready'),
+        () => onListening(false),
+      );
+    });
+    const dropped = () => {
+      if (!this.closed) onListening(false); // closing is not an outage
+    };
+    listener.on('error', dropped);
+    listener.on('close', dropped);
+    listener.on('end', dropped);
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     this.up = false;
     this.reportedDown = true; // closing is not an outage
     this.client.disconnect();
+    for (const listener of this.listeners) listener.disconnect();
   }
 
   private markUp(): void {

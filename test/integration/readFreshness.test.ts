@@ -60,6 +60,27 @@ describe('with the read cache', () => {
     expect(later.data!.licenses.totalCount).toBe(before + 1);
     expect(listCalls(stack)).toBe(callsBefore); // served from the cache, which holds the fresh list
   });
+
+  test('a filtered, ordered page is cut from the kept list, and holds a licence generated since at the very next read', async () => {
+    type Page = { licenses: { totalCount: number; nodes: Array<{ hwid: string }> } };
+    const PAGE =
+      '{ licenses(filter: { universal: false }, orderBy: { field: ID, direction: DESC }, first: 1) { totalCount nodes { hwid } } }';
+    await stack.gql(PAGE);
+    const calls = listCalls(stack);
+    const before = (await stack.gql<Page>(PAGE)).data!.licenses;
+    expect(listCalls(stack)).toBe(calls); // served from the kept list
+    const made = await stack.gql(GENERATE, {
+      input: {
+        productAssignmentId: String(stack.emulator.state.landmarks().generatableAssignmentId),
+        hwid: 'KeptThenWritten1',
+        expirationDate: stack.emulator.state.today(),
+      },
+    });
+    expect(made.errors).toBeUndefined();
+    const after = (await stack.gql<Page>(PAGE)).data!.licenses;
+    expect(after.nodes).toEqual([{ hwid: 'KeptThenWritten1' }]);
+    expect(after.totalCount).toBe(before.totalCount + 1);
+  });
 });
 
 describe('without it, reads shared in flight', () => {

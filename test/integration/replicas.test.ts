@@ -428,6 +428,37 @@ describe('with the read cache on (PORTAL_CACHE_TTL_MS), shared through Redis', (
     expect(after.json.data.licenses.totalCount).toBe(first.json.data.licenses.totalCount + 1);
   });
 
+  test('a licence generated through one replica is in the next read through the other, every time: fifty rounds, each served from a kept copy until then', async () => {
+    const LIST = '{ licenses(orderBy: { field: ID, direction: DESC }, first: 1) { totalCount nodes { id hwid } } }';
+    const latest = async (server: ChildServer) =>
+      (await postTo(server.graphqlUrl, { query: LIST }, { authorization: demo })).json.data.licenses;
+    const servedFromKept = async (server: ChildServer) =>
+      Number(
+        /^portal_cache_kept_reads\{outcome="served"\} (\d+)/m.exec(
+          await (await fetch(new URL('/metrics', server.graphqlUrl))).text(),
+        )?.[1],
+      );
+    for (let round = 0; round < 50; round += 1) {
+      const [writer, reader] = round % 2 === 0 ? [c, d] : [d, c];
+      // The reader keeps the list (read twice: the second read is served from its kept copy).
+      await latest(reader);
+      const kept = await servedFromKept(reader);
+      const before = await latest(reader);
+      expect(await servedFromKept(reader)).toBe(kept + 1);
+      const hwid = `KEPT-${round}-${Date.now()}`;
+      const made = await postTo(
+        writer.graphqlUrl,
+        { query: GENERATE, variables: { input: input(undefined, hwid) } },
+        { authorization: demo },
+      );
+      expect(made.json.errors).toBeUndefined();
+      const after = await latest(reader);
+      expect(after.nodes[0]).toEqual(made.json.data.generateLicense.license);
+      expect(after.nodes[0].hwid).toBe(hwid);
+      expect(after.totalCount).toBe(before.totalCount + 1);
+    }
+  }, 120_000);
+
   test('a list call in flight on one replica across a generate through the other is neither joined nor cached', async () => {
     const before = (await read(c)).json.data.licenses.totalCount;
     // Made through d, so c's next read misses and its list call takes the portal's snapshot before the licence.

@@ -6,8 +6,11 @@ import {
   cursorOf,
   licenseMatches,
   licenseOrdering,
+  licensePage,
   paginate,
 } from '../../src/graphql/connections';
+import { MemoryListCache } from '../../src/portal/listCache';
+import type { LicenseFilter, LicenseOrder } from '../../src/generated/graphql';
 import { InputError } from '../../src/graphql/errors';
 import fc from 'fast-check';
 
@@ -149,4 +152,60 @@ describe('licence filters', () => {
       expect.objectContaining({ extensions: expect.objectContaining({ field }) }),
     );
   });
+});
+
+describe('licensePage: a list the read cache keeps is paged as any other', () => {
+  /** 200 licences over 4 assignments, 6 expiration dates, universal or not, some created at the same moment. */
+  const licenses = Array.from({ length: 200 }, (_, index) =>
+    license(index + 1, {
+      product_assignment_id: (index % 4) + 1,
+      hwid: index % 3 === 0 ? null : `HW-${index % 7}`,
+      expiration_date: `2027-0${(index % 6) + 1}-15`,
+      created_at: index % 5 === 0 ? null : `2026-01-${String((index % 28) + 1).padStart(2, '0')}T00:00:00Z`,
+    }),
+  );
+
+  /** The same licences as a list the read cache keeps (frozen, with its orders made once). */
+  async function kept(): Promise<readonly LicenseWire[]> {
+    const cache = new MemoryListCache(60_000);
+    const copy = licenses.map((each) => ({ ...each }));
+    await cache.store('alice', 'license.list', Buffer.from(JSON.stringify(copy)), copy);
+    return (await cache.lookup<LicenseWire[]>('alice', 'license.list')).records!;
+  }
+
+  const filters: LicenseFilter[] = [
+    {},
+    { universal: false, expiresAfter: '2027-02-15' },
+    { productAssignmentId: '2', expiresBefore: '2027-05-01' },
+    { search: 'hw-3' },
+  ];
+  const orders: LicenseOrder[] = [
+    { field: 'EXPIRATION_DATE', direction: 'ASC' },
+    { field: 'CREATED_AT', direction: 'DESC' },
+    { field: 'ID', direction: 'DESC' },
+  ];
+
+  test.each(filters.flatMap((filter) => orders.map((order) => [filter, order] as const)))(
+    'filter %j, order %j: every page, walked by its cursors, as from the list not kept',
+    async (filter, order) => {
+      const list = await kept();
+      const ordering = licenseOrdering(order);
+      const checked = checkLicenseFilter(filter);
+      let after: string | undefined;
+      for (let pages = 0; pages < 50; pages += 1) {
+        const args = checkPageArgs(ordering, 7, after);
+        const fromKept = licensePage(list, checked, ordering, args);
+        const fromPlain = licensePage(licenses, checked, ordering, args);
+        expect(fromKept.nodes.map((node) => node.id)).toEqual(fromPlain.nodes.map((node) => node.id));
+        expect([fromKept.totalCount, fromKept.hasNextPage, fromKept.hasPreviousPage]).toEqual([
+          fromPlain.totalCount,
+          fromPlain.hasNextPage,
+          fromPlain.hasPreviousPage,
+        ]);
+        if (!fromKept.hasNextPage) return;
+        after = cursorOf(fromKept.edgeOf(fromKept.nodes.at(-1)!));
+      }
+      throw new Error('more pages than the licences allow');
+    },
+  );
 });

@@ -6,6 +6,7 @@ function serverMetrics(): ServerMetrics {
     admission: () => ({ active: 0, queued: 0 }),
     breaker: () => 'closed',
     cacheLookups: () => ({ hit: 0, miss: 0 }),
+    keptReads: () => ({ served: 0, distrusted: 0 }),
     readsShared: () => 0,
     clientLimits: () => ({
       authFailures: 0,

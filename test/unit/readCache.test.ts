@@ -86,16 +86,18 @@ test('a write that fails still moves its caller’s reads on (a lost answer may 
 /** A cache shared by two processes (two ReadCaches), with the caller's generation, as Redis keeps it. */
 class SharedCache implements ListCache {
   readonly shared = true;
-  private readonly entries = new Map<string, string>();
+  readonly keptReads = { served: 0, distrusted: 0 };
+  private readonly entries = new Map<string, Buffer>();
   private readonly generations = new Map<string, number>();
 
-  async lookup(callerKey: string, endpoint: EndpointName) {
-    return { body: this.entries.get(`${callerKey}:${endpoint}`), generation: await this.generation(callerKey) };
+  async lookup<T>(callerKey: string, endpoint: EndpointName, parse: (body: Buffer) => T) {
+    const body = this.entries.get(`${callerKey}:${endpoint}`);
+    return { records: body === undefined ? undefined : parse(body), generation: await this.generation(callerKey) };
   }
   async generation(callerKey: string): Promise<Generation> {
     return String(this.generations.get(callerKey) ?? 0);
   }
-  async store(callerKey: string, endpoint: EndpointName, body: string, generation: Generation) {
+  async store(callerKey: string, endpoint: EndpointName, body: Buffer, _records: unknown, generation: Generation) {
     if (generation === (await this.generation(callerKey))) this.entries.set(`${callerKey}:${endpoint}`, body);
   }
   async afterWrite(callerKey: string) {
