@@ -132,11 +132,14 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
         now,
       })
     : undefined;
-  const admission = new AdmissionQueue({
-    maxActive: config.limits.maxConcurrentOperations,
-    maxQueued: config.limits.maxQueuedOperations,
-    perCaller: config.limits.maxConcurrentOperationsPerCaller,
-  });
+  const admission = new AdmissionQueue(
+    {
+      maxActive: config.limits.maxConcurrentOperations,
+      maxQueued: config.limits.maxQueuedOperations,
+      perCaller: config.limits.maxConcurrentOperationsPerCaller,
+    },
+    now,
+  );
   const sharedState = redis ? () => ({ up: redis.isUp(), ...redis.counts }) : undefined;
   const metrics = new ServerMetrics({
     keyStoreSize: () => keyStore.size(),

@@ -1,6 +1,8 @@
 /**
  * Admission of operations, fair between callers. Operations take slots by weight: a small one takes one, a heavy
- * one (thousands of records to resolve) up to half a caller's share. At most `maxActive` slots are taken at once
+ * one (thousands of records to resolve) half a caller's share while that caller is the only one, and its whole
+ * share while another caller is about (has an operation in flight or waiting, or had one in the last
+ * `OTHERS_ABOUT_MS`). At most `maxActive` slots are taken at once
  * and at most `perCaller` by one caller; at most `maxQueued` operations wait in line, and past that a request is
  * refused at once. Waiting operations are taken from the callers in turn, not in arrival order, so one caller's
  * burst of hundreds waits behind its own share while another caller's single request goes next. When the line is
@@ -8,9 +10,9 @@
  * refused.
  *
  * Why weights: a heavy operation holds the event loop for long steps, so many in flight delay every other caller's
- * small query however fairly they were admitted; two at a time per caller keep that wait short, and the loud caller
- * keeps its throughput, one using the CPU while the other waits for the portal. The README's "Reliability and
- * security" gives the measurements.
+ * small query however fairly they were admitted. Alone, a caller runs two heavy ones at once, one using the CPU while
+ * the other waits for the portal; with another caller about, one at a time, so that the other's small query waits
+ * behind the steps of one heavy operation, not two. The README's "Reliability and security" gives the measurements.
  *
  *     const admission = new AdmissionQueue({ maxActive: 64, maxQueued: 500, perCaller: 16 });
  *     const release = await admission.acquire(callerKey, signal, weight);
@@ -27,11 +29,14 @@ export interface AdmissionLimits {
   perCaller: number;
 }
 
-/** One waiting operation: its weight, and how to tell it whether it was admitted. */
+/** One waiting operation: its weight, and how to tell it the slots it was admitted with (undefined: refused). */
 interface Turn {
   weight: number;
-  admit(admitted: boolean): void;
+  admit(slots: number | undefined): void;
 }
+
+/** How long after another caller's last operation a heavy one still takes its caller's whole share. */
+export const OTHERS_ABOUT_MS = 1_000;
 
 /** One caller's operations: the slots they hold, and the turns of those waiting, oldest first. */
 interface CallerLine {
@@ -49,11 +54,23 @@ export class AdmissionQueue {
   /** Whether the next operation in turn waits for slots of the whole: newcomers then queue behind it. */
   private heldForWhole = false;
 
-  /** The most slots one operation takes: half a caller's share, so that two of its heaviest run at once. */
+  /** The most slots one operation asks for: half a caller's share, so that two of its heaviest run at once. */
   private readonly heaviest: number;
+  /**
+   * What the heaviest take while another caller is about: the whole share, so they run one at a time (but never all
+   * the slots there are).
+   */
+  private readonly wholeShare: number;
+  /** The two callers seen last (arriving or leaving), and when: whether another caller is about. */
+  private readonly lastSeen: Array<{ caller: string; at: number }> = [];
 
-  constructor(private readonly limits: AdmissionLimits) {
+  constructor(
+    private readonly limits: AdmissionLimits,
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.heaviest = Math.max(1, Math.min(Math.ceil(limits.perCaller / 2), limits.maxActive));
+    // Never every slot of the whole: another caller's small query must still find one.
+    this.wholeShare = Math.max(this.heaviest, Math.min(limits.perCaller, limits.maxActive - 1));
   }
 
   /**
@@ -67,30 +84,32 @@ export class AdmissionQueue {
   async acquire(caller: string, signal?: AbortSignal, weight = 1): Promise<(() => void) | undefined> {
     if (signal?.aborted) return undefined;
     weight = Math.min(this.heaviest, Math.max(1, Math.ceil(weight)));
+    this.seen(caller);
     const line = this.lineOf(caller);
-    if (line.waiting.length === 0 && !this.heldForWhole && this.fits(line, weight)) {
-      this.start(line, weight);
-      return this.releaser(caller, line, weight);
+    const slots = this.slotsOf(caller, weight);
+    if (line.waiting.length === 0 && !this.heldForWhole && this.fits(line, slots)) {
+      this.start(line, slots);
+      return this.releaser(caller, line, slots);
     }
     if (this.queued >= this.limits.maxQueued && !this.makeRoomFor(line)) {
       this.forget(caller, line);
       return undefined;
     }
-    const admitted = await new Promise<boolean>((resolve) => {
+    const admitted = await new Promise<number | undefined>((resolve) => {
       const onAbort = () => {
         const index = line.waiting.indexOf(turn);
         if (index < 0) return;
         line.waiting.splice(index, 1);
         this.queued -= 1;
         if (line.waiting.length === 0) this.turns.delete(caller);
-        resolve(false);
+        resolve(undefined);
         this.admitWaiting(); // a heavy operation that leaves may have held back lighter ones behind it
       };
       const turn: Turn = {
         weight,
-        admit: (admitted) => {
+        admit: (slots) => {
           signal?.removeEventListener('abort', onAbort);
-          resolve(admitted);
+          resolve(slots);
         },
       };
       line.waiting.push(turn);
@@ -99,9 +118,31 @@ export class AdmissionQueue {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.admitWaiting(); // notes whether the next in turn now waits for room in the whole
     });
-    if (admitted) return this.releaser(caller, line, weight);
+    if (admitted !== undefined) return this.releaser(caller, line, admitted);
     this.forget(caller, line);
     return undefined;
+  }
+
+  /** The slots an operation of `weight` takes now: the heaviest take the whole share while another caller is about. */
+  private slotsOf(caller: string, weight: number): number {
+    // With a share of one or two slots, every operation takes one (`heaviest` is 1), heavy or not.
+    if (weight < this.heaviest || weight === 1 || this.wholeShare === this.heaviest) return weight;
+    return this.othersAbout(caller) ? this.wholeShare : weight;
+  }
+
+  /** Whether a caller other than `caller` has an operation in flight or waiting, or had one lately. */
+  private othersAbout(caller: string): boolean {
+    if (this.lines.size > (this.lines.has(caller) ? 1 : 0)) return true;
+    const other = this.lastSeen.find((each) => each.caller !== caller);
+    return other !== undefined && this.now() - other.at < OTHERS_ABOUT_MS;
+  }
+
+  /** Notes that `caller` arrived or left now; only the last two callers are kept, which is all `othersAbout` asks. */
+  private seen(caller: string): void {
+    const index = this.lastSeen.findIndex((each) => each.caller === caller);
+    if (index >= 0) this.lastSeen.splice(index, 1);
+    this.lastSeen.unshift({ caller, at: this.now() });
+    if (this.lastSeen.length > 2) this.lastSeen.pop();
   }
 
   /** Slots taken now, operations waiting, and the callers they belong to. */
@@ -146,17 +187,18 @@ export class AdmissionQueue {
     const giveUp = largestLine.waiting.pop()!;
     this.queued -= 1;
     if (largestLine.waiting.length === 0) this.turns.delete(largest!);
-    giveUp.admit(false);
+    giveUp.admit(undefined);
     return true;
   }
 
-  private releaser(caller: string, line: CallerLine, weight: number): () => void {
+  private releaser(caller: string, line: CallerLine, slots: number): () => void {
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.active -= weight;
-      line.active -= weight;
+      this.active -= slots;
+      line.active -= slots;
+      this.seen(caller);
       this.forget(caller, line);
       this.admitWaiting();
     };
@@ -170,9 +212,11 @@ export class AdmissionQueue {
     this.heldForWhole = false;
     for (;;) {
       let next: string | undefined;
+      let slots = 0;
       for (const caller of this.turns) {
         const line = this.lines.get(caller)!;
-        if (line.active + line.waiting[0]!.weight <= this.limits.perCaller) {
+        slots = this.slotsOf(caller, line.waiting[0]!.weight);
+        if (line.active + slots <= this.limits.perCaller) {
           next = caller;
           break;
         }
@@ -180,7 +224,7 @@ export class AdmissionQueue {
       if (next === undefined) return;
       const line = this.lines.get(next)!;
       const turn = line.waiting[0]!;
-      if (!this.fits(line, turn.weight)) {
+      if (!this.fits(line, slots)) {
         this.heldForWhole = true;
         return;
       }
@@ -189,8 +233,8 @@ export class AdmissionQueue {
       // Served: to the back of the turns, if it still has operations waiting.
       this.turns.delete(next);
       if (line.waiting.length > 0) this.turns.add(next);
-      this.start(line, turn.weight);
-      turn.admit(true);
+      this.start(line, slots);
+      turn.admit(slots);
     }
   }
 

@@ -5,6 +5,7 @@
  * between pages; it is opaque to clients (base64url of a small JSON) and carries the order it was made for, so a
  * cursor from another list or order is refused rather than silently misread.
  */
+import { LRUCache } from 'lru-cache';
 import type { LicenseDetailWire, LicenseWire } from '../portal/wireTypes';
 import { keptView } from '../portal/keptLists';
 import type { LicenseFilter, LicenseOrder, LicenseOrderField, OrderDirection } from '../generated/graphql';
@@ -56,6 +57,8 @@ type SortKey = number | string | null;
 /** How one list is sorted: the key of an item, its direction, and the tag a cursor carries. */
 interface Ordering<T> {
   tag: string;
+  /** What a key is: text, or a number (or null, for a licence with no creation time). */
+  keyType: 'string' | 'number';
   direction: OrderDirection;
   keyOf: (item: T) => SortKey;
   idOf: (item: T) => number;
@@ -130,9 +133,15 @@ export function checkLicensePageArgs(input: LicensePageInput): LicensePageArgs {
 }
 
 /**
- * The licence pages of one request, each cut once (by `licensePage`): the resolver (`licensesPage`) and the answer
- * counter cut the same pages of the same lists (the counter once per round). A page costs a pass over its whole list, 50,000 licences for the xlarge seed's customer. Kept by the list
- * they were cut from (while it lives) and their arguments; a request's pages are as many as its document names.
+ * Licence pages, each cut once (by `licensePage`), kept by the list they were cut from and their arguments. Within a
+ * request: the resolver (`licensesPage`) and the answer counter cut the same pages of the same lists (the counter once
+ * per round), and a page costs a pass over its whole list, 50,000 licences for the xlarge seed's customer; a
+ * request's pages are as many as its document names. Across requests, for a list of at least
+ * `KEPT_PAGES_FROM_ITEMS` licences that the read cache keeps (frozen, so its pages never change): a dashboard polling
+ * one page, or ten tabs opening it, cut it once while the list is kept. Those pages are kept with the list, weighed
+ * by their licences and their arguments' text, at most `KEPT_PAGES.maxSize` bytes of them per list (about two thirds
+ * of what such a list itself is weighed at), least recently used first out: a client that varies a filter or a
+ * cursor on every request only turns them over.
  */
 export class LicensePages {
   private readonly cut = new WeakMap<readonly LicenseWire[], Map<string, LicensePage>>();
@@ -144,16 +153,39 @@ export class LicensePages {
     let pages = this.cut.get(licenses);
     if (!pages) this.cut.set(licenses, (pages = new Map<string, LicensePage>()));
     let cut = pages.get(key);
-    if (!cut) pages.set(key, (cut = licensePage(licenses, filter, ordering, page)));
+    if (cut) return cut;
+    const kept =
+      licenses.length >= KEPT_PAGES_FROM_ITEMS
+        ? keptView(licenses, 'pages', () => new LRUCache<string, LicensePage>(KEPT_PAGES))
+        : undefined;
+    cut = kept?.get(key);
+    if (!cut) {
+      cut = licensePage(licenses, filter, ordering, page);
+      kept?.set(key, cut);
+    }
+    pages.set(key, cut);
     return cut;
   }
 }
+
+/** The smallest kept list whose pages are kept across requests: below it, a page costs too little to keep. */
+const KEPT_PAGES_FROM_ITEMS = 1_000;
+/**
+ * The pages kept with one kept list: at most 256 KiB, each weighed at 8 bytes a licence (a reference), two a
+ * character of its arguments, and 100 for itself; at most 64 of them.
+ */
+const KEPT_PAGES = {
+  max: 64,
+  maxSize: 256 * 1024,
+  sizeCalculation: (page: LicensePage, key: string) => page.nodes.length * 8 + key.length * 2 + 100,
+};
 
 export function licenseOrdering(order: LicenseOrder | null | undefined): Ordering<LicenseWire> {
   const field: LicenseOrderField = order?.field ?? 'ID';
   const direction: OrderDirection = order?.direction ?? 'ASC';
   const keyOf = licenseKey(field);
-  return { tag: `license:${field}:${direction}`, direction, keyOf, idOf: (license) => license.id };
+  const keyType = field === 'EXPIRATION_DATE' ? 'string' : 'number';
+  return { tag: `license:${field}:${direction}`, keyType, direction, keyOf, idOf: (license) => license.id };
 }
 
 function licenseKey(field: LicenseOrderField): (license: LicenseWire) => SortKey {
@@ -174,6 +206,7 @@ function licenseKey(field: LicenseOrderField): (license: LicenseWire) => SortKey
 
 export const licenseDetailOrdering: Ordering<LicenseDetailWire> = {
   tag: 'licenseDetail:ID:ASC',
+  keyType: 'number',
   direction: 'ASC',
   keyOf: (detail) => detail.id,
   idOf: (detail) => detail.id,
@@ -185,7 +218,7 @@ export function checkPageArgs<T>(
   first: number | null | undefined,
   after: string | null | undefined,
 ): PageArgs {
-  return { first: parseFirst(first), after: after == null ? undefined : decodeCursor(ordering.tag, after) };
+  return { first: parseFirst(first), after: after == null ? undefined : decodeCursor(ordering, after) };
 }
 
 /**
@@ -368,7 +401,15 @@ function encodeCursor(tag: string, key: SortKey, id: number): string {
   return Buffer.from(JSON.stringify([tag, key, id]), 'utf8').toString('base64url');
 }
 
-function decodeCursor(tag: string, cursor: string): { key: SortKey; id: number } {
+/**
+ * The position a cursor names, for `ordering`; a cursor of another order, or whose key is not of the order's type
+ * (one made by hand), is refused: a key of another type would compare with no order, and a page cut from a sorted
+ * list and from an unsorted one would differ.
+ */
+function decodeCursor(
+  { tag, keyType }: Pick<Ordering<unknown>, 'tag' | 'keyType'>,
+  cursor: string,
+): { key: SortKey; id: number } {
   let decoded: unknown;
   try {
     decoded = cursor.length <= 512 ? JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) : undefined;
@@ -389,6 +430,12 @@ function decodeCursor(tag: string, cursor: string): { key: SortKey; id: number }
   }
   if (decoded[0] !== tag) {
     throw new InputError('`after` is a cursor of another list or order; use the orderBy it came from.', 'after');
+  }
+  if (keyType === 'string' ? typeof decoded[1] !== 'string' : typeof decoded[1] === 'string') {
+    throw new InputError(
+      '`after` is not a cursor of this API; take it from an edge or from pageInfo.endCursor.',
+      'after',
+    );
   }
   return { key: decoded[1] as SortKey, id: decoded[2] as number };
 }

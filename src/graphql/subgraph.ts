@@ -26,12 +26,17 @@ function subgraphTypeDefs(typeDefs: string): DocumentNode {
   return concatAST([parse(`extend schema @link(url: "${FEDERATION_SPEC}", import: ["@key"])`), keyed]);
 }
 
-/** The executable subgraph schema: the standalone schema's resolvers and `_entities`'s. */
-export function subgraphSchema(typeDefs: string, resolvers: object): GraphQLSchema {
+/**
+ * The executable subgraph schema: the standalone schema's resolvers and `_entities`'s, the root fields of both
+ * under one `Query` (a merge of the two maps alone would keep only `_entities`'s, and every other root field would
+ * answer null).
+ */
+export function subgraphSchema(typeDefs: string, resolvers: { Query?: object }): GraphQLSchema {
+  const query = { ...resolvers.Query, ...entityResolvers.Query };
   return buildSubgraphSchema([
     {
       typeDefs: subgraphTypeDefs(typeDefs),
-      resolvers: { ...resolvers, ...entityResolvers } as GraphQLResolverMap<RequestContext>,
+      resolvers: { ...resolvers, ...entityResolvers, Query: query } as GraphQLResolverMap<RequestContext>,
     },
   ]);
 }

@@ -43,7 +43,8 @@ export function isKept(value: unknown): boolean {
 /**
  * Heap a kept list takes per byte of the body it was parsed from, its views included: parsed and named, the
  * portal's lists take 1.6 (licences) to 2.0 (details) times their JSON's length in V8's heap, and an index by id or
- * one order of 50,000 licences takes a few per cent more each.
+ * one order of 50,000 licences takes a few per cent more each. The pages kept with a large licence list
+ * (`LicensePages` in `src/graphql/connections.ts`) are bounded on their own, at 256 KiB a list.
  */
 const HEAP_PER_BODY_BYTE = 2.5;
 

@@ -18,6 +18,20 @@ beforeAll(async () => {
   // The demo caller's list lengths are known from here on, as they are once a gateway has sent a batch or two.
   await stack.gql(`{ productAssignments { licenses { totalCount } } licenseDetails { totalCount } }`);
 });
+
+test('the root fields of the standalone schema answer as a subgraph too', async () => {
+  const result = await stack.gql<{
+    productAssignments: Array<{ id: string }>;
+    licenseDetails: { totalCount: number };
+    license: { id: string } | null;
+  }>(`query($id: ID!) { productAssignments { id } licenseDetails { totalCount } license(id: $id) { id } }`, {
+    id: String(landmarks.hwidBoundLicenseId),
+  });
+  expect(result.errors).toBeUndefined();
+  expect(result.data?.productAssignments.length).toBeGreaterThan(0);
+  expect(result.data?.licenseDetails.totalCount).toBeGreaterThan(0);
+  expect(result.data?.license).toEqual({ id: String(landmarks.hwidBoundLicenseId) });
+});
 afterAll(() => stack.close());
 
 beforeEach(async () => {

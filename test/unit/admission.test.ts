@@ -2,7 +2,7 @@
  * The admission queue: slots, the line, fair turns between callers, and a request that leaves the line when
  * nobody waits for it any more.
  */
-import { AdmissionQueue } from '../../src/graphql/admission';
+import { AdmissionQueue, OTHERS_ABOUT_MS } from '../../src/graphql/admission';
 
 const limits = (maxActive: number, maxQueued: number, perCaller = maxActive) => ({ maxActive, maxQueued, perCaller });
 
@@ -126,4 +126,37 @@ test('a heavy operation waiting for room in the whole is not passed by lighter o
   expect(queue.load()).toMatchObject({ active: 4, queued: 1 });
   admittedHeavy!();
   expect(await later).toBeDefined();
+});
+
+test("while another caller is about, a heavy operation takes its caller's whole share, until that caller has been gone a while", async () => {
+  let now = 0;
+  const queue = new AdmissionQueue(limits(16, 10, 4), () => now);
+  // Alone: two heavy operations of one caller run at once.
+  const [first, second] = (await Promise.all([
+    queue.acquire('loud', undefined, Infinity),
+    queue.acquire('loud', undefined, Infinity),
+  ])) as Array<() => void>;
+  expect(queue.load()).toMatchObject({ active: 4, queued: 0 });
+  // Another caller comes and goes: the next heavy one waits for the whole share, so they run one at a time.
+  (await queue.acquire('quiet'))!();
+  const third = queue.acquire('loud', undefined, Infinity);
+  first!();
+  await settled();
+  expect(queue.load()).toMatchObject({ active: 2, queued: 1 });
+  second!();
+  const thirdRelease = (await third)!;
+  expect(queue.load()).toMatchObject({ active: 4, queued: 0 });
+  const fourth = queue.acquire('loud', undefined, Infinity);
+  await settled();
+  expect(queue.load()).toMatchObject({ active: 4, queued: 1 });
+  thirdRelease();
+  (await fourth)!();
+  // Once the other caller has been gone for OTHERS_ABOUT_MS, two run at once again.
+  now += OTHERS_ABOUT_MS;
+  const again = await Promise.all([
+    queue.acquire('loud', undefined, Infinity),
+    queue.acquire('loud', undefined, Infinity),
+  ]);
+  expect(queue.load()).toMatchObject({ active: 4, queued: 0 });
+  for (const release of again) release!();
 });

@@ -2,6 +2,8 @@ import type { LicenseOnWire, LicenseWire } from '../../src/portal/wireTypes';
 import { licenseRecord } from '../helpers/wireRecords';
 import {
   checkLicenseFilter,
+  checkLicensePageArgs,
+  LicensePages,
   checkPageArgs,
   cursorOf,
   licenseMatches,
@@ -61,6 +63,7 @@ describe('paginate', () => {
     [1001, undefined, 'first'],
     [10, 'not-a-cursor', 'after'],
     [10, Buffer.from('["license:ID:ASC","x"]').toString('base64url'), 'after'],
+    [10, Buffer.from('["license:ID:ASC","x",3]').toString('base64url'), 'after'],
   ])('first %p after %p is refused naming %s', (first, after, field) => {
     const ordering = licenseOrdering(undefined);
     let caught: unknown;
@@ -184,6 +187,27 @@ describe('licensePage: a list the read cache keeps is paged as any other', () =>
     { field: 'CREATED_AT', direction: 'DESC' },
     { field: 'ID', direction: 'DESC' },
   ];
+
+  test("a large kept list's page is cut once for every request that asks for it; another list's, once per request", async () => {
+    const cache = new MemoryListCache(60_000);
+    const many = Array.from({ length: 1_000 }, (_, index) =>
+      license(index + 1, { expiration_date: `2027-0${(index % 6) + 1}-15` }),
+    );
+    await cache.store('alice', 'license.list', Buffer.from(JSON.stringify(many)), many);
+    const list = (await cache.lookup<LicenseWire[]>('alice', 'license.list')).records!;
+    const licenses = many.map((each) => ({ ...each }));
+    const args = checkLicensePageArgs({
+      filter: { universal: false },
+      orderBy: { field: 'EXPIRATION_DATE', direction: 'ASC' },
+      first: 5,
+    });
+    const [first, second] = [new LicensePages(), new LicensePages()];
+    expect(second.of(list, args)).toBe(first.of(list, args));
+    expect(second.of(licenses, args)).not.toBe(first.of(licenses, args));
+    expect(second.of(licenses, args).nodes).toEqual(first.of(list, args).nodes);
+    // Within one request, the same page of any list is the one cut.
+    expect(first.of(licenses, args)).toBe(first.of(licenses, args));
+  });
 
   test.each(filters.flatMap((filter) => orders.map((order) => [filter, order] as const)))(
     'filter %j, order %j: every page, walked by its cursors, as from the list not kept',
