@@ -4,6 +4,7 @@
  */
 import { postTo } from '../helpers/http';
 import { startStack, type Stack } from '../helpers/stack';
+import { allOverlap, routesCalled } from '../helpers/portalLog';
 
 let stack: Stack;
 let landmarks: ReturnType<Stack['emulator']['state']['landmarks']>;
@@ -41,15 +42,7 @@ beforeEach(async () => {
 });
 
 const log = () => stack.emulator.requestLog.entries();
-const routes = () =>
-  log()
-    .map((entry) => entry.route)
-    .sort();
-
-/** True when every pair of the calls overlapped in time at the portal: one round trip. */
-function allOverlap(entries: ReturnType<typeof log>): boolean {
-  return entries.every((a) => entries.every((b) => a === b || (a.startedAt < b.endedAt && b.startedAt < a.endedAt)));
-}
+const routes = () => routesCalled(stack.emulator);
 
 /** The operation a gateway sends for licence references, with their assignment and detail. */
 const LICENSES = `query($representations: [_Any!]!) {

@@ -11,6 +11,7 @@ import { ApolloServer } from '@apollo/server';
 import type { GatewayInterface } from '@apollo/server-gateway-interface';
 import { DEVICE_SUBGRAPH_SDL, deviceSubgraphSchema, type Device } from '../../examples/federation/deviceSubgraph';
 import { startStack, type Stack } from '../helpers/stack';
+import { routesCalled } from '../helpers/portalLog';
 
 interface GatewayContext {
   authorization: string;
@@ -62,11 +63,7 @@ beforeEach(async () => {
   stack.emulator.requestLog.clear();
 });
 
-const routes = () =>
-  stack.emulator.requestLog
-    .entries()
-    .map((entry) => entry.route)
-    .sort();
+const routes = () => routesCalled(stack.emulator);
 
 async function throughGateway(query: string, authorization: string) {
   const response = await gateway.executeOperation({ query }, { contextValue: { authorization } });

@@ -4,6 +4,7 @@
  */
 import { FEW_SHOW_CALLS } from '../../src/planner/operationPlan';
 import { startStack, type Stack } from '../helpers/stack';
+import { allOverlap, routesCalled } from '../helpers/portalLog';
 
 let stack: Stack;
 let landmarks: ReturnType<Stack['emulator']['state']['landmarks']>;
@@ -29,15 +30,7 @@ beforeEach(async () => {
 });
 
 const log = () => stack.emulator.requestLog.entries();
-const routes = () =>
-  log()
-    .map((entry) => entry.route)
-    .sort();
-
-/** True when every pair of the given calls overlapped in time at the portal. */
-function allOverlap(entries: ReturnType<typeof log>): boolean {
-  return entries.every((a) => entries.every((b) => a === b || (a.startedAt < b.endedAt && b.startedAt < a.endedAt)));
-}
+const routes = () => routesCalled(stack.emulator);
 
 describe('the benchmark queries: their calls, and the calls that go out together', () => {
   test('assignment → licences → detail, and back to the assignment: two calls at once, about one round trip', async () => {
