@@ -22,7 +22,7 @@ import {
 } from 'graphql';
 import { Selections } from '../planner/selections';
 import { positiveIntegerId } from '../portal/endpoints';
-import type { LicenseDetailWire, LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
+import type { LicenseWire, ProductAssignmentWire } from '../portal/wireTypes';
 import { readRepresentation, representationsOf } from '../schema/entities';
 import { noRecordIds, type KnownRecords, type RecordIds } from '../loaders/loaders';
 import { RECORD_KINDS, type ListSizes, type OneRecordKind } from '../schema/recordKinds';
@@ -329,7 +329,6 @@ class PageOf {
 class AnswerRecords {
   readonly wanted = noRecordIds();
   estimated = false;
-  private detailsByOwnId?: { from: readonly LicenseDetailWire[]; byId: Map<number, LicenseDetailWire> };
 
   constructor(
     private readonly known: KnownRecords | undefined,
@@ -433,11 +432,8 @@ class AnswerRecords {
   /** The record a representation names: by its key, or a detail by its own id, which only the detail list holds. */
   private entity(kind: OneRecordKind, id: number): Held {
     if (RECORD_KINDS[kind].idIsKey) return this.byId(kind, id);
-    const details = this.known?.details;
-    if (!details) return this.estimate(STAND_INS[kind], 1);
-    if (this.detailsByOwnId?.from !== details)
-      this.detailsByOwnId = { from: details, byId: new Map(details.map((detail) => [detail.id, detail])) };
-    return this.detailsByOwnId.byId.get(id);
+    if (!this.known?.details) return this.estimate(STAND_INS[kind], 1);
+    return this.known.detailById(id);
   }
 
   private find(kind: OneRecordKind, id: number): object | undefined {

@@ -70,6 +70,8 @@ export interface KnownRecords {
   assignment(id: number): ProductAssignmentWire | undefined;
   license(id: number): LicenseWire | undefined;
   detail(licenseId: number): LicenseDetailWire | undefined;
+  /** A detail by its own id (a Federation representation's), once the detail list brought them. */
+  detailById(id: number): LicenseDetailWire | undefined;
   /** The licences of one assignment, from the grouped list, the licence list or its own call. */
   licensesOf(assignmentId: number): readonly LicenseWire[] | undefined;
 }

@@ -79,7 +79,7 @@ export class PortalLoaders implements Loaders {
     licenses: LicenseWire[];
   };
   /** The detail list by the details' own ids, made once per list when one is looked up. */
-  private detailsById?: { from: LicenseDetailWire[]; byId: Map<number, LicenseDetailWire> };
+  private detailsById?: { from: readonly LicenseDetailWire[]; byId: ReadonlyMap<number, LicenseDetailWire> };
   private assignmentList: Promise<ProductAssignmentWire[]> | undefined;
   private licenseList: Promise<LicenseWire[]> | undefined;
   private detailList: Promise<LicenseDetailWire[]> | undefined;
@@ -194,6 +194,7 @@ export class PortalLoaders implements Loaders {
       assignment: (id) => listed.assignments.get(id),
       license: (id) => listed.licenses.get(id),
       detail: (licenseId) => listed.detailsByLicenseId.get(licenseId),
+      detailById: (id) => (lists.details ? this.byOwnId(lists.details).get(id) : undefined),
       licensesOf(assignmentId) {
         const own = listed.licensesByAssignmentId.get(assignmentId);
         if (own || grouped || !lists.licenses) return own ?? (grouped ? [] : undefined);
@@ -270,10 +271,19 @@ export class PortalLoaders implements Loaders {
   }
 
   async detailByOwnId(id: number): Promise<LicenseDetailWire> {
-    const details = await this.allDetails();
-    if (this.detailsById?.from !== details)
-      this.detailsById = { from: details, byId: new Map(details.map((detail) => [detail.id, detail])) };
-    return detailInList(this.detailsById.byId, id);
+    return detailInList(this.byOwnId(await this.allDetails()), id);
+  }
+
+  /**
+   * The detail list by the details' own ids: for `detailByOwnId` and the answer's count alike, made once per list
+   * (a kept list's once for every read of it).
+   */
+  private byOwnId(details: readonly LicenseDetailWire[]): ReadonlyMap<number, LicenseDetailWire> {
+    if (this.detailsById?.from !== details) {
+      const index = (all: readonly LicenseDetailWire[]) => new Map(all.map((detail) => [detail.id, detail]));
+      this.detailsById = { from: details, byId: keptView(details, 'byId', index) ?? index(details) };
+    }
+    return this.detailsById.byId;
   }
 
   /** Forgets everything loaded, so that reads after a change (a generated licence) see it. */

@@ -33,7 +33,7 @@ interface Flight {
    * a record once it is checked (a kept list is frozen besides), so ten tabs of one customer hold one copy of a
    * list, not ten.
    */
-  answer: Promise<{ value: unknown }>;
+  answer: Promise<unknown>;
   /** Whether the request that started it gave up (its client left, its deadline passed): its call is no answer. */
   abandoned(): boolean;
 }
@@ -86,7 +86,7 @@ export class ReadCache {
     }
     if (flight) {
       const shared = await flight.answer.then(
-        ({ value }) => ({ value }),
+        (value) => ({ value }),
         (error: unknown) => ({ error }),
       );
       // The call was another request's: when that request gave up, this one has not, and makes its own.
@@ -98,7 +98,7 @@ export class ReadCache {
     const own = this.fly(cache, caller, endpoint, written, fetch, parse);
     this.flights.set(flightKey, own);
     try {
-      return (await own.answer).value as T;
+      return (await own.answer) as T;
     } finally {
       if (this.flights.get(flightKey) === own) this.flights.delete(flightKey);
     }
@@ -138,18 +138,18 @@ export class ReadCache {
     const abandoned = () => signal?.aborted === true;
     this.begun += 1;
     if (!cache) {
-      const answer = fetch().then((body) => ({ value: parse(body) }));
+      const answer = fetch().then(parse);
       return { order: this.begun, written, generation: undefined, answer, abandoned };
     }
     const looked = cache.lookup(callerKey, endpoint, parse);
     const answer = looked.then(async ({ records, generation }) => {
       this.lookups[records === undefined ? 'miss' : 'hit'] += 1;
-      if (records !== undefined) return { value: records };
+      if (records !== undefined) return records;
       const body = await fetch();
       const value = parse(body);
       // Checked and stored with no await between: a write of this process in between would be missed otherwise.
       if (this.writes.of(callerKey) === written) await cache.store(callerKey, endpoint, body, value, generation);
-      return { value };
+      return value;
     });
     return {
       order: this.begun,

@@ -193,6 +193,7 @@ describe("the answer's count", () => {
     assignment: (id) => (id === 1 ? assignment : undefined),
     license: (id) => own.find((license) => license.id === id),
     detail: (licenseId) => details.find((detail) => detail.license_id === licenseId),
+    detailById: (id) => details.find((detail) => detail.id === id),
     licensesOf: (assignmentId) => (assignmentId === 1 ? own : []),
   };
   const count = (representations: unknown[], records: KnownRecords | undefined, sizes: ListSizes = {}) => {

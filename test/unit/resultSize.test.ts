@@ -35,6 +35,7 @@ function customer(perAssignment: number[]): KnownRecords {
     assignment: (id) => assignments.find((candidate) => candidate.id === id),
     license: (id) => licenses.find((candidate) => candidate.id === id),
     detail: (licenseId) => details.find((candidate) => candidate.license_id === licenseId),
+    detailById: (id) => details.find((candidate) => candidate.id === id),
     licensesOf: (assignmentId) => licenses.filter((candidate) => candidate.product_assignment_id === assignmentId),
   };
 }
