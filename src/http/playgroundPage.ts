@@ -234,9 +234,9 @@ body.graphiql-dark .session {
  * `GraphiQL`. The fetcher posts JSON, which Apollo's CSRF prevention lets through, with the session's cookie; the
  * schema, and with it the documentation explorer, comes from an introspection query through the same fetcher.
  *
- * With sessions on, it asks who is signed in (`GET`) and shows the form or the user; the form signs in (`POST`), the
- * button signs out (`DELETE`). A 401 from `/graphql` means the session has ended (its cookie is then expired), so
- * the bar asks again. Every error answer is GraphQL-shaped, and its message is shown as it is.
+ * With sessions on, it asks who is signed in (`GET`) before anything goes to `/graphql`, and shows the form or the
+ * user; the form signs in (`POST`), the button signs out (`DELETE`). A 401 from `/graphql` means the session has
+ * ended (its cookie is then expired), so the bar asks again. Every error answer is GraphQL-shaped, and its message is shown as it is.
  */
 export const PLAYGROUND_SCRIPT = `'use strict';
 (function () {
@@ -246,6 +246,9 @@ export const PLAYGROUND_SCRIPT = `'use strict';
     url: config.endpoint,
     enableIncrementalDelivery: false,
     fetch: async function (url, init) {
+      // The first request waits for the answer to who is signed in: a cookie of an ended session is expired by it,
+      // and is not sent first with the schema's query to be refused there.
+      if (session) await session.asked;
       var response = await fetch(url, Object.assign({}, init, { credentials: 'same-origin' }));
       if (response.status === 401 && session) session.refresh();
       return response;
@@ -333,8 +336,7 @@ export const PLAYGROUND_SCRIPT = `'use strict';
         show(undefined);
       });
     });
-    refresh();
-    return { refresh: refresh };
+    return { asked: refresh(), refresh: refresh };
   }
 })();
 `;

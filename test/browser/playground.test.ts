@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page, type Response } from 'playwright-core';
+import { chromium, type Browser, type Page, type Response, type Route } from 'playwright-core';
 import { startStack, type Stack } from '../helpers/stack';
 import { PLAYGROUND_ASSETS_PATH, playgroundAssetUrls } from '../../src/http/playground';
 import { PLACEHOLDER_HEADERS, type PlaygroundConfig } from '../../src/http/playgroundPage';
@@ -209,12 +209,23 @@ describeInBrowser(`the playground in headless Chromium${skipBrowser ? ` (SKIPPED
       },
     ]);
     askedWhoIsSignedIn.length = 0;
+    // The question who is signed in answers slowly: the page's first query to /graphql still waits for it, and so
+    // does not go with the ended session's cookie (it would be refused, 401, and the page would ask again).
+    const slowly = async (route: Route) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await route.continue();
+    };
+    await page.route('**/auth/session', slowly);
+    const before = requested.length;
     const reloaded = await page.reload();
     expect(reloaded?.status()).toBe(200);
     expect(reloaded?.headers()['content-type']).toMatch(/^text\/html/);
     await page.waitForSelector('.graphiql-container');
     await page.locator('#sign-in').waitFor();
     await waitFor(async () => askedWhoIsSignedIn.length > 0, "the page's question who is signed in");
+    const schemaAsked = () => requested.slice(before).includes(stack.graphqlUrl);
+    await waitFor(async () => schemaAsked(), "the page's query for the schema");
+    await page.unroute('**/auth/session', slowly);
     expect(askedWhoIsSignedIn).toEqual([401]);
     expect(await page.context().cookies()).toEqual([]);
   });
