@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { SETTINGS } from '../../src/settings/declarations';
+import type { HostRequest } from './serversHost';
 
 /** The repository's root, where `dist/` and `node_modules/` are. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -129,24 +130,33 @@ function serverSettings(portalUrl: string, port: number, extraEnv: Record<string
 
 /**
  * Several planned servers of this checkout in one process (`serversHost.ts`, from the TypeScript through tsx), with
- * `npm start`'s Node flags, each in front of its own portal and with settings of its own. Sharing a process, they
+ * `npm start`'s Node flags, each in front of its own portal and with settings of its own; `ask` sends the process
+ * one of the requests `serversHost.ts` answers, and resolves to its answer. Sharing a process, they
  * share its compiled code: what differs between them is their settings, not how each process's JIT happened to
  * compile the same code (which moves one build's CPU per request by up to a tenth from one process to the next).
  */
 export async function startServersInOneProcess(
   servers: ReadonlyArray<{ portalUrl: string; env: Record<string, string> }>,
-): Promise<{ child: Child; graphqlUrls: string[] }> {
+): Promise<{ child: Child; graphqlUrls: string[]; ask: <T>(request: HostRequest) => Promise<T> }> {
   const ports: number[] = [];
   for (let index = 0; index < servers.length; index += 1) ports.push(await freePort());
   const settings = servers.map((server, index) => serverSettings(server.portalUrl, ports[index]!, server.env));
   const child = startChild(
     `${servers.length} servers in one process`,
     process.execPath,
-    [...serverNodeFlags(), '--require', 'tsx/cjs', path.join('scripts', 'bench', 'serversHost.ts')],
+    [...serverNodeFlags(), '--expose-gc', '--require', 'tsx/cjs', path.join('scripts', 'bench', 'serversHost.ts')],
     childEnv({ NODE_ENV: 'production', ESBUILD_WORKER_THREADS: '0', BENCH_SERVERS: JSON.stringify(settings) }),
+    true,
   );
   for (const port of ports) await waitForHealth(child, `http://127.0.0.1:${port}/healthz`);
-  return { child, graphqlUrls: ports.map((port) => `http://127.0.0.1:${port}/graphql`) };
+  const ask = async <T>(request: HostRequest): Promise<T> => {
+    const answered = once(child.process, 'message') as Promise<[{ value: T } | { error: string }]>;
+    child.process.send(request);
+    const [answer] = await answered;
+    if ('error' in answer) throw new Error(`${child.name}, asked to ${request}: ${answer.error}`);
+    return answer.value;
+  };
+  return { child, graphqlUrls: ports.map((port) => `http://127.0.0.1:${port}/graphql`), ask };
 }
 
 /** A process's user and system time so far, in seconds (from /proc, so its garbage collector's threads count too). */
@@ -222,12 +232,12 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-function startChild(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Child {
+function startChild(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, ipc = false): Child {
   const processHandle = spawn(command, args, {
     cwd: REPO_ROOT,
     env,
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   if (processHandle.pid === undefined) throw new Error(`${name}: could not start ${command}`);
   let tail = '';

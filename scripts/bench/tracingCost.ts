@@ -6,19 +6,28 @@
  * as `OTEL_TRACES_SAMPLER=traceidratio` does) and exports it over OTLP/HTTP to a receiver in this process, as
  * `npm run bench` weighs tracing.
  *
- *   npm run bench:tracing -- [--query generate|aliased|nested|licenses|paged] [--ratio 1] [--seconds 2] [--rounds 10]
+ *   npm run bench:tracing -- [--query generate|aliased|nested|licenses|paged] [--ratio 1] [--requests 1000]
+ *                            [--rounds 30] [--profile]
  *
  * Sharing a process, the servers share its compiled code: `bench:cpu`'s servers each have a process of their own,
  * and the same build's CPU per request moves by up to a tenth from one process to the next, which is the size of
- * what is weighed here. Each round loads every server once (the order alternating); the CPU the process spent
- * during a server's load, per request it answered, is that server's figure, and the medians of the rounds' figures
- * and of their ratios to the untraced server's are printed. Linux only (it reads /proc).
+ * what is weighed here. Each round loads every server once with `--requests` requests (the order alternating), many
+ * short rounds rather than a few long ones, since this machine's own speed drifts by a tenth within seconds. Each
+ * load starts on a collected heap and pays for collecting what it left (see `weigh`), so the garbage one server
+ * leaves is not collected in another's load. The process's CPU per request answered is the server's figure for that
+ * round; the medians of the rounds' figures and of their ratios to the untraced server's are printed, with the
+ * ratios' middle half.
+ *
+ * With `--profile`, each load is also profiled (`cpuShares.ts`), and the share of the CPU spent in tracing's own code
+ * is printed: a figure the machine's drift does not move, but a floor, since it misses the work tracing causes
+ * elsewhere (promises of the GraphQL server's hooks, the collector's helper threads).
  */
 import { parseArgs } from 'node:util';
-import { measureLoad, measureLoadCpu, median } from './measure';
+import type { CpuShares } from './cpuShares';
+import { measureLoad, median } from './measure';
 import { startOtlpSink } from './otlpSink';
 import { runScript, startEmulator, startServersInOneProcess, stopAllChildren } from './processes';
-import { benchQueryNamed, utcToday } from './queries';
+import { benchQueryNamed, utcToday, type BenchQuery } from './queries';
 
 const WARM_UP_SECONDS = 4;
 const CONNECTIONS = 10;
@@ -26,15 +35,20 @@ const CONNECTIONS = 10;
 interface Round {
   cpuUsPerRequest: number;
   requestsPerSecond: number;
+  /** With `--profile`: what the load's CPU profile says of tracing's share. */
+  shares: CpuShares | undefined;
 }
+
+type ServersHost = Awaited<ReturnType<typeof startServersInOneProcess>>;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       query: { type: 'string', default: 'generate' },
       ratio: { type: 'string', default: '1' },
-      seconds: { type: 'string', default: '2' },
-      rounds: { type: 'string', default: '10' },
+      requests: { type: 'string', default: '1000' },
+      rounds: { type: 'string', default: '30' },
+      profile: { type: 'boolean', default: false },
     },
   });
   const query = benchQueryNamed(values.query, utcToday(), `tracing${Date.now().toString(36)}`);
@@ -62,29 +76,84 @@ async function main(): Promise<void> {
   for (let round = 0; round < Number(values.rounds); round += 1) {
     const order = variants.map((_variant, index) => index);
     for (const index of round % 2 === 0 ? order : order.reverse()) {
-      const load = await measureLoadCpu(host.child, host.graphqlUrls[index]!, query, {
-        connections: CONNECTIONS,
-        durationS: Number(values.seconds),
-      });
-      rounds[index]!.push({ cpuUsPerRequest: load.cpuUsPerRequest, requestsPerSecond: load.requestsPerSecond });
+      const weighed = await weigh(host, host.graphqlUrls[index]!, query, Number(values.requests), values.profile);
+      rounds[index]!.push(weighed);
       process.stdout.write(
-        `${query.name}, ${variants[index]!.name}: ${load.cpuUsPerRequest.toFixed(0)} µs of CPU per request ` +
-          `(${load.requests} requests, ${load.requestsPerSecond.toFixed(0)} req/s)\n`,
+        `${query.name}, ${variants[index]!.name}: ${weighed.cpuUsPerRequest.toFixed(0)} µs of CPU per request ` +
+          `(${weighed.requestsPerSecond.toFixed(0)} req/s)` +
+          (weighed.shares
+            ? `, ${percent(weighed.shares.tracingUs, weighed.shares.busyUs)} of it in tracing's code`
+            : '') +
+          '\n',
       );
     }
   }
   await stopAllChildren();
   await sink.close();
   const untraced = rounds[0]!;
+  const untracedGarbage = values.profile ? share(untraced, 'garbageUs') : 0;
   variants.forEach((variant, index) => {
     const mine = rounds[index]!;
-    const ratio = (key: keyof Round) => median(mine.map((round, at) => round[key] / untraced[at]![key]));
+    const cpu = mine.map((round, at) => round.cpuUsPerRequest / untraced[at]!.cpuUsPerRequest).sort((a, b) => a - b);
+    const quarter = Math.floor(cpu.length / 4);
     process.stdout.write(
       `median, ${variant.name}: ${median(mine.map((round) => round.cpuUsPerRequest)).toFixed(0)} µs of CPU per ` +
-        `request, ${ratio('cpuUsPerRequest').toFixed(3)}x the untraced server's, at ` +
-        `${ratio('requestsPerSecond').toFixed(3)}x its req/s (medians of the rounds' ratios)\n`,
+        `request, ${median(cpu).toFixed(3)}x the untraced server's (the middle half of the rounds' ratios ` +
+        `${cpu[quarter]!.toFixed(3)}x to ${cpu[cpu.length - 1 - quarter]!.toFixed(3)}x), at ` +
+        `${median(mine.map((round, at) => round.requestsPerSecond / untraced[at]!.requestsPerSecond)).toFixed(3)}x ` +
+        `its req/s (medians of the rounds' ratios)\n`,
+    );
+    if (!values.profile) return;
+    const tracing = share(mine, 'tracingUs');
+    const garbage = share(mine, 'garbageUs');
+    process.stdout.write(
+      `  profiled: ${percent(tracing, 1)} of its CPU in tracing's code, ${percent(garbage, 1)} collecting garbage on ` +
+        `the main thread (untraced: ${percent(untracedGarbage, 1)}): ` +
+        `${((1 - untracedGarbage) / (1 - tracing - garbage)).toFixed(3)}x the untraced server's CPU per request, ` +
+        'counting only these\n',
     );
   });
+}
+
+/**
+ * One server's load of `requests`: started on a collected heap, and profiled when `profile` is set. Its CPU per request pays for collecting
+ * all the garbage it left, less what collecting costs with nothing left (a second collection straight after), so
+ * that what one server leaves is not collected in another's load, nor one load's figure moved by whether one of the
+ * collector's larger rounds fell within it.
+ */
+async function weigh(
+  host: ServersHost,
+  url: string,
+  query: BenchQuery,
+  requests: number,
+  profile: boolean,
+): Promise<Round> {
+  const before = await host.ask<number>('collect');
+  if (profile) await host.ask('profile');
+  const load = await measureLoad(url, query, { connections: CONNECTIONS, durationS: 0, amount: requests });
+  if (profile) await host.ask('stop');
+  const after = await host.ask<number>('collect');
+  const nothingLeft = (await host.ask<number>('collect')) - after;
+  return {
+    cpuUsPerRequest: (after - before - nothingLeft) / load.requests,
+    requestsPerSecond: load.requestsPerSecond,
+    shares: profile ? await host.ask<CpuShares>('shares') : undefined,
+  };
+}
+
+/** The share of the busy time of `rounds`' profiles that `key` took, all rounds together. */
+function share(rounds: readonly Round[], key: 'tracingUs' | 'garbageUs'): number {
+  let part = 0;
+  let busy = 0;
+  for (const round of rounds) {
+    part += round.shares?.[key] ?? 0;
+    busy += round.shares?.busyUs ?? 0;
+  }
+  return part / busy;
+}
+
+function percent(part: number, whole: number): string {
+  return `${((100 * part) / whole).toFixed(1)}%`;
 }
 
 runScript(main);

@@ -24,6 +24,7 @@ import {
   defaultTextMapGetter,
   defaultTextMapSetter,
   diag,
+  isSpanContextValid,
   trace,
   type Attributes,
   type Span,
@@ -39,6 +40,8 @@ import {
   AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
+  RandomIdGenerator,
+  SamplingDecision,
   SimpleSpanProcessor,
   TraceIdRatioBasedSampler,
   TracerProvider,
@@ -59,15 +62,19 @@ const SHUTDOWN_MS = 10_000;
 /** The longest a timer may be set for: what `OTEL_BSP_EXPORT_TIMEOUT=0` (no bound) is given to the processor. */
 const LONGEST_TIMER_MS = 2 ** 31 - 1;
 
+/** Where a dropped request's span keeps the headers it carries to the portal, the same for each of its calls. */
+const CARRIED = Symbol('carried');
+type CarryingSpan = Span & { [CARRIED]?: Record<string, string> };
+
 export class Tracing {
   private readonly propagator = new W3CTraceContextPropagator();
   private readonly tracer: Tracer;
 
   private constructor(
-    private readonly provider: TracerProvider,
+    private readonly provider: SampledProvider,
     private readonly outcomes?: ExportOutcomes,
   ) {
-    this.tracer = provider.getTracer(INSTRUMENTATION);
+    this.tracer = provider.tracers.getTracer(INSTRUMENTATION);
   }
 
   /**
@@ -123,7 +130,22 @@ export class Tracing {
       headers.traceparent === undefined
         ? ROOT_CONTEXT
         : this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
-    return this.tracer.startSpan(name, { kind: SpanKind.SERVER }, context);
+    // The sampler is asked first, as the SDK's tracer would ask it: a request it drops (nine in ten at a ratio of
+    // 0.1) needs ids to carry on, not the tracer's work of a span, which weighed a few percent of such a request.
+    const parent = trace.getSpanContext(context);
+    const { ids, sampler } = this.provider;
+    const inTrace = parent !== undefined && isSpanContextValid(parent);
+    const traceId = inTrace ? parent.traceId : ids.generateTraceId();
+    const sampling = sampler.shouldSample(context, traceId, name, SpanKind.SERVER, {}, []);
+    if (sampling.decision === SamplingDecision.NOT_RECORD) {
+      const traceState = sampling.traceState ?? parent?.traceState;
+      return trace.wrapSpanContext({ traceId, spanId: ids.generateSpanId(), traceFlags: TraceFlags.NONE, traceState });
+    }
+    // Recorded: the tracer makes the span, in the trace just drawn (it asks the sampler again, with the same answer).
+    if (!inTrace) ids.drawn = traceId;
+    const span = this.tracer.startSpan(name, { kind: SpanKind.SERVER }, context);
+    ids.drawn = undefined;
+    return span;
   }
 
   /**
@@ -137,16 +159,29 @@ export class Tracing {
     return this.tracer.startSpan(name, { kind, attributes }, trace.setSpan(ROOT_CONTEXT, parent));
   }
 
-  /** Writes `span`'s `traceparent` (and `tracestate`) into outgoing request headers, as W3C Trace Context says. */
+  /**
+   * Writes `span`'s `traceparent` (and `tracestate`) into outgoing request headers, as W3C Trace Context says. A
+   * span not recorded is a dropped request's, the same for all its calls: its headers are written once and kept on it.
+   */
   inject(span: Span, headers: Record<string, string>): void {
-    this.propagator.inject(trace.setSpan(ROOT_CONTEXT, span), headers, defaultTextMapSetter);
+    if (span.isRecording()) {
+      this.propagator.inject(trace.setSpan(ROOT_CONTEXT, span), headers, defaultTextMapSetter);
+      return;
+    }
+    let carried = (span as CarryingSpan)[CARRIED];
+    if (carried === undefined) {
+      carried = {};
+      this.propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carried, defaultTextMapSetter);
+      (span as CarryingSpan)[CARRIED] = carried;
+    }
+    Object.assign(headers, carried);
   }
 
   /** Sends every span still waiting, for at most 10 seconds, and stops: on SIGTERM, before the process exits. Never throws. */
   async shutdown(): Promise<void> {
     let deadline: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => (deadline = setTimeout(resolve, SHUTDOWN_MS)));
-    await Promise.race([this.provider.shutdown().catch(() => undefined), timedOut]);
+    await Promise.race([this.provider.tracers.shutdown().catch(() => undefined), timedOut]);
     clearTimeout(deadline);
   }
 }
@@ -168,18 +203,44 @@ export function endWithError(span: Span, errorType: string): void {
   span.end();
 }
 
+/** A tracer provider, with the sampler and the ids it draws from, which `startServerSpan` asks before it does. */
+interface SampledProvider {
+  tracers: TracerProvider;
+  sampler: Sampler;
+  ids: DrawnIds;
+}
+
+/**
+ * The SDK's random ids, but for a trace id drawn before the span is made (to ask the sampler): the next trace id
+ * given out is that one.
+ */
+class DrawnIds extends RandomIdGenerator {
+  drawn: string | undefined;
+
+  override generateTraceId(): string {
+    const drawn = this.drawn;
+    if (drawn === undefined) return super.generateTraceId();
+    this.drawn = undefined;
+    return drawn;
+  }
+}
+
 /** A tracer provider whose spans go to `processor`, with the service's resource and the configured sampler. */
 function providerOf(
   processor: SpanProcessor,
   settings: Pick<TracingSettings, 'serviceName' | 'resourceAttributes' | 'sampler'>,
-): TracerProvider {
-  return new TracerProvider({
+): SampledProvider {
+  const sampler = samplerOf(settings.sampler.name, settings.sampler.ratio);
+  const ids = new DrawnIds();
+  const tracers = new TracerProvider({
     resource: defaultResource().merge(
       resourceFromAttributes({ ...settings.resourceAttributes, 'service.name': settings.serviceName }),
     ),
-    sampler: samplerOf(settings.sampler.name, settings.sampler.ratio),
+    sampler,
+    idGenerator: ids,
     spanProcessors: [processor],
   });
+  return { tracers, sampler, ids };
 }
 
 /**

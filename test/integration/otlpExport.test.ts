@@ -5,7 +5,8 @@
  * dropped and counted; the export's timeouts bound it; a failing export is logged once and its working again once.
  * And sampling: which spans are recorded, and what `traceparent` the portal is sent when a span is not.
  */
-import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { InMemorySpanExporter, SamplingDecision, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { Tracing } from '../../src/tracing/tracing';
 import { partialSuccess, startOtlpReceiver, type OtlpReceiver } from '../helpers/otlpReceiver';
 import { startTracingProcess, type TracingState } from '../helpers/tracingProcess';
@@ -204,5 +205,40 @@ describe('sampling', () => {
     if (headers.traceparent) expect(sentTrace).toBe(traceId);
     expect(sentSpan).toBe(outcome.call.spanContext().spanId);
     expect(flags).toBe(recorded > 0 ? '01' : '00');
+  });
+
+  test("at a ratio, the requests recorded are those whose trace id the SDK's ratio sampler takes, each its own trace", () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = Tracing.withExporter(exporter, { name: 'traceidratio', ratio: 0.5 });
+    const judge = new TraceIdRatioBasedSampler(0.5);
+    const traces = new Set<string>();
+    let recorded = 0;
+    for (let request = 0; request < 400; request += 1) {
+      const root = tracing.startServerSpan('POST', {});
+      const { traceId } = root.spanContext();
+      traces.add(traceId);
+      const taken = judge.shouldSample(ROOT_CONTEXT, traceId).decision;
+      expect(root.isRecording()).toBe(taken === SamplingDecision.RECORD_AND_SAMPLED);
+      if (root.isRecording()) recorded += 1;
+      root.end();
+    }
+    expect(traces.size).toBe(400);
+    expect(exporter.getFinishedSpans()).toHaveLength(recorded);
+    expect(recorded).toBeGreaterThan(120);
+    expect(recorded).toBeLessThan(280);
+  });
+
+  test("a dropped request's calls all carry its trace, unsampled, with the client's tracestate", () => {
+    const tracing = Tracing.withExporter(new InMemorySpanExporter(), { name: 'parentbased_always_on', ratio: 1 });
+    const root = tracing.startServerSpan('POST', { ...unsampledParent, tracestate: 'vendor=opaque' });
+    const calls = [0, 1, 2].map(() => {
+      const sent: Record<string, string> = { authorization: 'Basic x' };
+      tracing.inject(tracing.startChild(root, 'GET /api/license/list'), sent);
+      return sent;
+    });
+    const traceparent = `00-${traceId}-${root.spanContext().spanId}-00`;
+    expect(calls).toEqual(
+      [0, 1, 2].map(() => ({ authorization: 'Basic x', traceparent, tracestate: 'vendor=opaque' })),
+    );
   });
 });
