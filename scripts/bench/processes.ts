@@ -130,10 +130,10 @@ function serverSettings(portalUrl: string, port: number, extraEnv: Record<string
 
 /**
  * Several planned servers of this checkout in one process (`serversHost.ts`, from the TypeScript through tsx), with
- * `npm start`'s Node flags, each in front of its own portal and with settings of its own; `ask` sends the process
- * one of the requests `serversHost.ts` answers, and resolves to its answer. Sharing a process, they
+ * `npm start`'s Node flags, each in front of its own portal and with settings of its own. Sharing a process, they
  * share its compiled code: what differs between them is their settings, not how each process's JIT happened to
  * compile the same code (which moves one build's CPU per request by up to a tenth from one process to the next).
+ * `ask` sends the process one of the requests `serversHost.ts` answers, and resolves to its answer.
  */
 export async function startServersInOneProcess(
   servers: ReadonlyArray<{ portalUrl: string; env: Record<string, string> }>,

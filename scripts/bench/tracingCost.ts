@@ -116,10 +116,10 @@ async function main(): Promise<void> {
 }
 
 /**
- * One server's load of `requests`: started on a collected heap, and profiled when `profile` is set. Its CPU per request pays for collecting
- * all the garbage it left, less what collecting costs with nothing left (a second collection straight after), so
- * that what one server leaves is not collected in another's load, nor one load's figure moved by whether one of the
- * collector's larger rounds fell within it.
+ * One server's load of `requests`: started on a collected heap, and profiled when `profile` is set. Its CPU per
+ * request pays for collecting all the garbage it left, less what collecting costs with nothing left (a second
+ * collection straight after), so that what one server leaves is not collected in another's load, nor one load's
+ * figure moved by whether one of the collector's larger rounds fell within it.
  */
 async function weigh(
   host: ServersHost,
