@@ -493,20 +493,27 @@ class RecordsById<V> implements Kept<V> {
   }
 }
 
-/**
- * The grouped list's assignments, by id when `sorted` (a batch looks them up by id, in any order); made once, by id,
- * for a grouped list the read cache keeps.
- */
+/** The grouped list's assignments, as `ofGroups` gives them. */
 function assignmentsOfGroups(groups: readonly GroupedLicensesWire[], sorted: boolean): ProductAssignmentWire[] {
-  const all = (list: readonly GroupedLicensesWire[]) => list.map((group) => group.product_assignment);
-  const kept = keptList(groups, 'assignments', (list) => all(list).sort(byId));
-  return kept ?? (sorted ? all(groups).sort(byId) : all(groups));
+  return ofGroups(groups, 'assignments', sorted, (list) => list.map((group) => group.product_assignment));
 }
 
-/** The grouped list's licences, as `assignmentsOfGroups` gives its assignments. */
+/** The grouped list's licences, as `ofGroups` gives them. */
 function licensesOfGroups(groups: readonly GroupedLicensesWire[], sorted: boolean): LicenseWire[] {
-  const all = (list: readonly GroupedLicensesWire[]) => list.flatMap((group) => group.licenses);
-  const kept = keptList(groups, 'licenses', (list) => all(list).sort(byId));
+  return ofGroups(groups, 'licenses', sorted, (list) => list.flatMap((group) => group.licenses));
+}
+
+/**
+ * Records taken out of the grouped list by `all`, by id when `sorted` (a batch looks them up by id, in any order);
+ * made once, by id, for a grouped list the read cache keeps (its view `name`).
+ */
+function ofGroups<V extends { id: number }>(
+  groups: readonly GroupedLicensesWire[],
+  name: string,
+  sorted: boolean,
+  all: (list: readonly GroupedLicensesWire[]) => V[],
+): V[] {
+  const kept = keptList(groups, name, (list) => all(list).sort(byId));
   return kept ?? (sorted ? all(groups).sort(byId) : all(groups));
 }
 

@@ -14,6 +14,7 @@ import type { EndpointName } from './endpoints';
 import { KeptLists } from './keptLists';
 import type { OutageLog } from '../shared/outageLog';
 import { channelName, type SharedRedis } from '../shared/redis';
+import { readSetting } from '../settings/declarations';
 
 /** The list endpoints whose answers may be cached (never one that generate's reconciliation reads). */
 export const CACHEABLE_LISTS: ReadonlySet<EndpointName> = new Set<EndpointName>([
@@ -23,8 +24,8 @@ export const CACHEABLE_LISTS: ReadonlySet<EndpointName> = new Set<EndpointName>(
   'license.byAssignment.list',
 ]);
 
-/** The most heap the kept lists of one process take, unless told (`PORTAL_CACHE_MAX_BYTES`). */
-const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+/** The most heap the kept lists of one process take, unless told: `PORTAL_CACHE_MAX_BYTES`'s default. */
+const DEFAULT_MAX_BYTES = readSetting({}, 'PORTAL_CACHE_MAX_BYTES');
 
 export interface ListCache {
   /**

@@ -9,9 +9,10 @@
  * it. Writes are counted per caller in this process (`WriteLog`) and, when the cache is shared by replicas, in the
  * cache itself (its generation): a read notes both when its lookup starts, joins a call only where both are still
  * what that call noted, and stores only if they still are; a list a process keeps parsed is served only while the
- * caller's generation is still the one it was read at (`listCache.ts`). Another replica's writes are seen only through that
- * generation, so replicas without a shared cache are given no shared reads (`main.ts`). A write moves both on and drops the caller's entries
- * before its answer goes back, so every read its caller makes after it starts afresh.
+ * caller's generation is still the one it was read at (`listCache.ts`). Another replica's writes are seen only
+ * through that generation, so replicas without a shared cache are given no shared reads (`main.ts`). A write moves
+ * both on and drops the caller's entries before its answer goes back, so every read its caller makes after it
+ * starts afresh.
  *
  * Show calls and unlisted endpoints are never cached, nor is a read without credentials (the portal refuses it).
  */
