@@ -2,10 +2,10 @@
  * What tracing costs the server per request, weighed in one process: servers of this checkout, alike but for
  * tracing, in front of an emulator each, take the same load in turn. One is untraced; one has tracing on with a
  * sampler that leaves every request out (`always_off`: what tracing costs when it records nothing, as for the
- * requests a ratio sampler skips); one samples every request (or, with `--ratio`, that share of them by trace id,
- * as `OTEL_TRACES_SAMPLER=traceidratio` does) and exports it over OTLP/HTTP to a receiver in this process, as
- * `npm run bench` weighs tracing. With a ratio below 1, a fourth server samples every request, and the report
- * adds what a request the ratio records costs, worked out from the three traced figures.
+ * requests a ratio sampler skips); one samples every request and exports it over OTLP/HTTP to a receiver in this
+ * process, as `npm run bench` weighs tracing. With `--ratio` below 1, a fourth samples that share of the requests by
+ * trace id, as `OTEL_TRACES_SAMPLER=traceidratio` does, and the report adds what a request the ratio records costs,
+ * worked out from the medians of the sampled-out and the ratio-sampled servers.
  *
  *   npm run bench:tracing -- [--query generate|aliased|nested|licenses|paged[,…]] [--ratio 1] [--requests 1000]
  *                            [--rounds 30] [--profile]
